@@ -1,0 +1,3 @@
+export * from "./clock.ts";
+export * from "./tls.ts";
+export * from "./world.ts";
