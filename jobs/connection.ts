@@ -1,0 +1,57 @@
+import { Redis, type RedisOptions } from "ioredis";
+
+/**
+ * Redis connections with BullMQ's production settings:
+ * - workers (blocking commands) need `maxRetriesPerRequest: null`, so a Redis
+ *   outage makes them wait and reconnect rather than throw;
+ * - producers (the web role) fail fast with `enableOfflineQueue: false`, so a
+ *   chat request gets a clear "try again" instead of hanging past Slack's 3 s;
+ * - reconnect with a capped back-off; TLS follows the rediss:// scheme.
+ */
+export type ConnectionKind = "producer" | "worker" | "client";
+
+// ioredis 6 declares replyMapping as `X | undefined` in RedisOptions but `X` in its constructor,
+// which exactOptionalPropertyTypes rejects; we never set it.
+export type LabopsRedisOptions = Omit<RedisOptions, "replyMapping">;
+
+export function redisOptions(url: string, kind: ConnectionKind): LabopsRedisOptions {
+  const parsed = new URL(url);
+  const base: LabopsRedisOptions = {
+    connectionName: `labops-${kind}`,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(Math.max(times * 500, 500), 10_000),
+    ...(parsed.protocol === "rediss:" ? { tls: { servername: parsed.hostname } } : {}),
+  };
+  switch (kind) {
+    case "worker":
+      return { ...base, maxRetriesPerRequest: null, enableReadyCheck: true };
+    case "producer":
+      return { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2_000 };
+    case "client":
+      return { ...base, maxRetriesPerRequest: 2, commandTimeout: 5_000 };
+  }
+}
+
+export function createRedis(url: string, kind: ConnectionKind): Redis {
+  return new Redis(url, redisOptions(url, kind));
+}
+
+/** Waits until a connection created with `enableOfflineQueue: false` is ready, or throws. */
+export async function whenReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+  if (redis.status === "ready") return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off("ready", onReady);
+    };
+    redis.on("ready", onReady);
+  });
+}

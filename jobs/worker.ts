@@ -1,0 +1,116 @@
+import { type Job, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { fromWire, type WireEnvelope } from "../src/commands/envelope.ts";
+import type { CommandKind } from "../src/commands/types.ts";
+import { errorCode } from "../src/errors.ts";
+import { type Logger, withCorrelation } from "../src/log.ts";
+import type { ChatPort } from "../src/ports/chat.ts";
+import type { CommandEnvelope } from "../src/ports/queue.ts";
+import { COMMANDS_QUEUE } from "./queue.ts";
+
+/** What a processor gets: the command, a logger with its correlation id, chat, and cancellation. */
+export interface ProcessorContext {
+  job: Job<WireEnvelope>;
+  envelope: CommandEnvelope;
+  logger: Logger;
+  signal: AbortSignal;
+  chat: ChatPort;
+  /** State saved by earlier attempts of this job (empty on the first). */
+  readonly saved: Readonly<Record<string, unknown>>;
+  /** Merges `patch` into the job's saved state in Redis before returning. */
+  checkpoint(patch: Record<string, unknown>): Promise<void>;
+}
+
+export type CommandProcessor = (context: ProcessorContext) => Promise<void>;
+
+type JobData = WireEnvelope & { saved?: Record<string, unknown> };
+
+export interface CommandWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  secretKey: Buffer;
+  chat: ChatPort;
+  logger: Logger;
+  processors: Partial<Record<CommandKind, CommandProcessor>>;
+  /** Used for kinds with no processor of their own. */
+  fallback: CommandProcessor;
+  concurrency?: number;
+  queueName?: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface CommandWorker {
+  readonly worker: Worker<JobData>;
+  /** Stops taking jobs and lets running ones finish; after `graceMs`, cancels them and waits again. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function startCommandWorker(options: CommandWorkerOptions): CommandWorker {
+  const { logger } = options;
+  const worker = new Worker<JobData>(
+    options.queueName ?? COMMANDS_QUEUE,
+    async (job, _token, signal) => {
+      const envelope = fromWire(job.data, options.secretKey);
+      const log = withCorrelation(logger, envelope.correlationId, {
+        jobId: job.id,
+        kind: envelope.command.kind,
+        attempt: job.attemptsMade + 1,
+      });
+      const saved: Record<string, unknown> = { ...(job.data.saved ?? {}) };
+      const processor = options.processors[envelope.command.kind] ?? options.fallback;
+      log.info("job.started");
+      const started = performance.now();
+      try {
+        await processor({
+          job: job as unknown as Job<WireEnvelope>,
+          envelope,
+          logger: log,
+          signal: signal ?? new AbortController().signal,
+          chat: options.chat,
+          saved,
+          async checkpoint(patch) {
+            Object.assign(saved, patch);
+            await job.updateData({ ...job.data, saved: { ...saved } });
+          },
+        });
+        log.info({ durationMs: Math.round(performance.now() - started) }, "job.completed");
+      } catch (error) {
+        log.warn(
+          { code: errorCode(error), durationMs: Math.round(performance.now() - started) },
+          "job.failed",
+        );
+        throw error;
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 10,
+      ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
+      ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
+      autorun: true,
+    },
+  );
+  worker.on("error", (error) => logger.error({ code: errorCode(error), err: error.message }, "worker.error"));
+
+  return {
+    worker,
+    async close(graceMs = 25_000) {
+      const closing = worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ graceMs }, "worker.shutdown.cancelling");
+        worker.cancelAllJobs("shutdown");
+        await closing;
+      }
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { LabopsError } from "../errors.ts";
+import type {
+  Card,
+  ChatAddress,
+  ChatMessage,
+  ChatPort,
+  ChatUser,
+  Platform,
+  ThreadRef,
+} from "../ports/chat.ts";
+
+/** One ChatPort over several platforms: each call goes to the platform of its address. */
+export class ChatRouter implements ChatPort {
+  readonly #byPlatform: Partial<Record<Platform, ChatPort>>;
+
+  constructor(byPlatform: Partial<Record<Platform, ChatPort>>) {
+    this.#byPlatform = byPlatform;
+  }
+
+  #for(platform: Platform): ChatPort {
+    const chat = this.#byPlatform[platform];
+    if (!chat) {
+      throw new LabopsError(
+        "chat_not_configured",
+        `A ${platform} conversation needs ${platform === "slack" ? "SLACK_BOT_TOKEN" : "MICROSOFT_APP_ID"} on this worker.`,
+      );
+    }
+    return chat;
+  }
+
+  openThread(address: ChatAddress, card: Card): Promise<ThreadRef> {
+    return this.#for(address.platform).openThread(address, card);
+  }
+  updateCard(thread: ThreadRef, card: Card): Promise<void> {
+    return this.#for(thread.address.platform).updateCard(thread, card);
+  }
+  reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
+    return this.#for(thread.address.platform).reply(thread, message);
+  }
+  notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
+    return this.#for(address.platform).notify(address, user, message);
+  }
+}

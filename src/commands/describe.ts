@@ -1,0 +1,25 @@
+import type { Command } from "./types.ts";
+
+/** The command as a user would type it, without any secret value: safe for chat, logs and audit. */
+export function describeCommand(command: Command): string {
+  switch (command.kind) {
+    case "lab.create":
+      return `lab create ${command.lab}`;
+    case "lab.destroy":
+      return `lab destroy ${command.lab}`;
+    case "lab.status":
+      return command.lab === undefined ? "lab status" : `lab status ${command.lab}`;
+    case "lab.list":
+      return "lab list";
+    case "lab.extend":
+      return `lab extend ${command.lab}`;
+    case "secret.rotate":
+      return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+    case "secret.list":
+      return `secret list${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+    case "secret.rollback":
+      return `secret rollback ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+    case "help":
+      return "help";
+  }
+}

@@ -1,0 +1,22 @@
+import type { SecretValue } from "../secret-value.ts";
+
+/** Every command the product understands, whichever chat it came from. */
+export type Command =
+  | { kind: "lab.create"; lab: string; ttlMs: number | undefined }
+  | { kind: "lab.destroy"; lab: string; confirmed: boolean }
+  | { kind: "lab.status"; lab: string | undefined }
+  | { kind: "lab.list" }
+  | { kind: "lab.extend"; lab: string; byMs: number | undefined }
+  | { kind: "secret.rotate"; secret: string; value: SecretValue | undefined; lab: string | undefined }
+  | { kind: "secret.list"; lab: string | undefined }
+  | { kind: "secret.rollback"; secret: string; lab: string | undefined }
+  | { kind: "help"; topic: "lab" | "secret" | undefined };
+
+export type CommandKind = Command["kind"];
+
+export interface Rejection {
+  /** One message: what was wrong, what is allowed, and an example. */
+  message: string;
+}
+
+export type ParseResult = { ok: true; command: Command } | { ok: false; rejection: Rejection };

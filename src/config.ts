@@ -1,0 +1,552 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { ConfigError, type ConfigProblem } from "./errors.ts";
+
+/**
+ * Configuration comes only from the environment, read by a function of `env`
+ * so tests pass their own. Every variable is listed in `CONFIG_VARIABLES`;
+ * the README's configuration table is checked against that list by a test.
+ */
+
+export type Role = "web" | "worker" | "watcher";
+export const ROLES: readonly Role[] = ["web", "worker", "watcher"];
+
+export interface ConfigVariable {
+  name: string;
+  /** Shown in the README; "–" when there is none. */
+  default: string;
+  /** Never printed, in errors or anywhere else. */
+  secret: boolean;
+  description: string;
+}
+
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: "PORT", default: "3978", secret: false, description: "HTTP port of the web role." },
+  {
+    name: "REDIS_URL",
+    default: "redis://127.0.0.1:6379",
+    secret: true,
+    description: "Redis for BullMQ and all shared state (`rediss://` for TLS).",
+  },
+  {
+    name: "LABOPS_ROLE",
+    default: "all",
+    secret: false,
+    description: "`all`, or a comma list of `web`, `worker`, `watcher`.",
+  },
+  {
+    name: "LABOPS_REDIS_PREFIX",
+    default: "labops",
+    secret: false,
+    description: "Prefix of every Redis key and queue; one per installation.",
+  },
+  {
+    name: "LABOPS_SECRET_KEY",
+    default: "–",
+    secret: true,
+    description: "32 random bytes, base64 (`openssl rand -base64 32`): seals secret values in job data.",
+  },
+  { name: "LABOPS_LOG_LEVEL", default: "info", secret: false, description: "pino level." },
+  {
+    name: "SLACK_SIGNING_SECRET",
+    default: "–",
+    secret: true,
+    description: "Slack app's Signing Secret (Basic Information).",
+  },
+  { name: "SLACK_BOT_TOKEN", default: "–", secret: true, description: "Slack bot token, `xoxb-…`." },
+  {
+    name: "SLACK_APP_TOKEN",
+    default: "–",
+    secret: true,
+    description: "Slack app-level token, `xapp-…`; when set, Slack is served over Socket Mode.",
+  },
+  {
+    name: "SLACK_API_URL",
+    default: "https://slack.com/api/",
+    secret: false,
+    description: "Slack Web API base.",
+  },
+  { name: "MICROSOFT_APP_ID", default: "–", secret: false, description: "Teams bot's app (client) id." },
+  { name: "MICROSOFT_APP_PASSWORD", default: "–", secret: true, description: "Teams bot's client secret." },
+  {
+    name: "MICROSOFT_APP_TENANT_ID",
+    default: "–",
+    secret: false,
+    description: "Tenant of the Teams bot (required for `SingleTenant`).",
+  },
+  {
+    name: "MICROSOFT_APP_TYPE",
+    default: "SingleTenant",
+    secret: false,
+    description: "`SingleTenant`, `MultiTenant` or `UserAssignedMSI`.",
+  },
+  {
+    name: "BOTFRAMEWORK_OPENID_METADATA_URL",
+    default: "https://login.botframework.com/v1/.well-known/openidconfiguration",
+    secret: false,
+    description: "OpenID metadata that inbound Teams tokens are checked against.",
+  },
+  {
+    name: "BOTFRAMEWORK_TOKEN_ISSUER",
+    default: "https://api.botframework.com",
+    secret: false,
+    description: "Issuer of inbound Teams tokens.",
+  },
+  {
+    name: "BOTFRAMEWORK_LOGIN_URL",
+    default: "https://login.microsoftonline.com",
+    secret: false,
+    description: "Authority for the bot's outbound Bot Connector tokens.",
+  },
+  {
+    name: "AZURE_SUBSCRIPTION_ID",
+    default: "–",
+    secret: false,
+    description: "Subscription the labs are created in.",
+  },
+  {
+    name: "AZURE_TENANT_ID",
+    default: "–",
+    secret: false,
+    description: "Entra ID tenant of the bot's identity.",
+  },
+  { name: "AZURE_CLIENT_ID", default: "–", secret: false, description: "Client id of the bot's identity." },
+  {
+    name: "AZURE_CLIENT_SECRET",
+    default: "–",
+    secret: true,
+    description: "Client secret of the bot's identity (or use `AZURE_FEDERATED_TOKEN_FILE`).",
+  },
+  {
+    name: "AZURE_FEDERATED_TOKEN_FILE",
+    default: "–",
+    secret: false,
+    description: "Workload identity token file (set by AKS workload identity).",
+  },
+  {
+    name: "AZURE_AUTHORITY_HOST",
+    default: "https://login.microsoftonline.com",
+    secret: false,
+    description: "Entra ID authority (sovereign clouds, Azure Stack, the emulator).",
+  },
+  { name: "AZURE_LOCATION", default: "centralus", secret: false, description: "Region of new labs." },
+  {
+    name: "ARM_ENDPOINT",
+    default: "https://management.azure.com",
+    secret: false,
+    description: "Azure Resource Manager endpoint.",
+  },
+  {
+    name: "LABOPS_CA_FILE",
+    default: "–",
+    secret: false,
+    description: "Extra PEM certificates to trust for Azure and the clusters (emulators).",
+  },
+  {
+    name: "LABOPS_ADMINS",
+    default: "–",
+    secret: false,
+    description: "Comma list of admin users, e.g. `slack:U0123,teams:<aad-object-id>`.",
+  },
+  {
+    name: "LABOPS_DEFAULT_TTL",
+    default: "8h",
+    secret: false,
+    description: "Lifetime of a lab created without `--ttl`.",
+  },
+  {
+    name: "LABOPS_MAX_TTL",
+    default: "7d",
+    secret: false,
+    description: "Longest lifetime a lab may be given.",
+  },
+  {
+    name: "LABOPS_WORKER_CONCURRENCY",
+    default: "10",
+    secret: false,
+    description: "Jobs one worker process runs at once.",
+  },
+  {
+    name: "LABOPS_ADMIN_TOKEN",
+    default: "–",
+    secret: true,
+    description: "Bearer token for the operator pages (`/admin/queues`); unset disables them.",
+  },
+  {
+    name: "LABOPS_TIME_SCALE",
+    default: "1",
+    secret: false,
+    description: "Emulators only: divides the bot's waits to match emulators run faster than Azure.",
+  },
+];
+
+export interface SlackConfig {
+  signingSecret: string;
+  botToken: string;
+  appToken: string | undefined;
+  apiUrl: string;
+}
+
+export type TeamsAppType = "SingleTenant" | "MultiTenant" | "UserAssignedMSI";
+
+export interface TeamsConfig {
+  appId: string;
+  appPassword: string | undefined;
+  tenantId: string | undefined;
+  appType: TeamsAppType;
+  openIdMetadataUrl: string;
+  tokenIssuer: string;
+  loginUrl: string;
+}
+
+export interface AzureConfig {
+  subscriptionId: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  federatedTokenFile: string | undefined;
+  authorityHost: string;
+  location: string;
+  armEndpoint: string;
+}
+
+export interface Config {
+  port: number;
+  redisUrl: string;
+  roles: ReadonlySet<Role>;
+  redisPrefix: string;
+  secretKey: Buffer;
+  logLevel: string;
+  slack: SlackConfig | undefined;
+  teams: TeamsConfig | undefined;
+  azure: AzureConfig | undefined;
+  /** PEM text of LABOPS_CA_FILE, read at start-up. */
+  caPem: string | undefined;
+  admins: readonly string[];
+  defaultTtlMs: number;
+  maxTtlMs: number;
+  workerConcurrency: number;
+  adminToken: string | undefined;
+  timeScale: number;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const DURATION = /^(\d+)(m|h|d)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "90m", "8h", "2d" → milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  const [, amount, unit] = match;
+  if (amount === undefined || unit === undefined) return undefined;
+  return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+}
+
+function defaultOf(name: string): string {
+  const v = CONFIG_VARIABLES.find((c) => c.name === name);
+  if (!v || v.default === "–") throw new Error(`${name} has no default`);
+  return v.default;
+}
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const optionalText = z.preprocess(blankToUndefined, z.string().optional());
+const textWithDefault = (name: string) => z.preprocess(blankToUndefined, z.string().default(defaultOf(name)));
+const httpsUrl = (name: string, what: string) =>
+  textWithDefault(name).pipe(
+    z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+      message: `set an http(s) URL of ${what}`,
+    }),
+  );
+const duration = (name: string) =>
+  textWithDefault(name).pipe(
+    z.string().refine((v) => parseDuration(v) !== undefined, {
+      message: "set a duration such as 90m, 8h or 2d",
+    }),
+  );
+const wholeNumber = (name: string, what: string, min: number, max: number) =>
+  textWithDefault(name).pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { message: `set ${what}` })
+      .transform(Number)
+      .refine((n) => n >= min && n <= max, { message: `set ${what}` }),
+  );
+
+const schema = z.object({
+  PORT: wholeNumber("PORT", "a TCP port number between 1 and 65535 (0 picks a free one)", 0, 65535),
+  REDIS_URL: textWithDefault("REDIS_URL").pipe(
+    z.string().refine((v) => URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol), {
+      message: "set a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
+    }),
+  ),
+  LABOPS_ROLE: textWithDefault("LABOPS_ROLE").pipe(
+    z
+      .string()
+      .refine((v) => v === "all" || v.split(",").every((r) => (ROLES as string[]).includes(r.trim())), {
+        message: "set all, or a comma list of web, worker, watcher",
+      }),
+  ),
+  LABOPS_REDIS_PREFIX: textWithDefault("LABOPS_REDIS_PREFIX").pipe(
+    z.string().regex(/^[a-zA-Z0-9_-]{1,32}$/, { message: "set 1 to 32 letters, digits, - or _ (no colon)" }),
+  ),
+  LABOPS_SECRET_KEY: optionalText,
+  LABOPS_LOG_LEVEL: textWithDefault("LABOPS_LOG_LEVEL").pipe(
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
+      message: "set one of trace, debug, info, warn, error, fatal, silent",
+    }),
+  ),
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_APP_TOKEN: optionalText,
+  SLACK_API_URL: httpsUrl("SLACK_API_URL", "the Slack Web API, ending in /api/"),
+  MICROSOFT_APP_ID: optionalText,
+  MICROSOFT_APP_PASSWORD: optionalText,
+  MICROSOFT_APP_TENANT_ID: optionalText,
+  MICROSOFT_APP_TYPE: textWithDefault("MICROSOFT_APP_TYPE").pipe(
+    z.enum(["SingleTenant", "MultiTenant", "UserAssignedMSI"], {
+      message: "set SingleTenant, MultiTenant or UserAssignedMSI",
+    }),
+  ),
+  BOTFRAMEWORK_OPENID_METADATA_URL: httpsUrl(
+    "BOTFRAMEWORK_OPENID_METADATA_URL",
+    "the Bot Framework OpenID metadata",
+  ),
+  BOTFRAMEWORK_TOKEN_ISSUER: textWithDefault("BOTFRAMEWORK_TOKEN_ISSUER"),
+  BOTFRAMEWORK_LOGIN_URL: httpsUrl("BOTFRAMEWORK_LOGIN_URL", "the Entra ID login authority"),
+  AZURE_SUBSCRIPTION_ID: optionalText,
+  AZURE_TENANT_ID: optionalText,
+  AZURE_CLIENT_ID: optionalText,
+  AZURE_CLIENT_SECRET: optionalText,
+  AZURE_FEDERATED_TOKEN_FILE: optionalText,
+  AZURE_AUTHORITY_HOST: httpsUrl("AZURE_AUTHORITY_HOST", "the Entra ID authority"),
+  AZURE_LOCATION: textWithDefault("AZURE_LOCATION").pipe(
+    z.string().regex(/^[a-z0-9]+$/, { message: "set an Azure region name such as centralus" }),
+  ),
+  ARM_ENDPOINT: httpsUrl("ARM_ENDPOINT", "Azure Resource Manager"),
+  LABOPS_CA_FILE: optionalText,
+  LABOPS_ADMINS: optionalText,
+  LABOPS_DEFAULT_TTL: duration("LABOPS_DEFAULT_TTL"),
+  LABOPS_MAX_TTL: duration("LABOPS_MAX_TTL"),
+  LABOPS_WORKER_CONCURRENCY: wholeNumber("LABOPS_WORKER_CONCURRENCY", "a whole number from 1 to 100", 1, 100),
+  LABOPS_ADMIN_TOKEN: optionalText,
+  LABOPS_TIME_SCALE: textWithDefault("LABOPS_TIME_SCALE").pipe(
+    z
+      .string()
+      .transform(Number)
+      .refine((n) => Number.isFinite(n) && n >= 1 && n <= 100_000, {
+        message: "set a number from 1 (real Azure) to 100000",
+      }),
+  ),
+});
+
+const SECRET_NAMES = new Set(CONFIG_VARIABLES.filter((v) => v.secret).map((v) => v.name));
+
+export function parseRoles(value: string): Set<Role> {
+  if (value === "all") return new Set(ROLES);
+  return new Set(value.split(",").map((r) => r.trim() as Role));
+}
+
+function parseSecretKey(value: string | undefined, problems: ConfigProblem[]): Buffer {
+  const hint = "set 32 random bytes in base64, e.g. the output of `openssl rand -base64 32`";
+  if (value === undefined) {
+    problems.push({ variable: "LABOPS_SECRET_KEY", message: `is missing: ${hint}` });
+    return Buffer.alloc(0);
+  }
+  const key = Buffer.from(value, "base64");
+  if (key.length !== 32) {
+    problems.push({ variable: "LABOPS_SECRET_KEY", message: `is not 32 bytes of base64: ${hint}` });
+  }
+  return key;
+}
+
+/** Reads and checks the configuration; throws one ConfigError naming every problem. */
+export function loadConfig(env: Env): Config {
+  const problems: ConfigProblem[] = [];
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? "?");
+      // zod's messages may quote the input; for secrets only our own wording is used.
+      const message = SECRET_NAMES.has(variable) ? "is not valid" : issue.message;
+      problems.push({ variable, message: `is not valid: ${message}` });
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const roles = parseRoles(e.LABOPS_ROLE);
+
+  const slackSet = [e.SLACK_SIGNING_SECRET, e.SLACK_BOT_TOKEN, e.SLACK_APP_TOKEN].some(
+    (v) => v !== undefined,
+  );
+  const teamsSet = [e.MICROSOFT_APP_ID, e.MICROSOFT_APP_PASSWORD].some((v) => v !== undefined);
+  let slack: SlackConfig | undefined;
+  let teams: TeamsConfig | undefined;
+
+  if (slackSet) {
+    if (e.SLACK_SIGNING_SECRET === undefined) {
+      problems.push({
+        variable: "SLACK_SIGNING_SECRET",
+        message: "is missing: set the Signing Secret from your Slack app's Basic Information page.",
+      });
+    }
+    if (e.SLACK_BOT_TOKEN === undefined) {
+      problems.push({
+        variable: "SLACK_BOT_TOKEN",
+        message:
+          "is missing: set the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
+      });
+    }
+    if (e.SLACK_APP_TOKEN !== undefined && !e.SLACK_APP_TOKEN.startsWith("xapp-")) {
+      problems.push({
+        variable: "SLACK_APP_TOKEN",
+        message:
+          "is not an app-level token: set an xapp-… token with connections:write, or unset it for HTTP mode.",
+      });
+    }
+    if (e.SLACK_SIGNING_SECRET !== undefined && e.SLACK_BOT_TOKEN !== undefined) {
+      slack = {
+        signingSecret: e.SLACK_SIGNING_SECRET,
+        botToken: e.SLACK_BOT_TOKEN,
+        appToken: e.SLACK_APP_TOKEN,
+        apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
+      };
+    }
+  }
+
+  if (teamsSet) {
+    if (e.MICROSOFT_APP_ID === undefined) {
+      problems.push({
+        variable: "MICROSOFT_APP_ID",
+        message: "is missing: set the Azure Bot's Microsoft App ID.",
+      });
+    }
+    if (e.MICROSOFT_APP_TYPE !== "UserAssignedMSI" && e.MICROSOFT_APP_PASSWORD === undefined) {
+      problems.push({
+        variable: "MICROSOFT_APP_PASSWORD",
+        message:
+          "is missing: set a client secret of the bot's app registration, or use MICROSOFT_APP_TYPE=UserAssignedMSI.",
+      });
+    }
+    if (e.MICROSOFT_APP_TYPE !== "MultiTenant" && e.MICROSOFT_APP_TENANT_ID === undefined) {
+      problems.push({
+        variable: "MICROSOFT_APP_TENANT_ID",
+        message: `is missing: a ${e.MICROSOFT_APP_TYPE} bot needs the tenant id of its app registration.`,
+      });
+    }
+    if (e.MICROSOFT_APP_ID !== undefined) {
+      teams = {
+        appId: e.MICROSOFT_APP_ID,
+        appPassword: e.MICROSOFT_APP_PASSWORD,
+        tenantId: e.MICROSOFT_APP_TENANT_ID,
+        appType: e.MICROSOFT_APP_TYPE,
+        openIdMetadataUrl: e.BOTFRAMEWORK_OPENID_METADATA_URL,
+        tokenIssuer: e.BOTFRAMEWORK_TOKEN_ISSUER,
+        loginUrl: e.BOTFRAMEWORK_LOGIN_URL.replace(/\/+$/, ""),
+      };
+    }
+  }
+
+  if (!slackSet && !teamsSet) {
+    problems.push({
+      variable: "SLACK_SIGNING_SECRET",
+      message:
+        "is missing, and no chat platform is configured: for Slack set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN; for Teams set MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID.",
+    });
+  }
+
+  let azure: AzureConfig | undefined;
+  const needsAzure = roles.has("worker") || roles.has("watcher");
+  if (needsAzure) {
+    const required: Array<[string, string | undefined, string]> = [
+      ["AZURE_SUBSCRIPTION_ID", e.AZURE_SUBSCRIPTION_ID, "set the subscription id labs are created in."],
+      ["AZURE_TENANT_ID", e.AZURE_TENANT_ID, "set the Entra ID tenant id of the bot's identity."],
+      [
+        "AZURE_CLIENT_ID",
+        e.AZURE_CLIENT_ID,
+        "set the client id of the bot's managed identity or app registration.",
+      ],
+    ];
+    for (const [variable, value, hint] of required) {
+      if (value === undefined) problems.push({ variable, message: `is missing: ${hint}` });
+    }
+    if (e.AZURE_CLIENT_SECRET === undefined && e.AZURE_FEDERATED_TOKEN_FILE === undefined) {
+      problems.push({
+        variable: "AZURE_CLIENT_SECRET",
+        message:
+          "is missing: set AZURE_FEDERATED_TOKEN_FILE (workload identity, recommended) or AZURE_CLIENT_SECRET for the bot's identity.",
+      });
+    }
+    if (
+      e.AZURE_SUBSCRIPTION_ID !== undefined &&
+      e.AZURE_TENANT_ID !== undefined &&
+      e.AZURE_CLIENT_ID !== undefined &&
+      (e.AZURE_CLIENT_SECRET !== undefined || e.AZURE_FEDERATED_TOKEN_FILE !== undefined)
+    ) {
+      azure = {
+        subscriptionId: e.AZURE_SUBSCRIPTION_ID,
+        tenantId: e.AZURE_TENANT_ID,
+        clientId: e.AZURE_CLIENT_ID,
+        clientSecret: e.AZURE_CLIENT_SECRET,
+        federatedTokenFile: e.AZURE_FEDERATED_TOKEN_FILE,
+        authorityHost: e.AZURE_AUTHORITY_HOST.replace(/\/+$/, ""),
+        location: e.AZURE_LOCATION,
+        armEndpoint: e.ARM_ENDPOINT.replace(/\/+$/, ""),
+      };
+    }
+  }
+
+  const secretKey = parseSecretKey(e.LABOPS_SECRET_KEY, problems);
+
+  let caPem: string | undefined;
+  if (e.LABOPS_CA_FILE !== undefined) {
+    try {
+      caPem = readFileSync(e.LABOPS_CA_FILE, "utf8");
+      if (!caPem.includes("-----BEGIN CERTIFICATE-----")) {
+        problems.push({
+          variable: "LABOPS_CA_FILE",
+          message: "holds no PEM certificate: point it at a .pem file.",
+        });
+      }
+    } catch {
+      problems.push({
+        variable: "LABOPS_CA_FILE",
+        message: `cannot be read (${e.LABOPS_CA_FILE}): point it at a readable PEM file or unset it.`,
+      });
+    }
+  }
+
+  const defaultTtlMs = parseDuration(e.LABOPS_DEFAULT_TTL) ?? 0;
+  const maxTtlMs = parseDuration(e.LABOPS_MAX_TTL) ?? 0;
+  if (defaultTtlMs > maxTtlMs) {
+    problems.push({
+      variable: "LABOPS_DEFAULT_TTL",
+      message: "is longer than LABOPS_MAX_TTL: shorten one or raise the other.",
+    });
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    roles,
+    redisPrefix: e.LABOPS_REDIS_PREFIX,
+    secretKey,
+    logLevel: e.LABOPS_LOG_LEVEL,
+    slack,
+    teams,
+    azure,
+    caPem,
+    admins: (e.LABOPS_ADMINS ?? "")
+      .split(",")
+      .map((a) => a.trim())
+      .filter((a) => a !== ""),
+    defaultTtlMs,
+    maxTtlMs,
+    workerConcurrency: e.LABOPS_WORKER_CONCURRENCY,
+    adminToken: e.LABOPS_ADMIN_TOKEN,
+    timeScale: e.LABOPS_TIME_SCALE,
+  };
+}

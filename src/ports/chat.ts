@@ -1,0 +1,84 @@
+/**
+ * The chat port: what jobs, the watcher and the command handlers say to
+ * people, independent of Slack or Teams. Implemented by SlackChat, TeamsChat
+ * and RecordingChat; one contract suite runs against all of them.
+ */
+
+export type Platform = "slack" | "teams";
+
+/** Where a conversation happens. */
+export interface ChatAddress {
+  platform: Platform;
+  /** Slack team id; Teams tenant id. */
+  tenant: string;
+  /** Slack channel id; Teams conversation id (of the channel or personal chat). */
+  channel: string;
+  /** Teams only: the Bot Connector base URL of this conversation. */
+  serviceUrl?: string;
+}
+
+export interface ChatUser {
+  platform: Platform;
+  /** Slack user id; Teams AAD object id (falls back to the channel account id). */
+  id: string;
+  name?: string;
+}
+
+/** A thread the bot opened: its root message holds the status card. */
+export interface ThreadRef {
+  address: ChatAddress;
+  /** Slack ts of the root message; Teams activity id of the root. */
+  threadId: string;
+  /** The message that `updateCard` rewrites (the root, on both platforms). */
+  cardId: string;
+}
+
+export type StepState = "pending" | "running" | "done" | "failed" | "skipped";
+export type CardStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "info" | "warning";
+
+export interface CardStep {
+  name: string;
+  label: string;
+  state: StepState;
+  durationMs?: number;
+  /** One line: an error code and hint, an output such as the vault name. */
+  detail?: string;
+}
+
+/** Action ids a card button can carry; the chat adapters route them back as commands. */
+export type ActionId =
+  | "destroy.confirm"
+  | "destroy.cancel"
+  | "lab.retry"
+  | "lab.extend"
+  | "secret.rotate.open";
+
+export type CardAction =
+  | { kind: "button"; id: ActionId; label: string; value: string; style?: "primary" | "danger" }
+  | { kind: "link"; label: string; url: string };
+
+/** A platform-neutral card: Slack renders Block Kit, Teams an Adaptive Card. */
+export interface Card {
+  title: string;
+  status: CardStatus;
+  text?: string;
+  steps?: CardStep[];
+  progress?: { done: number; total: number };
+  fields?: Array<{ label: string; value: string }>;
+  actions?: CardAction[];
+  /** Small print, e.g. the correlation id users can quote. */
+  footer?: string;
+}
+
+export type ChatMessage = string | Card;
+
+export interface ChatPort {
+  /** Posts `card` as a new top-level message and returns the thread it starts. */
+  openThread(address: ChatAddress, card: Card): Promise<ThreadRef>;
+  /** Rewrites the thread's status card in place. Implementations coalesce bursts. */
+  updateCard(thread: ThreadRef, card: Card): Promise<void>;
+  /** Adds a message to the thread. */
+  reply(thread: ThreadRef, message: ChatMessage): Promise<void>;
+  /** A message only `user` sees (Slack ephemeral; Teams falls back to a reply in personal scope). */
+  notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void>;
+}

@@ -1,0 +1,81 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { testEnv } from "../helpers/env.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+describe("npm start configuration errors", () => {
+  it("stops with one clear error and a non-zero exit when SLACK_SIGNING_SECRET is missing", () => {
+    const base = testEnv({ SLACK_SIGNING_SECRET: undefined });
+    const env: Record<string, string | undefined> = { ...base, PATH: process.env.PATH ?? "" };
+    const result = spawnSync(process.execPath, ["src/main.ts"], {
+      cwd: root,
+      env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.status).not.toBeNull();
+    expect(result.stderr.trim()).toMatch(
+      /^labops cannot start: 1 setting needs attention\.\n {2}- SLACK_SIGNING_SECRET: is missing/,
+    );
+    expect(result.stderr).not.toContain(String(base.SLACK_BOT_TOKEN));
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(result.stdout).toBe("");
+  });
+});
+
+describe("SIGTERM", () => {
+  it("stops taking work, drains the worker and exits 0 with nothing left active", async () => {
+    const { spawn } = await import("node:child_process");
+    const { Queue } = await import("bullmq");
+    const { Redis } = await import("ioredis");
+    const { startSlackWebApi } = await import("../../emulators/slack/web-api.ts");
+    const { SlackRequestClient } = await import("../../emulators/slack/client.ts");
+    const { COMMANDS_QUEUE } = await import("../../jobs/queue.ts");
+    const { REDIS_URL, TEST_BOT_TOKEN, TEST_SIGNING_SECRET, waitFor } = await import("../helpers/env.ts");
+    const slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
+    const base = testEnv({ SLACK_API_URL: slackApi.url, PORT: "0" });
+    const child = spawn(process.execPath, ["src/main.ts"], {
+      cwd: root,
+      env: { ...(base as Record<string, string>), PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const redis = new Redis(REDIS_URL);
+    const queue = new Queue(COMMANDS_QUEUE, { connection: redis, prefix: String(base.LABOPS_REDIS_PREFIX) });
+    try {
+      const port = await waitFor(() => /"port":(\d+)/.exec(out)?.[1], "the web role to listen");
+      const client = new SlackRequestClient(`http://127.0.0.1:${port}/slack/events`, TEST_SIGNING_SECRET);
+      expect((await client.slashCommand({ command: "/lab", text: "list", channel: "C0TERM" })).status).toBe(
+        200,
+      );
+      await waitFor(
+        () => slackApi.messages.some((m) => m.channel === "C0TERM" && m.threadTs) || undefined,
+        "the reply",
+      );
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toContain('"msg":"labops.stopped"');
+      expect(err).toContain("SIGTERM received");
+      const counts = await queue.getJobCounts("active", "waiting", "completed");
+      expect(counts.active).toBe(0);
+      expect(counts.waiting).toBe(0);
+      expect(counts.completed).toBe(1);
+    } finally {
+      child.kill("SIGKILL");
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      redis.disconnect();
+      await slackApi.close();
+    }
+  });
+});

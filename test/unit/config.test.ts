@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARIABLES, loadConfig } from "../../src/config.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { testEnv } from "../helpers/env.ts";
+
+function problems(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("reads a complete environment with its defaults", () => {
+    const config = loadConfig(testEnv({ PORT: undefined }));
+    expect(config.port).toBe(3978);
+    expect([...config.roles].sort()).toEqual(["watcher", "web", "worker"]);
+    expect(config.slack?.apiUrl).toBe("https://slack.com/api/");
+    expect(config.azure?.location).toBe("centralus");
+    expect(config.defaultTtlMs).toBe(8 * 3_600_000);
+    expect(config.secretKey).toHaveLength(32);
+  });
+
+  it("names every wrong or missing variable in one error and says what to set", () => {
+    const error = problems(
+      testEnv({ SLACK_SIGNING_SECRET: undefined, AZURE_TENANT_ID: undefined, LABOPS_SECRET_KEY: "short" }),
+    );
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      "AZURE_TENANT_ID",
+      "LABOPS_SECRET_KEY",
+      "SLACK_SIGNING_SECRET",
+    ]);
+    expect(error.message).toMatch(/3 settings need attention/);
+    expect(error.message).toMatch(/SLACK_SIGNING_SECRET: is missing: set the Signing Secret/);
+    expect(error.message).toMatch(/openssl rand -base64 32/);
+  });
+
+  it("reports schema problems all at once with what to set", () => {
+    const error = problems(testEnv({ PORT: "http", LABOPS_ROLE: "cook", LABOPS_TIME_SCALE: "0" }));
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      "LABOPS_ROLE",
+      "LABOPS_TIME_SCALE",
+      "PORT",
+    ]);
+    expect(error.message).toMatch(/PORT: is not valid: set a TCP port/);
+  });
+
+  it("asks for a chat platform when none is configured, naming SLACK_SIGNING_SECRET", () => {
+    const error = problems(testEnv({ SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }));
+    expect(error.message).toMatch(/SLACK_SIGNING_SECRET: is missing, and no chat platform is configured/);
+    expect(error.message).toMatch(/MICROSOFT_APP_ID/);
+  });
+
+  it("needs the Azure identity only for the roles that call Azure", () => {
+    const web = loadConfig(
+      testEnv({ LABOPS_ROLE: "web", AZURE_CLIENT_ID: undefined, AZURE_CLIENT_SECRET: undefined }),
+    );
+    expect(web.azure).toBeUndefined();
+    const error = problems(testEnv({ LABOPS_ROLE: "worker", AZURE_CLIENT_SECRET: undefined }));
+    expect(error.message).toMatch(/AZURE_FEDERATED_TOKEN_FILE/);
+  });
+
+  it("never prints a secret, even a malformed one", () => {
+    const canary = "canary-9f8e7d6c5b4a";
+    const error = problems(
+      testEnv({
+        LABOPS_SECRET_KEY: canary,
+        SLACK_APP_TOKEN: canary,
+        REDIS_URL: `redis://:${canary}@`,
+        MICROSOFT_APP_PASSWORD: canary,
+      }),
+    );
+    expect(error.message).not.toContain(canary);
+    expect(JSON.stringify(error.problems)).not.toContain(canary);
+  });
+
+  it("matches the README's configuration table, so the two never drift", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const rows = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| ([^|]+) \|/gm)].map((m) => ({
+      name: m[1],
+      default: (m[2] ?? "").trim().replace(/^`|`$/g, ""),
+    }));
+    expect(rows.map((r) => r.name)).toEqual(CONFIG_VARIABLES.map((v) => v.name));
+    expect(rows.map((r) => r.default)).toEqual(CONFIG_VARIABLES.map((v) => v.default));
+  });
+});
