@@ -80,7 +80,7 @@ describe("loadConfig", () => {
 
   it("matches the README's configuration table, so the two never drift", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const rows = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| ([^|]+) \|/gm)].map((m) => ({
+    const rows = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)`\s*\|([^|]+)\|/gm)].map((m) => ({
       name: m[1],
       default: (m[2] ?? "").trim().replace(/^`|`$/g, ""),
     }));
