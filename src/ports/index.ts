@@ -1,2 +1,3 @@
 export * from "./chat.ts";
 export * from "./queue.ts";
+export * from "./registry.ts";
