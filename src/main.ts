@@ -1,12 +1,21 @@
 import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
 import { createWebServer, type WebServer } from "../adapters/http/server.ts";
-import { createSlackApp, SLACK_EVENTS_PATH } from "../adapters/slack/app.ts";
+import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
+import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
+import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
+import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
 import { SlackChat } from "../adapters/slack/chat.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { type CommandWorker, startCommandWorker } from "../jobs/worker.ts";
+import { slackRatePolicy } from "./chat/limits.ts";
+import { PacedChat } from "./chat/paced.ts";
 import { ChatRouter } from "./chat/router.ts";
+import type { IntakeDeps } from "./commands/intake.ts";
 import { type Config, type Env, loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -23,6 +32,8 @@ export interface StartOptions {
   /** Overrides for tests: their own queue name, shorter locks. */
   queueName?: string;
   host?: string;
+  /** The clock of intake (confirmation expiry); tests move it instead of waiting. */
+  now?: () => number;
 }
 
 export interface Running {
@@ -32,13 +43,23 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function chatPorts(config: Config, logger: Logger): ChatPort {
+/**
+ * The chat port of one process: each platform's implementation behind
+ * PacedChat, whose limiter lives in Redis, so the platforms' limits hold
+ * across every web and worker process. Any process can reach any
+ * conversation: Slack needs only the bot token; Teams reads the conversation
+ * references the web role stored in Redis.
+ */
+function chatPorts(config: Config, logger: Logger, redis: Redis): ChatRouter {
+  const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
   if (config.slack) {
-    byPlatform.slack = new SlackChat({
-      botToken: config.slack.botToken,
-      apiUrl: config.slack.apiUrl,
+    const slack = new SlackChat({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl, logger });
+    byPlatform.slack = new PacedChat(slack, {
+      limiter,
+      policy: slackRatePolicy,
       logger,
+      timeScale: config.timeScale,
     });
   }
   return new ChatRouter(byPlatform);
@@ -48,7 +69,6 @@ export async function startLabops(options: StartOptions): Promise<Running> {
   const config = loadConfig(options.env);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const stops: Array<() => Promise<void>> = [];
-  const chat = chatPorts(config, logger);
   let port: number | undefined;
   let web: WebServer | undefined;
   let worker: CommandWorker | undefined;
@@ -63,15 +83,30 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
+      const chat = chatPorts(config, logger, producer);
+      const intakeDeps: Omit<IntakeDeps, "logger"> = {
+        queue,
+        registry: new RedisLabRegistry(producer, config.redisPrefix),
+        confirmations: new RedisConfirmationStore(producer, config.redisPrefix, options.now),
+        audit: new RedisAuditLog(producer, config.redisPrefix),
+        deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
+        admins: config.admins,
+        ...(options.now ? { now: options.now } : {}),
+      };
       const rawRoutes: Parameters<typeof createWebServer>[0]["rawRoutes"] = [];
+      let slack: SlackApp | undefined;
       if (config.slack) {
-        const slack = createSlackApp({
+        slack = createSlackApp({
           config: config.slack,
-          queue,
+          intake: intakeDeps,
+          chat,
           logger,
           parseOptions: { maxTtlMs: config.maxTtlMs },
+          ...(options.now ? { now: options.now } : {}),
         });
-        rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
+        if (slack.requestListener) {
+          rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
+        }
       }
       web = createWebServer({
         logger,
@@ -88,17 +123,26 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       port = await web.listen(config.port, options.host);
       logger.info({ port, roles: [...config.roles] }, "web.listening");
       const server = web;
+      const slackApp = slack;
       stops.push(async () => {
+        await slackApp?.stop().catch(() => undefined);
         await server.close();
+        await chat.flush();
         await queue.close();
         producer.disconnect();
       });
+      // Socket Mode connects out to Slack; HTTP mode has nothing to start.
+      await slack?.start();
+      if (slack && config.slack?.appToken) logger.info("slack.socket_mode_connected");
     }
 
     if (config.roles.has("worker")) {
       const connection = createRedis(config.redisUrl, "worker");
       connection.on("error", () => undefined); // BullMQ reconnects; its own "error" event is logged
       await whenReady(connection, 10_000);
+      const client = createRedis(config.redisUrl, "client");
+      client.on("error", () => undefined);
+      const chat = chatPorts(config, logger, client);
       worker = startCommandWorker({
         connection,
         prefix: config.redisPrefix,
@@ -114,7 +158,10 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       // After the web server has stopped taking commands, running jobs drain.
       stops.push(async () => {
         await w.close();
+        // Cards accepted from finished jobs still go out before the process leaves.
+        await chat.flush();
         connection.disconnect();
+        client.disconnect();
       });
     }
   } catch (error) {

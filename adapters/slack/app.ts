@@ -1,17 +1,38 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { App, HTTPReceiver } from "@slack/bolt";
-import { type IntakeOutcome, intake } from "../../src/commands/intake.ts";
-import { type ParseOptions, parseSlashCommand } from "../../src/commands/parse.ts";
+import { App, HTTPReceiver, type Receiver, type RespondFn, SocketModeReceiver } from "@slack/bolt";
+import type { WebClient } from "@slack/web-api";
+import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import {
+  MAX_SECRET_VALUE_BYTES,
+  type ParseOptions,
+  parseMessageText,
+  parseSlashCommand,
+} from "../../src/commands/parse.ts";
+import type { Command, ParseResult } from "../../src/commands/types.ts";
 import type { SlackConfig } from "../../src/config.ts";
+import { errorCode } from "../../src/errors.ts";
+import { isSecretName } from "../../src/labs/names.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
-import type { CommandQueue } from "../../src/ports/queue.ts";
+import type { ChatAddress, ChatPort, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
+import type { CommandOrigin } from "../../src/ports/queue.ts";
+import { SecretValue } from "../../src/secret-value.ts";
 import { slackLogger } from "./logger.ts";
+import {
+  cardBlocks,
+  ROTATE_CALLBACK_ID,
+  type RotateModalMetadata,
+  rotateModal,
+  VALUE_ACTION_ID,
+} from "./render.ts";
 
 export const SLACK_EVENTS_PATH = "/slack/events";
 
 export interface SlackAppOptions {
   config: SlackConfig;
-  queue: CommandQueue;
+  /** What intake needs: queue, registry, confirmations, audit, deliveries, admins. */
+  intake: Omit<IntakeDeps, "logger">;
+  /** Paced chat, for answers that are not an HTTP acknowledgement (mentions, modal results). */
+  chat: ChatPort;
   logger: Logger;
   parseOptions: ParseOptions;
   now?: () => number;
@@ -19,26 +40,48 @@ export interface SlackAppOptions {
 
 export interface SlackApp {
   app: App;
-  /** Handles POST /slack/events: signature and timestamp checks, then Bolt. */
-  requestListener: RequestListener;
+  /** HTTP mode only: handles POST /slack/events (signature, 5-minute window, then Bolt). */
+  requestListener: RequestListener | undefined;
+  /** Socket Mode: opens the connection (apps.connections.open, then the WebSocket). HTTP mode: nothing. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /**
- * Slack's side of the web role. The receiver does transport only (Bolt checks
- * the v0 signature and the 5-minute window and answers 401 otherwise); the
- * handlers turn a slash command into an intake call and acknowledge with its
- * answer, visible only to the sender, well inside Slack's 3 seconds.
+ * Slack's side of the web role, over Bolt. The receiver does transport only:
+ * HTTP (Bolt checks the v0 signature and the 5-minute window and answers 401
+ * otherwise) or Socket Mode when SLACK_APP_TOKEN is set. The handlers turn
+ * slash commands, @mentions, button presses and the rotate modal into intake
+ * calls and answer with intake's outcome, visible only to the sender, well
+ * inside Slack's 3 seconds. Every delivery is counted once by its Slack id
+ * (trigger_id, event_id, view id+hash), because Bolt does not de-duplicate
+ * Slack's retries.
  */
 export function createSlackApp(options: SlackAppOptions): SlackApp {
-  const { config, logger } = options;
+  const { config, logger, chat } = options;
   const now = options.now ?? Date.now;
-  const receiver = new HTTPReceiver({
-    signingSecret: config.signingSecret,
-    endpoints: SLACK_EVENTS_PATH,
-    logger: slackLogger(logger),
-    // Answer Slack ourselves within its 3 s even if a handler forgets to.
-    unhandledRequestTimeoutMillis: 2_500,
-  });
+  const log = logger.child({ component: "slack" });
+  const deps: IntakeDeps = { ...options.intake, logger };
+  const socketMode = config.appToken !== undefined;
+
+  let receiver: Receiver;
+  let httpReceiver: HTTPReceiver | undefined;
+  if (config.appToken !== undefined) {
+    receiver = new SocketModeReceiver({
+      appToken: config.appToken,
+      logger: slackLogger(logger),
+      installerOptions: { clientOptions: { slackApiUrl: config.apiUrl } },
+    });
+  } else {
+    httpReceiver = new HTTPReceiver({
+      signingSecret: config.signingSecret,
+      endpoints: SLACK_EVENTS_PATH,
+      logger: slackLogger(logger),
+      // Answer Slack ourselves within its 3 s even if a handler forgets to.
+      unhandledRequestTimeoutMillis: 2_500,
+    });
+    receiver = httpReceiver;
+  }
   const app = new App({
     receiver,
     token: config.botToken,
@@ -48,27 +91,250 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     tokenVerificationEnabled: false,
   });
 
-  app.command(/^\/(lab|secret|labops)$/, async ({ command, ack }) => {
-    const outcome: IntakeOutcome = await intake(
-      {
-        parsed: parseSlashCommand(command.command, command.text ?? "", options.parseOptions),
-        deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
-        correlationId: newCorrelationId(),
-        origin: {
-          address: { platform: "slack", tenant: command.team_id, channel: command.channel_id },
-          user: { platform: "slack", id: command.user_id, name: command.user_name },
-          responseUrl: command.response_url,
-        },
-        receivedAt: now(),
-      },
-      { queue: options.queue, logger },
-    );
+  const base = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
+    correlationId: newCorrelationId(),
+    receivedAt: now(),
+    origin: { address: { platform: "slack", tenant: team, channel } satisfies ChatAddress, user, ...extra },
+  });
+  const slackUser = (id: string, name?: string): ChatUser => ({
+    platform: "slack",
+    id,
+    ...(name ? { name } : {}),
+  });
+
+  /** Runs intake and never throws: a Slack handler that throws leaves the user with "dispatch_failed". */
+  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+    try {
+      return await intake(incoming, deps);
+    } catch (error) {
+      log.error({ code: errorCode(error) }, "slack.intake_failed");
+      return {
+        kind: "unavailable",
+        text: "labops could not take that right now; nothing was changed. Try again.",
+      };
+    }
+  }
+
+  async function openRotateModal(
+    client: WebClient,
+    triggerId: string,
+    command: Extract<Command, { kind: "secret.rotate" }>,
+    origin: { team: string; channel: string; correlationId: string },
+  ): Promise<string | undefined> {
+    const meta: RotateModalMetadata = {
+      secret: command.secret,
+      team: origin.team,
+      channel: origin.channel,
+      correlationId: origin.correlationId,
+      ...(command.lab ? { lab: command.lab } : {}),
+    };
+    try {
+      await client.views.open({ trigger_id: triggerId, view: rotateModal(meta) });
+      return undefined;
+    } catch (error) {
+      log.warn({ code: errorCode(error) }, "slack.modal_failed");
+      return `The form for \`${command.secret}\` could not open (${errorCode(error)}). Run \`/secret rotate ${command.secret}\` again.`;
+    }
+  }
+
+  app.command(/^\/(lab|secret|labops)$/, async ({ command, ack, client, respond }) => {
+    const parsed = parseSlashCommand(command.command, command.text ?? "", options.parseOptions);
+    const b = base(command.team_id, command.channel_id, slackUser(command.user_id, command.user_name), {
+      responseUrl: command.response_url,
+    });
+    const outcome = await decide({
+      ...b,
+      parsed,
+      deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
+    });
+    if (outcome.kind === "needs_value") {
+      await ack();
+      const failed = await openRotateModal(client, command.trigger_id, outcome.command, {
+        team: command.team_id,
+        channel: command.channel_id,
+        correlationId: b.correlationId,
+      });
+      if (failed) await respond({ response_type: "ephemeral", text: failed }).catch(() => undefined);
+      return;
+    }
+    if (outcome.kind === "confirm") {
+      await ack({ response_type: "ephemeral", text: outcome.text, blocks: cardBlocks(outcome.card) });
+      return;
+    }
     await ack({ response_type: "ephemeral", text: outcome.text });
   });
 
-  const listener = receiver.requestListener;
+  // Buttons. Each press has its own trigger_id: the delivery id that makes a replayed payload count once.
+  type ActionBody = {
+    team?: { id: string } | null;
+    user: { id: string; name?: string; username?: string };
+    channel?: { id: string };
+    container?: { message_ts?: string; is_ephemeral?: boolean };
+    trigger_id?: string;
+  };
+  const pressOrigin = (body: ActionBody) => {
+    const team = body.team?.id ?? "";
+    const channel = body.channel?.id ?? "";
+    const ts = body.container?.message_ts;
+    const thread: ThreadRef | undefined =
+      ts && body.container?.is_ephemeral !== true
+        ? { address: { platform: "slack", tenant: team, channel }, threadId: ts, cardId: ts }
+        : undefined;
+    return {
+      team,
+      channel,
+      deliveryId: `slack.${team}.${body.trigger_id ?? `${ts}.${now()}`}`,
+      ...base(
+        team,
+        channel,
+        slackUser(body.user.id, body.user.username ?? body.user.name),
+        thread ? { thread } : {},
+      ),
+    };
+  };
+
+  for (const confirm of [true, false]) {
+    app.action(confirm ? "destroy.confirm" : "destroy.cancel", async ({ ack, body, action, respond }) => {
+      await ack();
+      const value = action.type === "button" ? (action.value ?? "") : "";
+      const o = pressOrigin(body as ActionBody);
+      const outcome = await decide({ ...o, answer: { confirmationId: value, confirm } });
+      // The prompt is spent once answered (or dead): replace it with the answer so it cannot be pressed again.
+      const replace =
+        outcome.kind === "queued" ||
+        outcome.kind === "cancelled" ||
+        (outcome.kind === "refused" && outcome.reason !== "confirmation_other_user");
+      await answerPress(respond, outcome.text, replace);
+    });
+  }
+
+  const labButton = (actionId: "lab.retry" | "lab.extend", toCommand: (lab: string) => Command) =>
+    app.action(actionId, async ({ ack, body, action, respond }) => {
+      await ack();
+      const lab = action.type === "button" ? (action.value ?? "") : "";
+      const parsed: ParseResult = { ok: true, command: toCommand(lab) };
+      const outcome = await decide({ ...pressOrigin(body as ActionBody), parsed });
+      await answerPress(respond, outcome.text, false);
+    });
+  labButton("lab.retry", (lab) => ({ kind: "lab.create", lab, ttlMs: undefined }));
+  labButton("lab.extend", (lab) => ({ kind: "lab.extend", lab, byMs: undefined }));
+
+  app.action("secret.rotate.open", async ({ ack, body, action, client, respond }) => {
+    await ack();
+    const o = pressOrigin(body as ActionBody);
+    const [secret = "", lab] = (action.type === "button" ? (action.value ?? "") : "").split("|");
+    if (!isSecretName(secret)) return;
+    const parsed: ParseResult = {
+      ok: true,
+      command: { kind: "secret.rotate", secret, value: undefined, lab },
+    };
+    const outcome = await decide({ ...o, parsed });
+    if (outcome.kind === "needs_value" && (body as ActionBody).trigger_id) {
+      const failed = await openRotateModal(client, (body as ActionBody).trigger_id ?? "", outcome.command, {
+        team: o.team,
+        channel: o.channel,
+        correlationId: o.correlationId,
+      });
+      if (failed) await answerPress(respond, failed, false);
+      return;
+    }
+    await answerPress(respond, outcome.text, false);
+  });
+
+  // Link buttons (Azure portal) open in the browser; Slack still tells us, and wants an ack.
+  app.action(/^link\./, async ({ ack }) => {
+    await ack();
+  });
+
+  app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
+    let meta: RotateModalMetadata;
+    try {
+      meta = JSON.parse(view.private_metadata) as RotateModalMetadata;
+    } catch {
+      await ack({
+        response_action: "errors",
+        errors: { [VALUE_ACTION_ID]: "This form is out of date; run the command again." },
+      });
+      return;
+    }
+    // The value is wrapped at once and never logged, echoed or stored in clear.
+    const typed = view.state.values[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value ?? "";
+    if (typed === "") {
+      await ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: "Type the new value." } });
+      return;
+    }
+    if (Buffer.byteLength(typed, "utf8") > MAX_SECRET_VALUE_BYTES) {
+      await ack({
+        response_action: "errors",
+        errors: { [VALUE_ACTION_ID]: "Key Vault takes at most 25 KB." },
+      });
+      return;
+    }
+    const user = slackUser(body.user.id, body.user.name);
+    const parsed: ParseResult = {
+      ok: true,
+      command: { kind: "secret.rotate", secret: meta.secret, value: new SecretValue(typed), lab: meta.lab },
+    };
+    const b = base(meta.team, meta.channel, user);
+    const outcome = await decide({
+      ...b,
+      correlationId: meta.correlationId,
+      parsed,
+      deliveryId: `slack.${meta.team}.view.${view.id}.${view.hash}`,
+    });
+    if (outcome.kind === "queued" || outcome.kind === "duplicate") {
+      await ack();
+      await chat
+        .notify(b.origin.address, user, outcome.text)
+        .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
+      return;
+    }
+    await ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: outcome.text.slice(0, 1900) } });
+  });
+
+  app.event("app_mention", async ({ event, body }) => {
+    const team = (body as { team_id?: string }).team_id ?? "";
+    const eventId = (body as { event_id?: string }).event_id ?? `${event.channel}.${event.ts}`;
+    const user = slackUser(event.user ?? "");
+    const b = base(team, event.channel, user);
+    const parsed = parseMessageText(event.text, options.parseOptions);
+    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}` });
+    if (outcome.kind === "duplicate") return;
+    const message =
+      outcome.kind === "confirm"
+        ? outcome.card
+        : outcome.kind === "needs_value"
+          ? `To type the value privately, use \`/secret rotate ${outcome.command.secret}\` without a value: a form opens.`
+          : outcome.text;
+    await chat
+      .notify(b.origin.address, user, message)
+      .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
+  });
+
+  app.error(async (error) => {
+    // Only the code: Bolt's errors can carry the request they failed on.
+    log.error({ code: errorCode(error) }, "slack.handler_error");
+  });
+
+  async function answerPress(respond: RespondFn, text: string, replace: boolean): Promise<void> {
+    await respond({ response_type: "ephemeral", replace_original: replace, text }).catch((error: unknown) =>
+      log.warn({ code: errorCode(error) }, "slack.respond_failed"),
+    );
+  }
+
+  const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: (req: IncomingMessage, res: ServerResponse) => listener(req, res),
+    requestListener: listener
+      ? (req: IncomingMessage, res: ServerResponse) => {
+          listener(req, res);
+        }
+      : undefined,
+    async start() {
+      if (socketMode) await app.start();
+    },
+    async stop() {
+      if (socketMode) await app.stop();
+    },
   };
 }

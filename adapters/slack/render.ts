@@ -1,4 +1,4 @@
-import type { KnownBlock } from "@slack/web-api";
+import type { KnownBlock, View } from "@slack/web-api";
 import type { Card, CardStatus, StepState } from "../../src/ports/chat.ts";
 
 /** Block Kit for a Card. Kept in the adapter: the core knows no Slack shapes. */
@@ -33,16 +33,21 @@ export function progressBar(done: number, total: number, width = 20): string {
   return `${"█".repeat(filled)}${"░".repeat(width - filled)} ${done}/${total}`;
 }
 
+/** Section text is capped at 3000 characters by Slack; a longer card is cut, not refused. */
+function clip(text: string, max = 3000): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 /** Plain text for notifications and clients that do not render blocks. */
 export function cardText(card: Card): string {
-  return `${card.title}${card.text ? `: ${card.text}` : ""}`;
+  return clip(`${card.title}${card.text ? `: ${card.text}` : ""}`);
 }
 
 export function cardBlocks(card: Card): KnownBlock[] {
   const blocks: KnownBlock[] = [
-    { type: "section", text: { type: "mrkdwn", text: `${STATUS_ICON[card.status]} *${card.title}*` } },
+    { type: "section", text: { type: "mrkdwn", text: clip(`${STATUS_ICON[card.status]} *${card.title}*`) } },
   ];
-  if (card.text) blocks.push({ type: "section", text: { type: "mrkdwn", text: card.text } });
+  if (card.text) blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(card.text) } });
   if (card.progress) {
     blocks.push({
       type: "context",
@@ -55,24 +60,28 @@ export function cardBlocks(card: Card): KnownBlock[] {
       const detail = s.detail ? ` — ${s.detail}` : "";
       return `${STEP_ICON[s.state]} ${s.label}${took}${detail}`;
     });
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: lines.join("\n") } });
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(lines.join("\n")) } });
   }
   if (card.fields && card.fields.length > 0) {
     blocks.push({
       type: "section",
-      fields: card.fields.slice(0, 10).map((f) => ({ type: "mrkdwn", text: `*${f.label}*\n${f.value}` })),
+      fields: card.fields
+        .slice(0, 10)
+        .map((f) => ({ type: "mrkdwn", text: clip(`*${f.label}*\n${f.value}`, 2000) })),
     });
   }
   if (card.actions && card.actions.length > 0) {
     blocks.push({
       type: "actions",
-      elements: card.actions.map((a) =>
+      block_id: "actions",
+      elements: card.actions.slice(0, 25).map((a, i) =>
         a.kind === "link"
           ? {
               type: "button",
               text: { type: "plain_text", text: a.label },
               url: a.url,
-              action_id: `link.${a.label}`,
+              // Slack sends block_actions for link buttons too; the app acknowledges and ignores them.
+              action_id: `link.${i}`,
             }
           : {
               type: "button",
@@ -84,6 +93,46 @@ export function cardBlocks(card: Card): KnownBlock[] {
       ),
     });
   }
-  if (card.footer) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: card.footer }] });
+  if (card.footer) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: clip(card.footer) }] });
   return blocks;
+}
+
+export const ROTATE_CALLBACK_ID = "secret.rotate";
+export const VALUE_ACTION_ID = "value";
+
+/** What the rotate modal carries through Slack and back: where it was asked, never the value. */
+export interface RotateModalMetadata {
+  secret: string;
+  lab?: string;
+  team: string;
+  channel: string;
+  correlationId: string;
+}
+
+/** The modal `/secret rotate NAME` opens, so the new value is typed privately, never as command text. */
+export function rotateModal(meta: RotateModalMetadata): View {
+  const where = meta.lab ? ` in lab \`${meta.lab}\`` : "";
+  return {
+    type: "modal",
+    callback_id: ROTATE_CALLBACK_ID,
+    private_metadata: JSON.stringify(meta),
+    title: { type: "plain_text", text: "Rotate a secret" },
+    submit: { type: "plain_text", text: "Rotate" },
+    close: { type: "plain_text", text: "Cancel" },
+    blocks: [
+      {
+        type: "section",
+        text: {
+          type: "mrkdwn",
+          text: `New value of \`${meta.secret}\`${where}. It goes to Key Vault and is never shown in the channel or kept by labops.`,
+        },
+      },
+      {
+        type: "input",
+        block_id: VALUE_ACTION_ID,
+        label: { type: "plain_text", text: "New value" },
+        element: { type: "plain_text_input", action_id: VALUE_ACTION_ID, max_length: 3000 },
+      },
+    ],
+  };
 }

@@ -5,6 +5,7 @@ import type {
   ChatMessage,
   ChatPort,
   ChatUser,
+  ConfirmationPrompt,
   Platform,
   ThreadRef,
 } from "../ports/chat.ts";
@@ -39,5 +40,21 @@ export class ChatRouter implements ChatPort {
   }
   notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
     return this.#for(address.platform).notify(address, user, message);
+  }
+  postAlert(address: ChatAddress, card: Card): Promise<ThreadRef> {
+    return this.#for(address.platform).postAlert(address, card);
+  }
+  askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
+    return this.#for(address.platform).askConfirmation(address, user, prompt);
+  }
+  /** Waits until every platform has delivered the cards it accepted (at shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all(
+      Object.values(this.#byPlatform).map((chat) =>
+        chat && "flush" in chat && typeof chat.flush === "function"
+          ? (chat.flush as () => Promise<void>)()
+          : undefined,
+      ),
+    );
   }
 }

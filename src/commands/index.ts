@@ -1,3 +1,5 @@
+export * from "./authorize.ts";
+export * from "./confirmation.ts";
 export * from "./describe.ts";
 export * from "./envelope.ts";
 export * from "./help.ts";

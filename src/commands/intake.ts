@@ -1,86 +1,344 @@
+import { confirmationCard } from "../chat/cards.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { AuditEntry, AuditLog, AuditResult } from "../ports/audit.ts";
+import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
+import type { ConfirmationStore } from "../ports/confirmations.ts";
+import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
+import type { LabRegistry } from "../ports/registry.ts";
+import { authorize, commandLab, mention, resolveConversationLab, sameConversation } from "./authorize.ts";
+import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
- * The one path every chat adapter sends a command through: parse result in,
- * the quick answer out (shown only to the sender), and at most one job queued.
- * Adapters translate; this decides.
+ * The one path every chat adapter sends a command through: the parse result
+ * (or a press of Confirm/Cancel) in, the quick answer out (shown only to the
+ * sender), and at most one job queued. Here, before any job exists, a
+ * delivery is counted once, the lab is resolved from the conversation, the
+ * sender's right to act is checked, a destroy waits for its confirmation, and
+ * every outcome is audited. Adapters translate; this decides.
  */
 
-export interface Incoming {
-  parsed: ParseResult;
+interface IncomingBase {
   deliveryId: string;
   correlationId: string;
   origin: CommandOrigin;
   receivedAt: number;
 }
 
+/** A command as typed (or rebuilt from a button, a modal). */
+export interface IncomingCommand extends IncomingBase {
+  parsed: ParseResult;
+}
+
+/** A press of a confirmation prompt's Confirm or Cancel button. */
+export interface IncomingAnswer extends IncomingBase {
+  answer: { confirmationId: string; confirm: boolean };
+}
+
+export type Incoming = IncomingCommand | IncomingAnswer;
+
 export type IntakeOutcome =
   | { kind: "rejected"; text: string }
   | { kind: "help"; text: string }
   | { kind: "needs_value"; text: string; command: Extract<Command, { kind: "secret.rotate" }> }
+  | { kind: "confirm"; text: string; prompt: ConfirmationPrompt; card: Card }
+  | { kind: "refused"; text: string; reason: string }
+  | { kind: "cancelled"; text: string }
   | { kind: "queued"; text: string; jobId: string }
-  | { kind: "duplicate"; text: string; jobId: string }
+  | { kind: "duplicate"; text: string }
   | { kind: "unavailable"; text: string };
 
 export interface IntakeDeps {
   queue: CommandQueue;
   logger: Logger;
+  registry: Pick<LabRegistry, "get" | "list">;
+  confirmations: ConfirmationStore;
+  audit: AuditLog;
+  deliveries: DeliveryLog;
+  /** LABOPS_ADMINS: `slack:U…`, `teams:<aad object id>`. */
+  admins: readonly string[];
+  now?: () => number;
+  confirmationTtlMs?: number;
+}
+
+/** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
+const DELIVERY_MEMORY_MS = 24 * 3_600_000;
+
+interface Decided {
+  outcome: IntakeOutcome;
+  audit: { result: AuditResult; command: string; kind?: Command["kind"]; lab?: string; reason?: string };
+  /** The correlation id of the story this belongs to (a confirmation's, when answering one). */
+  correlationId?: string;
 }
 
 export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<IntakeOutcome> {
-  const { parsed, origin, correlationId } = incoming;
+  const { origin, correlationId } = incoming;
   const log = deps.logger.child({
     correlationId,
     platform: origin.address.platform,
     channel: origin.address.channel,
     user: origin.user.id,
   });
-  if (!parsed.ok) {
-    // The rejected text is not logged: it may hold a value typed in the wrong place.
-    log.info("command.rejected");
-    return { kind: "rejected", text: parsed.rejection.message };
+
+  let first: boolean;
+  try {
+    first = await deps.deliveries.claim(incoming.deliveryId, DELIVERY_MEMORY_MS);
+  } catch (error) {
+    log.error({ code: errorCode(error) }, "command.intake_unavailable");
+    return unavailable(correlationId);
   }
-  const { command } = parsed;
-  if (command.kind === "help") return { kind: "help", text: helpText(command.topic) };
-  if (command.kind === "secret.rotate" && command.value === undefined) {
+  if (!first) {
+    log.info({ deliveryId: incoming.deliveryId }, "command.duplicate");
     return {
-      kind: "needs_value",
-      command,
-      text: `Type the new value of \`${command.secret}\` in the form that opened; it never appears in the channel.`,
+      kind: "duplicate",
+      text: "That was already received; nothing was done twice. Its answer or thread is above.",
     };
   }
-  const description = describeCommand(command);
+
+  let decided: Decided;
+  try {
+    decided = "answer" in incoming ? await answer(incoming, deps, log) : await command(incoming, deps, log);
+  } catch (error) {
+    // Nothing was queued: forget the delivery so the platform's retry (or the user's) is served.
+    await deps.deliveries.release(incoming.deliveryId).catch(() => undefined);
+    log.error({ code: errorCode(error) }, "command.intake_failed");
+    decided = {
+      outcome: unavailable(correlationId),
+      audit: { result: "unavailable", command: "(unknown)", reason: errorCode(error) },
+    };
+  }
+
+  const entry: AuditEntry = {
+    at: (deps.now ?? Date.now)(),
+    correlationId: decided.correlationId ?? correlationId,
+    deliveryId: incoming.deliveryId,
+    platform: origin.address.platform,
+    tenant: origin.address.tenant,
+    channel: origin.address.channel,
+    userId: origin.user.id,
+    ...(origin.user.name !== undefined ? { userName: origin.user.name } : {}),
+    command: decided.audit.command,
+    result: decided.audit.result,
+    ...(decided.audit.kind !== undefined ? { kind: decided.audit.kind } : {}),
+    ...(decided.audit.lab !== undefined ? { lab: decided.audit.lab } : {}),
+    ...(decided.audit.reason !== undefined ? { reason: decided.audit.reason } : {}),
+    ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}),
+  };
+  await deps.audit.record(entry).catch((error: unknown) => {
+    log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
+  });
+  return decided.outcome;
+}
+
+function unavailable(correlationId: string): IntakeOutcome {
+  return {
+    kind: "unavailable",
+    text: `labops cannot take commands right now (its store is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+  };
+}
+
+async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger): Promise<Decided> {
+  const { parsed, origin } = incoming;
+  if (!parsed.ok) {
+    // The rejected text is not logged or audited: it may hold a value typed in the wrong place.
+    log.info("command.rejected");
+    return {
+      outcome: { kind: "rejected", text: parsed.rejection.message },
+      audit: { result: "rejected", command: "(unreadable)" },
+    };
+  }
+  let cmd = parsed.command;
+  if (cmd.kind === "help") {
+    return {
+      outcome: { kind: "help", text: helpText(cmd.topic) },
+      audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind },
+    };
+  }
+
+  const needsLabs = commandLab(cmd) === undefined && "lab" in cmd;
+  if (needsLabs) {
+    const resolved = resolveConversationLab(cmd, origin.address, await deps.registry.list());
+    if (!resolved.ok) return refused(cmd, resolved, log);
+    cmd = resolved.command;
+  }
+  const lab = commandLab(cmd);
+  if (lab !== undefined) {
+    const decision = authorize(cmd, origin.user, origin.address, await deps.registry.get(lab), deps.admins);
+    if (!decision.ok) return refused(cmd, decision, log);
+  }
+
+  if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
+    return {
+      outcome: {
+        kind: "needs_value",
+        command: cmd,
+        text: `Type the new value of \`${cmd.secret}\` in the form that opened; it never appears in the channel.`,
+      },
+      audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
+    };
+  }
+
+  if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
+    const now = (deps.now ?? Date.now)();
+    const pending = pendingDestroy({
+      command: cmd,
+      user: origin.user,
+      address: origin.address,
+      correlationId: incoming.correlationId,
+      now,
+      ttlMs: deps.confirmationTtlMs ?? CONFIRMATION_TTL_MS,
+    });
+    await deps.confirmations.create(pending);
+    const prompt = confirmationPrompt(pending);
+    log.info({ command: describeCommand(cmd) }, "command.confirmation_requested");
+    return {
+      outcome: {
+        kind: "confirm",
+        prompt,
+        card: confirmationCard(prompt, now),
+        text: `Destroy lab \`${cmd.lab}\`? Press *${prompt.confirmLabel}* within 5 minutes, or say \`lab destroy ${cmd.lab} --yes\`.`,
+      },
+      audit: {
+        result: "confirmation_requested",
+        command: describeCommand(cmd),
+        kind: cmd.kind,
+        lab: cmd.lab,
+      },
+    };
+  }
+
+  return enqueue(incoming, cmd, incoming.correlationId, deps, log);
+}
+
+async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): Promise<Decided> {
+  const { origin } = incoming;
+  const { confirmationId, confirm } = incoming.answer;
+  const what = confirm ? "confirm" : "cancel";
+  const taken = await deps.confirmations.consume(confirmationId, origin.user);
+  if (!taken.ok) {
+    const text =
+      taken.reason === "other_user"
+        ? `Only the person who asked for this destroy can ${what} it.`
+        : `This confirmation was already answered or has expired. To destroy the lab, run \`lab destroy NAME\` again.`;
+    log.info({ reason: taken.reason }, "command.confirmation_refused");
+    return {
+      outcome: { kind: "refused", text, reason: `confirmation_${taken.reason}` },
+      audit: {
+        result: "refused",
+        command: `(${what} ${confirmationId.slice(0, 6)}…)`,
+        reason: `confirmation_${taken.reason}`,
+      },
+    };
+  }
+  const pending = taken.confirmation;
+  const cmd = pending.command;
+  const base = { command: describeCommand(cmd), kind: cmd.kind, lab: cmd.lab } as const;
+  const now = (deps.now ?? Date.now)();
+  const refuse = (reason: string, text: string): Decided => {
+    log.info({ reason }, "command.confirmation_refused");
+    return {
+      outcome: { kind: "refused", text, reason },
+      audit: { result: "refused", ...base, reason },
+      correlationId: pending.correlationId,
+    };
+  };
+  if (!sameConversation(pending.address, origin.address)) {
+    return refuse(
+      "confirmation_wrong_conversation",
+      "Answer this confirmation in the conversation where it was asked.",
+    );
+  }
+  if (pending.expiresAt <= now) {
+    return refuse(
+      "confirmation_expired",
+      `This confirmation expired (they last 5 minutes); \`${cmd.lab}\` was not destroyed. Run \`lab destroy ${cmd.lab}\` again to get a new one.`,
+    );
+  }
+  if (!confirm) {
+    log.info({ command: base.command }, "command.cancelled");
+    return {
+      outcome: { kind: "cancelled", text: `Cancelled: lab \`${cmd.lab}\` stays as it is.` },
+      audit: { result: "cancelled", ...base },
+      correlationId: pending.correlationId,
+    };
+  }
+  // The lab may have changed hands or gone in the minutes since the question.
+  const decision = authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
+  if (!decision.ok) return refuse(decision.reason, decision.text);
+  return enqueue(incoming, cmd, pending.correlationId, deps, log);
+}
+
+function labOf(cmd: Command): { lab?: string } {
+  const lab = commandLab(cmd);
+  return lab === undefined ? {} : { lab };
+}
+
+function refused(cmd: Command, why: { reason: string; text: string }, log: Logger): Decided {
+  log.info({ command: describeCommand(cmd), reason: why.reason }, "command.refused");
+  return {
+    outcome: { kind: "refused", text: why.text, reason: why.reason },
+    audit: {
+      result: "refused",
+      command: describeCommand(cmd),
+      kind: cmd.kind,
+      reason: why.reason,
+      ...labOf(cmd),
+    },
+  };
+}
+
+async function enqueue(
+  incoming: Incoming,
+  cmd: Command,
+  correlationId: string,
+  deps: IntakeDeps,
+  log: Logger,
+): Promise<Decided> {
+  const description = describeCommand(cmd);
+  const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
   try {
     const { jobId, duplicate } = await deps.queue.enqueue({
       deliveryId: incoming.deliveryId,
       correlationId,
-      command,
-      origin,
+      command: cmd,
+      origin: incoming.origin,
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId, duplicate }, duplicate ? "command.duplicate" : "command.queued");
     if (duplicate) {
       return {
-        kind: "duplicate",
-        jobId,
-        text: `\`${description}\` was already received; its progress is in the thread.`,
+        outcome: {
+          kind: "duplicate",
+          text: `\`${description}\` was already received; its progress is in the thread.`,
+        },
+        audit: { result: "answered", ...audit, reason: "duplicate" },
+        correlationId,
       };
     }
+    const confirmedBy = cmd.kind === "lab.destroy" ? ` Confirmed by ${mention(incoming.origin.user)}.` : "";
     return {
-      kind: "queued",
-      jobId,
-      text: `Queued \`${description}\` (ref ${correlationId}). Progress will appear in a thread in this channel.`,
+      outcome: {
+        kind: "queued",
+        jobId,
+        text: `Queued \`${description}\` (ref ${correlationId}).${confirmedBy} Progress will appear in a thread in this channel.`,
+      },
+      audit: { result: "queued", ...audit },
+      correlationId,
     };
   } catch (error) {
+    await deps.deliveries.release(incoming.deliveryId).catch(() => undefined);
     log.error({ code: errorCode(error), command: description }, "command.enqueue_failed");
     return {
-      kind: "unavailable",
-      text: `labops could not queue \`${description}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+      outcome: {
+        kind: "unavailable",
+        text: `labops could not queue \`${description}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+      },
+      audit: { result: "unavailable", ...audit, reason: errorCode(error) },
+      correlationId,
     };
   }
 }

@@ -72,13 +72,38 @@ export interface Card {
 
 export type ChatMessage = string | Card;
 
+/** A question only its addressee may answer: confirm and cancel buttons that carry `confirmationId` back. */
+export interface ConfirmationPrompt {
+  /** Id of the pending confirmation (ConfirmationStore); the buttons carry it, never the command. */
+  confirmationId: string;
+  title: string;
+  text: string;
+  confirmLabel: string;
+  cancelLabel: string;
+  /** When the confirmation lapses; shown to the user. */
+  expiresAt: number;
+}
+
 export interface ChatPort {
   /** Posts `card` as a new top-level message and returns the thread it starts. */
   openThread(address: ChatAddress, card: Card): Promise<ThreadRef>;
-  /** Rewrites the thread's status card in place. Implementations coalesce bursts. */
+  /**
+   * Rewrites the thread's status card in place. Resolves once the card is
+   * accepted: the platform implementations coalesce bursts (at most one update
+   * per message per second, the latest card wins) and deliver in the
+   * background, so a step runner is never slowed down by chat limits.
+   */
   updateCard(thread: ThreadRef, card: Card): Promise<void>;
   /** Adds a message to the thread. */
   reply(thread: ThreadRef, message: ChatMessage): Promise<void>;
-  /** A message only `user` sees (Slack ephemeral; Teams falls back to a reply in personal scope). */
+  /**
+   * A message for `user`: Slack shows it to them only (ephemeral); Teams has no
+   * private messages in a channel, so it goes to the thread the user last wrote
+   * in, with an @mention (in a personal chat it is private anyway).
+   */
   notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void>;
+  /** Posts an alert to a lab's channel as a new thread and returns it, so follow-ups go in that thread. */
+  postAlert(address: ChatAddress, card: Card): Promise<ThreadRef>;
+  /** Asks `user` to confirm, where only they see it when the platform allows. */
+  askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void>;
 }

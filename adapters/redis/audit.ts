@@ -1,0 +1,98 @@
+import type { Redis } from "ioredis";
+import type { CommandKind } from "../../src/commands/types.ts";
+import type { AuditEntry, AuditLog, AuditQuery, AuditResult } from "../../src/ports/audit.ts";
+import type { Platform } from "../../src/ports/chat.ts";
+
+/**
+ * The audit trail in Redis streams: every entry goes to the installation's
+ * stream (capped near 100 000 entries) and, when it names a lab, to that lab's
+ * own stream (capped near 500) so `lab status` reads a lab's history in one
+ * XREVRANGE. Fields are flat strings, readable with redis-cli.
+ */
+const GLOBAL_CAP = 100_000;
+const PER_LAB_CAP = 500;
+
+const FIELDS = [
+  "at",
+  "correlationId",
+  "deliveryId",
+  "platform",
+  "tenant",
+  "channel",
+  "userId",
+  "userName",
+  "command",
+  "kind",
+  "lab",
+  "result",
+  "reason",
+  "jobId",
+] as const satisfies ReadonlyArray<keyof AuditEntry>;
+
+function toFields(entry: AuditEntry): string[] {
+  const out: string[] = [];
+  for (const field of FIELDS) {
+    const value = entry[field];
+    if (value !== undefined) out.push(field, String(value));
+  }
+  return out;
+}
+
+function fromFields(fields: string[]): AuditEntry {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] ?? "", fields[i + 1] ?? "");
+  const entry: AuditEntry = {
+    at: Number(map.get("at") ?? 0),
+    correlationId: map.get("correlationId") ?? "",
+    deliveryId: map.get("deliveryId") ?? "",
+    platform: (map.get("platform") ?? "slack") as Platform,
+    tenant: map.get("tenant") ?? "",
+    channel: map.get("channel") ?? "",
+    userId: map.get("userId") ?? "",
+    command: map.get("command") ?? "",
+    result: (map.get("result") ?? "answered") as AuditResult,
+  };
+  const userName = map.get("userName");
+  if (userName !== undefined) entry.userName = userName;
+  const kind = map.get("kind");
+  if (kind !== undefined) entry.kind = kind as CommandKind;
+  const lab = map.get("lab");
+  if (lab !== undefined) entry.lab = lab;
+  const reason = map.get("reason");
+  if (reason !== undefined) entry.reason = reason;
+  const jobId = map.get("jobId");
+  if (jobId !== undefined) entry.jobId = jobId;
+  return entry;
+}
+
+export class RedisAuditLog implements AuditLog {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+  }
+
+  get #stream(): string {
+    return `${this.#prefix}:audit`;
+  }
+  #labStream(lab: string): string {
+    return `${this.#prefix}:audit:lab:${lab}`;
+  }
+
+  async record(entry: AuditEntry): Promise<void> {
+    const fields = toFields(entry);
+    const tx = this.#redis.multi().xadd(this.#stream, "MAXLEN", "~", String(GLOBAL_CAP), "*", ...fields);
+    if (entry.lab !== undefined) {
+      tx.xadd(this.#labStream(entry.lab), "MAXLEN", "~", String(PER_LAB_CAP), "*", ...fields);
+    }
+    await tx.exec();
+  }
+
+  async recent(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    const key = query.lab === undefined ? this.#stream : this.#labStream(query.lab);
+    const rows = await this.#redis.xrevrange(key, "+", "-", "COUNT", query.limit ?? 20);
+    return rows.map(([, fields]) => fromFields(fields));
+  }
+}

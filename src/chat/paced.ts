@@ -1,0 +1,173 @@
+import { ExternalError, errorCode } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type {
+  Card,
+  ChatAddress,
+  ChatMessage,
+  ChatPort,
+  ChatUser,
+  ConfirmationPrompt,
+  ThreadRef,
+} from "../ports/chat.ts";
+import type { RateLimiter, RateRequest } from "../ports/rate.ts";
+import { type ChatRatePolicy, scaleRequests } from "./limits.ts";
+
+export interface PacedChatOptions {
+  limiter: RateLimiter;
+  policy: ChatRatePolicy;
+  logger: Logger;
+  /** LABOPS_TIME_SCALE: the policy's windows are divided by it. A 429's Retry-After never is. */
+  timeScale?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Tries per call while the platform still answers 429 (each after its Retry-After). */
+  attempts?: number;
+}
+
+interface PendingUpdate {
+  thread: ThreadRef;
+  /** The newest card not yet sent; undefined once the drain took it. */
+  latest: Card | undefined;
+  drained: Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Milliseconds to wait when `error` is the platform saying "too many requests", else undefined. */
+export function rateLimitedFor(error: unknown): number | undefined {
+  if (error instanceof ExternalError && error.status === 429) return error.retryAfterMs ?? 1_000;
+  return undefined;
+}
+
+/**
+ * Keeps a platform ChatPort inside the platform's limits, for every process
+ * at once: each call first reserves its slot in the shared RateLimiter and
+ * waits for it. Card updates are coalesced per message: while one is waiting
+ * for its slot, newer cards replace the waiting one, so a burst of step
+ * changes becomes one update a second carrying the latest state (never an
+ * older card after a newer one). A 429 that slips through anyway (another
+ * app, a limit we do not know) blocks the keys for its Retry-After and the
+ * call is made again.
+ *
+ * Coalescing is per process; the limits are not: two workers updating one
+ * message (a job that moved after a crash) each wait for the shared slots.
+ */
+export class PacedChat implements ChatPort {
+  readonly #inner: ChatPort;
+  readonly #limiter: RateLimiter;
+  readonly #policy: ChatRatePolicy;
+  readonly #logger: Logger;
+  readonly #timeScale: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #attempts: number;
+  readonly #updates = new Map<string, PendingUpdate>();
+
+  constructor(inner: ChatPort, options: PacedChatOptions) {
+    this.#inner = inner;
+    this.#limiter = options.limiter;
+    this.#policy = options.policy;
+    this.#logger = options.logger.child({ component: "chat.paced" });
+    this.#timeScale = options.timeScale ?? 1;
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#attempts = options.attempts ?? 5;
+  }
+
+  get policy(): ChatRatePolicy {
+    return this.#policy;
+  }
+
+  openThread(address: ChatAddress, card: Card): Promise<ThreadRef> {
+    return this.paced(this.#policy.post(address), () => this.#inner.openThread(address, card));
+  }
+
+  postAlert(address: ChatAddress, card: Card): Promise<ThreadRef> {
+    return this.paced(this.#policy.post(address), () => this.#inner.postAlert(address, card));
+  }
+
+  reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
+    return this.paced(this.#policy.reply(thread), () => this.#inner.reply(thread, message));
+  }
+
+  notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
+    return this.paced(this.#policy.notify(address, user), () => this.#inner.notify(address, user, message));
+  }
+
+  askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
+    return this.paced(this.#policy.notify(address, user), () =>
+      this.#inner.askConfirmation(address, user, prompt),
+    );
+  }
+
+  async updateCard(thread: ThreadRef, card: Card): Promise<void> {
+    const key = messageKey(thread);
+    const pending = this.#updates.get(key);
+    if (pending) {
+      pending.latest = card;
+      pending.thread = thread;
+      return;
+    }
+    const entry: PendingUpdate = { thread, latest: card, drained: Promise.resolve() };
+    this.#updates.set(key, entry);
+    entry.drained = this.#drain(key, entry);
+  }
+
+  /** Sends the waiting card of one message at its next slot, again while newer ones arrive. */
+  async #drain(key: string, entry: PendingUpdate): Promise<void> {
+    for (;;) {
+      const waiting = entry.latest;
+      if (waiting === undefined) {
+        this.#updates.delete(key);
+        return;
+      }
+      let sent: Card = waiting;
+      try {
+        await this.paced(this.#policy.update(entry.thread), async () => {
+          // The slot has come: send whatever is newest now, not what was newest when it was reserved.
+          sent = entry.latest ?? sent;
+          await this.#inner.updateCard(entry.thread, sent);
+        });
+      } catch (error) {
+        // Progress is a view: a failed update is logged, and the next card tries again.
+        this.#logger.warn({ code: errorCode(error), message: describe(entry) }, "chat.update_dropped");
+      }
+      // A card that arrived during the send is still waiting; anything older is done with.
+      if (entry.latest === sent) entry.latest = undefined;
+    }
+  }
+
+  /**
+   * Runs `call` once every request's limits allow it; on a 429 blocks the
+   * keys for the Retry-After and tries again. Public so an adapter can pace a
+   * call it makes itself (Teams' answer within a turn) under the same keys.
+   */
+  async paced<T>(requests: RateRequest[], call: () => Promise<T>): Promise<T> {
+    const scaled = scaleRequests(requests, this.#timeScale);
+    for (let attempt = 1; ; attempt++) {
+      const wait = await this.#limiter.reserve(scaled);
+      if (wait > 0) await this.#sleep(wait);
+      try {
+        return await call();
+      } catch (error) {
+        const retryAfterMs = rateLimitedFor(error);
+        if (retryAfterMs === undefined || attempt >= this.#attempts) throw error;
+        this.#logger.warn({ retryAfterMs, keys: requests.map((r) => r.key), attempt }, "chat.rate_limited");
+        await Promise.all(requests.map((r) => this.#limiter.block(r.key, retryAfterMs)));
+      }
+    }
+  }
+
+  /** Resolves when every card accepted so far has been delivered (or given up). */
+  async flush(): Promise<void> {
+    while (this.#updates.size > 0) {
+      await Promise.all([...this.#updates.values()].map((u) => u.drained));
+    }
+  }
+}
+
+function messageKey(thread: ThreadRef): string {
+  const { platform, tenant, channel } = thread.address;
+  return `${platform}:${tenant}:${channel}:${thread.cardId}`;
+}
+
+function describe(entry: PendingUpdate): string {
+  return `${entry.thread.address.platform}:${entry.thread.address.channel}:${entry.thread.cardId}`;
+}

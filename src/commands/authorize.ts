@@ -1,0 +1,164 @@
+import type { ChatAddress, ChatUser } from "../ports/chat.ts";
+import type { LabRecord } from "../ports/registry.ts";
+import type { Command, CommandKind } from "./types.ts";
+
+/**
+ * Who may do what, decided at intake before any job exists. A lab belongs to
+ * the conversation it was created in and to its creator; the commands that
+ * change or remove it are for the owner or an admin (LABOPS_ADMINS), and only
+ * in the lab's own conversation, so nobody acts on a lab from a channel whose
+ * members would not see it happen.
+ */
+export const OWNER_OR_ADMIN: ReadonlySet<CommandKind> = new Set<CommandKind>([
+  "lab.destroy",
+  "secret.rotate",
+  "secret.rollback",
+  "lab.extend",
+]);
+
+/** Commands that take `--lab` and fall back to the only lab of the conversation. */
+const CHANNEL_LAB: ReadonlySet<CommandKind> = new Set<CommandKind>([
+  "secret.rotate",
+  "secret.rollback",
+  "secret.list",
+  "lab.status",
+]);
+
+export type Decision = { ok: true } | { ok: false; reason: string; text: string };
+
+/** `slack:U0123` or `teams:<aad object id>`, as written in LABOPS_ADMINS. */
+export function isAdmin(user: ChatUser, admins: readonly string[]): boolean {
+  const id = user.platform === "teams" ? user.id.toLowerCase() : user.id;
+  return admins.some((a) => {
+    const [platform, ...rest] = a.split(":");
+    const adminId = rest.join(":");
+    return platform === user.platform && (user.platform === "teams" ? adminId.toLowerCase() : adminId) === id;
+  });
+}
+
+export function sameUser(a: ChatUser, b: ChatUser): boolean {
+  return (
+    a.platform === b.platform &&
+    (a.platform === "teams" ? a.id.toLowerCase() === b.id.toLowerCase() : a.id === b.id)
+  );
+}
+
+export function sameConversation(a: ChatAddress, b: ChatAddress): boolean {
+  return a.platform === b.platform && a.tenant === b.tenant && a.channel === b.channel;
+}
+
+/** How to name a user in a message: a Slack mention renders as their name; Teams shows the name it sent. */
+export function mention(user: ChatUser): string {
+  if (user.platform === "slack") return `<@${user.id}>`;
+  return user.name ?? user.id;
+}
+
+/** The lab a command is about, when it names one or the conversation has exactly one. */
+export function commandLab(command: Command): string | undefined {
+  return "lab" in command ? command.lab : undefined;
+}
+
+function withLab(command: Command, lab: string): Command {
+  return "lab" in command ? ({ ...command, lab } as Command) : command;
+}
+
+/**
+ * Fills in `--lab` from the conversation when it was left out. The secret
+ * commands need a lab: none or several is a refusal that lists them.
+ * `lab status` without a name is left alone when it is not exactly one lab.
+ */
+export function resolveConversationLab(
+  command: Command,
+  address: ChatAddress,
+  labs: readonly LabRecord[],
+): { ok: true; command: Command } | { ok: false; reason: string; text: string } {
+  if (!CHANNEL_LAB.has(command.kind) || commandLab(command) !== undefined) return { ok: true, command };
+  const here = labs.filter((l) => l.state !== "destroyed" && sameConversation(l.address, address));
+  const only = here[0];
+  if (here.length === 1 && only) return { ok: true, command: withLab(command, only.name) };
+  if (command.kind === "lab.status") return { ok: true, command };
+  const example =
+    command.kind === "secret.list"
+      ? "secret list --lab team-a"
+      : `${command.kind.replace(".", " ")} NAME --lab team-a`;
+  if (here.length === 0) {
+    return {
+      ok: false,
+      reason: "no_lab_here",
+      text: `This conversation has no lab. Create one with \`lab create NAME\`, or name a lab with \`--lab\`, e.g. \`${example}\`.`,
+    };
+  }
+  return {
+    ok: false,
+    reason: "several_labs_here",
+    text: `This conversation has ${here.length} labs (${here.map((l) => `\`${l.name}\``).join(", ")}): say which with \`--lab\`, e.g. \`${example}\`.`,
+  };
+}
+
+/** Whether `user`, speaking in `address`, may run `command` on the lab `record` (undefined: no such lab). */
+export function authorize(
+  command: Command,
+  user: ChatUser,
+  address: ChatAddress,
+  record: LabRecord | undefined,
+  admins: readonly string[],
+): Decision {
+  const admin = isAdmin(user, admins);
+  const lab = commandLab(command);
+  const live = record && record.state !== "destroyed" ? record : undefined;
+
+  if (command.kind === "lab.create") {
+    if (!live) return { ok: true };
+    if (!sameConversation(live.address, address)) {
+      return {
+        ok: false,
+        reason: "name_taken",
+        text: `The name \`${live.name}\` is taken by a lab in another conversation. Pick another name, e.g. \`lab create ${live.name}-2\`.`,
+      };
+    }
+    if (live.state !== "failed") {
+      return {
+        ok: false,
+        reason: "lab_exists",
+        text: `Lab \`${live.name}\` already exists (${live.state}, owner ${mention(live.owner)}). Say \`lab status ${live.name}\` for details.`,
+      };
+    }
+    // Creating a failed lab again resumes it: that changes it, so it is the owner's call.
+    if (!admin && !sameUser(live.owner, user)) {
+      return {
+        ok: false,
+        reason: "not_owner",
+        text: `Only ${mention(live.owner)}, who created \`${live.name}\`, or an admin can retry it.`,
+      };
+    }
+    return { ok: true };
+  }
+
+  if (!OWNER_OR_ADMIN.has(command.kind) || lab === undefined) return { ok: true };
+  const verb = command.kind.split(".")[1] ?? command.kind;
+  if (!live) {
+    // An admin may destroy what is left of a lab whose record is gone (its resource group, its vault).
+    if (command.kind === "lab.destroy" && admin) return { ok: true };
+    return {
+      ok: false,
+      reason: "no_lab",
+      text: `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
+    };
+  }
+  if (!sameConversation(live.address, address)) {
+    return {
+      ok: false,
+      reason: "wrong_conversation",
+      text: `Lab \`${live.name}\` belongs to another conversation: ${verb} it there, where its owner ${mention(live.owner)} and its thread are.`,
+    };
+  }
+  if (!admin && !sameUser(live.owner, user)) {
+    const what = command.kind.startsWith("secret.") ? `${verb} its secrets` : `${verb} it`;
+    return {
+      ok: false,
+      reason: "not_owner",
+      text: `Only ${mention(live.owner)}, who created \`${live.name}\`, or an admin can ${what}. Ask them, or an admin listed in LABOPS_ADMINS.`,
+    };
+  }
+  return { ok: true };
+}

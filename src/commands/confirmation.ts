@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import type { ChatAddress, ChatUser, ConfirmationPrompt } from "../ports/chat.ts";
+import type { ConfirmableCommand, PendingConfirmation } from "../ports/confirmations.ts";
+
+/** How long a destroy waits for its Confirm: long enough to read, short enough not to be pressed by accident later. */
+export const CONFIRMATION_TTL_MS = 5 * 60_000;
+
+/** Unguessable, so a confirmation cannot be pressed by forging a button value. */
+export function newConfirmationId(): string {
+  return `cf-${randomBytes(16).toString("base64url")}`;
+}
+
+export function pendingDestroy(options: {
+  command: ConfirmableCommand;
+  user: ChatUser;
+  address: ChatAddress;
+  correlationId: string;
+  now: number;
+  id?: string;
+  ttlMs?: number;
+}): PendingConfirmation {
+  return {
+    id: options.id ?? newConfirmationId(),
+    command: { ...options.command, confirmed: true },
+    user: options.user,
+    address: options.address,
+    correlationId: options.correlationId,
+    createdAt: options.now,
+    expiresAt: options.now + (options.ttlMs ?? CONFIRMATION_TTL_MS),
+  };
+}
+
+export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPrompt {
+  const lab = pending.command.lab;
+  return {
+    confirmationId: pending.id,
+    title: `Destroy lab ${lab}?`,
+    text: `This deletes its resource group (the AKS cluster, the Key Vault and its secrets, the identity) and purges the vault. It cannot be undone.`,
+    confirmLabel: `Destroy ${lab}`,
+    cancelLabel: "Cancel",
+    expiresAt: pending.expiresAt,
+  };
+}

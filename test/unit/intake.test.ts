@@ -1,0 +1,286 @@
+import { describe, expect, it } from "vitest";
+import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import { parseCommandText } from "../../src/commands/parse.ts";
+import { createLogger } from "../../src/log.ts";
+import type { ChatAddress, ChatUser } from "../../src/ports/chat.ts";
+import {
+  labRecord,
+  MemoryAuditLog,
+  MemoryConfirmationStore,
+  MemoryDeliveryLog,
+  MemoryLabRegistry,
+  MemoryQueue,
+} from "../helpers/memory-ports.ts";
+
+const here: ChatAddress = { platform: "slack", tenant: "T1", channel: "C-HERE" };
+const elsewhere: ChatAddress = { platform: "slack", tenant: "T1", channel: "C-ELSE" };
+const ada: ChatUser = { platform: "slack", id: "U-ADA", name: "ada" };
+const bob: ChatUser = { platform: "slack", id: "U-BOB", name: "bob" };
+const root: ChatUser = { platform: "slack", id: "U-ROOT", name: "root" };
+
+function setup() {
+  let now = Date.UTC(2026, 0, 1, 12);
+  let seq = 0;
+  const queue = new MemoryQueue();
+  const registry = new MemoryLabRegistry();
+  const confirmations = new MemoryConfirmationStore();
+  const audit = new MemoryAuditLog();
+  const deliveries = new MemoryDeliveryLog();
+  const deps: IntakeDeps = {
+    queue,
+    registry,
+    confirmations,
+    audit,
+    deliveries,
+    admins: ["slack:U-ROOT", "teams:AAD-ADMIN"],
+    logger: createLogger({ level: "silent" }),
+    now: () => now,
+  };
+  const base = (user: ChatUser, address: ChatAddress) => {
+    seq += 1;
+    return { deliveryId: `d${seq}`, correlationId: `c-${seq}`, origin: { address, user }, receivedAt: now };
+  };
+  return {
+    queue,
+    registry,
+    confirmations,
+    audit,
+    deliveries,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    say(text: string, user = ada, address = here): Promise<IntakeOutcome> {
+      return intake({ ...base(user, address), parsed: parseCommandText(text) }, deps);
+    },
+    press(confirmationId: string, confirm: boolean, user = ada, address = here): Promise<IntakeOutcome> {
+      return intake({ ...base(user, address), answer: { confirmationId, confirm } }, deps);
+    },
+    raw(incoming: Incoming) {
+      return intake(incoming, deps);
+    },
+  };
+}
+
+function confirmationOf(outcome: IntakeOutcome): string {
+  if (outcome.kind !== "confirm")
+    throw new Error(`expected a confirmation, got ${outcome.kind}: ${outcome.text}`);
+  return outcome.prompt.confirmationId;
+}
+
+describe("intake: permissions", () => {
+  it("refuses a non-owner's destroy with a message that says who may, and queues nothing", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const outcome = await t.say("lab destroy team-a --yes", bob);
+    expect(outcome).toMatchObject({ kind: "refused", reason: "not_owner" });
+    expect(outcome.text).toMatch(/Only <@U-ADA>, who created `team-a`, or an admin can destroy it/);
+    expect(t.queue.jobs).toHaveLength(0);
+    expect(t.audit.entries.at(-1)).toMatchObject({
+      result: "refused",
+      reason: "not_owner",
+      lab: "team-a",
+      userId: "U-BOB",
+    });
+  });
+
+  it("lets an admin destroy someone else's lab, in its conversation only", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    expect(await t.say("lab destroy team-a --yes", root, elsewhere)).toMatchObject({
+      kind: "refused",
+      reason: "wrong_conversation",
+    });
+    expect(await t.say("lab destroy team-a --yes", root)).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs[0]?.command).toEqual({ kind: "lab.destroy", lab: "team-a", confirmed: true });
+  });
+
+  it("keeps rotate and rollback for the owner or an admin", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    expect(await t.say("secret rotate color orange", bob)).toMatchObject({
+      kind: "refused",
+      reason: "not_owner",
+    });
+    expect(await t.say("secret rollback color", bob)).toMatchObject({ kind: "refused", reason: "not_owner" });
+    expect(await t.say("secret list", bob)).toMatchObject({ kind: "queued" });
+    expect(await t.say("secret rotate color orange", ada)).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs.map((j) => j.command.kind)).toEqual(["secret.list", "secret.rotate"]);
+  });
+
+  it("treats Teams admins by AAD object id, case-insensitively", async () => {
+    const t = setup();
+    const channel: ChatAddress = { platform: "teams", tenant: "tid", channel: "19:x@thread.tacv2" };
+    const owner: ChatUser = { platform: "teams", id: "aad-owner" };
+    await t.registry.create(labRecord("team-t", owner, channel));
+    const admin: ChatUser = { platform: "teams", id: "aad-admin" };
+    expect(await t.say("lab destroy team-t --yes", admin, channel)).toMatchObject({ kind: "queued" });
+  });
+});
+
+describe("intake: the lab of the conversation", () => {
+  it("fills in --lab when the conversation has exactly one lab", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    await t.registry.create(labRecord("team-b", ada, elsewhere));
+    expect(await t.say("secret rotate color orange")).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs[0]?.command).toMatchObject({ kind: "secret.rotate", lab: "team-a" });
+  });
+
+  it("lists the labs when there are several, and says how to create one when there is none", async () => {
+    const t = setup();
+    expect(await t.say("secret list")).toMatchObject({ kind: "refused", reason: "no_lab_here" });
+    await t.registry.create(labRecord("team-a", ada, here));
+    await t.registry.create(labRecord("team-b", ada, here));
+    const outcome = await t.say("secret rollback color");
+    expect(outcome).toMatchObject({ kind: "refused", reason: "several_labs_here" });
+    expect(outcome.text).toMatch(/2 labs \(`team-a`, `team-b`\).*--lab/);
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+
+  it("refuses a second lab of the same name, and lets the owner retry a failed one", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here, "ready"));
+    expect(await t.say("lab create team-a")).toMatchObject({ kind: "refused", reason: "lab_exists" });
+    expect(await t.say("lab create team-a", ada, elsewhere)).toMatchObject({
+      kind: "refused",
+      reason: "name_taken",
+    });
+    await t.registry.update("team-a", (r) => ({ ...r, state: "failed" }));
+    expect(await t.say("lab create team-a", bob)).toMatchObject({ kind: "refused", reason: "not_owner" });
+    expect(await t.say("lab create team-a", ada)).toMatchObject({ kind: "queued" });
+  });
+});
+
+describe("intake: destroy confirmations", () => {
+  it("asks first; the same user's Confirm queues the destroy once, with the request's correlation id", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const asked = await t.say("lab destroy team-a");
+    const id = confirmationOf(asked);
+    expect(t.queue.jobs).toHaveLength(0);
+    expect(
+      asked.kind === "confirm" && asked.card.actions?.map((a) => (a.kind === "button" ? a.id : a.kind)),
+    ).toEqual(["destroy.confirm", "destroy.cancel"]);
+    const confirmed = await t.press(id, true);
+    expect(confirmed).toMatchObject({ kind: "queued" });
+    expect(confirmed.text).toMatch(/Confirmed by <@U-ADA>/);
+    expect(t.queue.jobs[0]).toMatchObject({
+      command: { kind: "lab.destroy", lab: "team-a", confirmed: true },
+      correlationId: "c-1",
+    });
+    expect(t.audit.entries.map((e) => [e.result, e.correlationId])).toEqual([
+      ["confirmation_requested", "c-1"],
+      ["queued", "c-1"],
+    ]);
+  });
+
+  it("refuses a replayed confirmation: it is single use", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const id = confirmationOf(await t.say("lab destroy team-a"));
+    expect(await t.press(id, true)).toMatchObject({ kind: "queued" });
+    expect(await t.press(id, true)).toMatchObject({ kind: "refused", reason: "confirmation_unknown" });
+    expect(t.queue.jobs).toHaveLength(1);
+  });
+
+  it("refuses an expired confirmation and destroys nothing", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const id = confirmationOf(await t.say("lab destroy team-a"));
+    t.advance(5 * 60_000 + 1);
+    const outcome = await t.press(id, true);
+    expect(outcome).toMatchObject({ kind: "refused", reason: "confirmation_expired" });
+    expect(outcome.text).toMatch(/expired.*Run `lab destroy team-a` again/);
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+
+  it("lets only the asker answer: someone else's press leaves the confirmation for its owner", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const id = confirmationOf(await t.say("lab destroy team-a"));
+    expect(await t.press(id, true, root)).toMatchObject({
+      kind: "refused",
+      reason: "confirmation_other_user",
+    });
+    expect(await t.press(id, true, ada)).toMatchObject({ kind: "queued" });
+  });
+
+  it("cancels, and a cancelled confirmation cannot be confirmed afterwards", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const id = confirmationOf(await t.say("lab destroy team-a"));
+    expect(await t.press(id, false)).toMatchObject({ kind: "cancelled" });
+    expect(await t.press(id, true)).toMatchObject({ kind: "refused" });
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+
+  it("checks ownership again at Confirm: the lab may have changed hands meanwhile", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    const id = confirmationOf(await t.say("lab destroy team-a"));
+    await t.registry.update("team-a", (r) => ({ ...r, owner: bob }));
+    expect(await t.press(id, true)).toMatchObject({ kind: "refused", reason: "not_owner" });
+  });
+});
+
+describe("intake: deliveries, audit, values", () => {
+  it("counts a delivery once: a retry neither queues, audits nor answers twice", async () => {
+    const t = setup();
+    const incoming: Incoming = {
+      deliveryId: "slack.T1.Ev123",
+      correlationId: "c-x",
+      origin: { address: here, user: ada },
+      receivedAt: 0,
+      parsed: parseCommandText("lab list"),
+    };
+    expect(await t.raw(incoming)).toMatchObject({ kind: "queued" });
+    expect(await t.raw({ ...incoming, correlationId: "c-y" })).toMatchObject({ kind: "duplicate" });
+    expect(t.queue.jobs).toHaveLength(1);
+    expect(t.audit.entries).toHaveLength(1);
+  });
+
+  it("audits who, what, where, the result and the correlation id, never a value", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    await t.say("secret rotate color CANARY-7f3a --lab team-a");
+    await t.say('secret rotate color "CANARY-7f3a" and more words');
+    const text = JSON.stringify(t.audit.entries);
+    expect(text).not.toContain("CANARY");
+    expect(t.audit.entries[0]).toMatchObject({
+      userId: "U-ADA",
+      userName: "ada",
+      platform: "slack",
+      channel: "C-HERE",
+      command: "secret rotate color --lab team-a",
+      kind: "secret.rotate",
+      lab: "team-a",
+      result: "queued",
+      correlationId: "c-1",
+      jobId: "d-d1",
+    });
+    expect(t.audit.entries[1]).toMatchObject({ result: "rejected", command: "(unreadable)" });
+    expect(await t.audit.recent({ lab: "team-a" })).toHaveLength(1);
+  });
+
+  it("asks for the value privately, only when the sender may rotate", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    expect(await t.say("secret rotate color", ada)).toMatchObject({ kind: "needs_value" });
+    expect(await t.say("secret rotate color", bob)).toMatchObject({ kind: "refused", reason: "not_owner" });
+  });
+
+  it("says the queue is down, changes nothing, and lets the retry through", async () => {
+    const t = setup();
+    t.queue.failing = true;
+    const incoming: Incoming = {
+      deliveryId: "slack.T1.trig-1",
+      correlationId: "c-q",
+      origin: { address: here, user: ada },
+      receivedAt: 0,
+      parsed: parseCommandText("lab list"),
+    };
+    expect(await t.raw(incoming)).toMatchObject({ kind: "unavailable" });
+    t.queue.failing = false;
+    expect(await t.raw(incoming)).toMatchObject({ kind: "queued" });
+  });
+});

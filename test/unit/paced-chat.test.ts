@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { manualClock } from "../../emulators/shared/clock.ts";
+import { slackRatePolicy } from "../../src/chat/limits.ts";
+import { InMemoryRateLimiter } from "../../src/chat/memory-limiter.ts";
+import { PacedChat } from "../../src/chat/paced.ts";
+import { RecordingChat } from "../../src/chat/recording.ts";
+import { ExternalError } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
+import type {
+  Card,
+  ChatAddress,
+  ChatMessage,
+  ChatPort,
+  ChatUser,
+  ConfirmationPrompt,
+  ThreadRef,
+} from "../../src/ports/chat.ts";
+
+/** RecordingChat with calls that can be made to fail. */
+class Faulty implements ChatPort {
+  readonly inner = new RecordingChat();
+  failReply: (() => Error | undefined) | undefined;
+  failUpdate: (() => Error | undefined) | undefined;
+  openThread(a: ChatAddress, c: Card) {
+    return this.inner.openThread(a, c);
+  }
+  postAlert(a: ChatAddress, c: Card) {
+    return this.inner.postAlert(a, c);
+  }
+  async updateCard(t: ThreadRef, c: Card) {
+    const e = this.failUpdate?.();
+    if (e) throw e;
+    return this.inner.updateCard(t, c);
+  }
+  async reply(t: ThreadRef, m: ChatMessage) {
+    const e = this.failReply?.();
+    if (e) throw e;
+    return this.inner.reply(t, m);
+  }
+  notify(a: ChatAddress, u: ChatUser, m: ChatMessage) {
+    return this.inner.notify(a, u, m);
+  }
+  askConfirmation(a: ChatAddress, u: ChatUser, p: ConfirmationPrompt) {
+    return this.inner.askConfirmation(a, u, p);
+  }
+}
+
+const address: ChatAddress = { platform: "slack", tenant: "T1", channel: "C1" };
+const card = (n: number): Card => ({ title: `step ${n}`, status: "running" });
+
+/** Virtual time: sleeping moves the clock, so nothing in these tests waits for real. */
+function harness(inner: ChatPort = new RecordingChat()) {
+  let now = 1_000_000;
+  const slept: number[] = [];
+  const limiter = new InMemoryRateLimiter({ now: () => now });
+  const chat = new PacedChat(inner, {
+    limiter,
+    policy: slackRatePolicy,
+    logger: createLogger({ level: "silent" }),
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  });
+  return { chat, inner, slept, limiter, advance: (ms: number) => (now += ms) };
+}
+
+describe("PacedChat", () => {
+  it("spaces posts to one channel a second apart, shared by threads and replies", async () => {
+    const { chat, slept } = harness();
+    const t = await chat.openThread(address, card(0));
+    await chat.reply(t, "one");
+    await chat.openThread(address, card(1));
+    expect(slept).toEqual([1_000, 1_000]);
+  });
+
+  it("coalesces a burst of card updates: the latest card wins and older ones never follow it", async () => {
+    // Here sleeping takes (virtual) time, as in production: the burst arrives while the first slot is awaited.
+    const clock = manualClock();
+    const inner = new RecordingChat();
+    const chat = new PacedChat(inner, {
+      limiter: new InMemoryRateLimiter({ now: clock.now }),
+      policy: slackRatePolicy,
+      logger: createLogger({ level: "silent" }),
+      sleep: (ms) => clock.sleep(ms),
+    });
+    const thread = await chat.openThread(address, card(0));
+    await chat.updateCard(thread, card(1));
+    await chat.updateCard(thread, card(2));
+    await clock.advance(0);
+    for (let i = 3; i <= 20; i++) await chat.updateCard(thread, card(i));
+    await clock.advance(10_000);
+    await chat.flush();
+    const recorded = inner.threads.get(thread.threadId);
+    const sent = recorded?.cards.slice(1).map((c) => c.title) ?? [];
+    expect(sent.length).toBeLessThanOrEqual(2);
+    expect(sent.at(-1)).toBe("step 20");
+    const numbers = sent.map((t) => Number(t.split(" ")[1]));
+    expect([...numbers].sort((a, b) => a - b)).toEqual(numbers);
+  });
+
+  it("sends at most one update per message per second while cards keep coming", async () => {
+    const h = harness();
+    const thread = await h.chat.openThread(address, card(0));
+    await h.chat.updateCard(thread, card(1));
+    await h.chat.flush();
+    await h.chat.updateCard(thread, card(2));
+    await h.chat.flush();
+    // The second update of the same message waited for the next second.
+    expect(h.slept.filter((ms) => ms > 0).length).toBeGreaterThanOrEqual(1);
+    expect((h.inner as RecordingChat).threads.get(thread.threadId)?.card.title).toBe("step 2");
+  });
+
+  it("honours a 429: blocks the keys for its Retry-After and tries again", async () => {
+    const flaky = new Faulty();
+    const inner = flaky.inner;
+    let refusals = 1;
+    flaky.failReply = () =>
+      refusals-- > 0
+        ? new ExternalError("slack", "slack_rate_limited", "throttled", { status: 429, retryAfterMs: 7_000 })
+        : undefined;
+    const h = harness(flaky);
+    const thread = await h.chat.openThread(address, card(0));
+    await h.chat.reply(thread, "after the wait");
+    expect(inner.threads.get(thread.threadId)?.replies).toEqual(["after the wait"]);
+    expect(h.slept.some((ms) => ms >= 7_000)).toBe(true);
+  });
+
+  it("gives up on an update the platform keeps refusing, and logs instead of throwing", async () => {
+    const broken = new Faulty();
+    broken.failUpdate = () => new ExternalError("slack", "message_not_found", "gone");
+    const h = harness(broken);
+    const thread = await h.chat.openThread(address, card(0));
+    await expect(h.chat.updateCard(thread, card(1))).resolves.toBeUndefined();
+    await h.chat.flush();
+  });
+});
