@@ -3,16 +3,20 @@ import type { Redis } from "ioredis";
 import { createWebServer, type WebServer } from "../adapters/http/server.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
+import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
 import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
 import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
 import { SlackChat } from "../adapters/slack/chat.ts";
+import { LabopsCloudAdapter, teamsAuthentication } from "../adapters/teams/adapter.ts";
+import { createTeamsApp } from "../adapters/teams/app.ts";
+import { TeamsChat } from "../adapters/teams/chat.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { type CommandWorker, startCommandWorker } from "../jobs/worker.ts";
-import { slackRatePolicy } from "./chat/limits.ts";
+import { slackRatePolicy, teamsRatePolicy } from "./chat/limits.ts";
 import { PacedChat } from "./chat/paced.ts";
 import { ChatRouter } from "./chat/router.ts";
 import type { IntakeDeps } from "./commands/intake.ts";
@@ -50,9 +54,14 @@ export interface Running {
  * conversation: Slack needs only the bot token; Teams reads the conversation
  * references the web role stored in Redis.
  */
-function chatPorts(config: Config, logger: Logger, redis: Redis): ChatRouter {
+function chatPorts(
+  config: Config,
+  logger: Logger,
+  redis: Redis,
+): { router: ChatRouter; teams: PacedChat | undefined } {
   const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
+  let teams: PacedChat | undefined;
   if (config.slack) {
     const slack = new SlackChat({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl, logger });
     byPlatform.slack = new PacedChat(slack, {
@@ -62,7 +71,17 @@ function chatPorts(config: Config, logger: Logger, redis: Redis): ChatRouter {
       timeScale: config.timeScale,
     });
   }
-  return new ChatRouter(byPlatform);
+  if (config.teams) {
+    const adapter = new LabopsCloudAdapter(teamsAuthentication(config.teams, config.caPem), logger);
+    const inner = new TeamsChat({
+      adapter,
+      appId: config.teams.appId,
+      references: new RedisConversationReferenceStore(redis, config.redisPrefix),
+    });
+    teams = new PacedChat(inner, { limiter, policy: teamsRatePolicy, logger, timeScale: config.timeScale });
+    byPlatform.teams = teams;
+  }
+  return { router: new ChatRouter(byPlatform), teams };
 }
 
 export async function startLabops(options: StartOptions): Promise<Running> {
@@ -83,7 +102,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
-      const chat = chatPorts(config, logger, producer);
+      const { router: chat, teams: teamsChat } = chatPorts(config, logger, producer);
       const intakeDeps: Omit<IntakeDeps, "logger"> = {
         queue,
         registry: new RedisLabRegistry(producer, config.redisPrefix),
@@ -108,9 +127,24 @@ export async function startLabops(options: StartOptions): Promise<Running> {
           rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
         }
       }
+      const teamsConfig = config.teams;
+      const teams =
+        teamsConfig && teamsChat
+          ? createTeamsApp({
+              config: teamsConfig,
+              caPem: config.caPem,
+              intake: intakeDeps,
+              references: new RedisConversationReferenceStore(producer, config.redisPrefix),
+              pace: (requests, call) => teamsChat.paced(requests, call),
+              logger,
+              parseOptions: { maxTtlMs: config.maxTtlMs },
+              ...(options.now ? { now: options.now } : {}),
+            })
+          : undefined;
       web = createWebServer({
         logger,
         rawRoutes,
+        ...(teams ? { extend: (app) => teams.mount(app) } : {}),
         readiness: [
           {
             name: "redis",
@@ -142,7 +176,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       await whenReady(connection, 10_000);
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
-      const chat = chatPorts(config, logger, client);
+      const { router: chat } = chatPorts(config, logger, client);
       worker = startCommandWorker({
         connection,
         prefix: config.redisPrefix,

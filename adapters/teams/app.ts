@@ -1,0 +1,246 @@
+import { type Activity, type ConversationReference, TurnContext } from "botbuilder";
+import express, { type Express } from "express";
+import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
+import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import { MAX_SECRET_VALUE_BYTES, type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
+import type { Command, ParseResult } from "../../src/commands/types.ts";
+import type { TeamsConfig } from "../../src/config.ts";
+import { errorCode } from "../../src/errors.ts";
+import { isSecretName } from "../../src/labs/names.ts";
+import { type Logger, newCorrelationId } from "../../src/log.ts";
+import type { Card, ChatAddress, ChatUser } from "../../src/ports/chat.ts";
+import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
+import type { RateRequest } from "../../src/ports/rate.ts";
+import { SecretValue } from "../../src/secret-value.ts";
+import { LabopsCloudAdapter, teamsAuthentication } from "./adapter.ts";
+import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
+import { ADAPTIVE_CARD, adaptiveCard, ROTATE_SUBMIT_VERB, rotateCard, VALUE_INPUT_ID } from "./render.ts";
+
+export const TEAMS_MESSAGES_PATH = "/api/messages";
+
+export interface TeamsAppOptions {
+  config: TeamsConfig;
+  /** PEM of LABOPS_CA_FILE, for the login authority's certificate. */
+  caPem: string | undefined;
+  intake: Omit<IntakeDeps, "logger">;
+  references: ConversationReferenceStore;
+  /** Runs a Bot Connector call under the shared limits (PacedChat.paced). */
+  pace: <T>(requests: RateRequest[], call: () => Promise<T>) => Promise<T>;
+  logger: Logger;
+  parseOptions: ParseOptions;
+  now?: () => number;
+}
+
+export interface TeamsApp {
+  adapter: LabopsCloudAdapter;
+  /** Mounts POST /api/messages (JSON body, JWT checked by botbuilder) on the web server's express app. */
+  mount(app: Express): void;
+}
+
+interface ExecuteValue {
+  action?: { type?: string; verb?: string; data?: Record<string, unknown> };
+}
+
+/**
+ * Teams' side of the web role, on botbuilder's CloudAdapter. Commands come as
+ * messages (with an @mention in channels, plain in a personal chat); buttons
+ * as Action.Execute invokes. Each turn answers quickly (CloudAdapter replies
+ * to Teams only when the turn ends) and queues the rest through intake, like
+ * Slack. Every activity refreshes the stored conversation references, from
+ * which workers in other processes post proactively.
+ */
+export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
+  const { config, logger } = options;
+  const log = logger.child({ component: "teams" });
+  const now = options.now ?? Date.now;
+  const deps: IntakeDeps = { ...options.intake, logger };
+  const adapter = new LabopsCloudAdapter(teamsAuthentication(config, options.caPem), logger);
+
+  function origin(activity: Activity): { address: ChatAddress; user: ChatUser } {
+    const channelData = (activity.channelData ?? {}) as {
+      tenant?: { id?: string };
+      channel?: { id?: string };
+    };
+    const tenant = activity.conversation.tenantId ?? channelData.tenant?.id ?? "";
+    const channel = channelData.channel?.id ?? teamsBaseConversation(activity.conversation.id);
+    return {
+      address: { platform: "teams", tenant, channel, serviceUrl: activity.serviceUrl },
+      user: {
+        platform: "teams",
+        id: activity.from.aadObjectId ?? activity.from.id,
+        ...(activity.from.name ? { name: activity.from.name } : {}),
+      },
+    };
+  }
+
+  async function remember(activity: Activity, address: ChatAddress, user: ChatUser): Promise<void> {
+    const reference = TurnContext.getConversationReference(activity) as Partial<ConversationReference>;
+    const channelRef = {
+      ...reference,
+      conversation: { ...reference.conversation, id: teamsBaseConversation(activity.conversation.id) },
+    };
+    delete channelRef.activityId;
+    await Promise.all([
+      options.references.save(conversationKey(address), channelRef as Record<string, unknown>),
+      options.references.save(userConversationKey(address, user), reference as Record<string, unknown>),
+    ]).catch((error: unknown) => log.warn({ code: errorCode(error) }, "teams.reference_not_saved"));
+  }
+
+  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+    try {
+      return await intake(incoming, deps);
+    } catch (error) {
+      log.error({ code: errorCode(error) }, "teams.intake_failed");
+      return {
+        kind: "unavailable",
+        text: "labops could not take that right now; nothing was changed. Try again.",
+      };
+    }
+  }
+
+  /** The quick answer, in the turn, under the conversation's limits. */
+  async function answer(
+    context: TurnContext,
+    address: ChatAddress,
+    message: string | Card | Record<string, unknown>,
+  ) {
+    const activity =
+      typeof message === "string" || "title" in message
+        ? messageActivity(message as string | Card)
+        : { type: "message" as const, attachments: [{ contentType: ADAPTIVE_CARD, content: message }] };
+    await options.pace(teamsConversationLimits(address), () => context.sendActivity(activity));
+  }
+
+  async function onMessage(context: TurnContext): Promise<void> {
+    const activity = context.activity;
+    const { address, user } = origin(activity);
+    await remember(activity, address, user);
+    const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
+    const correlationId = newCorrelationId();
+    const outcome = await decide({
+      parsed: parseMessageText(text, options.parseOptions),
+      deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+      correlationId,
+      origin: { address, user },
+      receivedAt: now(),
+    });
+    if (outcome.kind === "duplicate") return;
+    if (outcome.kind === "confirm") return answer(context, address, outcome.card);
+    if (outcome.kind === "needs_value") {
+      return answer(
+        context,
+        address,
+        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab, correlationId }),
+      );
+    }
+    return answer(context, address, outcome.text);
+  }
+
+  /** Action.Execute: answered in the invoke response, which Teams shows in place of the card or as a message. */
+  async function onExecute(context: TurnContext): Promise<void> {
+    const activity = context.activity;
+    const { address, user } = origin(activity);
+    await remember(activity, address, user);
+    const action = (activity.value as ExecuteValue | undefined)?.action ?? {};
+    const verb = action.verb ?? "";
+    const data = action.data ?? {};
+    const value = typeof data.value === "string" ? data.value : "";
+    const base = {
+      deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+      correlationId: typeof data.correlationId === "string" ? data.correlationId : newCorrelationId(),
+      origin: { address, user },
+      receivedAt: now(),
+    };
+    const command = (c: Command): Incoming => ({
+      ...base,
+      parsed: { ok: true, command: c } satisfies ParseResult,
+    });
+
+    let incoming: Incoming | undefined;
+    let replaceCard = false;
+    switch (verb) {
+      case "destroy.confirm":
+      case "destroy.cancel":
+        incoming = { ...base, answer: { confirmationId: value, confirm: verb === "destroy.confirm" } };
+        replaceCard = true;
+        break;
+      case "lab.retry":
+        incoming = command({ kind: "lab.create", lab: value, ttlMs: undefined });
+        break;
+      case "lab.extend":
+        incoming = command({ kind: "lab.extend", lab: value, byMs: undefined });
+        break;
+      case ROTATE_SUBMIT_VERB: {
+        const secret = typeof data.secret === "string" ? data.secret : "";
+        const lab = typeof data.lab === "string" ? data.lab : undefined;
+        // The typed value is wrapped at once; it is never logged, echoed or stored in clear.
+        const typed = typeof data[VALUE_INPUT_ID] === "string" ? (data[VALUE_INPUT_ID] as string) : "";
+        if (
+          !isSecretName(secret) ||
+          typed === "" ||
+          Buffer.byteLength(typed, "utf8") > MAX_SECRET_VALUE_BYTES
+        ) {
+          return invokeMessage(context, "Type a value of at most 25 KB, then press Rotate.");
+        }
+        incoming = command({ kind: "secret.rotate", secret, value: new SecretValue(typed), lab });
+        replaceCard = true;
+        break;
+      }
+      default:
+        return invokeMessage(context, "That button is not one labops knows; run the command again.");
+    }
+    const outcome = await decide(incoming);
+    if (replaceCard && outcome.kind !== "refused") {
+      const status =
+        outcome.kind === "queued" ? "succeeded" : outcome.kind === "cancelled" ? "cancelled" : "info";
+      return invokeCard(context, {
+        title: outcome.kind === "queued" ? "Done" : "Answered",
+        status,
+        text: outcome.text,
+      });
+    }
+    if (replaceCard && outcome.kind === "refused" && outcome.reason !== "confirmation_other_user") {
+      return invokeCard(context, { title: "Not done", status: "warning", text: outcome.text });
+    }
+    return invokeMessage(context, outcome.text);
+  }
+
+  async function invokeCard(context: TurnContext, card: Card): Promise<void> {
+    await context.sendActivity({
+      type: "invokeResponse",
+      value: { status: 200, body: { statusCode: 200, type: ADAPTIVE_CARD, value: adaptiveCard(card) } },
+    });
+  }
+
+  async function invokeMessage(context: TurnContext, text: string): Promise<void> {
+    await context.sendActivity({
+      type: "invokeResponse",
+      value: {
+        status: 200,
+        body: { statusCode: 200, type: "application/vnd.microsoft.activity.message", value: text },
+      },
+    });
+  }
+
+  async function logic(context: TurnContext): Promise<void> {
+    const activity = context.activity;
+    if (activity.type === "message") return onMessage(context);
+    if (activity.type === "invoke" && activity.name === "adaptiveCard/action") return onExecute(context);
+    if (activity.type === "conversationUpdate") {
+      const { address, user } = origin(activity);
+      await remember(activity, address, user);
+    }
+  }
+
+  return {
+    adapter,
+    mount(app) {
+      app.post(TEAMS_MESSAGES_PATH, express.json({ limit: "1mb" }), (req, res) => {
+        adapter.handle(req, res, logic).catch((error: unknown) => {
+          log.error({ code: errorCode(error) }, "teams.request_failed");
+          if (!res.headersSent) res.status(500).end();
+        });
+      });
+    },
+  };
+}

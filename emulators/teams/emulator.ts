@@ -1,0 +1,457 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { type LimitRule, retryAfterSeconds, ServerRateLimits } from "../shared/limits.ts";
+import { createCertificateAuthority, issueServerCertificate } from "../shared/tls.ts";
+import { newSigningKey, type SigningKey, signJwt, verifyJwt } from "./jwt.ts";
+
+/**
+ * An emulated Microsoft Teams tenant as a bot meets it:
+ * - the Bot Connector API at a serviceUrl with a path (`/amer/`): send to a
+ *   conversation, reply to an activity, update an activity, each checked
+ *   for the bot's token and held to Teams' limits;
+ * - the Bot Framework's OpenID metadata and JWKS, and a minter that signs
+ *   inbound activities as the Bot Framework service does (iss, aud = app id,
+ *   serviceurl, kid in the JWKS endorsed for `msteams`);
+ * - an Entra ID-like authority over HTTPS (MSAL insists on https) that issues
+ *   the bot's outbound token for https://api.botframework.com/.default;
+ * - the tenant's channels and chats as their members see them.
+ *
+ * Limits (learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit):
+ * per bot per conversation (a channel with all its threads, a chat) 7 per
+ * second, 8 per 2 s, 60 per 30 s, 1800 per hour; per app per tenant 30
+ * requests per second. Over them: 429 with Retry-After.
+ */
+
+export interface TeamsAccount {
+  id: string;
+  name?: string;
+  aadObjectId?: string;
+  role?: "user" | "bot";
+}
+
+export interface TeamsMessage {
+  id: string;
+  /** The channel or chat, without `;messageid=`. */
+  conversationId: string;
+  /** In a channel: the root of the thread this reply belongs to. */
+  threadRootId?: string;
+  from: TeamsAccount;
+  text: string;
+  attachments: Array<{ contentType: string; content: unknown }>;
+  entities: unknown[];
+  edits: number;
+  timestamp: string;
+  /** Text shown to the user who pressed a card's action (an invoke answered with a message). */
+  toasts: string[];
+}
+
+export interface ConnectorCall {
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+}
+
+export interface TeamsEmulatorOptions {
+  appId: string;
+  appPassword: string;
+  tenantId: string;
+  botName?: string;
+  /** Divides the rate-limit windows (the time scale of a test or demo). */
+  timeScale?: number;
+  rateLimits?: boolean;
+  /** The regional path of the serviceUrl; Teams uses e.g. /amer/, /emea/. */
+  region?: string;
+}
+
+const CONVERSATION_LIMIT: LimitRule = {
+  kind: "windows",
+  windows: [
+    { windowMs: 1_000, max: 7 },
+    { windowMs: 2_000, max: 8 },
+    { windowMs: 30_000, max: 60 },
+    { windowMs: 3_600_000, max: 1_800 },
+  ],
+};
+const APP_LIMIT: LimitRule = { kind: "windows", windows: [{ windowMs: 1_000, max: 30 }] };
+/** Teams refuses messages over about 28 KB. */
+const MAX_ACTIVITY_BYTES = 28 * 1024;
+export const BOT_FRAMEWORK_SCOPE = "https://api.botframework.com";
+
+async function readRaw(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+  res.end(body === undefined ? "" : JSON.stringify(body));
+}
+
+export function baseConversation(id: string): { base: string; threadRootId?: string } {
+  const cut = id.indexOf(";messageid=");
+  if (cut < 0) return { base: id };
+  return { base: id.slice(0, cut), threadRootId: id.slice(cut + ";messageid=".length) };
+}
+
+export class TeamsTenant {
+  readonly tenantId: string;
+  readonly messages: TeamsMessage[] = [];
+  readonly calls: ConnectorCall[] = [];
+  readonly channels = new Map<string, { teamId: string; name: string }>();
+  #seq = 0;
+
+  constructor(tenantId: string) {
+    this.tenantId = tenantId;
+  }
+
+  /** Teams message ids are epoch milliseconds; unique and increasing here. */
+  nextId(): string {
+    this.#seq += 1;
+    return `${Date.now()}${String(this.#seq).padStart(4, "0")}`;
+  }
+
+  isChannel(conversationId: string): boolean {
+    return this.channels.has(baseConversation(conversationId).base);
+  }
+
+  find(conversationId: string, id: string): TeamsMessage | undefined {
+    const { base } = baseConversation(conversationId);
+    return this.messages.find((m) => m.conversationId === base && m.id === id);
+  }
+
+  add(message: Omit<TeamsMessage, "id" | "edits" | "timestamp" | "toasts"> & { id?: string }): TeamsMessage {
+    const m: TeamsMessage = {
+      ...message,
+      id: message.id ?? this.nextId(),
+      edits: 0,
+      timestamp: new Date().toISOString(),
+      toasts: [],
+    };
+    this.messages.push(m);
+    return m;
+  }
+
+  /** A channel or chat as its members see it: root posts oldest first, each with its replies. */
+  conversation(conversationId: string): Array<TeamsMessage & { replies: TeamsMessage[] }> {
+    const { base } = baseConversation(conversationId);
+    const here = this.messages.filter((m) => m.conversationId === base);
+    if (!this.isChannel(base)) return here.map((m) => ({ ...m, replies: [] }));
+    return here
+      .filter((m) => m.threadRootId === undefined)
+      .map((root) => ({ ...root, replies: here.filter((m) => m.threadRootId === root.id) }));
+  }
+}
+
+export interface TeamsEmulatorServer {
+  readonly url: string;
+  /** http://127.0.0.1:PORT/amer/ — what activities carry as serviceUrl. */
+  readonly serviceUrl: string;
+  readonly openIdMetadataUrl: string;
+  readonly tokenIssuer: string;
+  /** https://127.0.0.1:PORT — BOTFRAMEWORK_LOGIN_URL. */
+  readonly loginUrl: string;
+  /** PEM the bot must trust for the login authority (LABOPS_CA_FILE). */
+  readonly caPem: string;
+  readonly tenant: TeamsTenant;
+  readonly limits: ServerRateLimits;
+  readonly options: TeamsEmulatorOptions;
+  /** The key inbound activities are signed with; its kid is in the JWKS. */
+  readonly inboundKey: SigningKey;
+  /** Signs an inbound token as the Bot Framework service does; overrides make forgeries. */
+  mintInbound(overrides?: MintOptions): string;
+  close(): Promise<void>;
+}
+
+export interface MintOptions {
+  aud?: string;
+  iss?: string;
+  serviceUrl?: string;
+  /** Seconds from now; negative for an expired token. */
+  expiresIn?: number;
+  /** Seconds from now the token becomes valid. */
+  notBefore?: number;
+  /** Sign with a key that is not in the JWKS, under the published kid (a forgery). */
+  forged?: boolean;
+}
+
+export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): Promise<TeamsEmulatorServer> {
+  const tenant = new TeamsTenant(options.tenantId);
+  const limits = new ServerRateLimits({ timeScale: options.timeScale ?? 1 });
+  const region = `/${(options.region ?? "amer").replace(/^\/|\/$/g, "")}/`;
+  const inboundKey = newSigningKey({ endorsements: ["msteams"] });
+  const forger = newSigningKey({ kid: inboundKey.kid });
+  const loginKey = newSigningKey();
+  let base = "";
+  let loginBase = "";
+  const botAccountId = `28:${options.appId}`;
+
+  // Bot Connector, OpenID metadata, and a read-only view of the tenant for tests and the demo page.
+  const server: Server = createHttpServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? "/", "http://x");
+      if (req.method === "GET" && url.pathname === "/botframework/v1/.well-known/openidconfiguration") {
+        return json(res, 200, {
+          issuer: `${base}/botframework`,
+          authorization_endpoint: `${base}/botframework/v1/authorize`,
+          jwks_uri: `${base}/botframework/v1/.well-known/keys`,
+          id_token_signing_alg_values_supported: ["RS256"],
+          token_endpoint_auth_methods_supported: ["private_key_jwt"],
+        });
+      }
+      if (req.method === "GET" && url.pathname === "/botframework/v1/.well-known/keys") {
+        return json(res, 200, { keys: [inboundKey.jwk] });
+      }
+      const view = /^\/_emulator\/conversations\/(.+)$/.exec(url.pathname);
+      if (req.method === "GET" && view?.[1]) {
+        const id = decodeURIComponent(view[1]);
+        return json(res, 200, { conversationId: id, messages: tenant.conversation(id) });
+      }
+      if (url.pathname.startsWith(`${region}v3/conversations/`)) return await connector(req, res, url);
+      return json(res, 404, { error: { code: "NotFound", message: "No such endpoint" } });
+    } catch (error) {
+      return json(res, 500, { error: { code: "ServiceError", message: String(error) } });
+    }
+  });
+
+  async function connector(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const rest = url.pathname.slice(`${region}v3/conversations/`.length).split("/");
+    const conversationId = decodeURIComponent(rest[0] ?? "");
+    const activityId = rest[2] !== undefined ? decodeURIComponent(rest[2]) : undefined;
+    const call: ConnectorCall = { method: req.method ?? "", path: url.pathname, status: 200, at: Date.now() };
+    tenant.calls.push(call);
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      call.status = status;
+      json(res, status, body, headers);
+    };
+
+    const auth = verifyBotToken(req.headers.authorization);
+    if (!auth.ok)
+      return answer(401, { message: "Authorization has been denied for this request.", reason: auth.reason });
+    const { base: conv, threadRootId } = baseConversation(conversationId);
+    if (options.rateLimits ?? true) {
+      const verdict = limits.take([
+        { key: `conv:${conv}`, rule: CONVERSATION_LIMIT },
+        { key: "app", rule: APP_LIMIT },
+      ]);
+      if (!verdict.ok) {
+        return answer(
+          429,
+          { error: { code: "TooManyRequests", message: "Rate limit exceeded for this conversation." } },
+          { "retry-after": String(retryAfterSeconds(verdict.retryAfterMs)) },
+        );
+      }
+    }
+    const raw = await readRaw(req);
+    if (Buffer.byteLength(raw) > MAX_ACTIVITY_BYTES) {
+      return answer(413, { error: { code: "MessageSizeTooBig", message: "Activity is larger than 28 KB." } });
+    }
+    let activity: Record<string, unknown>;
+    try {
+      activity = raw === "" ? {} : (JSON.parse(raw) as Record<string, unknown>);
+    } catch {
+      return answer(400, { error: { code: "BadSyntax", message: "Body is not JSON." } });
+    }
+    const problem = activityProblem(activity);
+    if (problem) return answer(400, { error: { code: "BadArgument", message: problem } });
+    const content = {
+      text: typeof activity.text === "string" ? activity.text : "",
+      attachments: (activity.attachments ?? []) as TeamsMessage["attachments"],
+      entities: (activity.entities ?? []) as unknown[],
+    };
+    const channel = tenant.isChannel(conv);
+
+    if (req.method === "PUT" && activityId) {
+      const found = tenant.find(conv, activityId);
+      if (!found) return answer(404, { error: { code: "ActivityNotFound", message: "No such activity." } });
+      if (found.from.id !== botAccountId)
+        return answer(403, { error: { code: "Forbidden", message: "Not the bot's message." } });
+      found.text = content.text;
+      found.attachments = content.attachments;
+      found.edits += 1;
+      return answer(200, { id: found.id });
+    }
+    if (req.method !== "POST")
+      return answer(405, { error: { code: "MethodNotAllowed", message: "Not emulated." } });
+
+    // Where the new message goes: a thread named in the conversation id, the thread of the
+    // activity replied to, or a new post (Teams posts a reply to an unknown activity as new).
+    let root: string | undefined = threadRootId;
+    if (root === undefined && activityId !== undefined && channel) {
+      const replied = tenant.find(conv, activityId);
+      root = replied ? (replied.threadRootId ?? replied.id) : undefined;
+    }
+    if (root !== undefined && channel && !tenant.find(conv, root)) {
+      return answer(404, { error: { code: "ConversationNotFound", message: "No such thread." } });
+    }
+    const m = tenant.add({
+      conversationId: conv,
+      ...(channel && root !== undefined ? { threadRootId: root } : {}),
+      from: { id: botAccountId, name: options.botName ?? "labops", role: "bot" },
+      ...content,
+    });
+    return answer(201, { id: m.id });
+  }
+
+  function verifyBotToken(header: string | undefined): { ok: true } | { ok: false; reason: string } {
+    const token = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+    if (!token) return { ok: false, reason: "no_token" };
+    const verified = verifyJwt(token, [loginKey]);
+    if (!verified.ok) return verified;
+    const { aud, appid, azp, tid } = verified.payload;
+    if (aud !== BOT_FRAMEWORK_SCOPE) return { ok: false, reason: "audience" };
+    if ((appid ?? azp) !== options.appId) return { ok: false, reason: "app" };
+    if (tid !== options.tenantId && tid !== "botframework.com") return { ok: false, reason: "tenant" };
+    return { ok: true };
+  }
+
+  // The Entra ID-like authority, over HTTPS with a certificate of the emulator's own CA.
+  const ca = await createCertificateAuthority("labops Teams emulator CA");
+  const leaf = await issueServerCertificate(ca);
+  const login = createHttpsServer({ cert: leaf.cert, key: leaf.key }, async (req, res) => {
+    try {
+      const url = new URL(req.url ?? "/", "https://x");
+      const [, tid = "", ...path] = url.pathname.split("/");
+      const route = path.join("/");
+      if (req.method === "GET" && route === "v2.0/.well-known/openid-configuration") {
+        return json(res, 200, {
+          issuer: `${loginBase}/${tid}/v2.0`,
+          authorization_endpoint: `${loginBase}/${tid}/oauth2/v2.0/authorize`,
+          token_endpoint: `${loginBase}/${tid}/oauth2/v2.0/token`,
+          jwks_uri: `${loginBase}/${tid}/discovery/v2.0/keys`,
+          end_session_endpoint: `${loginBase}/${tid}/oauth2/v2.0/logout`,
+          response_types_supported: ["code", "id_token", "token"],
+          id_token_signing_alg_values_supported: ["RS256"],
+        });
+      }
+      if (req.method === "GET" && route === "discovery/v2.0/keys")
+        return json(res, 200, { keys: [loginKey.jwk] });
+      if (req.method === "POST" && route === "oauth2/v2.0/token") {
+        const form = new URLSearchParams(await readRaw(req));
+        const aadError = (status: number, error: string, description: string) =>
+          json(res, status, {
+            error,
+            error_description: description,
+            error_codes: [],
+            timestamp: new Date().toISOString(),
+          });
+        if (form.get("grant_type") !== "client_credentials")
+          return aadError(400, "unsupported_grant_type", "AADSTS70003");
+        if (tid !== options.tenantId && tid !== "botframework.com")
+          return aadError(400, "invalid_request", "AADSTS90002: Tenant not found.");
+        if (form.get("client_id") !== options.appId)
+          return aadError(400, "unauthorized_client", "AADSTS700016: Application not found.");
+        if (form.get("client_secret") !== options.appPassword)
+          return aadError(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.");
+        if (form.get("scope") !== `${BOT_FRAMEWORK_SCOPE}/.default`)
+          return aadError(400, "invalid_scope", "AADSTS70011: The provided scope is not valid.");
+        const now = Math.floor(Date.now() / 1000);
+        const token = signJwt(
+          {
+            aud: BOT_FRAMEWORK_SCOPE,
+            iss: `${loginBase}/${tid}/v2.0`,
+            iat: now,
+            nbf: now,
+            exp: now + 3600,
+            appid: options.appId,
+            azp: options.appId,
+            tid,
+            ver: "2.0",
+            sub: randomUUID(),
+          },
+          loginKey,
+        );
+        return json(res, 200, {
+          token_type: "Bearer",
+          expires_in: 3599,
+          ext_expires_in: 3599,
+          access_token: token,
+        });
+      }
+      return json(res, 404, { error: "not_found" });
+    } catch (error) {
+      return json(res, 500, { error: "server_error", error_description: String(error) });
+    }
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => login.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  loginBase = `https://127.0.0.1:${(login.address() as AddressInfo).port}`;
+  const serviceUrl = `${base}${region}`;
+  const tokenIssuer = `${base}/botframework`;
+
+  return {
+    url: base,
+    serviceUrl,
+    openIdMetadataUrl: `${base}/botframework/v1/.well-known/openidconfiguration`,
+    tokenIssuer,
+    loginUrl: loginBase,
+    caPem: ca.cert,
+    tenant,
+    limits,
+    options,
+    inboundKey,
+    mintInbound(o: MintOptions = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return signJwt(
+        {
+          iss: o.iss ?? tokenIssuer,
+          aud: o.aud ?? options.appId,
+          serviceurl: o.serviceUrl ?? serviceUrl,
+          nbf: now + (o.notBefore ?? -60),
+          iat: now - 60,
+          exp: now + (o.expiresIn ?? 3600),
+          jti: randomBytes(8).toString("hex"),
+        },
+        o.forged ? forger : inboundKey,
+        inboundKey.kid,
+      );
+    },
+    async close() {
+      await Promise.all(
+        [server, login].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** What Teams would refuse in an outgoing activity. */
+function activityProblem(activity: Record<string, unknown>): string | undefined {
+  if (activity.type !== "message") return "only message activities are emulated";
+  const attachments = activity.attachments;
+  const hasText = typeof activity.text === "string" && activity.text !== "";
+  if (!hasText && (!Array.isArray(attachments) || attachments.length === 0))
+    return "a message needs text or an attachment";
+  if (attachments !== undefined) {
+    if (!Array.isArray(attachments) || attachments.length > 10) return "at most 10 attachments";
+    for (const a of attachments as Array<Record<string, unknown>>) {
+      if (a.contentType !== "application/vnd.microsoft.card.adaptive") continue;
+      const card = a.content as Record<string, unknown> | undefined;
+      if (card?.type !== "AdaptiveCard") return "an adaptive card attachment needs type AdaptiveCard";
+      const version = Number(card.version ?? "0");
+      if (!(version >= 1 && version <= 1.5)) return "Teams renders Adaptive Cards up to version 1.5";
+      if (!Array.isArray(card.body)) return "an adaptive card needs a body";
+    }
+  }
+  return undefined;
+}
