@@ -21,7 +21,7 @@ import { PacedChat } from "./chat/paced.ts";
 import { ChatRouter } from "./chat/router.ts";
 import type { IntakeDeps } from "./commands/intake.ts";
 import { type Config, type Env, loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, errorCode } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ChatPort, Platform } from "./ports/chat.ts";
 
@@ -54,7 +54,7 @@ export interface Running {
  * conversation: Slack needs only the bot token; Teams reads the conversation
  * references the web role stored in Redis.
  */
-function chatPorts(
+export function createChat(
   config: Config,
   logger: Logger,
   redis: Redis,
@@ -72,7 +72,12 @@ function chatPorts(
     });
   }
   if (config.teams) {
-    const adapter = new LabopsCloudAdapter(teamsAuthentication(config.teams, config.caPem), logger);
+    const adapter = new LabopsCloudAdapter(
+      teamsAuthentication(config.teams, config.caPem, (error) =>
+        logger.warn({ code: errorCode(error) }, "teams.token_failed"),
+      ),
+      logger,
+    );
     const inner = new TeamsChat({
       adapter,
       appId: config.teams.appId,
@@ -102,7 +107,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
-      const { router: chat, teams: teamsChat } = chatPorts(config, logger, producer);
+      const { router: chat, teams: teamsChat } = createChat(config, logger, producer);
       const intakeDeps: Omit<IntakeDeps, "logger"> = {
         queue,
         registry: new RedisLabRegistry(producer, config.redisPrefix),
@@ -176,7 +181,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       await whenReady(connection, 10_000);
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
-      const { router: chat } = chatPorts(config, logger, client);
+      const { router: chat } = createChat(config, logger, client);
       worker = startCommandWorker({
         connection,
         prefix: config.redisPrefix,

@@ -22,9 +22,11 @@ const BOT_FRAMEWORK_SCOPE = "https://api.botframework.com";
 export function teamsAuthentication(
   config: TeamsConfig,
   caPem: string | undefined,
+  onTokenError?: (error: unknown) => void,
 ): ConfigurationBotFrameworkAuthentication {
   const tenant = config.appType === "MultiTenant" ? "botframework.com" : (config.tenantId ?? "");
   const factory = new TokenCredentialFactory(config.appId, botTokenCredential(config, caPem));
+  factory.warm(onTokenError);
   return new ConfigurationBotFrameworkAuthentication(
     {
       MicrosoftAppId: config.appId,

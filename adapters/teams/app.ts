@@ -54,7 +54,12 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
   const log = logger.child({ component: "teams" });
   const now = options.now ?? Date.now;
   const deps: IntakeDeps = { ...options.intake, logger };
-  const adapter = new LabopsCloudAdapter(teamsAuthentication(config, options.caPem), logger);
+  const adapter = new LabopsCloudAdapter(
+    teamsAuthentication(config, options.caPem, (error) =>
+      log.warn({ code: errorCode(error) }, "teams.token_failed"),
+    ),
+    logger,
+  );
 
   function origin(activity: Activity): { address: ChatAddress; user: ChatUser } {
     const channelData = (activity.channelData ?? {}) as {

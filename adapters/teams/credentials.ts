@@ -24,15 +24,52 @@ export function botTokenCredential(config: TeamsConfig, caPem: string | undefine
   });
 }
 
-/** botbuilder asks this for credentials per connector; every one signs with a token of `credential`. */
+/** Refresh this long before expiry, so a send never waits for Entra ID. */
+const REFRESH_BEFORE_MS = 5 * 60_000;
+const DEFAULT_SCOPE = "https://api.botframework.com/.default";
+
+/**
+ * botbuilder asks this for credentials per connector; every one signs with a
+ * token of `credential`. Tokens are cached per scope with a single fetch in
+ * flight, and the default scope is fetched ahead (`warm`), so that signing is
+ * immediate: a Bot Connector call goes out right at the slot PacedChat
+ * reserved for it, not whenever a token request returns (a burst of cold
+ * calls would otherwise reach Teams all at once).
+ */
 export class TokenCredentialFactory extends ServiceClientCredentialsFactory {
   readonly #appId: string;
   readonly #credential: TokenCredential;
+  readonly #tokens = new Map<string, { token: string; refreshAt: number } | Promise<string>>();
 
   constructor(appId: string, credential: TokenCredential) {
     super();
     this.#appId = appId;
     this.#credential = credential;
+  }
+
+  /** Fetches the Bot Connector token ahead of the first call; a failure is tried again on use. */
+  warm(onError: (error: unknown) => void = () => undefined): void {
+    this.token(DEFAULT_SCOPE).catch(onError);
+  }
+
+  async token(scope: string): Promise<string> {
+    const cached = this.#tokens.get(scope);
+    if (typeof cached === "object" && !(cached instanceof Promise) && cached.refreshAt > Date.now())
+      return cached.token;
+    if (cached instanceof Promise) return cached;
+    const fetching = this.#credential.getToken(scope).then(
+      (t) => {
+        if (!t) throw new Error("No Bot Connector token was issued.");
+        this.#tokens.set(scope, { token: t.token, refreshAt: t.expiresOnTimestamp - REFRESH_BEFORE_MS });
+        return t.token;
+      },
+      (error: unknown) => {
+        this.#tokens.delete(scope);
+        throw error;
+      },
+    );
+    this.#tokens.set(scope, fetching);
+    return fetching;
   }
 
   async isValidAppId(appId: string): Promise<boolean> {
@@ -48,12 +85,9 @@ export class TokenCredentialFactory extends ServiceClientCredentialsFactory {
     if (appId !== this.#appId) throw new Error("Invalid appId.");
     const base = audience ?? "https://api.botframework.com";
     const scope = base.endsWith("/.default") ? base : `${base.replace(/\/+$/, "")}/.default`;
-    const credential = this.#credential;
     return {
-      async signRequest(webResource) {
-        const token = await credential.getToken(scope);
-        if (!token) throw new Error("No Bot Connector token was issued.");
-        webResource.headers.set("authorization", `Bearer ${token.token}`);
+      signRequest: async (webResource) => {
+        webResource.headers.set("authorization", `Bearer ${await this.token(scope)}`);
         return webResource;
       },
     };

@@ -57,6 +57,8 @@ export interface ConnectorCall {
   path: string;
   status: number;
   at: number;
+  /** The limit that refused it, for a 429. */
+  limit?: string;
 }
 
 export interface TeamsEmulatorOptions {
@@ -248,6 +250,7 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
         { key: "app", rule: APP_LIMIT },
       ]);
       if (!verdict.ok) {
+        call.limit = verdict.rule;
         return answer(
           429,
           { error: { code: "TooManyRequests", message: "Rate limit exceeded for this conversation." } },

@@ -165,7 +165,7 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
           textFormat: "plain",
           entities,
         };
-        const delivery = await send(activity, opts.token ? { token: opts.token } : {});
+        const delivery = await send(activity, opts.token !== undefined ? { token: opts.token } : {});
         return { ...delivery, message };
       },
       async execute(message, verb, opts = {}) {
@@ -185,7 +185,7 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
             trigger: "manual",
           },
         };
-        const delivery = await send(activity, opts.token ? { token: opts.token } : {});
+        const delivery = await send(activity, opts.token !== undefined ? { token: opts.token } : {});
         applyInvokeResponse(message, delivery);
         return delivery;
       },

@@ -94,11 +94,23 @@ export const teamsRatePolicy: ChatRatePolicy = {
   notify: (address) => teamsConversationLimits(address),
 };
 
-/** Divides every window by `timeScale` (LABOPS_TIME_SCALE), for emulators that run faster than the real platforms. */
-export function scaleRequests(requests: RateRequest[], timeScale: number): RateRequest[] {
-  if (timeScale === 1) return requests;
+/**
+ * How much longer than the platform's each window is taken, in real time: a
+ * call reserved at t reaches the platform a little later, and a little more
+ * or less so from call to call; a window stretched by more than that spread
+ * can never look overfull where the platform counts. It is not divided by the
+ * time scale, because network delays do not shrink when the emulators speed up.
+ */
+export const JITTER_MARGIN_MS = 50;
+
+/** Divides every window by `timeScale` (LABOPS_TIME_SCALE, for emulators faster than the platforms), then adds the margin. */
+export function scaleRequests(
+  requests: RateRequest[],
+  timeScale: number,
+  marginMs = JITTER_MARGIN_MS,
+): RateRequest[] {
   return requests.map((r) => ({
     key: r.key,
-    windows: r.windows.map((w) => ({ windowMs: w.windowMs / timeScale, max: w.max })),
+    windows: r.windows.map((w) => ({ windowMs: w.windowMs / timeScale + marginMs, max: w.max })),
   }));
 }

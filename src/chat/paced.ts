@@ -10,7 +10,7 @@ import type {
   ThreadRef,
 } from "../ports/chat.ts";
 import type { RateLimiter, RateRequest } from "../ports/rate.ts";
-import { type ChatRatePolicy, scaleRequests } from "./limits.ts";
+import { type ChatRatePolicy, JITTER_MARGIN_MS, scaleRequests } from "./limits.ts";
 
 export interface PacedChatOptions {
   limiter: RateLimiter;
@@ -21,6 +21,9 @@ export interface PacedChatOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Tries per call while the platform still answers 429 (each after its Retry-After). */
   attempts?: number;
+  /** Real milliseconds added to every window (JITTER_MARGIN_MS by default). */
+  marginMs?: number;
+  now?: () => number;
 }
 
 interface PendingUpdate {
@@ -59,6 +62,8 @@ export class PacedChat implements ChatPort {
   readonly #timeScale: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #attempts: number;
+  readonly #marginMs: number;
+  readonly #now: () => number;
   readonly #updates = new Map<string, PendingUpdate>();
 
   constructor(inner: ChatPort, options: PacedChatOptions) {
@@ -69,6 +74,8 @@ export class PacedChat implements ChatPort {
     this.#timeScale = options.timeScale ?? 1;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#attempts = options.attempts ?? 5;
+    this.#marginMs = options.marginMs ?? JITTER_MARGIN_MS;
+    this.#now = options.now ?? Date.now;
   }
 
   get policy(): ChatRatePolicy {
@@ -140,10 +147,9 @@ export class PacedChat implements ChatPort {
    * call it makes itself (Teams' answer within a turn) under the same keys.
    */
   async paced<T>(requests: RateRequest[], call: () => Promise<T>): Promise<T> {
-    const scaled = scaleRequests(requests, this.#timeScale);
+    const scaled = scaleRequests(requests, this.#timeScale, this.#marginMs);
     for (let attempt = 1; ; attempt++) {
-      const wait = await this.#limiter.reserve(scaled);
-      if (wait > 0) await this.#sleep(wait);
+      await this.#slot(scaled);
       try {
         return await call();
       } catch (error) {
@@ -152,6 +158,20 @@ export class PacedChat implements ChatPort {
         this.#logger.warn({ retryAfterMs, keys: requests.map((r) => r.key), attempt }, "chat.rate_limited");
         await Promise.all(requests.map((r) => this.#limiter.block(r.key, retryAfterMs)));
       }
+    }
+  }
+
+  /**
+   * Waits for a reserved slot. A caller that wakes up well after its slot (the
+   * event loop was busy) takes a new one instead: all the timers due during a
+   * stall fire together, and their calls would reach the platform as one burst.
+   */
+  async #slot(requests: RateRequest[]): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const wait = await this.#limiter.reserve(requests);
+      const due = this.#now() + wait;
+      if (wait > 0) await this.#sleep(wait);
+      if (this.#now() - due <= this.#marginMs / 2 || tries >= 3) return;
     }
   }
 

@@ -49,7 +49,7 @@ const address: ChatAddress = { platform: "slack", tenant: "T1", channel: "C1" };
 const card = (n: number): Card => ({ title: `step ${n}`, status: "running" });
 
 /** Virtual time: sleeping moves the clock, so nothing in these tests waits for real. */
-function harness(inner: ChatPort = new RecordingChat()) {
+function harness(inner: ChatPort = new RecordingChat(), marginMs = 0) {
   let now = 1_000_000;
   const slept: number[] = [];
   const limiter = new InMemoryRateLimiter({ now: () => now });
@@ -57,6 +57,7 @@ function harness(inner: ChatPort = new RecordingChat()) {
     limiter,
     policy: slackRatePolicy,
     logger: createLogger({ level: "silent" }),
+    marginMs,
     sleep: async (ms) => {
       slept.push(ms);
       now += ms;
@@ -72,6 +73,42 @@ describe("PacedChat", () => {
     await chat.reply(t, "one");
     await chat.openThread(address, card(1));
     expect(slept).toEqual([1_000, 1_000]);
+  });
+
+  it("stretches every window by a real-time margin for network jitter, also under a time scale", async () => {
+    const { chat, slept } = harness(new RecordingChat(), 50);
+    const t = await chat.openThread(address, card(0));
+    await chat.reply(t, "one");
+    expect(slept).toEqual([1_050]);
+  });
+
+  it("takes a new slot when it wakes up late, so calls delayed by a busy event loop do not go out together", async () => {
+    let now = 1_000_000;
+    const limiter = new InMemoryRateLimiter({ now: () => now });
+    let reservations = 0;
+    const counting = {
+      reserve: (r: Parameters<typeof limiter.reserve>[0]) => {
+        reservations += 1;
+        return limiter.reserve(r);
+      },
+      block: limiter.block.bind(limiter),
+    };
+    let lag = 200;
+    const chat = new PacedChat(new RecordingChat(), {
+      limiter: counting,
+      policy: slackRatePolicy,
+      logger: createLogger({ level: "silent" }),
+      marginMs: 50,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms + lag;
+        lag = 0;
+      },
+    });
+    const t = await chat.openThread(address, card(0));
+    expect(reservations).toBe(1);
+    await chat.reply(t, "woke up 200 ms late the first time");
+    expect(reservations).toBe(3);
   });
 
   it("coalesces a burst of card updates: the latest card wins and older ones never follow it", async () => {

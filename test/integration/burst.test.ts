@@ -1,0 +1,92 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisConversationReferenceStore } from "../../adapters/redis/conversations.ts";
+import { SlackChat } from "../../adapters/slack/chat.ts";
+import { LabopsCloudAdapter, teamsAuthentication } from "../../adapters/teams/adapter.ts";
+import { TeamsChat } from "../../adapters/teams/chat.ts";
+import { createLogger } from "../../src/log.ts";
+import { slackDriver, teamsDriver } from "../helpers/drivers.ts";
+import { REDIS_URL, TEST_BOT_TOKEN, waitFor } from "../helpers/env.ts";
+import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
+
+const LABS = 20;
+
+/**
+ * Twenty labs created at once in one Slack channel and one Teams channel:
+ * 20 commands, then per job a thread, card updates and a reply, all into the
+ * same conversation. The emulators enforce the platforms' published limits
+ * (scaled like the bot's) and count every 429; the bot must draw none.
+ */
+describe("a burst of 20 labs in one channel", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld({ timeScale: 20 });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it("completes every thread on Slack and on Teams without a single 429", async () => {
+    const slack = slackDriver(w, "C0BURST");
+    const teams = teamsDriver(w, "burst");
+    const names = Array.from({ length: LABS }, (_, i) => `burst-${String(i).padStart(2, "0")}`);
+    await Promise.all([
+      ...names.map((n) => slack.say("ada", `lab create ${n}`)),
+      ...names.map((n) => teams.say("ada", `lab create ${n}`)),
+    ]);
+    for (const chat of [slack, teams]) {
+      await waitFor(
+        () =>
+          chat.threads().filter((t) => t.status === "succeeded" && t.replies.length === 1).length === LABS ||
+          undefined,
+        `${LABS} finished threads on ${chat.platform}`,
+        30_000,
+      );
+      expect(new Set(chat.threads().map((t) => t.title))).toEqual(
+        new Set(names.map((n) => `lab create ${n}`)),
+      );
+    }
+    expect(w.slack.rateLimited()).toEqual([]);
+    expect(w.teams.rateLimited()).toEqual([]);
+    expect(w.slack.workspace.limits.refusedTotal + w.teams.limits.refusedTotal).toBe(0);
+  });
+
+  it("would draw 429s without pacing: the emulators do enforce the limits", async () => {
+    const logger = createLogger({ level: "silent" });
+    const rawSlack = new SlackChat({ botToken: TEST_BOT_TOKEN, apiUrl: w.slack.apiUrl, logger });
+    const slackAddress = { platform: "slack", tenant: "T0001", channel: "C0UNPACED" } as const;
+    const slackResults = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        rawSlack.openThread(slackAddress, { title: `unpaced ${i}`, status: "running" }),
+      ),
+    );
+    expect(slackResults.some((r) => r.status === "rejected")).toBe(true);
+    expect(w.slack.rateLimited().length).toBeGreaterThan(0);
+
+    const config = w.bot.config.teams;
+    if (!config) throw new Error("Teams is not configured");
+    const redis = new Redis(REDIS_URL);
+    try {
+      const rawTeams = new TeamsChat({
+        adapter: new LabopsCloudAdapter(teamsAuthentication(config, w.bot.config.caPem), logger),
+        appId: config.appId,
+        references: new RedisConversationReferenceStore(redis, w.prefix),
+      });
+      const channel = w.teams.channel("unpaced");
+      const address = {
+        platform: "teams",
+        tenant: TEAMS_TENANT,
+        channel,
+        serviceUrl: w.teams.serviceUrl,
+      } as const;
+      await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          rawTeams.openThread(address, { title: `unpaced ${i}`, status: "running" }),
+        ),
+      );
+      expect(w.teams.rateLimited().length).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
