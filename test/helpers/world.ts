@@ -68,7 +68,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   const bot = await startLabops({
     env,
-    logger: createLogger({ level: "info", destination: logs }),
+    logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
     host: "127.0.0.1",
     ...(options.now ? { now: options.now } : {}),
   });
