@@ -497,6 +497,18 @@ export function loadConfig(env: Env): Config {
     }
   }
 
+  const admins = (e.LABOPS_ADMINS ?? "")
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
+  const badAdmin = admins.find((a) => !/^(slack|teams):[^\s:]+$/.test(a));
+  if (badAdmin !== undefined) {
+    problems.push({
+      variable: "LABOPS_ADMINS",
+      message: `has \`${badAdmin.slice(0, 40)}\`, which is not platform:id: write slack:U0123 (Slack user id) or teams:<AAD object id>, separated by commas.`,
+    });
+  }
+
   const secretKey = parseSecretKey(e.LABOPS_SECRET_KEY, problems);
 
   let caPem: string | undefined;
@@ -539,10 +551,7 @@ export function loadConfig(env: Env): Config {
     teams,
     azure,
     caPem,
-    admins: (e.LABOPS_ADMINS ?? "")
-      .split(",")
-      .map((a) => a.trim())
-      .filter((a) => a !== ""),
+    admins,
     defaultTtlMs,
     maxTtlMs,
     workerConcurrency: e.LABOPS_WORKER_CONCURRENCY,

@@ -8,7 +8,7 @@ import type { TeamsConfig } from "../../src/config.ts";
 import { errorCode } from "../../src/errors.ts";
 import { isSecretName } from "../../src/labs/names.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
-import type { Card, ChatAddress, ChatUser } from "../../src/ports/chat.ts";
+import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
 import type { RateRequest } from "../../src/ports/rate.ts";
 import { SecretValue } from "../../src/secret-value.ts";
@@ -150,10 +150,14 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     const verb = action.verb ?? "";
     const data = action.data ?? {};
     const value = typeof data.value === "string" ? data.value : "";
+    // A press on a status card in a channel: the job's replies go to that card's thread.
+    const root = activity.conversation.id.split(";messageid=")[1];
+    const thread: ThreadRef | undefined =
+      root && activity.replyToId ? { address, threadId: root, cardId: activity.replyToId } : undefined;
     const base = {
       deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
       correlationId: typeof data.correlationId === "string" ? data.correlationId : newCorrelationId(),
-      origin: { address, user },
+      origin: { address, user, ...(thread ? { thread } : {}) },
       receivedAt: now(),
     };
     const command = (c: Command): Incoming => ({

@@ -48,8 +48,8 @@ export interface TeamsMessage {
   entities: unknown[];
   edits: number;
   timestamp: string;
-  /** Text shown to the user who pressed a card's action (an invoke answered with a message). */
-  toasts: string[];
+  /** Text shown to whoever pressed a card's action (an invoke answered with a message), by AAD object id. */
+  toasts: Array<{ to: string; text: string }>;
 }
 
 export interface ConnectorCall {

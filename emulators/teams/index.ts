@@ -32,6 +32,8 @@ export interface TeamsEmulator extends TeamsEmulatorServer {
   /** The personal (1:1) chat between `user` and the bot. */
   personalChat(user: TeamsPerson): string;
   as(user: TeamsPerson): TeamsUser;
+  /** Adds the bot to a channel or chat: Teams sends it a conversationUpdate (membersAdded). */
+  install(conversationId: string, by: TeamsPerson): Promise<TeamsDelivery>;
   /** Everything the bot needs to talk to this emulator (add LABOPS_CA_FILE pointing at `caPem`). */
   env(): Record<string, string>;
   rateLimited(): ConnectorCall[];
@@ -186,7 +188,7 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
           },
         };
         const delivery = await send(activity, opts.token !== undefined ? { token: opts.token } : {});
-        applyInvokeResponse(message, delivery);
+        applyInvokeResponse(message, delivery, user.aadObjectId);
         return delivery;
       },
       send,
@@ -194,19 +196,47 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
   }
 
   /** Teams replaces the card (Universal Actions) or shows the text, as the invoke response says. */
-  function applyInvokeResponse(message: TeamsMessage, delivery: TeamsDelivery): void {
+  function applyInvokeResponse(message: TeamsMessage, delivery: TeamsDelivery, by: string): void {
     const body = delivery.body;
     if (delivery.status !== 200 || !body) return;
     if (body.type === "application/vnd.microsoft.card.adaptive" && typeof body.value === "object") {
       message.attachments = [{ contentType: "application/vnd.microsoft.card.adaptive", content: body.value }];
       message.edits += 1;
     } else if (body.type === "application/vnd.microsoft.activity.message" && typeof body.value === "string") {
-      message.toasts.push(body.value);
+      message.toasts.push({ to: by, text: body.value });
     }
+  }
+
+  async function install(conversationId: string, by: TeamsPerson): Promise<TeamsDelivery> {
+    const user = as(by);
+    const isChannel = tenant.isChannel(conversationId);
+    const base = conversationId.split(";messageid=")[0] ?? conversationId;
+    return user.send({
+      type: "conversationUpdate",
+      id: `f:${randomUUID()}`,
+      channelId: "msteams",
+      serviceUrl: server.serviceUrl,
+      timestamp: new Date().toISOString(),
+      from: user.account,
+      recipient: bot,
+      membersAdded: [{ id: bot.id }],
+      conversation: isChannel
+        ? { isGroup: true, conversationType: "channel", tenantId: tenant.tenantId, id: base }
+        : { conversationType: "personal", tenantId: tenant.tenantId, id: base },
+      channelData: isChannel
+        ? {
+            eventType: "teamMemberAdded",
+            channel: { id: base },
+            team: { id: teamId },
+            tenant: { id: tenant.tenantId },
+          }
+        : { tenant: { id: tenant.tenantId } },
+    });
   }
 
   return {
     ...server,
+    install,
     setBotEndpoint(url) {
       endpoint = url;
     },

@@ -1,3 +1,4 @@
+export * from "./audit-view.ts";
 export * from "./authorize.ts";
 export * from "./confirmation.ts";
 export * from "./describe.ts";

@@ -161,7 +161,9 @@ export function teamsDriver(w: World, channelName: string): ChatDriver {
         }));
     },
     toldTo(person) {
-      const toasts = tenant.messages.flatMap((m) => m.toasts);
+      const toasts = tenant.messages.flatMap((m) =>
+        m.toasts.filter((t) => t.to === TEAMS_USERS[person].aadObjectId).map((t) => t.text),
+      );
       return [...answersTo(person).map((m) => teamsVisible(m).text), ...toasts];
     },
     everything() {

@@ -1,18 +1,15 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { type SlackEmulator, startSlackEmulator } from "../../emulators/slack/index.ts";
-import { startTeamsEmulator, type TeamsEmulator } from "../../emulators/teams/index.ts";
+import { EMULATED, startChatEmulators, writeCaFile } from "../../emulators/chat.ts";
+import type { SlackEmulator } from "../../emulators/slack/index.ts";
+import type { TeamsEmulator } from "../../emulators/teams/index.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Running, startLabops } from "../../src/main.ts";
-import { LogCapture, REDIS_URL, TEST_BOT_TOKEN, TEST_SIGNING_SECRET, testEnv } from "./env.ts";
+import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
 
-export const TEAMS_APP_ID = "00000000-0000-0000-0000-00000000b07a";
-export const TEAMS_TENANT = "00000000-0000-0000-0000-0000000000aa";
-export const SLACK_APP_TOKEN = "xapp-1-A0LABOPS-test";
+export const TEAMS_TENANT = EMULATED.teamsTenant;
+export const SLACK_SIGNING_SECRET = EMULATED.slackSigningSecret;
 
 export interface WorldOptions {
   slack?: boolean;
@@ -41,29 +38,17 @@ export interface World {
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const timeScale = options.timeScale ?? 20;
   const logs = new LogCapture();
-  const slack = await startSlackEmulator({
-    botToken: TEST_BOT_TOKEN,
-    signingSecret: TEST_SIGNING_SECRET,
-    appToken: SLACK_APP_TOKEN,
-    timeScale,
-  });
-  const teams = await startTeamsEmulator({
-    appId: TEAMS_APP_ID,
-    appPassword: "teams-test-secret",
-    tenantId: TEAMS_TENANT,
-    timeScale,
-  });
-  const dir = await mkdtemp(join(tmpdir(), "labops-world-"));
-  const caFile = join(dir, "ca.pem");
-  await writeFile(caFile, teams.caPem);
+  const chat = await startChatEmulators({ timeScale, socketMode: options.socketMode ?? false });
+  const { slack, teams } = chat;
+  const caFile = await writeCaFile(chat.caPem);
   const useSlack = options.slack ?? true;
   const useTeams = options.teams ?? true;
+  const slackEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => k.startsWith("SLACK_")));
+  const teamsEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => !k.startsWith("SLACK_")));
   const env = testEnv({
     LABOPS_TIME_SCALE: String(timeScale),
-    SLACK_API_URL: slack.apiUrl,
-    ...(useSlack ? {} : { SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }),
-    ...(useSlack && options.socketMode ? { SLACK_APP_TOKEN: SLACK_APP_TOKEN } : {}),
-    ...(useTeams ? { ...teams.env(), LABOPS_CA_FILE: caFile } : {}),
+    ...(useSlack ? slackEnv : { SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }),
+    ...(useTeams ? { ...teamsEnv, LABOPS_CA_FILE: caFile } : {}),
     ...options.env,
   });
   const bot = await startLabops({
@@ -72,8 +57,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     host: "127.0.0.1",
     ...(options.now ? { now: options.now } : {}),
   });
-  slack.setRequestUrl(`http://127.0.0.1:${bot.port}/slack/events`);
-  teams.setBotEndpoint(`http://127.0.0.1:${bot.port}/api/messages`);
+  chat.connect(`http://127.0.0.1:${bot.port}`);
   const prefix = String(env.LABOPS_REDIS_PREFIX);
   const redis = new Redis(REDIS_URL);
   const queue = new Queue(COMMANDS_QUEUE, { connection: redis, prefix });
@@ -96,8 +80,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
-      await slack.close();
-      await teams.close();
+      await chat.close();
     },
   };
 }

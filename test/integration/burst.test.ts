@@ -6,7 +6,7 @@ import { LabopsCloudAdapter, teamsAuthentication } from "../../adapters/teams/ad
 import { TeamsChat } from "../../adapters/teams/chat.ts";
 import { createLogger } from "../../src/log.ts";
 import { slackDriver, teamsDriver } from "../helpers/drivers.ts";
-import { REDIS_URL, TEST_BOT_TOKEN, waitFor } from "../helpers/env.ts";
+import { REDIS_URL, waitFor } from "../helpers/env.ts";
 import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 const LABS = 20;
@@ -53,7 +53,11 @@ describe("a burst of 20 labs in one channel", () => {
 
   it("would draw 429s without pacing: the emulators do enforce the limits", async () => {
     const logger = createLogger({ level: "silent" });
-    const rawSlack = new SlackChat({ botToken: TEST_BOT_TOKEN, apiUrl: w.slack.apiUrl, logger });
+    const rawSlack = new SlackChat({
+      botToken: String(w.bot.config.slack?.botToken),
+      apiUrl: w.slack.apiUrl,
+      logger,
+    });
     const slackAddress = { platform: "slack", tenant: "T0001", channel: "C0UNPACED" } as const;
     const slackResults = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>

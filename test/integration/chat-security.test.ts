@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisAuditLog } from "../../adapters/redis/audit.ts";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import {
   appMentionEvent,
@@ -6,9 +7,9 @@ import {
   interactiveBody,
   SlackRequestClient,
 } from "../../emulators/slack/index.ts";
-import { TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
+import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
+import { SLACK_SIGNING_SECRET, startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 /**
  * Only requests that Slack or the Bot Framework really sent reach the queue:
@@ -20,7 +21,7 @@ describe("forged, stale and replayed chat requests never reach the queue", () =>
 
   beforeAll(async () => {
     w = await startWorld();
-    slack = new SlackRequestClient(`http://127.0.0.1:${w.bot.port}/slack/events`, TEST_SIGNING_SECRET);
+    slack = new SlackRequestClient(`http://127.0.0.1:${w.bot.port}/slack/events`, SLACK_SIGNING_SECRET);
   });
   afterAll(async () => {
     await w?.close();
@@ -183,10 +184,12 @@ describe("forged, stale and replayed chat requests never reach the queue", () =>
       expect(await w.jobCount()).toBe(before);
     });
 
-    it("uses the tenant and AAD object id of the sender", async () => {
-      const entries = w.logs.entries().filter((e) => e.msg === "command.queued" && e.platform === "teams");
-      expect(entries.at(-1)?.user).toBe("aad-sec-ada");
-      expect(TEAMS_TENANT).toMatch(/aa$/);
+    it("audits the sender by tenant and AAD object id", async () => {
+      const entries = await new RedisAuditLog(w.redis, w.prefix).recent({ limit: 50 });
+      const teams = entries.filter((e) => e.platform === "teams");
+      expect(teams.length).toBeGreaterThanOrEqual(2);
+      for (const e of teams)
+        expect(e).toMatchObject({ tenant: TEAMS_TENANT, userId: "aad-sec-ada", userName: "Ada" });
     });
   });
 });

@@ -88,3 +88,14 @@ describe("loadConfig", () => {
     expect(rows.map((r) => r.default)).toEqual(CONFIG_VARIABLES.map((v) => v.default));
   });
 });
+
+describe("LABOPS_ADMINS", () => {
+  it("takes slack: and teams: ids, and names a malformed entry with what to write", () => {
+    expect(
+      loadConfig(testEnv({ LABOPS_ADMINS: "slack:U0123, teams:0f1e2d3c-aaaa-bbbb-cccc-000000000001" }))
+        .admins,
+    ).toEqual(["slack:U0123", "teams:0f1e2d3c-aaaa-bbbb-cccc-000000000001"]);
+    const error = problems(testEnv({ LABOPS_ADMINS: "slack:U0123,U0456" }));
+    expect(error.message).toMatch(/LABOPS_ADMINS: has `U0456`, which is not platform:id: write slack:U0123/);
+  });
+});
