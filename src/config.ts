@@ -51,7 +51,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "SLACK_SIGNING_SECRET",
     default: "–",
     secret: true,
-    description: "Slack app's Signing Secret (Basic Information).",
+    description: "Slack app's Signing Secret (Basic Information); not used in Socket Mode.",
   },
   { name: "SLACK_BOT_TOKEN", default: "–", secret: true, description: "Slack bot token, `xoxb-…`." },
   {
@@ -181,6 +181,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
 ];
 
 export interface SlackConfig {
+  /** Empty in Socket Mode, where there is no request to verify. */
   signingSecret: string;
   botToken: string;
   appToken: string | undefined;
@@ -385,10 +386,12 @@ export function loadConfig(env: Env): Config {
   let teams: TeamsConfig | undefined;
 
   if (slackSet) {
-    if (e.SLACK_SIGNING_SECRET === undefined) {
+    // Socket Mode receives over a WebSocket it opened itself: there is no request to verify.
+    if (e.SLACK_SIGNING_SECRET === undefined && e.SLACK_APP_TOKEN === undefined) {
       problems.push({
         variable: "SLACK_SIGNING_SECRET",
-        message: "is missing: set the Signing Secret from your Slack app's Basic Information page.",
+        message:
+          "is missing: set the Signing Secret from your Slack app's Basic Information page (or SLACK_APP_TOKEN for Socket Mode).",
       });
     }
     if (e.SLACK_BOT_TOKEN === undefined) {
@@ -405,9 +408,12 @@ export function loadConfig(env: Env): Config {
           "is not an app-level token: set an xapp-… token with connections:write, or unset it for HTTP mode.",
       });
     }
-    if (e.SLACK_SIGNING_SECRET !== undefined && e.SLACK_BOT_TOKEN !== undefined) {
+    if (
+      (e.SLACK_SIGNING_SECRET !== undefined || e.SLACK_APP_TOKEN !== undefined) &&
+      e.SLACK_BOT_TOKEN !== undefined
+    ) {
       slack = {
-        signingSecret: e.SLACK_SIGNING_SECRET,
+        signingSecret: e.SLACK_SIGNING_SECRET ?? "",
         botToken: e.SLACK_BOT_TOKEN,
         appToken: e.SLACK_APP_TOKEN,
         apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,

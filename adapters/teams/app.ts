@@ -179,6 +179,21 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       case "lab.extend":
         incoming = command({ kind: "lab.extend", lab: value, byMs: undefined });
         break;
+      case "secret.rotate.open": {
+        // A card button asking for a new value: the password form goes into the thread as a new message,
+        // so the card it was pressed on stays as it is.
+        const [secret = "", lab] = value.split("|");
+        if (!isSecretName(secret))
+          return invokeMessage(context, "That button names no secret; run the command again.");
+        const outcome = await decide(command({ kind: "secret.rotate", secret, value: undefined, lab }));
+        if (outcome.kind !== "needs_value") return invokeMessage(context, outcome.text);
+        await answer(
+          context,
+          address,
+          rotateCard({ secret, lab: outcome.command.lab, correlationId: base.correlationId }),
+        );
+        return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
+      }
       case ROTATE_SUBMIT_VERB: {
         const secret = typeof data.secret === "string" ? data.secret : "";
         const lab = typeof data.lab === "string" ? data.lab : undefined;

@@ -61,15 +61,17 @@ export class TeamsChat implements ChatPort {
         "labops has no way to reach this Teams conversation yet: mention the bot there once, then try again.",
       );
     }
-    const channel = /@thread\.(tacv2|skype)$/.test(teamsBaseConversation(address.channel));
+    const id = teamsBaseConversation(address.channel);
+    const channel = /@thread\.(tacv2|skype)$/.test(id);
+    const conversationType = channel ? "channel" : id.endsWith("@thread.v2") ? "groupChat" : "personal";
     return {
       channelId: "msteams",
       serviceUrl: address.serviceUrl,
       bot: { id: `28:${this.#appId}`, name: "labops" },
       conversation: {
-        id: teamsBaseConversation(address.channel),
-        isGroup: channel,
-        conversationType: channel ? "channel" : "personal",
+        id,
+        isGroup: conversationType !== "personal",
+        conversationType,
         tenantId: address.tenant,
         name: "",
       },

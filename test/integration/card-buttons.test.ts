@@ -65,4 +65,32 @@ describe("status card buttons on Slack and Teams", () => {
     await waitFor(async () => (await jobsOf("lab.extend", lab)).length === 1 || undefined, "the extend job");
     expect(chat.toldTo("bob").join("\n")).toMatch(/Only .*who created `?btn-/);
   });
+
+  it.each([
+    ["slack", (world: World) => slackDriver(world, "C0BUTTONS2")],
+    ["teams", (world: World) => teamsDriver(world, "buttons2")],
+  ] as const)("a Rotate button opens the private form on %s", async (platform, driver) => {
+    const chat: ChatDriver = driver(w);
+    const lab = `rot-${platform}`;
+    const owner = platform === "slack" ? { platform, id: "U0ADA" } : { platform, id: "aad-ada", name: "Ada" };
+    if (platform === "teams") await chat.say("ada", "help");
+    await new RedisLabRegistry(w.redis, w.prefix).create(labRecord(lab, owner, chat.address, "ready"));
+    const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+    await router.openThread(chat.address, {
+      title: `Lab ${lab} is ready`,
+      status: "succeeded",
+      actions: [{ kind: "button", id: "secret.rotate.open", label: "Rotate color", value: `color|${lab}` }],
+    });
+    await chat.press("ada", "secret.rotate.open");
+    if (platform === "slack") {
+      const view = await waitFor(() => w.slack.as("U0ADA").openViews().at(-1), "the modal");
+      expect(JSON.parse(String(view.view.private_metadata))).toMatchObject({ secret: "color", lab });
+    } else {
+      const threads = w.teams.tenant.conversation(w.teams.channel("buttons2"));
+      const form = threads
+        .flatMap((t) => t.replies)
+        .find((m) => JSON.stringify(m.attachments).includes("secret.rotate.submit"));
+      expect(form).toBeDefined();
+    }
+  });
 });

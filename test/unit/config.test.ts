@@ -99,3 +99,13 @@ describe("LABOPS_ADMINS", () => {
     expect(error.message).toMatch(/LABOPS_ADMINS: has `U0456`, which is not platform:id: write slack:U0123/);
   });
 });
+
+describe("Slack over Socket Mode", () => {
+  it("needs the app token instead of the signing secret", () => {
+    const config = loadConfig(testEnv({ SLACK_SIGNING_SECRET: undefined, SLACK_APP_TOKEN: "xapp-1-A1-x" }));
+    expect(config.slack?.appToken).toBe("xapp-1-A1-x");
+    expect(problems(testEnv({ SLACK_APP_TOKEN: "xoxb-not-an-app-token" })).message).toMatch(
+      /SLACK_APP_TOKEN: is not an app-level token/,
+    );
+  });
+});
