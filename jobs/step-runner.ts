@@ -1,5 +1,8 @@
 import { CancelledError, ExternalError, errorCode, isRetryable, LabopsError } from "../src/errors.ts";
+import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "../src/labs/steps.ts";
 import type { Logger } from "../src/log.ts";
+
+export type { RetryPolicy, Step, StepContext, StepOutputs } from "../src/labs/steps.ts";
 
 /**
  * Runs a plan: a graph of named steps with dependencies. Steps whose
@@ -8,38 +11,6 @@ import type { Logger } from "../src/log.ts";
  * point resumes at the first unfinished step. Retries back off exponentially
  * with jitter and never sooner than a server's Retry-After.
  */
-
-export type StepOutputs = Record<string, string>;
-
-export interface RetryPolicy {
-  /** Total tries, the first included. */
-  attempts: number;
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** Which failures are worth another try; defaults to errors marked retryable. */
-  retryOn?: (error: unknown) => boolean;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 1_000, maxDelayMs: 30_000 };
-
-export interface StepContext {
-  signal: AbortSignal;
-  logger: Logger;
-  /** 1 on the first try. */
-  attempt: number;
-  /** Outputs of every finished step, this run's and earlier runs'. */
-  outputs: Readonly<Record<string, StepOutputs>>;
-  /** Output `key` of step `step`; throws when a dependency did not produce it. */
-  output(step: string, key: string): string;
-}
-
-export interface Step {
-  name: string;
-  label: string;
-  dependsOn: readonly string[];
-  run(context: StepContext): Promise<StepOutputs | undefined>;
-  retry?: RetryPolicy;
-}
 
 export type StepEvent =
   | { type: "started"; step: string; attempt: number; at: number }

@@ -1,3 +1,6 @@
+export * from "./azure.ts";
 export * from "./chat.ts";
+export * from "./cluster.ts";
 export * from "./queue.ts";
 export * from "./registry.ts";
+export * from "./scheduler.ts";
