@@ -10,7 +10,11 @@ export type FaultTarget = "arm" | "vault" | "authority";
 export interface FaultRule {
   /** HTTP method to match (case-insensitive); any when absent. */
   method?: string;
-  /** Matched against the request path (without query). A string is a regular expression source. */
+  /**
+   * Matched against the request path (without query). A string is a regular
+   * expression source matched case-insensitively, as ARM paths are (the
+   * SDKs differ: `resourcegroups` or `resourceGroups`).
+   */
   path: RegExp | string;
   /** How many matching calls the rule affects; 1 when absent. */
   count?: number;
@@ -69,7 +73,7 @@ export function defaultErrorCode(status: number): string {
 }
 
 function toRegExp(path: RegExp | string): RegExp {
-  return typeof path === "string" ? new RegExp(path) : path;
+  return typeof path === "string" ? new RegExp(path, "i") : path;
 }
 
 function validateRule(rule: FaultRule): void {

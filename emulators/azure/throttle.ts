@@ -92,13 +92,16 @@ export class WindowCounter {
 }
 
 /**
- * Headers telling a client when to come back. `Retry-After` is whole seconds
- * (what every client reads); under a time scale it rounds up to at least one
- * second, so `retry-after-ms` (which the Azure SDK pipeline reads first)
- * carries the exact scaled wait.
+ * Headers telling a client when to come back. Azure answers in whole seconds,
+ * at least one, so the wait is rounded up to whole emulated seconds (a herd
+ * of throttled clients then finds the bucket refilled, as it would in
+ * Azure). `Retry-After` carries real seconds (at least one: whole seconds
+ * is all the header holds); `retry-after-ms`, which the Azure SDK pipeline
+ * reads first, carries the exact scaled wait.
  */
 export function retryAfterHeaders(clock: EmulatorClock, emulatedMs: number): Record<string, string> {
-  const realMs = Math.max(1, Math.ceil(emulatedMs / clock.scale));
+  const wholeSeconds = Math.max(1000, Math.ceil(emulatedMs / 1000) * 1000);
+  const realMs = Math.max(1, Math.ceil(wholeSeconds / clock.scale));
   return {
     "retry-after": String(Math.max(1, Math.ceil(realMs / 1000))),
     "retry-after-ms": String(realMs),
