@@ -95,11 +95,7 @@ function requireScope(ctx: ArmContext, scope: string): void {
   if (segs.length === 4) return;
   const id = scope.toLowerCase();
   const { state } = ctx;
-  const exists =
-    state.vaults.has(id) ||
-    state.clusters.has(id) ||
-    state.identities.has(id) ||
-    [...state.identities.values()].some((i) => i.id.toLowerCase() === id);
+  const exists = state.vaults.has(id) || state.clusters.has(id) || state.identities.has(id);
   if (!exists) {
     const type = segs.length >= 8 ? `${segs[5]}/${segs[6]}` : "resource";
     throw notFound(type, segs.at(-1) ?? "", rg);

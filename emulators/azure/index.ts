@@ -548,11 +548,16 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
     }
     const requestId = ids.guid();
     const clientRequestId = req.headers["x-ms-client-request-id"];
-    send(res, response, {
-      "x-ms-request-id": requestId,
-      "x-ms-correlation-request-id": requestId,
-      ...(typeof clientRequestId === "string" ? { "x-ms-client-request-id": clientRequestId } : {}),
-    });
+    try {
+      send(res, response, {
+        "x-ms-request-id": requestId,
+        "x-ms-correlation-request-id": requestId,
+        ...(typeof clientRequestId === "string" ? { "x-ms-client-request-id": clientRequestId } : {}),
+      });
+    } catch {
+      // The client went away (or the emulator is stopping); there is no one left to answer.
+      res.destroy();
+    }
     const caller = currentCaller.get(req);
     options.log?.({ listener, method, path, status: response.status, ...(caller ? { caller } : {}) });
   }

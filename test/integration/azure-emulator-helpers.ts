@@ -104,16 +104,19 @@ export function rawRequest(
 }
 
 /** The error an SDK call rejects with (fails the test when it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<{
+export interface CaughtError {
   statusCode?: number;
   code?: string;
   message: string;
   details?: unknown;
-}> {
+  response?: { headers: { get(name: string): string | undefined } };
+}
+
+export async function rejection(promise: Promise<unknown>): Promise<CaughtError> {
   try {
     await promise;
   } catch (error) {
-    return error as { statusCode?: number; code?: string; message: string; details?: unknown };
+    return error as CaughtError;
   }
   throw new Error("expected the call to fail, but it succeeded");
 }

@@ -131,11 +131,20 @@ describe("Azure emulator: Key Vault management", () => {
   it("soft-deletes, lists deleted, purges through the LRO, and frees the name", async () => {
     const { keyVault } = clientsFor(emu);
     const before = emu.inventory().counts[RESOURCE_TYPES.deletedVault]?.deleted ?? 0;
-    await keyVault.vaults.createOrUpdate("lab-kv-rg", "kv-purge-me1", vaultParams(emu));
+    const purgeUri =
+      (await keyVault.vaults.createOrUpdate("lab-kv-rg", "kv-purge-me1", vaultParams(emu))).properties
+        .vaultUri ?? "";
     await keyVault.vaults.delete("lab-kv-rg", "kv-purge-me1");
     const gone = await rejection(keyVault.vaults.get("lab-kv-rg", "kv-purge-me1"));
     expect(gone.code).toBe("ResourceNotFound");
     expect(emu.world.vaultUri("kv-purge-me1")).toBeUndefined();
+    // Like a vault name that no longer resolves, the deleted vault's origin takes no connections.
+    await expect(
+      rawRequest(
+        emu,
+        `${emu.armEndpoint.replace(/:\d+$/, "")}:${new URL(purgeUri).port}/secrets?api-version=2026-04-01`,
+      ),
+    ).rejects.toThrow();
 
     const deleted = (await collect(keyVault.vaults.listDeleted())).find((d) => d.name === "kv-purge-me1");
     expect(deleted?.properties?.vaultId).toBe(
@@ -150,6 +159,7 @@ describe("Azure emulator: Key Vault management", () => {
     expect(emu.inventory().counts[RESOURCE_TYPES.deletedVault]?.deleted).toBe(before + 1);
     const reborn = await keyVault.vaults.createOrUpdate("lab-kv-rg", "kv-purge-me1", vaultParams(emu));
     expect(reborn.properties.provisioningState).toBe("Succeeded");
+    expect(reborn.properties.vaultUri).toBe(purgeUri);
 
     const missing = await rejection(
       keyVault.vaults.purgeDeleted("kv-never-was", "centralus").pollUntilDone(),
@@ -381,6 +391,45 @@ describe("Azure emulator: data-plane RBAC on a manual clock", () => {
     } finally {
       await emu.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("Azure emulator: Key Vault throttling on a manual clock", () => {
+  it("answers 429 Throttled with Retry-After past the per-vault limit until the window turns", async () => {
+    const clock = manualClock();
+    const emu = await startAzureEmulator({
+      clock,
+      responseDelays: false,
+      throttling: { vaultOther: 3, vaultCreates: 2 },
+    });
+    try {
+      const { resources, keyVault } = clientsFor(emu);
+      await resources.resourceGroups.createOrUpdate("lab-kvt-rg", { location: emu.location });
+      const create = keyVault.vaults.createOrUpdate("lab-kvt-rg", "kv-throttle-1", vaultParams(emu));
+      await create.submitted();
+      await clock.advance(emu.latency.vaultCreate);
+      const uri = (await create.pollUntilDone()).properties.vaultUri ?? "";
+      const secrets = clientsFor(emu, emu.operator, { maxRetries: 0 }).secrets(uri);
+
+      await secrets.setSecret("a", "1");
+      await secrets.setSecret("b", "2");
+      const tooManyCreates = await rejection(secrets.setSecret("c", "3"));
+      expect(tooManyCreates.statusCode).toBe(429);
+      expect(tooManyCreates.code).toBe("Throttled");
+      expect(tooManyCreates.response?.headers.get("retry-after")).toBe("10");
+
+      await secrets.getSecret("a");
+      await secrets.getSecret("b");
+      await secrets.getSecret("a");
+      const tooManyReads = await rejection(secrets.getSecret("b"));
+      expect(tooManyReads.statusCode).toBe(429);
+
+      await clock.advance(10_000);
+      expect((await secrets.getSecret("a")).value).toBe("1");
+      expect((await secrets.setSecret("c", "3")).value).toBe("3");
+    } finally {
+      await emu.stop();
     }
   });
 });

@@ -171,6 +171,7 @@ describe("Azure emulator: ARM throttling on a manual clock", () => {
       expect(refused.statusCode).toBe(429);
       expect(refused.code).toBe("SubscriptionRequestsThrottled");
       expect(refused.message).toContain("Please try again after '1' seconds");
+      expect(refused.response?.headers.get("retry-after")).toBe("1");
 
       const burst = Promise.all(Array.from({ length: 3 }, () => resources.resourceGroups.get("lab-rg-busy")));
       await until(() => emu.stats().throttled === 4);
