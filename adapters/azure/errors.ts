@@ -55,16 +55,18 @@ interface RestLike {
   details?: unknown;
 }
 
+type ErrorBody = { error?: { innerError?: { code?: string }; innererror?: { code?: string } } };
+
 function innerCode(error: RestLike): string | undefined {
-  // Key Vault puts the specific reason (ForbiddenByRbac) under error.innererror.code.
-  const details = error.details as { error?: { innererror?: { code?: string } } } | undefined;
-  const fromDetails = details?.error?.innererror?.code;
+  // Key Vault puts the specific reason (ForbiddenByRbac) under error.innerError.code.
+  const fromBody = (body: ErrorBody | undefined) =>
+    body?.error?.innerError?.code ?? body?.error?.innererror?.code;
+  const fromDetails = fromBody(error.details as ErrorBody | undefined);
   if (fromDetails) return fromDetails;
-  const body = error.response?.bodyAsText;
-  if (!body) return undefined;
+  const text = error.response?.bodyAsText;
+  if (!text) return undefined;
   try {
-    const parsed = JSON.parse(body) as { error?: { innererror?: { code?: string } } };
-    return parsed.error?.innererror?.code;
+    return fromBody(JSON.parse(text) as ErrorBody);
   } catch {
     return undefined;
   }

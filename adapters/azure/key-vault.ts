@@ -2,7 +2,7 @@ import type { SecretClient, SecretProperties } from "@azure/keyvault-secrets";
 import { ExternalError } from "../../src/errors.ts";
 import type { KeyVaultPort, SecretVersionInfo, Tags } from "../../src/ports/azure.ts";
 import { SecretValue } from "../../src/secret-value.ts";
-import { isNotFound, toAzureError } from "./errors.ts";
+import { hintFor, isNotFound, toAzureError } from "./errors.ts";
 
 function info(p: SecretProperties): SecretVersionInfo {
   return {
@@ -13,6 +13,24 @@ function info(p: SecretProperties): SecretVersionInfo {
     updatedOn: p.updatedOn?.getTime(),
     tags: p.tags ?? {},
   };
+}
+
+/**
+ * The SDK's pager drops Key Vault's error body ("Pagination failed with
+ * unexpected statusCode 403"), losing the inner code. Lab vaults use RBAC
+ * authorisation and public access, so a 403 there is an RBAC denial, most
+ * often a role assignment still propagating.
+ */
+function pagedError(error: unknown, what: string, signal: AbortSignal): Error {
+  const mapped = toAzureError(error, what, signal);
+  if (mapped instanceof ExternalError && mapped.status === 403 && mapped.code === "Forbidden") {
+    const hint = hintFor("ForbiddenByRbac", "");
+    return new ExternalError("azure", "ForbiddenByRbac", `${what}: Key Vault denied access (403)`, {
+      status: 403,
+      ...(hint ? { hint } : {}),
+    });
+  }
+  return mapped;
 }
 
 function newestFirst(a: SecretVersionInfo, b: SecretVersionInfo): number {
@@ -66,7 +84,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
       }
     } catch (error) {
       if (isNotFound(error)) return [];
-      throw toAzureError(error, `list versions of ${name}`, signal);
+      throw pagedError(error, `list versions of ${name}`, signal);
     }
     return versions.sort(newestFirst);
   }
@@ -86,7 +104,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
         if (p.enabled !== false) names.push(p.name);
       }
     } catch (error) {
-      throw toAzureError(error, "list secrets", signal);
+      throw pagedError(error, "list secrets", signal);
     }
     const current = await Promise.all(names.map((n) => this.currentVersion(vaultUri, n, signal)));
     return current
