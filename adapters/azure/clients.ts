@@ -5,6 +5,8 @@ import { ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
+import type { Metrics } from "../../src/ports/metrics.ts";
+import { metricsPolicy } from "./metrics-policy.ts";
 
 /** Azure Resource Manager in the public cloud. */
 export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
@@ -25,6 +27,8 @@ export interface AzureClientSettings {
   /** Extra PEM to trust (LABOPS_CA_FILE's content). */
   caPem?: string;
   retry?: AzureRetrySettings;
+  /** Counts every HTTP attempt (throttles included) when given. */
+  metrics?: Metrics;
 }
 
 export interface AzureClients {
@@ -51,10 +55,14 @@ export function needsChallengeResourceVerificationDisabled(vaultUri: string): bo
 export function createAzureClients(settings: AzureClientSettings): AzureClients {
   const endpoint = (settings.endpoint ?? PUBLIC_ARM_ENDPOINT).replace(/\/+$/, "");
   const { credential, subscriptionId } = settings;
+  const policies = settings.metrics
+    ? { additionalPolicies: [{ policy: metricsPolicy(settings.metrics), position: "perRetry" as const }] }
+    : {};
   const common = {
     endpoint,
     ...(settings.caPem ? { tlsOptions: { ca: settings.caPem } } : {}),
     ...(settings.retry ? { retryOptions: { ...settings.retry } } : {}),
+    ...policies,
   };
   return {
     resources: new ResourceManagementClient(credential, subscriptionId, common),
@@ -64,6 +72,7 @@ export function createAzureClients(settings: AzureClientSettings): AzureClients 
     authorization: new AuthorizationManagementClient(credential, subscriptionId, common),
     secrets(vaultUri: string) {
       return new SecretClient(vaultUri, credential, {
+        ...policies,
         ...(settings.caPem ? { tlsOptions: { ca: settings.caPem } } : {}),
         ...(settings.retry ? { retryOptions: { ...settings.retry } } : {}),
         ...(needsChallengeResourceVerificationDisabled(vaultUri)

@@ -1,5 +1,6 @@
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
+import type { Metrics } from "../../src/ports/metrics.ts";
 import type { LabLocks, LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
 
@@ -11,6 +12,7 @@ export interface WorkflowDeps {
   registry: LabRegistry;
   locks: LabLocks;
   scheduler: LabScheduler;
+  metrics: Metrics;
   settings: WorkflowSettings;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;

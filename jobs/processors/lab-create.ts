@@ -3,7 +3,7 @@ import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts
 import { labNames } from "../../src/labs/naming.ts";
 import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import { runPlan, StepFailedError } from "../step-runner.ts";
+import { runPlan, type StepEvent, StepFailedError } from "../step-runner.ts";
 import type { CommandProcessor, ProcessorContext } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -25,6 +25,12 @@ export function recordOutputs(step: string, outputs: Record<string, string>): Re
     if (v !== undefined) flat[to] = v;
   }
   return flat;
+}
+
+export function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
+  if (event.type === "finished") deps.metrics.stepFinished(event.step, "done", event.durationMs / 1000);
+  else if (event.type === "failed") deps.metrics.stepFinished(event.step, "failed", event.durationMs / 1000);
+  else if (event.type === "retrying") deps.metrics.stepFinished(event.step, "retry", 0);
 }
 
 /** Held while a job works on a lab; renewed so that only a dead worker loses it. */
@@ -206,7 +212,10 @@ async function create(
       logger: ctx.logger,
       sleep: deps.sleep,
       now: deps.now,
-      onEvent: progress.onEvent,
+      onEvent: (event) => {
+        progress.onEvent(event);
+        recordStepMetric(deps, event);
+      },
       checkpoints: {
         done,
         async save(step, outputs, durationMs) {

@@ -7,7 +7,7 @@ import type { LabRecord } from "../../src/ports/registry.ts";
 import { runPlan, StepFailedError } from "../step-runner.ts";
 import type { CommandProcessor, ProcessorContext } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
-import { withLabLock } from "./lab-create.ts";
+import { recordStepMetric, withLabLock } from "./lab-create.ts";
 import { ProgressReporter } from "./progress.ts";
 
 export const DESTROY_STEPS = [
@@ -136,7 +136,10 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       logger: ctx.logger,
       sleep: deps.sleep,
       now: deps.now,
-      onEvent: progress.onEvent,
+      onEvent: (event) => {
+        progress.onEvent(event);
+        recordStepMetric(deps, event);
+      },
       checkpoints: {
         done,
         async save(step, outputs) {

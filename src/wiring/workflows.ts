@@ -10,6 +10,7 @@ import { BullLabScheduler } from "../../jobs/scheduler.ts";
 import { defaultSleep } from "../../jobs/step-runner.ts";
 import type { Config } from "../config.ts";
 import { DEFAULT_LAB_SHAPE } from "../labs/plan.ts";
+import { type Metrics, NO_METRICS } from "../ports/metrics.ts";
 
 /**
  * The lab workflows wired to the real adapters: the Azure SDKs with the
@@ -26,7 +27,7 @@ export interface Workflows {
 export function createWorkflows(
   config: Config,
   redis: Redis,
-  overrides: Partial<WorkflowDeps> = {},
+  options: { metrics?: Metrics; overrides?: Partial<WorkflowDeps> } = {},
 ): Workflows {
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
@@ -43,6 +44,7 @@ export function createWorkflows(
     credential,
     subscriptionId: azureConfig.subscriptionId,
     ...(config.caPem ? { caPem: config.caPem } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const scheduler = new BullLabScheduler({
     connection: redis,
@@ -64,6 +66,7 @@ export function createWorkflows(
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     locks: new RedisLabLocks(redis, config.redisPrefix),
     scheduler,
+    metrics: options.metrics ?? NO_METRICS,
     settings: {
       location: azureConfig.location,
       subscriptionId: azureConfig.subscriptionId,
@@ -76,7 +79,7 @@ export function createWorkflows(
     },
     now: Date.now,
     sleep,
-    ...overrides,
+    ...options.overrides,
   };
   return {
     deps,
