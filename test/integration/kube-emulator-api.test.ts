@@ -201,7 +201,7 @@ describe("patches", () => {
   });
 
   it("server-side apply owns fields, conflicts without force and takes over with it", async () => {
-    const config = {
+    const config: k8s.V1ConfigMap = {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "applied", namespace: "crud" },
