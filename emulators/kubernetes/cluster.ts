@@ -63,6 +63,8 @@ export interface ClusterInventory {
     enabled: boolean;
     rotation: boolean;
     rotationPollInterval: string;
+    rotationPasses: number;
+    lastMountRotationPass: number;
     mounts: number;
     mountFailures: number;
     rotationPolls: number;
@@ -718,6 +720,8 @@ export class KubeCluster {
         enabled: addon?.enabled === true,
         rotation: addon?.enableSecretRotation === true,
         rotationPollInterval: addon?.rotationPollInterval ?? "",
+        rotationPasses: counters?.rotationPasses ?? 0,
+        lastMountRotationPass: counters?.lastMountRotationPass ?? 0,
         mounts: counters?.mounts ?? 0,
         mountFailures: counters?.mountFailures ?? 0,
         rotationPolls: counters?.rotationPolls ?? 0,

@@ -78,6 +78,8 @@ export interface KubernetesInventory {
 }
 
 export interface KubernetesEmulator {
+  /** https://127.0.0.1:PORT serving GET /_emulator/inventory (all clusters) and /_emulator/clusters[/NAME/inventory]. */
+  readonly adminEndpoint: string;
   clusters(): KubernetesClusterHandle[];
   cluster(idOrName: string): KubernetesClusterHandle | undefined;
   /** Resolves once the Azure side has announced the cluster and its API server listens. */
@@ -239,6 +241,36 @@ export async function startKubernetesEmulator(
     return { server: entry.slot.url, caPem: ca.cert, token: entry.cluster.token };
   });
 
+  const admin = createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    let body: unknown;
+    if (req.method === "GET" && path === "/_emulator/inventory") body = aggregated();
+    else if (req.method === "GET" && path === "/_emulator/clusters") {
+      body = [...byId.values()].map(({ cluster }) => ({
+        id: cluster.info.id,
+        name: cluster.info.name,
+        resourceGroup: cluster.info.resourceGroup,
+        server: cluster.server,
+      }));
+    } else {
+      const m = /^\/_emulator\/clusters\/([^/]+)\/inventory$/.exec(path);
+      const c = m?.[1] ? find(decodeURIComponent(m[1])) : undefined;
+      if (req.method === "GET" && c) body = c.inventory();
+    }
+    if (body === undefined) {
+      res.writeHead(404, { "Content-Type": "text/plain" });
+      res.end("not found");
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+    res.end(text);
+  });
+  const adminEndpoint = await new Promise<string>((resolve, reject) => {
+    admin.once("error", reject);
+    admin.listen(0, host, () => resolve(`https://${host}:${(admin.address() as AddressInfo).port}`));
+  });
+
   const handle = (c: KubeCluster): KubernetesClusterHandle => ({
     id: c.info.id,
     name: c.info.name,
@@ -267,6 +299,7 @@ export async function startKubernetesEmulator(
   };
 
   return {
+    adminEndpoint,
     clusters: () => [...byId.values()].map((x) => handle(x.cluster)),
     cluster: (idOrName) => {
       const c = find(idOrName);
@@ -302,6 +335,8 @@ export async function startKubernetesEmulator(
         s.server.close();
         s.server.closeAllConnections();
       }
+      admin.close();
+      admin.closeAllConnections();
       http.close();
     },
   };

@@ -50,6 +50,10 @@ const PATCHER_PERIOD_MS = 5000;
 const ROTATION_RETRY_MS = 10_000;
 
 export interface CsiCounters {
+  /** Passes of the rotation reconciler started (one per poll interval). */
+  rotationPasses: number;
+  /** The pass that last found new object versions (0 when none has). */
+  lastMountRotationPass: number;
   mounts: number;
   mountFailures: number;
   rotationPolls: number;
@@ -91,6 +95,8 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
   readonly driverName = DRIVER_NAME;
   private readonly deps: CsiDriverDeps;
   readonly counters: CsiCounters = {
+    rotationPasses: 0,
+    lastMountRotationPass: 0,
     mounts: 0,
     mountFailures: 0,
     rotationPolls: 0,
@@ -105,6 +111,8 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
   private readonly retry: WorkQueue;
   private readonly unsubscribe: () => void;
   private rotating = false;
+  /** The pass in progress; retries of failed pod statuses count as the pass that runs them. */
+  private pass = 0;
   private stopped = false;
 
   constructor(deps: CsiDriverDeps) {
@@ -423,6 +431,8 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
   async rotateAll(): Promise<void> {
     if (this.rotating || this.stopped) return;
     this.rotating = true;
+    this.counters.rotationPasses++;
+    this.pass = this.counters.rotationPasses;
     try {
       const list = this.deps.api.store.list("secrets-store.csi.x-k8s.io/secretproviderclasspodstatuses");
       for (const o of list) {
@@ -492,6 +502,7 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
     const mount = runtime?.mounts.get(volume.name);
     if (changed) {
       this.counters.mountRotations++;
+      this.counters.lastMountRotationPass = this.pass;
       if (mount) {
         mount.files.clear();
         for (const o of objects) mount.files.set(o.path, o.content);
