@@ -9,7 +9,11 @@ import { rfc3339 } from "../util.ts";
  * distinct (source, object, type, reason, message), and a repeat within ten
  * minutes bumps `count` and `lastTimestamp` instead of adding another, which
  * is how "(x12 over 8m)" comes about and what keeps a rotation poll from
- * growing the store. Events expire after an hour like the API server's TTL.
+ * growing the store. Like client-go's EventAggregator, more than ten
+ * different messages for the same object and reason within ten minutes
+ * fold into one "(combined from similar events): …" event (FailedMount
+ * messages carry Entra's trace ids, so they all differ). Events expire after
+ * an hour like the API server's TTL.
  */
 
 export interface EventSource {
@@ -18,6 +22,7 @@ export interface EventSource {
 }
 
 const AGGREGATION_WINDOW_MS = 10 * 60_000;
+const MAX_SIMILAR = 10;
 const EVENT_TTL_MS = 60 * 60_000;
 
 interface Seen {
@@ -29,6 +34,8 @@ interface Seen {
 export class EventRecorder {
   private readonly api: ClusterApi;
   private readonly seen = new Map<string, Seen>();
+  /** Distinct messages per (source, object, type, reason) within the window. */
+  private readonly similar = new Map<string, { messages: Set<string>; start: number }>();
   private cancelSweep: (() => void) | undefined;
   private stopped = false;
   /** Counts by reason, for the inventory. */
@@ -62,6 +69,7 @@ export class EventRecorder {
       }
     }
     for (const [k, s] of this.seen) if (now - s.last > AGGREGATION_WINDOW_MS) this.seen.delete(k);
+    for (const [k, s] of this.similar) if (now - s.start > AGGREGATION_WINDOW_MS) this.similar.delete(k);
   }
 
   record(
@@ -78,8 +86,10 @@ export class EventRecorder {
     const namespace = involved.metadata.namespace ?? "default";
     const kind = involved.kind ?? "";
     const involvedName = involved.metadata.name ?? "";
-    const key = [
+    const now = this.api.clock.now();
+    const aggregateKey = [
       source.component,
+      source.host ?? "",
       namespace,
       kind,
       involvedName,
@@ -87,9 +97,16 @@ export class EventRecorder {
       fieldPath ?? "",
       type,
       reason,
-      message,
     ].join("\u0000");
-    const now = this.api.clock.now();
+    let similar = this.similar.get(aggregateKey);
+    if (!similar || now - similar.start > AGGREGATION_WINDOW_MS) {
+      similar = { messages: new Set(), start: now };
+      this.similar.set(aggregateKey, similar);
+    }
+    if (similar.messages.size < MAX_SIMILAR) similar.messages.add(message);
+    const combined = similar.messages.size >= MAX_SIMILAR;
+    const key = combined ? aggregateKey : `${aggregateKey}\u0000${message}`;
+    const text = combined ? `(combined from similar events): ${message}` : message;
     const manager = source.component;
     const existing = this.seen.get(key);
     if (existing && now - existing.last <= AGGREGATION_WINDOW_MS) {
@@ -102,6 +119,7 @@ export class EventRecorder {
           const e = o as CoreEvent;
           e.count = (e.count ?? 1) + 1;
           e.lastTimestamp = rfc3339(now);
+          e.message = text;
           return true;
         },
         { fieldManager: manager },
@@ -126,7 +144,7 @@ export class EventRecorder {
         resourceVersion: involved.metadata.resourceVersion ?? "",
       },
       reason,
-      message,
+      message: text,
       source: source.host
         ? { component: source.component, host: source.host }
         : { component: source.component },
