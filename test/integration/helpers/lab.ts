@@ -213,7 +213,10 @@ export async function renderLabManifest(
 }
 
 /** Server-side apply, field manager "labops", in order. */
-export async function applyAll(world: LabWorld, objects: k8s.KubernetesObject[]): Promise<void> {
+export async function applyAll(
+  world: { objects: k8s.KubernetesObjectApi },
+  objects: k8s.KubernetesObject[],
+): Promise<void> {
   for (const o of objects) {
     await world.objects.patch(o, undefined, undefined, "labops", true, k8s.PatchStrategy.ServerSideApply);
   }
