@@ -109,7 +109,7 @@ describe("watch", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]?.type).toBe("ERROR");
     expect(seen[0]?.object).toMatchObject({ kind: "Status", code: 410, reason: "Expired" });
-    expect((seen[0]?.object as { message?: string }).message).toMatch(
+    expect((seen[0]?.object as { message?: string } | undefined)?.message).toMatch(
       /^too old resource version: \d+ \(\d+\)$/,
     );
   });
