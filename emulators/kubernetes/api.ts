@@ -25,7 +25,14 @@ import {
   parseFieldSelector,
   parseLabelSelector,
 } from "./selectors.ts";
-import { type ObjectStore, objectKey, type StoreEvent } from "./store.ts";
+import {
+  eventJson,
+  type HistoryEntry,
+  type ObjectStore,
+  objectKey,
+  type Selectable,
+  type StoreEvent,
+} from "./store.ts";
 import type { CoreEvent, KubeObject, Namespace, Pod, Secret } from "./types.ts";
 import { clone, deepEqual, isPlainObject, newUid, randomSuffix, rfc3339 } from "./util.ts";
 
@@ -177,6 +184,24 @@ function selectableFields(rt: ResourceType, o: KubeObject): Record<string, strin
   }
 }
 
+/** What the store keeps of an object for filtering watches it replays. */
+export function selectableOf(storageKey: string, o: KubeObject): Selectable {
+  const rt = RESOURCES.find((r) => r.storageKey === storageKey && r.view === undefined);
+  return {
+    namespace: o.metadata.namespace ?? "",
+    labels: o.metadata.labels,
+    fields: (rt ? selectableFields(rt, o) : undefined) ?? {},
+  };
+}
+
+/** An object already serialised (a watch event from the history): written as is. */
+export class RawJson {
+  readonly raw: string;
+  constructor(raw: string) {
+    this.raw = raw;
+  }
+}
+
 interface Filter {
   labels: LabelRequirement[];
   fields: FieldRequirement[];
@@ -263,6 +288,14 @@ export class ClusterApi {
     return matchesFields(fields, f.fields);
   }
 
+  /** Refuses a field selector naming a field the kind does not offer, before any object is looked at. */
+  private checkFields(rt: ResourceType, f: Filter): void {
+    const known = selectableFields(rt, { metadata: {} }) ?? {};
+    for (const r of f.fields) {
+      if (!(r.field in known)) throw badRequest(`field label not supported: ${r.field}`);
+    }
+  }
+
   list(rt: ResourceType, namespace: string | undefined, options: ListOptions = {}): ListResult {
     const f = this.filter(options.labelSelector, options.fieldSelector);
     const all = this.store
@@ -326,22 +359,36 @@ export class ClusterApi {
     emit: (type: string, object: unknown) => void,
   ): WatchHandle {
     const f = this.filter(options.labelSelector, options.fieldSelector);
+    this.checkFields(rt, f);
     const ns = rt.namespaced ? namespace : undefined;
     const inScope = (o: KubeObject) => ns === undefined || o.metadata.namespace === ns;
     const test = (o: KubeObject | undefined) => o !== undefined && inScope(o) && this.matches(rt, o, f);
-    const send = (e: StoreEvent) => {
-      const now = test(e.object);
-      const before = e.prev !== undefined && test(e.prev);
-      if (e.type === "ADDED") {
-        if (now) emit("ADDED", this.out(rt, e.object));
-      } else if (e.type === "MODIFIED") {
-        if (now && before) emit("MODIFIED", this.out(rt, e.object));
-        else if (now) emit("ADDED", this.out(rt, e.object));
-        else if (before) emit("DELETED", this.out(rt, e.object));
+    const testSelectable = (x: Selectable | undefined) =>
+      x !== undefined &&
+      (ns === undefined || x.namespace === ns) &&
+      matchesAll(x.labels, f.labels) &&
+      matchesFields(x.fields, f.fields);
+    const route = (type: StoreEvent["type"], now: boolean, before: boolean, payload: () => unknown) => {
+      if (type === "ADDED") {
+        if (now) emit("ADDED", payload());
+      } else if (type === "MODIFIED") {
+        if (now && before) emit("MODIFIED", payload());
+        else if (now) emit("ADDED", payload());
+        else if (before) emit("DELETED", payload());
       } else if (now || before) {
-        emit("DELETED", this.out(rt, e.object));
+        emit("DELETED", payload());
       }
     };
+    // Live changes: the object is at hand; it is serialised once for all watchers.
+    const send = (e: StoreEvent) =>
+      route(e.type, test(e.object), e.prev !== undefined && test(e.prev), () =>
+        rt.view ? rt.view.out(e.object) : new RawJson(eventJson(e)),
+      );
+    // Replayed changes come from the history, already serialised.
+    const replay = (h: HistoryEntry) =>
+      route(h.type, testSelectable(h.now), testSelectable(h.before), () =>
+        rt.view ? rt.view.out(JSON.parse(h.json) as KubeObject) : new RawJson(h.json),
+      );
     const rvText = options.resourceVersion;
     if (rvText === undefined || rvText === "" || rvText === "0") {
       for (const o of this.store.list(rt.storageKey, ns)) if (test(o)) emit("ADDED", this.out(rt, o));
@@ -370,7 +417,7 @@ export class ClusterApi {
         emit("ERROR", err.status);
         return { close: () => {}, expired: true };
       }
-      for (const e of changes) send(e);
+      for (const h of changes) replay(h);
     }
     const remove = this.store.addWatcher(rt.storageKey, { deliver: send });
     return { close: remove, expired: false };

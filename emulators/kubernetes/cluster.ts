@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { EmulatorClock } from "../shared/clock.ts";
 import type { AzureWorldLink, ClusterInfo } from "../shared/world.ts";
-import { type AdmissionPlugin, ClusterApi } from "./api.ts";
+import { type AdmissionPlugin, ClusterApi, selectableOf } from "./api.ts";
 import type { AzureHttpClient } from "./azure-http.ts";
 import { AzureKeyVaultProvider } from "./controllers/azure-provider.ts";
 import { SecretsStoreCsiDriver } from "./controllers/csi.ts";
@@ -130,7 +130,7 @@ export class KubeCluster {
     this.token = o.token;
     this.server = o.server;
     this.caPem = o.caPem;
-    this.store = new ObjectStore(o.watchCacheSize);
+    this.store = new ObjectStore(selectableOf, o.watchCacheSize);
     this.api = new ClusterApi(this.store, o.clock);
     this.events = new EventRecorder(this.api);
     this.gc = new GarbageCollector(this.api);

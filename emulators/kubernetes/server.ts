@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorClock } from "../shared/clock.ts";
-import type { ClusterApi, DeleteOptions, WatchHandle } from "./api.ts";
+import { type ClusterApi, type DeleteOptions, RawJson, type WatchHandle } from "./api.ts";
 import {
   ApiError,
   badRequest,
@@ -657,7 +657,10 @@ export class KubeHttpHandler {
     let started = false;
     const write = (type: string, object: unknown) => {
       if (ended) return;
-      const line = `${JSON.stringify({ type, object })}\n`;
+      const line =
+        object instanceof RawJson
+          ? `{"type":${JSON.stringify(type)},"object":${object.raw}}\n`
+          : `${JSON.stringify({ type, object })}\n`;
       if (!started) pending.push(line);
       else res.write(line);
     };

@@ -8,7 +8,9 @@ import type { KubeObject } from "./types.ts";
  * the in-process controllers.
  *
  * Stored objects are never mutated: every write stores a fresh object, so a
- * snapshot handed to a watcher or kept in the history stays what it was.
+ * snapshot handed to a watcher stays what it was. The history keeps each
+ * change serialised (the JSON a watch sends) with just what selector
+ * filtering needs, which costs a third of keeping the objects.
  */
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -22,13 +24,35 @@ export interface StoreEvent {
   rv: number;
 }
 
+/** What selectors look at: namespace, labels and the kind's selectable fields. */
+export interface Selectable {
+  namespace: string;
+  labels: Record<string, string> | undefined;
+  fields: Record<string, string>;
+}
+
+/** A retained change: the object as JSON, and selectable views of it and of its previous version. */
+export interface HistoryEntry {
+  type: WatchEventType;
+  rv: number;
+  json: string;
+  now: Selectable;
+  before: Selectable | undefined;
+}
+
+/** Serialises the object once per change, for every watcher and the history. */
+export function eventJson(e: StoreEvent & { json?: string }): string {
+  if (e.json === undefined) e.json = JSON.stringify(e.object);
+  return e.json;
+}
+
 export interface StoreWatcher {
   deliver(event: StoreEvent): void;
 }
 
 class ResourceBucket {
   readonly objects = new Map<string, KubeObject>();
-  readonly history: StoreEvent[] = [];
+  readonly history: HistoryEntry[] = [];
   /** Highest revision dropped from the history: watches from below it are too old. */
   compactedRv = 0;
   readonly watchers = new Set<StoreWatcher>();
@@ -53,7 +77,14 @@ export class ObjectStore {
   readonly historySize: number;
   readonly counters: StoreCounters = { created: {}, deleted: {} };
 
-  constructor(historySize = 100, startRevision = 1000) {
+  private readonly selectable: (storageKey: string, o: KubeObject) => Selectable;
+
+  constructor(
+    selectable: (storageKey: string, o: KubeObject) => Selectable,
+    historySize = 100,
+    startRevision = 1000,
+  ) {
+    this.selectable = selectable;
     this.historySize = Math.max(1, historySize);
     this.revision = startRevision;
   }
@@ -124,7 +155,13 @@ export class ObjectStore {
     this.reindexOwners(storageKey, key, prev, type === "DELETED" ? undefined : object);
     const event: StoreEvent = { storageKey, type, object, rv };
     if (prev) event.prev = prev;
-    b.history.push(event);
+    b.history.push({
+      type,
+      rv,
+      json: eventJson(event),
+      now: this.selectable(storageKey, object),
+      before: prev ? this.selectable(storageKey, prev) : undefined,
+    });
     if (b.history.length > this.historySize) {
       const dropped = b.history.splice(0, b.history.length - this.historySize);
       const last = dropped[dropped.length - 1];
@@ -173,7 +210,7 @@ export class ObjectStore {
    * Changes of a resource after revision `since`, or `undefined` when some of
    * them are no longer retained (the caller answers 410 Gone).
    */
-  changesSince(storageKey: string, since: number): StoreEvent[] | undefined {
+  changesSince(storageKey: string, since: number): HistoryEntry[] | undefined {
     const b = this.bucket(storageKey);
     if (since < b.compactedRv) return undefined;
     return b.history.filter((e) => e.rv > since);

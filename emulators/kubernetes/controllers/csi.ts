@@ -48,6 +48,7 @@ const ROTATION_SOURCE = { component: "csi-secrets-store-rotation" };
 const CONTROLLER_SOURCE = { component: "csi-secrets-store-controller" };
 const PATCHER_PERIOD_MS = 5000;
 const ROTATION_RETRY_MS = 10_000;
+const RESYNC_MS = 5 * 60_000;
 
 export interface CsiCounters {
   /** Passes of the rotation reconciler started (one per poll interval). */
@@ -109,6 +110,8 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
   private cancelTicker: (() => void) | undefined;
   private readonly patcher: WorkQueue;
   private readonly retry: WorkQueue;
+  /** The pod status controller's resync: a synced Secret someone deleted comes back within five minutes. */
+  private readonly resync: WorkQueue;
   private readonly unsubscribe: () => void;
   private rotating = false;
   /** The pass in progress; retries of failed pod statuses count as the pass that runs them. */
@@ -118,6 +121,7 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
   constructor(deps: CsiDriverDeps) {
     this.deps = deps;
     this.patcher = new WorkQueue(deps.api.clock, (ns) => this.patchOwners(ns));
+    this.resync = new WorkQueue(deps.api.clock, (key) => this.resyncSecrets(key));
     this.retry = new WorkQueue(deps.api.clock, (key) => {
       this.reconcileOne(key).catch((e: unknown) => deps.onError(e));
     });
@@ -154,6 +158,7 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
     this.cancelTicker?.();
     this.patcher.stop();
     this.retry.stop();
+    this.resync.stop();
     this.unsubscribe();
   }
 
@@ -203,6 +208,7 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
     if (!current || current.metadata.uid !== pod.metadata.uid) return;
     this.writePodStatus(current, spcName, target.targetPath, objects);
     this.syncSecrets(current, spc, target.files);
+    this.resync.addAfter(`${ns}/${podName}-${ns}-${spcName}`, RESYNC_MS);
   }
 
   unpublish(_pod: Pod, _volume: Volume): void {
@@ -354,6 +360,32 @@ export class SecretsStoreCsiDriver implements CsiNodePlugin {
         }
       }
     }
+  }
+
+  private resyncSecrets(key: string): void {
+    const api = this.deps.api;
+    const slash = key.indexOf("/");
+    const ns = key.slice(0, slash);
+    const spcps = api.store.get(
+      "secrets-store.csi.x-k8s.io/secretproviderclasspodstatuses",
+      ns,
+      key.slice(slash + 1),
+    ) as SecretProviderClassPodStatus | undefined;
+    if (!spcps) return;
+    const pod = api.store.get("core/pods", ns, spcps.status?.podName ?? "") as Pod | undefined;
+    const spc = api.store.get(
+      "secrets-store.csi.x-k8s.io/secretproviderclasses",
+      ns,
+      spcps.status?.secretProviderClassName ?? "",
+    ) as SecretProviderClass | undefined;
+    if (pod && spc && pod.metadata.deletionTimestamp === undefined) {
+      const volume = spcVolume(pod, spc.metadata.name ?? "");
+      const files = volume
+        ? this.deps.kubelet.runtime(ns, pod.metadata.name ?? "")?.mounts.get(volume.name)?.files
+        : undefined;
+      if (files) this.syncSecrets(pod, spc, files);
+    }
+    this.resync.addAfter(key, RESYNC_MS);
   }
 
   private secretData(so: SecretObject, files: Map<string, string>): Record<string, string> {
