@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { createSecureContext } from "node:tls";
 import { stringify as toYaml } from "yaml";
 import type { EmulatorClock } from "../shared/clock.ts";
 import {
@@ -105,8 +104,6 @@ export async function startKubernetesEmulator(
   const host = options.host ?? "127.0.0.1";
   const ca = options.ca ?? (await createCertificateAuthority("labops AKS emulator CA"));
   const cert = await issueServerCertificate(ca, "kubernetes");
-  // One TLS context shared by every cluster's listener: a context per server costs memory for nothing.
-  const secureContext = createSecureContext({ cert: cert.cert, key: cert.key });
   const timing: KubeletTiming = { ...DEFAULT_KUBELET_TIMING, ...(options.timing ?? {}) };
   const http = new AzureHttpClient(azure.caPem);
   const byId = new Map<string, { cluster: KubeCluster; slot: Slot }>();
@@ -244,7 +241,7 @@ export async function startKubernetesEmulator(
     return { server: entry.slot.url, caPem: ca.cert, token: entry.cluster.token };
   });
 
-  const admin = createServer({ secureContext }, (req, res) => {
+  const admin = createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
     let body: unknown;
     if (req.method === "GET" && path === "/_emulator/inventory") body = aggregated();

@@ -363,3 +363,76 @@ describe("Reloader", () => {
     ).toBeUndefined();
   });
 });
+
+describe("the Key Vault secrets provider addon", () => {
+  it("is absent until the cluster update enables it, then serves the CRDs and runs the driver", async () => {
+    const ns = "addon";
+    await namespace(ns);
+    const spc = {
+      apiVersion: "secrets-store.csi.x-k8s.io/v1",
+      kind: "SecretProviderClass",
+      metadata: { name: "kv", namespace: ns },
+      spec: {
+        provider: "azure",
+        parameters: { keyvaultName: "kv-none", tenantId: bed.world.tenantId, objects: "array: []" },
+      },
+    };
+    // Without the addon there are no CSI CRDs: client-node cannot even resolve the kind.
+    await expect(bed.objects.create(spc)).rejects.toThrow(
+      /Failed to fetch resource metadata for secrets-store.csi.x-k8s.io\/v1\/SecretProviderClass/,
+    );
+
+    const deployment = podinfo("csi", ns, 1);
+    const podSpec = deployment.spec?.template.spec;
+    if (!podSpec) throw new Error("no pod spec");
+    podSpec.volumes = [
+      {
+        name: "secrets-store",
+        csi: {
+          driver: "secrets-store.csi.k8s.io",
+          readOnly: true,
+          volumeAttributes: { secretProviderClass: "kv" },
+        },
+      },
+    ];
+    const container = podSpec.containers[0];
+    if (!container) throw new Error("no container");
+    container.volumeMounts = [{ name: "secrets-store", mountPath: "/mnt/secrets-store", readOnly: true }];
+    await bed.apps.createNamespacedDeployment({ namespace: ns, body: deployment });
+    const noDriver = await waitFor("a FailedMount for the missing driver", async () => {
+      const list = await bed.core.listNamespacedEvent({ namespace: ns, fieldSelector: "reason=FailedMount" });
+      return list.items[0]?.message;
+    });
+    expect(noDriver).toBe(
+      'MountVolume.SetUp failed for volume "secrets-store" : kubernetes.io/csi: mounter.SetUpAt failed to get CSI client: driver name secrets-store.csi.k8s.io not found in the list of registered CSI drivers',
+    );
+
+    const info = bed.world.clusters()[0];
+    if (!info) throw new Error("no cluster");
+    bed.world.updateCluster({
+      ...info,
+      keyVaultAddon: { enabled: true, enableSecretRotation: true, rotationPollInterval: "2m" },
+    });
+    await waitFor("the driver pods", async () => {
+      const pods = await bed.core.listNamespacedPod({
+        namespace: "kube-system",
+        labelSelector: "app=secrets-store-csi-driver",
+      });
+      return pods.items.length === 2 && pods.items.every(isReady);
+    });
+    await bed.objects.create(spc);
+    // The driver now reaches the provider, which finds no such vault in this Azure.
+    const fromProvider = await waitFor("a FailedMount from the provider", async () => {
+      const list = await bed.core.listNamespacedEvent({ namespace: ns, fieldSelector: "reason=FailedMount" });
+      return list.items
+        .map((e) => e.message ?? "")
+        .find((m) => m.includes("failed to mount secrets store objects"));
+    });
+    expect(fromProvider).toContain(`failed to mount secrets store objects for pod ${ns}/csi-`);
+    expect(bed.cluster.inventory().csi).toMatchObject({
+      enabled: true,
+      rotation: true,
+      rotationPollInterval: "2m",
+    });
+  });
+});
