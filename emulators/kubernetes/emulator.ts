@@ -13,6 +13,7 @@ import type { AzureWorldLink, ClusterEvent, ClusterInfo, KubernetesEndpoint } fr
 import { AzureHttpClient } from "./azure-http.ts";
 import { type ClusterInventory, KubeCluster } from "./cluster.ts";
 import { type CrashRule, DEFAULT_KUBELET_TIMING, type KubeletTiming } from "./controllers/kubelet.ts";
+import type { ApiFault } from "./server.ts";
 
 /**
  * The AKS emulator: for every cluster the Azure emulator announces, an API
@@ -60,6 +61,8 @@ export interface KubernetesClusterHandle {
   compactWatchHistory(storageKey?: string): void;
   /** Ends every open watch stream, as an API server restart or a load balancer would. */
   dropWatches(): void;
+  /** Fails matching API requests (e.g. 429 with Retry-After) until the returned function is called or `count` runs out. */
+  injectFault(fault: ApiFault): () => void;
   /** Runs the CSI rotation reconciler once, now. */
   rotateSecretsNow(): Promise<void>;
 }
@@ -285,6 +288,7 @@ export async function startKubernetesEmulator(
     crashLoop: (rule) => c.crashLoop(rule),
     compactWatchHistory: (key) => c.compactWatchHistory(key),
     dropWatches: () => c.handler.closeWatches(),
+    injectFault: (fault) => c.handler.injectFault(fault),
     rotateSecretsNow: () => c.rotateSecretsNow(),
   });
 

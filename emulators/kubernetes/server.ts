@@ -39,6 +39,31 @@ export interface ServerHooks {
   emulatorRoute(path: string, query: URLSearchParams): unknown;
 }
 
+/** A planned failure of matching API requests (the API server's 429s, 5xx, …), for tests of the bot's retries. */
+export interface ApiFault {
+  /** HTTP method to match; any when absent. */
+  method?: string;
+  /** Matched against the request path; any when absent. */
+  path?: RegExp;
+  status: number;
+  /** How many requests to fail; every matching one until removed when absent. */
+  count?: number;
+  message?: string;
+  /** Sent as Retry-After (and details.retryAfterSeconds), as API Priority and Fairness does with 429. */
+  retryAfterSeconds?: number;
+}
+
+const FAULT_REASONS: Record<number, string> = {
+  400: "BadRequest",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout",
+};
+
 export interface ServerInfo {
   token: string;
   kubernetesVersion: string;
@@ -118,6 +143,7 @@ export class KubeHttpHandler {
   private readonly hooks: ServerHooks;
   private readonly info: ServerInfo;
   private readonly watches = new Set<() => void>();
+  private readonly faults = new Set<{ fault: ApiFault; left: number }>();
   readonly requests: Record<string, number> = {};
 
   constructor(api: ClusterApi, hooks: ServerHooks, info: ServerInfo) {
@@ -133,6 +159,27 @@ export class KubeHttpHandler {
 
   get openWatches(): number {
     return this.watches.size;
+  }
+
+  /** Fails matching requests as planned until the returned function is called (or the count runs out). */
+  injectFault(fault: ApiFault): () => void {
+    const entry = { fault, left: fault.count ?? Number.POSITIVE_INFINITY };
+    this.faults.add(entry);
+    return () => {
+      this.faults.delete(entry);
+    };
+  }
+
+  private plannedFault(method: string, path: string): ApiFault | undefined {
+    for (const entry of this.faults) {
+      const f = entry.fault;
+      if (f.method !== undefined && f.method.toUpperCase() !== method) continue;
+      if (f.path !== undefined && !f.path.test(path)) continue;
+      entry.left -= 1;
+      if (entry.left <= 0) this.faults.delete(entry);
+      return f;
+    }
+    return undefined;
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -166,6 +213,33 @@ export class KubeHttpHandler {
     if (path === "/healthz" || path === "/livez" || path === "/readyz") {
       res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
       res.end("ok");
+      return;
+    }
+    const fault = this.plannedFault(method, path);
+    if (fault) {
+      await readBody(req).catch(() => "");
+      this.count("fault");
+      const status: StatusBody = {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message:
+          fault.message ??
+          (fault.status === 429
+            ? "Too many requests, please try again later."
+            : `injected fault ${fault.status}`),
+        reason: FAULT_REASONS[fault.status] ?? "Unknown",
+        code: fault.status,
+      };
+      const headers: Record<string, string> = { "Content-Type": "application/json" };
+      if (fault.retryAfterSeconds !== undefined) {
+        status.details = { retryAfterSeconds: fault.retryAfterSeconds };
+        headers["Retry-After"] = String(fault.retryAfterSeconds);
+      }
+      const text = JSON.stringify(status);
+      res.writeHead(fault.status, { ...headers, "Content-Length": String(Buffer.byteLength(text)) });
+      res.end(text);
       return;
     }
     const auth = req.headers.authorization ?? "";

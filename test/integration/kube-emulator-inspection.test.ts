@@ -1,7 +1,7 @@
 import { request } from "node:https";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KubeTestBed, startKubeTestBed, waitFor } from "./helpers/kube.ts";
+import { expectApiError, type KubeTestBed, startKubeTestBed, waitFor } from "./helpers/kube.ts";
 
 // The emulator's own endpoints and the secondary APIs a bot may touch (events.k8s.io, pods/log, TokenRequest).
 
@@ -40,6 +40,29 @@ describe("inspection", () => {
     expect(listed.body).toEqual([
       expect.objectContaining({ name: bed.cluster.name, server: bed.cluster.server }),
     ]);
+  });
+
+  it("fails requests as a fault plan says, with the API server's 429 body and Retry-After", async () => {
+    const remove = bed.cluster.injectFault({
+      method: "GET",
+      path: /\/namespaces$/,
+      status: 429,
+      count: 1,
+      retryAfterSeconds: 2,
+    });
+    try {
+      const err = await expectApiError(bed.core.listNamespace());
+      expect(err.code).toBe(429);
+      expect(err.status).toMatchObject({
+        reason: "TooManyRequests",
+        message: "Too many requests, please try again later.",
+      });
+      // count: 1 — the next call goes through.
+      const list = await bed.core.listNamespace();
+      expect(list.items.length).toBeGreaterThan(0);
+    } finally {
+      remove();
+    }
   });
 
   it("refuses the API without the cluster's token", async () => {
@@ -81,7 +104,7 @@ describe("secondary APIs", () => {
     });
   });
 
-  it("issues service-account tokens through TokenRequest and serves container logs", async () => {
+  it("issues service-account tokens through TokenRequest", async () => {
     await bed.core.createNamespace({ body: { metadata: { name: "tok" } } });
     await waitFor("the default service account", async () => {
       const sas = await bed.core.listNamespacedServiceAccount({ namespace: "tok" });
