@@ -2,11 +2,12 @@ import { rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startAzureEmulator } from "./azure/index.ts";
+import { startKubernetesEmulator } from "./kubernetes/index.ts";
 import { createCertificateAuthority } from "./shared/tls.ts";
 
 /**
  * `npm run emulators -- --env-out PATH [--time-scale N]`: starts the emulated
- * Azure (and, once it exists, the AKS emulator) on loopback, writes the env
+ * Azure and AKS on loopback, writes the env
  * lines that point `npm start` at them, and runs until SIGTERM or SIGINT.
  * The flag is --env-out, not --env-file: Node reads --env-file itself even
  * after the script name and would stop before this runs.
@@ -69,11 +70,10 @@ const azure = await startAzureEmulator({
 const envLines = [...azure.envLines(), `LABOPS_TIME_SCALE=${timeScale}`];
 const stops: (() => Promise<void>)[] = [() => azure.stop()];
 
-// ---------------------------------------------------------------------------------------------
-// Kubernetes (AKS) emulator: attach it here. It receives `azure.world` (the AzureWorldLink:
-// clusters, OIDC signing, vault URIs; it registers itself with setKubernetesEndpointProvider)
-// and `ca`, pushes its env lines onto `envLines` and its stop function onto `stops`.
-// ---------------------------------------------------------------------------------------------
+// Kubernetes (AKS) emulator: one API server per cluster the Azure side creates, reached through
+// the kubeconfig of listClusterUserCredential, so it needs no env line of its own.
+const kube = await startKubernetesEmulator({ azure: azure.world, ca });
+stops.unshift(() => kube.stop());
 
 const target = resolve(envOut);
 const temp = join(dirname(target), `.${Date.now()}.${process.pid}.env.tmp`);
@@ -86,6 +86,7 @@ process.stdout.write(
     `  tenant ${azure.tenantId}, subscription ${azure.subscriptionId}`,
     `  inventory: ${azure.armEndpoint}/_emulator/inventory`,
     `  CA: ${azure.caFile}`,
+    `AKS emulator: an API server per cluster; inventory of all clusters at ${kube.adminEndpoint}/_emulator/inventory`,
     `env written to ${target}; stop with Ctrl-C or SIGTERM`,
     "",
   ].join("\n"),
