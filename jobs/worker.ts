@@ -5,6 +5,7 @@ import type { CommandKind } from "../src/commands/types.ts";
 import { errorCode } from "../src/errors.ts";
 import { type Logger, withCorrelation } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
+import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 import type { CommandEnvelope } from "../src/ports/queue.ts";
 import { COMMANDS_QUEUE } from "./queue.ts";
 
@@ -35,6 +36,7 @@ export interface CommandWorkerOptions {
   /** Used for kinds with no processor of their own. */
   fallback: CommandProcessor;
   concurrency?: number;
+  metrics?: Metrics;
   queueName?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -48,6 +50,7 @@ export interface CommandWorker {
 
 export function startCommandWorker(options: CommandWorkerOptions): CommandWorker {
   const { logger } = options;
+  const metrics = options.metrics ?? NO_METRICS;
   const worker = new Worker<JobData>(
     options.queueName ?? COMMANDS_QUEUE,
     async (job, _token, signal) => {
@@ -74,12 +77,13 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
             await job.updateData({ ...job.data, saved: { ...saved } });
           },
         });
-        log.info({ durationMs: Math.round(performance.now() - started) }, "job.completed");
+        const durationMs = performance.now() - started;
+        metrics.jobFinished(envelope.command.kind, "completed", durationMs / 1000);
+        log.info({ durationMs: Math.round(durationMs) }, "job.completed");
       } catch (error) {
-        log.warn(
-          { code: errorCode(error), durationMs: Math.round(performance.now() - started) },
-          "job.failed",
-        );
+        const durationMs = performance.now() - started;
+        metrics.jobFinished(envelope.command.kind, "failed", durationMs / 1000);
+        log.warn({ code: errorCode(error), durationMs: Math.round(durationMs) }, "job.failed");
         throw error;
       }
     },

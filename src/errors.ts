@@ -43,17 +43,40 @@ export class ExternalError extends LabopsError {
   readonly service: string;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /** Worth trying again: throttling, a transient outage, a conflict that will clear, RBAC propagation. */
+  readonly retryable: boolean;
+  /** What the user can do about it, when there is something. */
+  readonly hint: string | undefined;
   constructor(
     service: string,
     code: string,
     message: string,
-    options: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+    options: {
+      status?: number;
+      retryAfterMs?: number;
+      retryable?: boolean;
+      hint?: string;
+      cause?: unknown;
+    } = {},
   ) {
     super(code, message, { cause: options.cause });
     this.service = service;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.retryable = options.retryable ?? false;
+    this.hint = options.hint;
   }
+}
+
+/** Thrown when work stops because its AbortSignal fired (shutdown, cancellation). */
+export class CancelledError extends LabopsError {
+  constructor(message = "The work was cancelled before it finished; it resumes where it stopped.") {
+    super("cancelled", message);
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof ExternalError && error.retryable;
 }
 
 export function errorCode(error: unknown): string {

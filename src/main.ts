@@ -15,6 +15,7 @@ import { TeamsChat } from "../adapters/teams/chat.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
+import { startScheduleWorker } from "../jobs/scheduler.ts";
 import { type CommandWorker, startCommandWorker } from "../jobs/worker.ts";
 import { slackRatePolicy, teamsRatePolicy } from "./chat/limits.ts";
 import { PacedChat } from "./chat/paced.ts";
@@ -24,6 +25,7 @@ import { type Config, type Env, loadConfig } from "./config.ts";
 import { ConfigError, errorCode } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ChatPort, Platform } from "./ports/chat.ts";
+import { createWorkflows } from "./wiring/workflows.ts";
 
 /**
  * The composition root: the only place that knows every adapter. One process
@@ -35,6 +37,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Overrides for tests: their own queue name, shorter locks. */
   queueName?: string;
+  /** "placeholder" runs every command through the placeholder step: the chat path alone, without Azure. */
+  processors?: "workflows" | "placeholder";
   host?: string;
   /** The clock of intake (confirmation expiry); tests move it instead of waiting. */
   now?: () => number;
@@ -182,24 +186,46 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
       const { router: chat } = createChat(config, logger, client);
+      const workflows = createWorkflows(config, client);
+      const processors = options.processors === "placeholder" ? {} : workflows.processors;
       worker = startCommandWorker({
         connection,
         prefix: config.redisPrefix,
         secretKey: config.secretKey,
         chat,
         logger,
-        processors: {},
+        processors,
         fallback: placeholderProcessor,
         concurrency: config.workerConcurrency,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
+      // Expiry destroys go through the command queue like any other destroy.
+      const expiryQueue = new BullCommandQueue({
+        connection: client,
+        prefix: config.redisPrefix,
+        secretKey: config.secretKey,
+        ...(options.queueName ? { queueName: options.queueName } : {}),
+      });
+      const scheduleConnection = createRedis(config.redisUrl, "worker");
+      scheduleConnection.on("error", () => undefined);
+      const schedules = startScheduleWorker({
+        connection: scheduleConnection,
+        prefix: config.redisPrefix,
+        registry: workflows.deps.registry,
+        commands: expiryQueue,
+        chat,
+        logger,
+      });
       const w = worker;
       // After the web server has stopped taking commands, running jobs drain.
       stops.push(async () => {
-        await w.close();
+        await Promise.all([w.close(), schedules.close()]);
         // Cards accepted from finished jobs still go out before the process leaves.
         await chat.flush();
+        await workflows.close();
+        await expiryQueue.close();
         connection.disconnect();
+        scheduleConnection.disconnect();
         client.disconnect();
       });
     }

@@ -16,6 +16,8 @@ export interface LabRecord {
   expiresAt: number;
   /** Outputs of finished steps (resource ids, vault name and URI, issuer URL, client ids). */
   outputs: Record<string, string>;
+  /** Finished steps of the create plan, so any later job resumes after them. */
+  steps?: Record<string, { outputs: Record<string, string>; durationMs: number; finishedAt: number }>;
   /** The thread of the create job, where progress and milestones go. */
   thread?: ThreadRef;
   /** The job currently working on the lab, if any. */

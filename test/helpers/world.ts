@@ -53,6 +53,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   const bot = await startLabops({
     env,
+    // The chat path alone: the lab workflows would call Azure. The conversation test says what changes with them.
+    processors: "placeholder",
     logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
     host: "127.0.0.1",
     ...(options.now ? { now: options.now } : {}),

@@ -30,6 +30,7 @@ describe("walking skeleton: signed Slack command -> queue -> worker -> reply in 
       env: { ...env, SLACK_API_URL: slackApi.url },
       logger: createLogger({ level: "info", destination: logs }),
       host: "127.0.0.1",
+      processors: "placeholder",
     });
     client = new SlackRequestClient(`http://127.0.0.1:${bot.port}/slack/events`, TEST_SIGNING_SECRET);
     redis = new Redis(REDIS_URL);

@@ -58,8 +58,8 @@ describe("SIGTERM", () => {
         200,
       );
       await waitFor(
-        () => slackApi.messages.some((m) => m.channel === "C0TERM" && m.threadTs) || undefined,
-        "the reply",
+        () => slackApi.messages.some((m) => m.channel === "C0TERM" && !m.ephemeral) || undefined,
+        "the answer",
       );
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       child.kill("SIGTERM");

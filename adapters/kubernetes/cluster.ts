@@ -1,0 +1,282 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  createConfiguration,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { CancelledError, ExternalError } from "../../src/errors.ts";
+import type {
+  ClusterPort,
+  ClusterSession,
+  DeploymentState,
+  EventInfo,
+  KubeObject,
+  MountState,
+  PodState,
+} from "../../src/ports/cluster.ts";
+
+export const FIELD_MANAGER = "labops";
+const SPC_GROUP = "secrets-store.csi.x-k8s.io";
+const SPC_VERSION = "v1";
+
+/**
+ * Per-call timeout and cancellation. client-node 2.x sends requests with
+ * undici's fetch and takes an AbortSignal from a request middleware; the
+ * signal of the call in progress reaches that middleware through
+ * AsyncLocalStorage, so one configuration serves every API client,
+ * KubernetesObjectApi (which takes no per-call options) included.
+ */
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+
+const signalMiddleware = {
+  pre: async (context: RequestContext) => {
+    const signal = callSignal.getStore();
+    if (signal) context.setSignal(signal);
+    return context;
+  },
+  post: async (response: ResponseContext) => response,
+};
+
+function apiClient<T>(kc: KubeConfig, ctor: new (config: ReturnType<typeof createConfiguration>) => T): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster)
+    throw new ExternalError("kubernetes", "NoCluster", "The kubeconfig names no current cluster.");
+  return new ctor(
+    createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [signalMiddleware],
+    }),
+  );
+}
+
+function toExternal(error: unknown, what: string, signal: AbortSignal): Error {
+  if (signal.aborted) return new CancelledError();
+  if (error instanceof ApiException) {
+    const status = Number(error.code);
+    let reason = "";
+    let message = "";
+    try {
+      const body = JSON.parse(String(error.body)) as { reason?: string; message?: string };
+      reason = body.reason ?? "";
+      message = body.message ?? "";
+    } catch {
+      message = String(error.body).slice(0, 200);
+    }
+    const retryAfter = Number(error.headers?.["retry-after"]);
+    return new ExternalError(
+      "kubernetes",
+      reason || `Http${status}`,
+      `${what}: ${message || `HTTP ${status}`}`,
+      {
+        status,
+        retryable: status === 429 || status >= 500 || status === 409,
+        ...(Number.isFinite(retryAfter) ? { retryAfterMs: retryAfter * 1000 } : {}),
+        cause: error,
+      },
+    );
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return new ExternalError("kubernetes", "Unreachable", `${what}: ${text}`, {
+    retryable: true,
+    cause: error,
+  });
+}
+
+function time(value: Date | string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const t = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function podState(pod: V1Pod): PodState {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const readyCondition = pod.status?.conditions?.find((c) => c.type === "Ready");
+  const waiting = statuses.find((s) => s.state?.waiting)?.state?.waiting?.reason;
+  const terminated = statuses.find((s) => s.state?.terminated)?.state?.terminated?.reason;
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === "ReplicaSet")?.name;
+  return {
+    name: pod.metadata?.name ?? "",
+    namespace: pod.metadata?.namespace ?? "",
+    phase: pod.status?.phase ?? "Unknown",
+    ready: readyCondition?.status === "True",
+    reason: waiting ?? terminated ?? (pod.status?.phase === "Pending" ? "ContainerCreating" : undefined),
+    restartCount: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
+    createdAt: time(pod.metadata?.creationTimestamp),
+    readyAt: readyCondition?.status === "True" ? time(readyCondition.lastTransitionTime) : undefined,
+    deletionTimestamp: time(pod.metadata?.deletionTimestamp),
+    labels: pod.metadata?.labels ?? {},
+    ownerReplicaSet: owner,
+  };
+}
+
+interface SpcPodStatus {
+  metadata?: { name?: string; namespace?: string };
+  status?: {
+    podName?: string;
+    secretProviderClassName?: string;
+    mounted?: boolean;
+    objects?: Array<{ id?: string; version?: string }>;
+  };
+}
+
+/** SecretProviderClassPodStatus object ids look like "secret/color" in the Azure provider. */
+export function mountState(status: SpcPodStatus): MountState {
+  const versions: Record<string, string> = {};
+  for (const o of status.status?.objects ?? []) {
+    if (!o.id || !o.version) continue;
+    versions[o.id.replace(/^[a-z]+\//, "")] = o.version;
+  }
+  return {
+    podName: status.status?.podName ?? "",
+    namespace: status.metadata?.namespace ?? "",
+    secretProviderClass: status.status?.secretProviderClassName ?? "",
+    mounted: status.status?.mounted === true,
+    versions,
+  };
+}
+
+export interface KubeClusterOptions {
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+/** The cluster port on @kubernetes/client-node, one session per kubeconfig. */
+export class KubeClusterPort implements ClusterPort {
+  readonly #timeoutMs: number;
+
+  constructor(options: KubeClusterOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  connect(kubeconfig: string): ClusterSession {
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    return new KubeClusterSession(kc, this.#timeoutMs);
+  }
+}
+
+export class KubeClusterSession implements ClusterSession {
+  readonly kubeConfig: KubeConfig;
+  readonly #core: CoreV1Api;
+  readonly #apps: AppsV1Api;
+  readonly #custom: CustomObjectsApi;
+  readonly #objects: KubernetesObjectApi;
+  readonly #timeoutMs: number;
+
+  constructor(kc: KubeConfig, timeoutMs: number) {
+    this.kubeConfig = kc;
+    this.#core = apiClient(kc, CoreV1Api);
+    this.#apps = apiClient(kc, AppsV1Api);
+    this.#custom = apiClient(kc, CustomObjectsApi);
+    this.#objects = apiClient(kc, KubernetesObjectApi);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async #call<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    if (signal.aborted) throw new CancelledError();
+    try {
+      return await callSignal.run(AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]), fn);
+    } catch (error) {
+      throw toExternal(error, what, signal);
+    }
+  }
+
+  async apply(objects: KubeObject[], signal: AbortSignal): Promise<void> {
+    // In order: namespaces and CRD-typed objects before what lives in them.
+    for (const object of objects) {
+      const what = `apply ${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`;
+      await this.#call(what, signal, () =>
+        this.#objects.patch(
+          object as KubernetesObject,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        ),
+      );
+    }
+  }
+
+  async getDeployment(
+    namespace: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<DeploymentState | undefined> {
+    try {
+      const d = await this.#call(`read deployment ${namespace}/${name}`, signal, () =>
+        this.#apps.readNamespacedDeployment({ namespace, name }),
+      );
+      return {
+        name,
+        namespace,
+        generation: d.metadata?.generation ?? 0,
+        observedGeneration: d.status?.observedGeneration ?? 0,
+        replicas: d.spec?.replicas ?? 0,
+        updatedReplicas: d.status?.updatedReplicas ?? 0,
+        readyReplicas: d.status?.readyReplicas ?? 0,
+        availableReplicas: d.status?.availableReplicas ?? 0,
+        conditions: (d.status?.conditions ?? []).map((c) => ({
+          type: c.type,
+          status: c.status,
+          ...(c.reason ? { reason: c.reason } : {}),
+          ...(c.message ? { message: c.message } : {}),
+        })),
+        annotations: d.metadata?.annotations ?? {},
+        templateAnnotations: d.spec?.template.metadata?.annotations ?? {},
+      };
+    } catch (error) {
+      if (error instanceof ExternalError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async listPods(namespace: string, labelSelector: string, signal: AbortSignal): Promise<PodState[]> {
+    const list = await this.#call(`list pods in ${namespace}`, signal, () =>
+      this.#core.listNamespacedPod({ namespace, labelSelector }),
+    );
+    return list.items.map(podState);
+  }
+
+  async listMounts(namespace: string, signal: AbortSignal): Promise<MountState[]> {
+    const list = (await this.#call(`list SecretProviderClassPodStatuses in ${namespace}`, signal, () =>
+      this.#custom.listNamespacedCustomObject({
+        group: SPC_GROUP,
+        version: SPC_VERSION,
+        namespace,
+        plural: "secretproviderclasspodstatuses",
+      }),
+    )) as { items?: SpcPodStatus[] };
+    return (list.items ?? []).map(mountState);
+  }
+
+  async listEvents(namespace: string, signal: AbortSignal): Promise<EventInfo[]> {
+    const list = await this.#call(`list events in ${namespace}`, signal, () =>
+      this.#core.listNamespacedEvent({ namespace }),
+    );
+    return list.items.map((e) => ({
+      reason: e.reason ?? "",
+      message: e.message ?? "",
+      type: e.type ?? "",
+      involvedKind: e.involvedObject.kind ?? "",
+      involvedName: e.involvedObject.name ?? "",
+      count: e.count ?? 1,
+      lastTimestamp: time(e.lastTimestamp ?? e.eventTime),
+    }));
+  }
+
+  close(): void {
+    // client-node keeps no long-lived connection per session; watches are closed by their owners.
+  }
+}

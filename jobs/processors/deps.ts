@@ -1,0 +1,35 @@
+import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
+import type { ClusterPort } from "../../src/ports/cluster.ts";
+import type { Metrics } from "../../src/ports/metrics.ts";
+import type { LabLocks, LabRegistry } from "../../src/ports/registry.ts";
+import type { LabScheduler } from "../../src/ports/scheduler.ts";
+
+/** Everything the lab workflows reach outside themselves, injected by the composition root. */
+export interface WorkflowDeps {
+  azure: AzureLabPort;
+  keyVault: KeyVaultPort;
+  cluster: ClusterPort;
+  registry: LabRegistry;
+  locks: LabLocks;
+  scheduler: LabScheduler;
+  metrics: Metrics;
+  settings: WorkflowSettings;
+  now: () => number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface WorkflowSettings {
+  location: string;
+  subscriptionId: string;
+  tenantId: string;
+  /** LABOPS_TIME_SCALE: divides the workflows' own waits. */
+  timeScale: number;
+  defaultTtlMs: number;
+  maxTtlMs: number;
+  replicas: number;
+  nodeCount: number;
+  vmSize: string;
+  rotationPollInterval: string;
+  /** How long a lab lock lives without renewal. */
+  lockTtlMs: number;
+}

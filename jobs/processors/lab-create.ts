@@ -1,0 +1,273 @@
+import type { Command } from "../../src/commands/types.ts";
+import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { labNames } from "../../src/labs/naming.ts";
+import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
+import type { LabRecord } from "../../src/ports/registry.ts";
+import { runPlan, type StepEvent, StepFailedError } from "../step-runner.ts";
+import type { CommandProcessor, ProcessorContext } from "../worker.ts";
+import type { WorkflowDeps } from "./deps.ts";
+import { ProgressReporter } from "./progress.ts";
+
+/** Step outputs worth keeping on the lab record itself, under flat names. */
+const RECORD_OUTPUTS: Record<string, Record<string, string>> = {
+  rg: { id: "resourceGroupId" },
+  aks: { id: "clusterId", oidcIssuerUrl: "oidcIssuerUrl", nodeResourceGroup: "nodeResourceGroup" },
+  kv: { id: "vaultId", name: "vaultName", vaultUri: "vaultUri" },
+  mi: { id: "identityId", clientId: "identityClientId", principalId: "identityPrincipalId" },
+  "role-bot": { principalId: "botPrincipalId" },
+};
+
+export function recordOutputs(step: string, outputs: Record<string, string>): Record<string, string> {
+  const map = RECORD_OUTPUTS[step] ?? {};
+  const flat: Record<string, string> = {};
+  for (const [from, to] of Object.entries(map)) {
+    const v = outputs[from];
+    if (v !== undefined) flat[to] = v;
+  }
+  return flat;
+}
+
+export function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
+  if (event.type === "finished") deps.metrics.stepFinished(event.step, "done", event.durationMs / 1000);
+  else if (event.type === "failed") deps.metrics.stepFinished(event.step, "failed", event.durationMs / 1000);
+  else if (event.type === "retrying") deps.metrics.stepFinished(event.step, "retry", 0);
+}
+
+/** Held while a job works on a lab; renewed so that only a dead worker loses it. */
+export async function withLabLock<T>(
+  deps: WorkflowDeps,
+  lab: string,
+  holder: string,
+  signal: AbortSignal,
+  work: () => Promise<T>,
+): Promise<{ locked: true; value: T } | { locked: false; holder: string | undefined }> {
+  const ttl = deps.settings.lockTtlMs;
+  if (!(await deps.locks.acquire(lab, holder, ttl))) {
+    return { locked: false, holder: await deps.locks.holder(lab) };
+  }
+  const renew = setInterval(
+    () => {
+      if (signal.aborted) return;
+      deps.locks.renew(lab, holder, ttl).catch(() => undefined);
+    },
+    Math.max(250, ttl / 3),
+  );
+  try {
+    return { locked: true, value: await work() };
+  } finally {
+    clearInterval(renew);
+    await deps.locks.release(lab, holder).catch(() => undefined);
+  }
+}
+
+export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
+  return async (ctx: ProcessorContext) => {
+    const command = ctx.envelope.command as Extract<Command, { kind: "lab.create" }>;
+    const { origin } = ctx.envelope;
+    const lab = command.lab;
+    const holder = `job-${ctx.job.id ?? ctx.envelope.deliveryId}`;
+
+    const existing = await deps.registry.get(lab);
+    if (existing && existing.address.channel !== origin.address.channel) {
+      await ctx.chat.notify(
+        origin.address,
+        origin.user,
+        `The name \`${lab}\` is taken by a lab in another channel. Pick another name, e.g. \`lab create ${lab}-2\`.`,
+      );
+      return;
+    }
+    if (existing?.state === "ready") {
+      await ctx.chat.notify(
+        origin.address,
+        origin.user,
+        `Lab \`${lab}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${lab}\` for details.`,
+      );
+      return;
+    }
+    if (existing?.state === "destroying") {
+      await ctx.chat.notify(
+        origin.address,
+        origin.user,
+        `Lab \`${lab}\` is being destroyed; create it again once that finishes.`,
+      );
+      return;
+    }
+
+    const result = await withLabLock(deps, lab, holder, ctx.signal, () =>
+      create(ctx, deps, command, existing),
+    );
+    if (!result.locked) {
+      await ctx.chat.notify(
+        origin.address,
+        origin.user,
+        `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
+      );
+    }
+  };
+}
+
+async function create(
+  ctx: ProcessorContext,
+  deps: WorkflowDeps,
+  command: Extract<Command, { kind: "lab.create" }>,
+  existing: LabRecord | undefined,
+): Promise<void> {
+  const { origin, correlationId } = ctx.envelope;
+  const lab = command.lab;
+  const { settings } = deps;
+  const now = deps.now();
+  const names = labNames(lab);
+
+  let record: LabRecord;
+  if (existing) {
+    record =
+      (await deps.registry.update(lab, (r) => ({
+        ...r,
+        state: "creating",
+        updatedAt: now,
+        jobId: String(ctx.job.id),
+      }))) ?? existing;
+  } else {
+    const ttl = Math.min(command.ttlMs ?? settings.defaultTtlMs, settings.maxTtlMs);
+    record = {
+      name: lab,
+      state: "creating",
+      owner: origin.user,
+      address: origin.address,
+      location: settings.location,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + ttl,
+      outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
+      jobId: String(ctx.job.id),
+    };
+    if (!(await deps.registry.create(record))) {
+      record = (await deps.registry.get(lab)) ?? record;
+    }
+  }
+
+  const startedAt = deps.now();
+  const view = {
+    lab,
+    verb: "create" as const,
+    status: "running" as const,
+    steps: ProgressReporter.initialSteps(CREATE_STEPS, record),
+    correlationId,
+    startedAt,
+    now: startedAt,
+    record,
+    tenantId: settings.tenantId,
+  };
+  let thread = record.thread;
+  if (!thread) {
+    thread = await ctx.chat.openThread(origin.address, progressCard(view));
+    const t = thread;
+    record = (await deps.registry.update(lab, (r) => ({ ...r, thread: t }))) ?? record;
+  } else if (existing?.state === "failed") {
+    await ctx.chat.reply(thread, `Retrying from where it stopped (ref ${correlationId}).`);
+  }
+
+  const progress = new ProgressReporter({
+    chat: ctx.chat,
+    thread,
+    logger: ctx.logger,
+    view,
+    milestones: {
+      aks: (e) =>
+        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${formatElapsed(e.durationMs)}).`,
+      kv: (e) => `Key Vault \`${e.outputs.name ?? ""}\` is ready.`,
+      verify: (e) =>
+        `podinfo runs on ${e.outputs.pods ?? "its"} pods with secrets from the vault. Try \`secret rotate color orange --lab ${lab}\`.`,
+    },
+  });
+  progress.update();
+
+  const plan = createLabPlan(
+    {
+      lab,
+      location: record.location,
+      subscriptionId: settings.subscriptionId,
+      tenantId: settings.tenantId,
+      tags: {
+        "labops-lab": lab,
+        "labops-owner": `${record.owner.platform}:${record.owner.id}`,
+        "labops-channel": `${record.address.platform}:${record.address.channel}`,
+        "labops-expires": new Date(record.expiresAt).toISOString(),
+      },
+      replicas: settings.replicas,
+      nodeCount: settings.nodeCount,
+      vmSize: settings.vmSize,
+      rotationPollInterval: settings.rotationPollInterval,
+      timeScale: settings.timeScale,
+    },
+    { azure: deps.azure, keyVault: deps.keyVault, cluster: deps.cluster, sleep: deps.sleep, now: deps.now },
+  );
+
+  const done: Record<string, Record<string, string>> = {};
+  for (const [name, s] of Object.entries(record.steps ?? {})) done[name] = s.outputs;
+
+  try {
+    await runPlan(plan.steps, {
+      signal: ctx.signal,
+      logger: ctx.logger,
+      sleep: deps.sleep,
+      now: deps.now,
+      onEvent: (event) => {
+        progress.onEvent(event);
+        recordStepMetric(deps, event);
+      },
+      checkpoints: {
+        done,
+        async save(step, outputs, durationMs) {
+          const updated = await deps.registry.update(lab, (r) => ({
+            ...r,
+            updatedAt: deps.now(),
+            outputs: { ...r.outputs, ...recordOutputs(step, outputs) },
+            steps: { ...r.steps, [step]: { outputs, durationMs, finishedAt: deps.now() } },
+          }));
+          if (updated) view.record = updated;
+          await ctx.checkpoint({ lastStep: step });
+        },
+      },
+    });
+  } catch (error) {
+    if (error instanceof StepFailedError) {
+      const failed = await deps.registry.update(lab, (r) => ({
+        ...r,
+        state: "failed",
+        updatedAt: deps.now(),
+        lastError: { step: error.step, code: error.code, message: error.message },
+      }));
+      if (failed) view.record = failed;
+      progress.update({
+        status: "failed",
+        error: {
+          step: error.step,
+          code: error.code,
+          message: error.message,
+          ...(error.hint ? { hint: error.hint } : {}),
+        },
+      });
+      const hint = error.hint ? ` ${error.hint}` : "";
+      progress.reply(
+        `Step *${error.step}* failed with \`${error.code}\`.${hint} Press *Retry* or say \`lab create ${lab}\` to resume from there.`,
+      );
+      await progress.flush();
+      plan.dispose();
+      // The failure is reported; the job itself is done (a retry is a new command from the user).
+      return;
+    }
+    plan.dispose();
+    throw error;
+  }
+  plan.dispose();
+
+  const ready = await deps.registry.update(lab, (r) => {
+    const { lastError: _dropped, ...rest } = r;
+    return { ...rest, state: "ready", updatedAt: deps.now() };
+  });
+  if (ready) view.record = ready;
+  await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
+  progress.update({ status: "succeeded" });
+  await progress.flush();
+}

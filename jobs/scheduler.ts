@@ -1,0 +1,128 @@
+import { Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { formatWhen } from "../src/labs/cards.ts";
+import type { Logger } from "../src/log.ts";
+import type { ChatPort } from "../src/ports/chat.ts";
+import type { CommandQueue } from "../src/ports/queue.ts";
+import type { LabRegistry } from "../src/ports/registry.ts";
+import type { LabScheduler } from "../src/ports/scheduler.ts";
+
+export const SCHEDULES_QUEUE = "schedules";
+
+interface ScheduleData {
+  lab: string;
+  kind: "remind" | "expire";
+  expiresAt: number;
+}
+
+/** A reminder this long before expiry (or at half the lifetime of a short lab). */
+const REMIND_BEFORE_MS = 60 * 60_000;
+
+/**
+ * Expiry on BullMQ delayed jobs. Job ids carry the expiry time, so an extend
+ * simply schedules new ones; a stale job finds the lab's expiry moved and does
+ * nothing. Delays are divided by the time scale, like every wait of the bot.
+ */
+export class BullLabScheduler implements LabScheduler {
+  readonly queue: Queue<ScheduleData>;
+  readonly #timeScale: number;
+  readonly #now: () => number;
+
+  constructor(options: {
+    connection: Redis;
+    prefix: string;
+    timeScale: number;
+    now?: () => number;
+    queueName?: string;
+  }) {
+    this.queue = new Queue<ScheduleData>(options.queueName ?? SCHEDULES_QUEUE, {
+      connection: options.connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+        attempts: 3,
+      },
+    });
+    this.queue.on("error", () => undefined);
+    this.#timeScale = options.timeScale;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async scheduleExpiry(lab: string, expiresAt: number): Promise<void> {
+    await this.cancel(lab);
+    const now = this.#now();
+    const left = Math.max(0, expiresAt - now);
+    const remindIn = Math.max(0, left - Math.min(REMIND_BEFORE_MS, left / 2));
+    await this.queue.add(
+      "remind",
+      { lab, kind: "remind", expiresAt },
+      { jobId: `remind-${lab}-${expiresAt}`, delay: Math.round(remindIn / this.#timeScale) },
+    );
+    await this.queue.add(
+      "expire",
+      { lab, kind: "expire", expiresAt },
+      { jobId: `expire-${lab}-${expiresAt}`, delay: Math.round(left / this.#timeScale) },
+    );
+  }
+
+  async cancel(lab: string): Promise<void> {
+    const delayed = await this.queue.getDelayed();
+    await Promise.all(
+      delayed.filter((j) => j.data.lab === lab).map((j) => j.remove().catch(() => undefined)),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export interface ScheduleWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  registry: LabRegistry;
+  commands: CommandQueue;
+  chat: ChatPort;
+  logger: Logger;
+  queueName?: string;
+}
+
+export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<ScheduleData> {
+  const worker = new Worker<ScheduleData>(
+    options.queueName ?? SCHEDULES_QUEUE,
+    async (job) => {
+      const { lab, kind, expiresAt } = job.data;
+      const record = await options.registry.get(lab);
+      // Extended, destroyed or replaced since this was scheduled: nothing to do.
+      if (!record || record.expiresAt !== expiresAt || record.state === "destroying") return;
+      const log = options.logger.child({ lab, schedule: kind });
+      if (kind === "remind") {
+        if (record.thread) {
+          await options.chat.reply(record.thread, {
+            title: `Lab ${lab} expires ${formatWhen(expiresAt)}`,
+            status: "warning",
+            text: `It will be destroyed then. Extend it to keep it: \`lab extend ${lab} --by 4h\`.`,
+            actions: [{ kind: "button", id: "lab.extend", label: "Extend 4h", value: lab, style: "primary" }],
+          });
+        }
+        log.info("lab.reminded");
+        return;
+      }
+      await options.commands.enqueue({
+        deliveryId: `expire.${lab}.${expiresAt}`,
+        correlationId: `c-expire-${lab}`,
+        command: { kind: "lab.destroy", lab, confirmed: true },
+        origin: {
+          address: record.address,
+          user: { platform: record.address.platform, id: "labops", name: "labops (expiry)" },
+        },
+        receivedAt: Date.now(),
+      });
+      log.info("lab.expired");
+    },
+    { connection: options.connection, prefix: options.prefix, concurrency: 5 },
+  );
+  worker.on("error", (error) => options.logger.warn({ err: error.message }, "schedule_worker.error"));
+  return worker;
+}

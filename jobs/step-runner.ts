@@ -1,0 +1,219 @@
+import { CancelledError, ExternalError, errorCode, isRetryable, LabopsError } from "../src/errors.ts";
+import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "../src/labs/steps.ts";
+import type { Logger } from "../src/log.ts";
+
+export type { RetryPolicy, Step, StepContext, StepOutputs } from "../src/labs/steps.ts";
+
+/**
+ * Runs a plan: a graph of named steps with dependencies. Steps whose
+ * dependencies are done run at the same time; each finished step's outputs
+ * are checkpointed before anything depends on them, so a job killed at any
+ * point resumes at the first unfinished step. Retries back off exponentially
+ * with jitter and never sooner than a server's Retry-After.
+ */
+
+export type StepEvent =
+  | { type: "started"; step: string; attempt: number; at: number }
+  | { type: "retrying"; step: string; attempt: number; delayMs: number; code: string; at: number }
+  | { type: "finished"; step: string; durationMs: number; outputs: StepOutputs; at: number }
+  | { type: "skipped"; step: string; at: number }
+  | {
+      type: "failed";
+      step: string;
+      durationMs: number;
+      code: string;
+      message: string;
+      hint?: string;
+      at: number;
+    };
+
+export interface Checkpoints {
+  /** Steps finished by earlier runs, with their outputs. */
+  done: Readonly<Record<string, StepOutputs>>;
+  /** Persists a finished step; resolves once it is durable. */
+  save(step: string, outputs: StepOutputs, durationMs: number): Promise<void>;
+}
+
+export interface RunOptions {
+  checkpoints: Checkpoints;
+  signal: AbortSignal;
+  logger: Logger;
+  onEvent?: (event: StepEvent) => void;
+  /** Injected so tests and the time scale control waiting. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class StepFailedError extends LabopsError {
+  readonly step: string;
+  readonly hint: string | undefined;
+  constructor(step: string, cause: unknown) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super(errorCode(cause), message, { cause });
+    this.step = step;
+    this.hint = cause instanceof ExternalError ? cause.hint : undefined;
+  }
+}
+
+export function validatePlan(steps: readonly Step[]): void {
+  const names = new Set<string>();
+  for (const step of steps) {
+    if (names.has(step.name)) throw new Error(`plan: step ${step.name} appears twice`);
+    names.add(step.name);
+  }
+  for (const step of steps) {
+    for (const dep of step.dependsOn) {
+      if (!names.has(dep)) throw new Error(`plan: ${step.name} depends on unknown step ${dep}`);
+    }
+  }
+  // Kahn's algorithm: a plan with a cycle would never finish.
+  const indegree = new Map(steps.map((s) => [s.name, s.dependsOn.length]));
+  const queue = steps.filter((s) => s.dependsOn.length === 0).map((s) => s.name);
+  let seen = 0;
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    seen++;
+    for (const s of steps) {
+      if (s.dependsOn.includes(name)) {
+        const d = (indegree.get(s.name) ?? 0) - 1;
+        indegree.set(s.name, d);
+        if (d === 0) queue.push(s.name);
+      }
+    }
+  }
+  if (seen !== steps.length) throw new Error("plan: the dependencies form a cycle");
+}
+
+export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new CancelledError());
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Exponential back-off with full jitter, never below the server's Retry-After. */
+export function retryDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  error: unknown,
+  random: () => number,
+): number {
+  const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));
+  const jittered = exp / 2 + random() * (exp / 2);
+  const retryAfter = error instanceof ExternalError ? (error.retryAfterMs ?? 0) : 0;
+  return Math.max(jittered, retryAfter);
+}
+
+export async function runPlan(
+  steps: readonly Step[],
+  options: RunOptions,
+): Promise<Record<string, StepOutputs>> {
+  validatePlan(steps);
+  const sleep = options.sleep ?? defaultSleep;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const emit = (event: StepEvent) => options.onEvent?.(event);
+  const outputs: Record<string, StepOutputs> = { ...options.checkpoints.done };
+  const done = new Set(Object.keys(outputs));
+  const running = new Map<string, Promise<void>>();
+  const failures: StepFailedError[] = [];
+
+  for (const step of steps) if (done.has(step.name)) emit({ type: "skipped", step: step.name, at: now() });
+
+  const runStep = async (step: Step): Promise<void> => {
+    const policy = step.retry ?? DEFAULT_RETRY;
+    const retryOn = policy.retryOn ?? isRetryable;
+    const started = now();
+    const log = options.logger.child({ step: step.name });
+    for (let attempt = 1; ; attempt++) {
+      if (options.signal.aborted) throw new CancelledError();
+      emit({ type: "started", step: step.name, attempt, at: now() });
+      try {
+        const result =
+          (await step.run({
+            signal: options.signal,
+            logger: log,
+            attempt,
+            outputs,
+            output(from, key) {
+              const value = outputs[from]?.[key];
+              if (value === undefined) throw new Error(`step ${step.name} needs output ${key} of ${from}`);
+              return value;
+            },
+          })) ?? {};
+        const durationMs = now() - started;
+        await options.checkpoints.save(step.name, result, durationMs);
+        outputs[step.name] = result;
+        done.add(step.name);
+        log.info({ durationMs }, "step.finished");
+        emit({ type: "finished", step: step.name, durationMs, outputs: result, at: now() });
+        return;
+      } catch (error) {
+        if (error instanceof CancelledError || options.signal.aborted) throw new CancelledError();
+        const code = errorCode(error);
+        if (attempt < policy.attempts && retryOn(error)) {
+          const delayMs = retryDelay(policy, attempt, error, random);
+          log.warn({ code, attempt, delayMs: Math.round(delayMs) }, "step.retrying");
+          emit({ type: "retrying", step: step.name, attempt, delayMs, code, at: now() });
+          await sleep(delayMs, options.signal);
+          continue;
+        }
+        const failure = new StepFailedError(step.name, error);
+        log.warn({ code, attempt }, "step.failed");
+        emit({
+          type: "failed",
+          step: step.name,
+          durationMs: now() - started,
+          code,
+          message: failure.message,
+          ...(failure.hint ? { hint: failure.hint } : {}),
+          at: now(),
+        });
+        throw failure;
+      }
+    }
+  };
+
+  let cancelled = false;
+  for (;;) {
+    if (!cancelled && failures.length === 0 && !options.signal.aborted) {
+      for (const step of steps) {
+        if (done.has(step.name) || running.has(step.name)) continue;
+        if (!step.dependsOn.every((d) => done.has(d))) continue;
+        const task = runStep(step).then(
+          () => {
+            running.delete(step.name);
+          },
+          (error: unknown) => {
+            running.delete(step.name);
+            if (error instanceof StepFailedError) failures.push(error);
+            else cancelled = true;
+          },
+        );
+        running.set(step.name, task);
+      }
+    }
+    if (running.size === 0) break;
+    // Wait for any running step; independent steps keep running after one fails so their work is kept.
+    await Promise.race(running.values());
+  }
+
+  const [failure] = failures;
+  if (failure) throw failure;
+  if (cancelled || options.signal.aborted) throw new CancelledError();
+  const missing = steps.filter((s) => !done.has(s.name)).map((s) => s.name);
+  if (missing.length > 0) throw new Error(`plan: steps never became runnable: ${missing.join(", ")}`);
+  return outputs;
+}

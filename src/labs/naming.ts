@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Every name a lab owns, derived from the lab name alone (plus the
+ * subscription for the vault's global name), so a resumed or repeated job
+ * finds what an earlier one created instead of making another.
+ */
+export interface LabNames {
+  lab: string;
+  resourceGroup: string;
+  cluster: string;
+  identity: string;
+  federatedCredential: string;
+  namespace: string;
+  serviceAccount: string;
+  secretProviderClass: string;
+  deployment: string;
+  syncedSecret: string;
+}
+
+export const LAB_NAMESPACE = "secret-lab";
+export const LAB_SERVICE_ACCOUNT = "secret-lab-sa";
+export const LAB_DEPLOYMENT = "podinfo-csi";
+export const LAB_SECRET_PROVIDER_CLASS = "azure-keyvault-secrets";
+export const LAB_SYNCED_SECRET = "keyvault-secrets";
+export const LAB_SECRETS = ["db-connection-string", "color"] as const;
+export const FEDERATED_AUDIENCE = "api://AzureADTokenExchange";
+
+export function labNames(lab: string): LabNames {
+  return {
+    lab,
+    resourceGroup: `lab-${lab}-rg`,
+    cluster: `lab-${lab}-aks`,
+    identity: `lab-${lab}-mi`,
+    federatedCredential: "secret-lab-federated-id",
+    namespace: LAB_NAMESPACE,
+    serviceAccount: LAB_SERVICE_ACCOUNT,
+    secretProviderClass: LAB_SECRET_PROVIDER_CLASS,
+    deployment: LAB_DEPLOYMENT,
+    syncedSecret: LAB_SYNCED_SECRET,
+  };
+}
+
+export function workloadSubject(names: LabNames): string {
+  return `system:serviceaccount:${names.namespace}:${names.serviceAccount}`;
+}
+
+const VAULT_MAX = 24;
+const SUFFIX = 5;
+
+/**
+ * `kv-<lab>-<5 chars>`, at most 24 characters. The suffix is a hash of the
+ * subscription, the lab and the attempt, so the same lab gets the same vault
+ * name every time, and a global-name conflict moves to the next attempt.
+ */
+export function vaultName(subscriptionId: string, lab: string, attempt = 0): string {
+  const room = VAULT_MAX - "kv-".length - 1 - SUFFIX;
+  // Key Vault names may not hold "--" or end in "-": trim the cut.
+  const stem = lab.slice(0, room).replace(/-+$/, "");
+  const digest = createHash("sha256").update(`${subscriptionId}/${lab}/${attempt}`).digest();
+  let suffix = "";
+  for (let i = 0; suffix.length < SUFFIX; i++) {
+    suffix += "abcdefghijklmnopqrstuvwxyz0123456789"[(digest[i] ?? 0) % 36];
+  }
+  return `kv-${stem}-${suffix}`;
+}
+
+/**
+ * A role assignment's name must be a GUID; deriving it from scope, role and
+ * principal makes the PUT idempotent (a name-based UUID, RFC 4122 version 5 layout).
+ */
+export function roleAssignmentName(scope: string, roleDefinitionId: string, principalId: string): string {
+  const hash = createHash("sha1")
+    .update(`${scope.toLowerCase()}|${roleDefinitionId.toLowerCase()}|${principalId.toLowerCase()}`)
+    .digest();
+  const b = Buffer.from(hash.subarray(0, 16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x50;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = b.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Built-in role definition ids (the same in every Azure cloud). */
+export const ROLE = {
+  keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+  keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+} as const;

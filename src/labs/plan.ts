@@ -1,0 +1,375 @@
+import { randomBytes } from "node:crypto";
+import { CancelledError, ExternalError } from "../errors.ts";
+import type { AzureLabPort, KeyVaultPort, Tags } from "../ports/azure.ts";
+import type { ClusterPort, ClusterSession, MountState, PodState } from "../ports/cluster.ts";
+import { SecretValue } from "../secret-value.ts";
+import { renderLabManifests } from "./manifests.ts";
+import {
+  FEDERATED_AUDIENCE,
+  LAB_SECRETS,
+  type LabNames,
+  labNames,
+  ROLE,
+  vaultName,
+  workloadSubject,
+} from "./naming.ts";
+import type { RetryPolicy, Step, StepContext } from "./steps.ts";
+
+/**
+ * The lab blueprint (DESIGN section 4) as a plan of steps. The cluster is
+ * created with the Key Vault CSI addon and rotation in the same request,
+ * saving the reference's second cluster update (about 3 minutes).
+ */
+
+export interface LabPlanInput {
+  lab: string;
+  location: string;
+  subscriptionId: string;
+  tenantId: string;
+  tags: Tags;
+  replicas: number;
+  nodeCount: number;
+  vmSize: string;
+  rotationPollInterval: string;
+  /** Divides the plan's own waits (verify polling and deadlines) when the world runs faster. */
+  timeScale: number;
+}
+
+export interface LabPlanPorts {
+  azure: AzureLabPort;
+  keyVault: KeyVaultPort;
+  cluster: ClusterPort;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  now: () => number;
+}
+
+export const DEFAULT_LAB_SHAPE = {
+  replicas: 2,
+  nodeCount: 2,
+  vmSize: "Standard_B2s",
+  rotationPollInterval: "1m",
+} as const;
+
+/** The steps, in the order the blueprint lists them. */
+export const CREATE_STEPS: ReadonlyArray<{ name: string; label: string; dependsOn: readonly string[] }> = [
+  { name: "rg", label: "Resource group", dependsOn: [] },
+  { name: "aks", label: "AKS cluster with workload identity and the Key Vault CSI addon", dependsOn: ["rg"] },
+  { name: "kv", label: "Key Vault (RBAC)", dependsOn: ["rg"] },
+  { name: "mi", label: "Managed identity", dependsOn: ["rg"] },
+  { name: "role-mi", label: "Key Vault Secrets User for the identity", dependsOn: ["kv", "mi"] },
+  { name: "role-bot", label: "Key Vault Secrets Officer for labops", dependsOn: ["kv"] },
+  { name: "fic", label: "Federated credential for the service account", dependsOn: ["aks", "mi"] },
+  { name: "secrets", label: "Seed secrets", dependsOn: ["role-bot"] },
+  { name: "creds", label: "Cluster credentials", dependsOn: ["aks"] },
+  { name: "reloader", label: "Reloader", dependsOn: ["creds"] },
+  {
+    name: "workload",
+    label: "Namespace, service account, SecretProviderClass, podinfo",
+    dependsOn: ["creds", "fic", "secrets"],
+  },
+  {
+    name: "verify",
+    label: "Pods ready on the vault's current versions",
+    dependsOn: ["workload", "reloader"],
+  },
+];
+
+/** RBAC assignments take one to two minutes to reach Key Vault's data plane. */
+const RBAC_PROPAGATION: RetryPolicy = {
+  attempts: 40,
+  initialDelayMs: 2_000,
+  maxDelayMs: 15_000,
+  retryOn: (e) =>
+    e instanceof ExternalError && (e.retryable || e.code === "ForbiddenByRbac" || e.status === 403),
+};
+
+const VAULT_NAME_ATTEMPTS = 5;
+
+function scaled(ms: number, scale: number): number {
+  return Math.max(1, Math.round(ms / scale));
+}
+
+function scaledPolicy(policy: RetryPolicy, scale: number): RetryPolicy {
+  return {
+    ...policy,
+    initialDelayMs: scaled(policy.initialDelayMs, scale),
+    maxDelayMs: scaled(policy.maxDelayMs, scale),
+  };
+}
+
+/** A connection string with a fresh password: the lab's example of a secret nobody should see. */
+function seedConnectionString(names: LabNames): SecretValue {
+  const password = randomBytes(18).toString("base64url");
+  return new SecretValue(
+    `Server=tcp:${names.lab}-sql.database.windows.net,1433;Database=labdb;User ID=labadmin;Password=${password};Encrypt=True;`,
+  );
+}
+
+export interface VerifyReport {
+  ready: boolean;
+  summary: string;
+}
+
+/** Is every pod of the deployment ready and on the vault's current versions? */
+export function compareMounts(
+  pods: PodState[],
+  mounts: MountState[],
+  current: Record<string, string>,
+  expectedReplicas: number,
+): VerifyReport {
+  const live = pods.filter((p) => p.deletionTimestamp === undefined);
+  const ready = live.filter((p) => p.ready);
+  if (ready.length < expectedReplicas || live.length !== ready.length) {
+    const waiting = live.filter((p) => !p.ready).map((p) => `${p.name} (${p.reason ?? p.phase})`);
+    return {
+      ready: false,
+      summary: `${ready.length}/${expectedReplicas} pods ready${waiting.length ? `; waiting: ${waiting.join(", ")}` : ""}`,
+    };
+  }
+  for (const pod of ready) {
+    const mount = mounts.find((m) => m.podName === pod.name);
+    if (!mount?.mounted) return { ready: false, summary: `${pod.name} has not mounted the vault yet` };
+    for (const [object, version] of Object.entries(current)) {
+      if (mount.versions[object] !== version) {
+        return {
+          ready: false,
+          summary: `${pod.name} runs ${object} ${mount.versions[object] ?? "(none)"}, the vault has ${version}`,
+        };
+      }
+    }
+  }
+  return {
+    ready: true,
+    summary: `${ready.length}/${expectedReplicas} pods ready on the vault's current versions`,
+  };
+}
+
+export interface LabPlan {
+  steps: Step[];
+  /** Closes the cluster session the steps opened, if any. */
+  dispose(): void;
+}
+
+export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan {
+  const names = labNames(input.lab);
+  const scale = input.timeScale;
+  const { azure, keyVault, cluster } = ports;
+
+  // The kubeconfig holds a credential, so it is never checkpointed: each run asks ARM for it again.
+  let session: ClusterSession | undefined;
+  const clusterSession = async (signal: AbortSignal) => {
+    if (!session) {
+      session = cluster.connect(
+        await azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, signal),
+      );
+    }
+    return session;
+  };
+
+  const run: Record<string, (ctx: StepContext) => Promise<Record<string, string> | undefined>> = {
+    async rg({ signal }) {
+      const rg = await azure.ensureResourceGroup(names.resourceGroup, input.location, input.tags, signal);
+      return { id: rg.id, name: rg.name };
+    },
+    async aks({ signal }) {
+      const aks = await azure.ensureCluster(
+        {
+          resourceGroup: names.resourceGroup,
+          name: names.cluster,
+          location: input.location,
+          nodeCount: input.nodeCount,
+          vmSize: input.vmSize,
+          rotationPollInterval: input.rotationPollInterval,
+          tags: input.tags,
+        },
+        signal,
+      );
+      if (!aks.oidcIssuerUrl) {
+        throw new ExternalError("azure", "OidcIssuerMissing", `Cluster ${aks.name} has no OIDC issuer URL.`, {
+          hint: "The cluster must be created with the OIDC issuer enabled; delete the lab and create it again.",
+        });
+      }
+      return {
+        id: aks.id,
+        name: aks.name,
+        oidcIssuerUrl: aks.oidcIssuerUrl,
+        nodeResourceGroup: aks.nodeResourceGroup,
+      };
+    },
+    async kv({ signal, logger }) {
+      for (let attempt = 0; attempt < VAULT_NAME_ATTEMPTS; attempt++) {
+        const name = vaultName(input.subscriptionId, input.lab, attempt);
+        try {
+          const vault = await azure.ensureVault(
+            { resourceGroup: names.resourceGroup, name, location: input.location, tags: input.tags },
+            signal,
+          );
+          return { id: vault.id, name: vault.name, vaultUri: vault.vaultUri };
+        } catch (error) {
+          if (error instanceof ExternalError && error.code === "VaultAlreadyExists") {
+            logger.info({ name }, "vault name taken elsewhere; trying the next one");
+            continue;
+          }
+          throw error;
+        }
+      }
+      throw new ExternalError(
+        "azure",
+        "VaultAlreadyExists",
+        `No free Key Vault name for lab ${input.lab} after ${VAULT_NAME_ATTEMPTS} tries.`,
+        {
+          hint: "Key Vault names are global and stay taken while soft-deleted; purge old vaults or pick another lab name.",
+        },
+      );
+    },
+    async mi({ signal }) {
+      const mi = await azure.ensureIdentity(
+        {
+          resourceGroup: names.resourceGroup,
+          name: names.identity,
+          location: input.location,
+          tags: input.tags,
+        },
+        signal,
+      );
+      return { id: mi.id, name: mi.name, clientId: mi.clientId, principalId: mi.principalId };
+    },
+    async "role-mi"({ signal, output }) {
+      const ra = await azure.ensureRoleAssignment(
+        {
+          scope: output("kv", "id"),
+          roleDefinitionId: ROLE.keyVaultSecretsUser,
+          principalId: output("mi", "principalId"),
+          principalType: "ServicePrincipal",
+        },
+        signal,
+      );
+      return { id: ra.id };
+    },
+    async "role-bot"({ signal, output }) {
+      const principalId = await azure.callerPrincipalId(signal);
+      const ra = await azure.ensureRoleAssignment(
+        {
+          scope: output("kv", "id"),
+          roleDefinitionId: ROLE.keyVaultSecretsOfficer,
+          principalId,
+          principalType: "ServicePrincipal",
+        },
+        signal,
+      );
+      return { id: ra.id, principalId };
+    },
+    async fic({ signal, output }) {
+      const fic = await azure.ensureFederatedCredential(
+        {
+          resourceGroup: names.resourceGroup,
+          identityName: names.identity,
+          name: names.federatedCredential,
+          issuer: output("aks", "oidcIssuerUrl"),
+          subject: workloadSubject(names),
+          audiences: [FEDERATED_AUDIENCE],
+        },
+        signal,
+      );
+      return { id: fic.id };
+    },
+    async secrets({ signal, output }) {
+      const vaultUri = output("kv", "vaultUri");
+      const versions: Record<string, string> = {};
+      for (const name of LAB_SECRETS) {
+        // Look before writing: a resumed job must not add a second version.
+        const existing = await keyVault.currentVersion(vaultUri, name, signal);
+        if (existing) {
+          versions[name] = existing.version;
+          continue;
+        }
+        const value = name === "color" ? new SecretValue("blue") : seedConnectionString(names);
+        const written = await keyVault.setSecret(
+          vaultUri,
+          name,
+          value,
+          { "labops-by": "labops", "labops-reason": "seed" },
+          signal,
+        );
+        versions[name] = written.version;
+      }
+      return versions;
+    },
+    async creds({ signal }) {
+      // Proves the credential can be had; the kubeconfig itself stays in memory.
+      await clusterSession(signal);
+      return {};
+    },
+    async reloader({ signal }) {
+      const s = await clusterSession(signal);
+      await s.apply(renderLabManifests("reloader", {}), signal);
+      return {};
+    },
+    async workload({ signal, output }) {
+      const s = await clusterSession(signal);
+      await s.apply(
+        renderLabManifests("workload", {
+          MI_CLIENT_ID: output("mi", "clientId"),
+          KEYVAULT_NAME: output("kv", "name"),
+          TENANT_ID: input.tenantId,
+          REPLICAS: String(input.replicas),
+        }),
+        signal,
+      );
+      return {};
+    },
+    async verify({ signal, output }) {
+      const s = await clusterSession(signal);
+      const vaultUri = output("kv", "vaultUri");
+      // Deadline: an image pull, a CSI mount with token exchange, and RBAC propagation to the data plane.
+      const deadline = ports.now() + scaled(10 * 60_000, scale);
+      let last = "";
+      for (;;) {
+        if (signal.aborted) throw new CancelledError();
+        const current: Record<string, string> = {};
+        for (const name of LAB_SECRETS) {
+          const v = await keyVault.currentVersion(vaultUri, name, signal);
+          if (v) current[name] = v.version;
+        }
+        const [pods, mounts] = await Promise.all([
+          s.listPods(names.namespace, "app=podinfo", signal),
+          s.listMounts(names.namespace, signal),
+        ]);
+        const report = compareMounts(pods, mounts, current, input.replicas);
+        if (report.ready) return { pods: String(input.replicas), summary: report.summary };
+        last = report.summary;
+        if (ports.now() > deadline) {
+          const events = await s.listEvents(names.namespace, signal).catch(() => []);
+          const mountFailure = events.find((e) => e.reason === "FailedMount");
+          throw new ExternalError(
+            "kubernetes",
+            "VerifyTimeout",
+            `The lab's pods did not become ready: ${last}.`,
+            {
+              hint: mountFailure
+                ? `The CSI driver cannot mount the vault: ${mountFailure.message.slice(0, 300)}`
+                : "Check the pods with `lab status`; the vault, identity and federated credential must line up.",
+            },
+          );
+        }
+        await ports.sleep(scaled(5_000, scale), signal);
+      }
+    },
+  };
+
+  const steps = CREATE_STEPS.map((s) => {
+    const fn = run[s.name];
+    if (!fn) throw new Error(`no implementation for step ${s.name}`);
+    const step: Step = { name: s.name, label: s.label, dependsOn: s.dependsOn, run: fn };
+    if (s.name === "secrets") step.retry = scaledPolicy(RBAC_PROPAGATION, scale);
+    else step.retry = scaledPolicy({ attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 }, scale);
+    return step;
+  });
+  return {
+    steps,
+    dispose() {
+      session?.close();
+      session = undefined;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import type { Redis } from "ioredis";
+import { createAzureClients } from "../../adapters/azure/clients.ts";
+import { createAzureCredential } from "../../adapters/azure/credential.ts";
+import { KeyVaultSecrets } from "../../adapters/azure/key-vault.ts";
+import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
+import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
+import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { labProcessors, type WorkflowDeps } from "../../jobs/processors/index.ts";
+import { BullLabScheduler } from "../../jobs/scheduler.ts";
+import { defaultSleep } from "../../jobs/step-runner.ts";
+import type { Config } from "../config.ts";
+import { DEFAULT_LAB_SHAPE } from "../labs/plan.ts";
+import { type Metrics, NO_METRICS } from "../ports/metrics.ts";
+
+/**
+ * The lab workflows wired to the real adapters: the Azure SDKs with the
+ * configured identity and CA, client-node, and Redis. Used by the worker role
+ * (and by tests that run the worker in process).
+ */
+export interface Workflows {
+  deps: WorkflowDeps;
+  processors: ReturnType<typeof labProcessors>;
+  scheduler: BullLabScheduler;
+  close(): Promise<void>;
+}
+
+export function createWorkflows(
+  config: Config,
+  redis: Redis,
+  options: { metrics?: Metrics; overrides?: Partial<WorkflowDeps> } = {},
+): Workflows {
+  const azureConfig = config.azure;
+  if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
+  const credential = createAzureCredential({
+    tenantId: azureConfig.tenantId,
+    clientId: azureConfig.clientId,
+    ...(azureConfig.clientSecret ? { clientSecret: azureConfig.clientSecret } : {}),
+    ...(azureConfig.federatedTokenFile ? { federatedTokenFile: azureConfig.federatedTokenFile } : {}),
+    authorityHost: azureConfig.authorityHost,
+    ...(config.caPem ? { caPem: config.caPem } : {}),
+  });
+  const clients = createAzureClients({
+    endpoint: azureConfig.armEndpoint,
+    credential,
+    subscriptionId: azureConfig.subscriptionId,
+    ...(config.caPem ? { caPem: config.caPem } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  const scheduler = new BullLabScheduler({
+    connection: redis,
+    prefix: config.redisPrefix,
+    timeScale: config.timeScale,
+  });
+  const sleep = (ms: number, signal: AbortSignal) => defaultSleep(ms, signal);
+  const deps: WorkflowDeps = {
+    azure: new ArmLabAzure({
+      clients,
+      credential,
+      subscriptionId: azureConfig.subscriptionId,
+      tenantId: azureConfig.tenantId,
+      armEndpoint: azureConfig.armEndpoint,
+      timeScale: config.timeScale,
+    }),
+    keyVault: new KeyVaultSecrets((vaultUri) => clients.secrets(vaultUri)),
+    cluster: new KubeClusterPort(),
+    registry: new RedisLabRegistry(redis, config.redisPrefix),
+    locks: new RedisLabLocks(redis, config.redisPrefix),
+    scheduler,
+    metrics: options.metrics ?? NO_METRICS,
+    settings: {
+      location: azureConfig.location,
+      subscriptionId: azureConfig.subscriptionId,
+      tenantId: azureConfig.tenantId,
+      timeScale: config.timeScale,
+      defaultTtlMs: config.defaultTtlMs,
+      maxTtlMs: config.maxTtlMs,
+      ...DEFAULT_LAB_SHAPE,
+      lockTtlMs: 60_000,
+    },
+    now: Date.now,
+    sleep,
+    ...options.overrides,
+  };
+  return {
+    deps,
+    processors: labProcessors(deps),
+    scheduler,
+    async close() {
+      await scheduler.close();
+    },
+  };
+}
