@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CertificateAuthority } from "./shared/tls.ts";
 import { type SlackEmulator, startSlackEmulator } from "./slack/index.ts";
 import { startTeamsEmulator, type TeamsEmulator } from "./teams/index.ts";
 
@@ -28,6 +29,8 @@ export interface ChatEmulatorOptions {
   timeScale?: number;
   /** Slack over Socket Mode (SLACK_APP_TOKEN in env) instead of HTTP. */
   socketMode?: boolean;
+  /** The world's CA (the Azure emulator's), so one LABOPS_CA_FILE serves all. */
+  ca?: CertificateAuthority;
 }
 
 /** The emulated apps' identities; nothing here is a real credential. */
@@ -55,6 +58,7 @@ export async function startChatEmulators(options: ChatEmulatorOptions = {}): Pro
     appPassword: EMULATED.teamsAppPassword,
     tenantId: EMULATED.teamsTenant,
     timeScale,
+    ...(options.ca ? { ca: options.ca } : {}),
   });
   const slackEnv = slack.env();
   if (!options.socketMode) delete slackEnv.SLACK_APP_TOKEN;

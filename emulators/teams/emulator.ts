@@ -8,7 +8,11 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type LimitRule, retryAfterSeconds, ServerRateLimits } from "../shared/limits.ts";
-import { createCertificateAuthority, issueServerCertificate } from "../shared/tls.ts";
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  issueServerCertificate,
+} from "../shared/tls.ts";
 import { newSigningKey, type SigningKey, signJwt, verifyJwt } from "./jwt.ts";
 
 /**
@@ -71,6 +75,8 @@ export interface TeamsEmulatorOptions {
   rateLimits?: boolean;
   /** The regional path of the serviceUrl; Teams uses e.g. /amer/, /emea/. */
   region?: string;
+  /** The world's CA, to share one with other emulators (one LABOPS_CA_FILE); a new one when absent. */
+  ca?: CertificateAuthority;
 }
 
 const CONVERSATION_LIMIT: LimitRule = {
@@ -322,7 +328,7 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
   }
 
   // The Entra ID-like authority, over HTTPS with a certificate of the emulator's own CA.
-  const ca = await createCertificateAuthority("labops Teams emulator CA");
+  const ca = options.ca ?? (await createCertificateAuthority("labops Teams emulator CA"));
   const leaf = await issueServerCertificate(ca);
   const login = createHttpsServer({ cert: leaf.cert, key: leaf.key }, async (req, res) => {
     try {

@@ -14,8 +14,10 @@ import { startWorld, type World } from "../helpers/world.ts";
  * alert posted by another process, the destroy confirmed. Both end with the
  * same visible result.
  *
- * The jobs run the placeholder processor for now. When the lab workflows
- * land, only EXPECTED changes (thread titles and milestone replies), and the
+ * The jobs run the placeholder processor, so this test is about chat alone
+ * and needs no cloud; test/e2e/chat-lab.test.ts runs the same path with the
+ * lab workflows against the Azure and AKS emulators. Run with the workflows,
+ * only EXPECTED changes (thread titles and milestone replies), and the
  * "as the create workflow does" registration below becomes a no-op.
  */
 const CANARY = "canary-5c1f0e-never-shown";
