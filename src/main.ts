@@ -25,6 +25,7 @@ import { type Config, type Env, loadConfig } from "./config.ts";
 import { ConfigError, errorCode } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ChatPort, Platform } from "./ports/chat.ts";
+import type { Metrics } from "./ports/metrics.ts";
 import { createWorkflows } from "./wiring/workflows.ts";
 
 /**
@@ -42,6 +43,8 @@ export interface StartOptions {
   host?: string;
   /** The clock of intake (confirmation expiry); tests move it instead of waiting. */
   now?: () => number;
+  /** Counts commands and chat calls (Prometheus in production); nothing when absent. */
+  metrics?: Metrics;
 }
 
 export interface Running {
@@ -62,6 +65,7 @@ export function createChat(
   config: Config,
   logger: Logger,
   redis: Redis,
+  metrics?: Metrics,
 ): { router: ChatRouter; teams: PacedChat | undefined } {
   const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
@@ -73,6 +77,7 @@ export function createChat(
       policy: slackRatePolicy,
       logger,
       timeScale: config.timeScale,
+      ...(metrics ? { metrics: { metrics, service: "slack" } } : {}),
     });
   }
   if (config.teams) {
@@ -87,7 +92,13 @@ export function createChat(
       appId: config.teams.appId,
       references: new RedisConversationReferenceStore(redis, config.redisPrefix),
     });
-    teams = new PacedChat(inner, { limiter, policy: teamsRatePolicy, logger, timeScale: config.timeScale });
+    teams = new PacedChat(inner, {
+      limiter,
+      policy: teamsRatePolicy,
+      logger,
+      timeScale: config.timeScale,
+      ...(metrics ? { metrics: { metrics, service: "teams" } } : {}),
+    });
     byPlatform.teams = teams;
   }
   return { router: new ChatRouter(byPlatform), teams };
@@ -111,7 +122,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
-      const { router: chat, teams: teamsChat } = createChat(config, logger, producer);
+      const { router: chat, teams: teamsChat } = createChat(config, logger, producer, options.metrics);
       const intakeDeps: Omit<IntakeDeps, "logger"> = {
         queue,
         registry: new RedisLabRegistry(producer, config.redisPrefix),
@@ -120,6 +131,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
         admins: config.admins,
         ...(options.now ? { now: options.now } : {}),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       };
       const rawRoutes: Parameters<typeof createWebServer>[0]["rawRoutes"] = [];
       let slack: SlackApp | undefined;
@@ -144,7 +156,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
               caPem: config.caPem,
               intake: intakeDeps,
               references: new RedisConversationReferenceStore(producer, config.redisPrefix),
-              pace: (requests, call) => teamsChat.paced(requests, call),
+              pace: (requests, call) => teamsChat.paced(requests, call, "turnReply"),
               logger,
               parseOptions: { maxTtlMs: config.maxTtlMs },
               ...(options.now ? { now: options.now } : {}),
@@ -185,7 +197,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       await whenReady(connection, 10_000);
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
-      const { router: chat } = createChat(config, logger, client);
+      const { router: chat } = createChat(config, logger, client, options.metrics);
       const workflows = createWorkflows(config, client);
       const processors = options.processors === "placeholder" ? {} : workflows.processors;
       worker = startCommandWorker({

@@ -9,6 +9,7 @@ import type {
   ConfirmationPrompt,
   ThreadRef,
 } from "../ports/chat.ts";
+import type { ExternalService, Metrics } from "../ports/metrics.ts";
 import type { RateLimiter, RateRequest } from "../ports/rate.ts";
 import { type ChatRatePolicy, JITTER_MARGIN_MS, scaleRequests } from "./limits.ts";
 
@@ -24,6 +25,8 @@ export interface PacedChatOptions {
   /** Real milliseconds added to every window (JITTER_MARGIN_MS by default). */
   marginMs?: number;
   now?: () => number;
+  /** externalCall(service, operation, status, seconds) for every platform call (the wait for a slot not counted). */
+  metrics?: { metrics: Metrics; service: ExternalService };
 }
 
 interface PendingUpdate {
@@ -64,6 +67,7 @@ export class PacedChat implements ChatPort {
   readonly #attempts: number;
   readonly #marginMs: number;
   readonly #now: () => number;
+  readonly #metrics: PacedChatOptions["metrics"];
   readonly #updates = new Map<string, PendingUpdate>();
 
   constructor(inner: ChatPort, options: PacedChatOptions) {
@@ -76,6 +80,7 @@ export class PacedChat implements ChatPort {
     this.#attempts = options.attempts ?? 5;
     this.#marginMs = options.marginMs ?? JITTER_MARGIN_MS;
     this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics;
   }
 
   get policy(): ChatRatePolicy {
@@ -83,24 +88,30 @@ export class PacedChat implements ChatPort {
   }
 
   openThread(address: ChatAddress, card: Card): Promise<ThreadRef> {
-    return this.paced(this.#policy.post(address), () => this.#inner.openThread(address, card));
+    return this.paced(this.#policy.post(address), () => this.#inner.openThread(address, card), "openThread");
   }
 
   postAlert(address: ChatAddress, card: Card): Promise<ThreadRef> {
-    return this.paced(this.#policy.post(address), () => this.#inner.postAlert(address, card));
+    return this.paced(this.#policy.post(address), () => this.#inner.postAlert(address, card), "postAlert");
   }
 
   reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
-    return this.paced(this.#policy.reply(thread), () => this.#inner.reply(thread, message));
+    return this.paced(this.#policy.reply(thread), () => this.#inner.reply(thread, message), "reply");
   }
 
   notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
-    return this.paced(this.#policy.notify(address, user), () => this.#inner.notify(address, user, message));
+    return this.paced(
+      this.#policy.notify(address, user),
+      () => this.#inner.notify(address, user, message),
+      "notify",
+    );
   }
 
   askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
-    return this.paced(this.#policy.notify(address, user), () =>
-      this.#inner.askConfirmation(address, user, prompt),
+    return this.paced(
+      this.#policy.notify(address, user),
+      () => this.#inner.askConfirmation(address, user, prompt),
+      "askConfirmation",
     );
   }
 
@@ -127,11 +138,15 @@ export class PacedChat implements ChatPort {
       }
       let sent: Card = waiting;
       try {
-        await this.paced(this.#policy.update(entry.thread), async () => {
-          // The slot has come: send whatever is newest now, not what was newest when it was reserved.
-          sent = entry.latest ?? sent;
-          await this.#inner.updateCard(entry.thread, sent);
-        });
+        await this.paced(
+          this.#policy.update(entry.thread),
+          async () => {
+            // The slot has come: send whatever is newest now, not what was newest when it was reserved.
+            sent = entry.latest ?? sent;
+            await this.#inner.updateCard(entry.thread, sent);
+          },
+          "updateCard",
+        );
       } catch (error) {
         // Progress is a view: a failed update is logged, and the next card tries again.
         this.#logger.warn({ code: errorCode(error), message: describe(entry) }, "chat.update_dropped");
@@ -146,19 +161,32 @@ export class PacedChat implements ChatPort {
    * keys for the Retry-After and tries again. Public so an adapter can pace a
    * call it makes itself (Teams' answer within a turn) under the same keys.
    */
-  async paced<T>(requests: RateRequest[], call: () => Promise<T>): Promise<T> {
+  async paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
     const scaled = scaleRequests(requests, this.#timeScale, this.#marginMs);
     for (let attempt = 1; ; attempt++) {
       await this.#slot(scaled);
+      const started = performance.now();
       try {
-        return await call();
+        const result = await call();
+        this.#count(operation, "ok", started);
+        return result;
       } catch (error) {
+        this.#count(operation, rateLimitedFor(error) === undefined ? errorCode(error) : "429", started);
         const retryAfterMs = rateLimitedFor(error);
         if (retryAfterMs === undefined || attempt >= this.#attempts) throw error;
         this.#logger.warn({ retryAfterMs, keys: requests.map((r) => r.key), attempt }, "chat.rate_limited");
         await Promise.all(requests.map((r) => this.#limiter.block(r.key, retryAfterMs)));
       }
     }
+  }
+
+  #count(operation: string, status: string, started: number): void {
+    this.#metrics?.metrics.externalCall(
+      this.#metrics.service,
+      operation,
+      status,
+      (performance.now() - started) / 1000,
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import type { AuditEntry, AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmationStore } from "../ports/confirmations.ts";
 import type { DeliveryLog } from "../ports/deliveries.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRegistry } from "../ports/registry.ts";
 import { authorize, commandLab, mention, resolveConversationLab, sameConversation } from "./authorize.ts";
@@ -63,6 +64,8 @@ export interface IntakeDeps {
   admins: readonly string[];
   now?: () => number;
   confirmationTtlMs?: number;
+  /** commandReceived(platform, kind, outcome) for every delivery. */
+  metrics?: Metrics;
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
@@ -92,6 +95,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     return unavailable(correlationId);
   }
   if (!first) {
+    deps.metrics?.commandReceived(origin.address.platform, "unknown", "duplicate");
     log.info({ deliveryId: incoming.deliveryId }, "command.duplicate");
     return {
       kind: "duplicate",
@@ -131,6 +135,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
   await deps.audit.record(entry).catch((error: unknown) => {
     log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
   });
+  deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
   return decided.outcome;
 }
 

@@ -3,6 +3,7 @@ import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../.
 import { parseCommandText } from "../../src/commands/parse.ts";
 import { createLogger } from "../../src/log.ts";
 import type { ChatAddress, ChatUser } from "../../src/ports/chat.ts";
+import { NO_METRICS } from "../../src/ports/metrics.ts";
 import {
   labRecord,
   MemoryAuditLog,
@@ -26,6 +27,7 @@ function setup() {
   const confirmations = new MemoryConfirmationStore();
   const audit = new MemoryAuditLog();
   const deliveries = new MemoryDeliveryLog();
+  const counted: string[] = [];
   const deps: IntakeDeps = {
     queue,
     registry,
@@ -35,12 +37,14 @@ function setup() {
     admins: ["slack:U-ROOT", "teams:AAD-ADMIN"],
     logger: createLogger({ level: "silent" }),
     now: () => now,
+    metrics: { ...NO_METRICS, commandReceived: (p, k, o) => counted.push(`${p} ${k} ${o}`) },
   };
   const base = (user: ChatUser, address: ChatAddress) => {
     seq += 1;
     return { deliveryId: `d${seq}`, correlationId: `c-${seq}`, origin: { address, user }, receivedAt: now };
   };
   return {
+    counted,
     queue,
     registry,
     confirmations,

@@ -15,6 +15,7 @@ import type {
   ConfirmationPrompt,
   ThreadRef,
 } from "../../src/ports/chat.ts";
+import { NO_METRICS } from "../../src/ports/metrics.ts";
 
 /** RecordingChat with calls that can be made to fail. */
 class Faulty implements ChatPort {
@@ -161,6 +162,32 @@ describe("PacedChat", () => {
     await h.chat.reply(thread, "after the wait");
     expect(inner.threads.get(thread.threadId)?.replies).toEqual(["after the wait"]);
     expect(h.slept.some((ms) => ms >= 7_000)).toBe(true);
+  });
+
+  it("counts every platform call with its outcome", async () => {
+    const calls: string[] = [];
+    const metrics = {
+      ...NO_METRICS,
+      externalCall: (service: string, operation: string, status: string) =>
+        calls.push(`${service} ${operation} ${status}`),
+    };
+    const flaky = new Faulty();
+    let refusals = 1;
+    flaky.failReply = () =>
+      refusals-- > 0
+        ? new ExternalError("teams", "teams_rate_limited", "throttled", { status: 429, retryAfterMs: 10 })
+        : undefined;
+    const chat = new PacedChat(flaky, {
+      limiter: new InMemoryRateLimiter(),
+      policy: slackRatePolicy,
+      logger: createLogger({ level: "silent" }),
+      marginMs: 0,
+      sleep: async () => undefined,
+      metrics: { metrics, service: "teams" },
+    });
+    const thread = await chat.openThread(address, card(0));
+    await chat.reply(thread, "x");
+    expect(calls).toEqual(["teams openThread ok", "teams reply 429", "teams reply ok"]);
   });
 
   it("gives up on an update the platform keeps refusing, and logs instead of throwing", async () => {
