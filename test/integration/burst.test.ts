@@ -20,7 +20,7 @@ const LABS = 20;
 describe("a burst of 20 labs in one channel", () => {
   let w: World;
   beforeAll(async () => {
-    w = await startWorld({ timeScale: 50 });
+    w = await startWorld({ timeScale: 20 });
   });
   afterAll(async () => {
     await w?.close();
