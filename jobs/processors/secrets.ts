@@ -55,7 +55,11 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
   // The job saves the written version first thing, so a retried job follows it instead of writing another.
   let version = ctx.saved.version as string | undefined;
   if (version === undefined) {
-    const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, spec.tags, ctx.signal);
+    // The version this one replaces goes into its tags: rollback follows that link, since
+    // Key Vault's one-second timestamps cannot order versions written in the same second.
+    const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
+    const tags = replaced ? { ...spec.tags, "labops-previous": replaced.version } : spec.tags;
+    const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
     version = written.version;
     await ctx.checkpoint({ version });
   }
@@ -171,10 +175,14 @@ export function secretRollbackProcessor(deps: WorkflowDeps): CommandProcessor {
     });
     if (!record?.outputs.vaultUri) return;
     const { origin, correlationId } = ctx.envelope;
-    const versions = (
-      await deps.keyVault.listVersions(record.outputs.vaultUri, command.secret, ctx.signal)
-    ).filter((v) => v.enabled);
-    const [current, previous] = versions;
+    const vaultUri = record.outputs.vaultUri;
+    const current = await deps.keyVault.currentVersion(vaultUri, command.secret, ctx.signal);
+    const others = (await deps.keyVault.listVersions(vaultUri, command.secret, ctx.signal)).filter(
+      (v) => v.enabled && v.version !== current?.version,
+    );
+    // Follow the link labops wrote; versions written outside labops fall back to creation time.
+    const linked = current?.tags["labops-previous"];
+    const previous = others.find((v) => v.version === linked) ?? others[0];
     if (!current || !previous) {
       await ctx.chat.notify(
         origin.address,
@@ -183,12 +191,7 @@ export function secretRollbackProcessor(deps: WorkflowDeps): CommandProcessor {
       );
       return;
     }
-    const value = await deps.keyVault.getValue(
-      record.outputs.vaultUri,
-      command.secret,
-      previous.version,
-      ctx.signal,
-    );
+    const value = await deps.keyVault.getValue(vaultUri, command.secret, previous.version, ctx.signal);
     await rotate(ctx, deps, {
       record,
       secret: command.secret,
