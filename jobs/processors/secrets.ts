@@ -4,6 +4,7 @@ import { ExternalError } from "../../src/errors.ts";
 import { formatElapsed, formatWhen } from "../../src/labs/cards.ts";
 import { LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
 import { compareMounts } from "../../src/labs/plan.ts";
+import { scaledDeadline, scaledPoll } from "../../src/labs/timing.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
@@ -83,7 +84,7 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
   );
 
   const names = labNames(record.name);
-  const deadline = started + (poll * 2 + rolloutMs * 2) / deps.settings.timeScale;
+  const deadline = started + scaledDeadline(poll * 2 + rolloutMs * 2, deps.settings.timeScale);
   const session = deps.cluster.connect(
     await deps.azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, ctx.signal),
   );
@@ -133,7 +134,7 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
         );
         return;
       }
-      await deps.sleep(Math.max(50, 2_000 / deps.settings.timeScale), ctx.signal);
+      await deps.sleep(scaledPoll(2_000, deps.settings.timeScale), ctx.signal);
     }
   } finally {
     session.close();

@@ -57,7 +57,9 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
   const cardOf = (m: SlackMessage) => JSON.stringify(m.blocks ?? []);
   const created = (type: string) => world.cloud.azure.inventory().counts[type]?.created ?? 0;
 
-  it("creates the whole lab once, with the CSI addon in the cluster create, and verifies the pods", async () => {
+  it("creates the whole lab once, with the CSI addon in the cluster create, and verifies the pods", {
+    timeout: 90_000,
+  }, async () => {
     // Expiry runs on the emulators' time scale too: 7 days are about a quarter of an hour here.
     expect(await say("/lab", "create team-a --ttl 7d")).toMatch(/^Queued `lab create team-a`/);
     const ready = await waitFor(
@@ -167,7 +169,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     );
   });
 
-  it("rotates a secret, follows it to every pod, and rolls it back", async () => {
+  it("rotates a secret and follows the new version to every pod", async () => {
     expect(await say("/secret", "rotate color orange --lab team-a")).toMatch(
       /^Queued `secret rotate color --lab team-a`/,
     );
@@ -178,11 +180,13 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     await waitFor(
       () => (/reached 2\/2 pods ready/.test(rotation.text) ? true : undefined),
       "the rotation to reach every pod",
-      30_000,
+      20_000,
     );
     expect((await podEnvs("team-a")).map((e) => e.PODINFO_UI_COLOR)).toEqual(["orange", "orange"]);
     expect(cardOf(rotation)).not.toContain("orange");
+  }, 60_000);
 
+  it("rolls a secret back to its previous version and follows that to every pod", async () => {
     await say("/secret", "rollback color --lab team-a");
     const rollback = await waitFor(
       () => rootsTitled(/^Rollback: color in team-a/).at(-1),
@@ -196,7 +200,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect((await podEnvs("team-a")).map((e) => e.PODINFO_UI_COLOR)).toEqual(["blue", "blue"]);
     const vault = world.cloud.azure.inventory().resources.find((r) => r.type === RESOURCE_TYPES.vault);
     expect(vault?.secrets?.find((s) => s.name === "color")?.versions).toHaveLength(3);
-  });
+  }, 60_000);
 
   it("refuses bad input with one clear message and queues nothing", async () => {
     expect(await say("/secret", "rotate bad_name x --lab team-a")).toMatch(/not a valid secret name/);
