@@ -116,6 +116,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         processors,
         fallback: placeholderProcessor,
         concurrency: config.workerConcurrency,
+        lockDurationMs: config.jobLockMs,
+        stalledIntervalMs: config.jobLockMs,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
       // Expiry destroys go through the command queue like any other destroy.
