@@ -93,6 +93,9 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
       concurrency: options.concurrency ?? 10,
       ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
+      // Every step is idempotent and checkpointed, so a job whose worker died is worth resuming
+      // more than BullMQ's default once; a job that kills every worker still ends failed.
+      maxStalledCount: 10,
       autorun: true,
     },
   );

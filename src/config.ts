@@ -167,6 +167,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "Jobs one worker process runs at once.",
   },
   {
+    name: "LABOPS_JOB_LOCK_MS",
+    default: "30000",
+    secret: false,
+    description:
+      "How long a worker's lock on a job lasts without renewal: a dead worker's job is taken over after about twice this.",
+  },
+  {
     name: "LABOPS_ADMIN_TOKEN",
     default: "–",
     secret: true,
@@ -227,6 +234,7 @@ export interface Config {
   defaultTtlMs: number;
   maxTtlMs: number;
   workerConcurrency: number;
+  jobLockMs: number;
   adminToken: string | undefined;
   timeScale: number;
 }
@@ -331,6 +339,7 @@ const schema = z.object({
   LABOPS_DEFAULT_TTL: duration("LABOPS_DEFAULT_TTL"),
   LABOPS_MAX_TTL: duration("LABOPS_MAX_TTL"),
   LABOPS_WORKER_CONCURRENCY: wholeNumber("LABOPS_WORKER_CONCURRENCY", "a whole number from 1 to 100", 1, 100),
+  LABOPS_JOB_LOCK_MS: wholeNumber("LABOPS_JOB_LOCK_MS", "milliseconds from 1000 to 600000", 1000, 600_000),
   LABOPS_ADMIN_TOKEN: optionalText,
   LABOPS_TIME_SCALE: textWithDefault("LABOPS_TIME_SCALE").pipe(
     z
@@ -561,6 +570,7 @@ export function loadConfig(env: Env): Config {
     defaultTtlMs,
     maxTtlMs,
     workerConcurrency: e.LABOPS_WORKER_CONCURRENCY,
+    jobLockMs: e.LABOPS_JOB_LOCK_MS,
     adminToken: e.LABOPS_ADMIN_TOKEN,
     timeScale: e.LABOPS_TIME_SCALE,
   };

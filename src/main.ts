@@ -9,9 +9,6 @@ import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
 import { SlackChat } from "../adapters/slack/chat.ts";
-import { LabopsCloudAdapter, teamsAuthentication } from "../adapters/teams/adapter.ts";
-import { createTeamsApp } from "../adapters/teams/app.ts";
-import { TeamsChat } from "../adapters/teams/chat.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
@@ -61,12 +58,22 @@ export interface Running {
  * conversation: Slack needs only the bot token; Teams reads the conversation
  * references the web role stored in Redis.
  */
-export function createChat(
+/** botbuilder takes half a second to load: only processes that talk to Teams load it. */
+async function loadTeams() {
+  const [adapter, app, chat] = await Promise.all([
+    import("../adapters/teams/adapter.ts"),
+    import("../adapters/teams/app.ts"),
+    import("../adapters/teams/chat.ts"),
+  ]);
+  return { ...adapter, ...app, ...chat };
+}
+
+export async function createChat(
   config: Config,
   logger: Logger,
   redis: Redis,
   metrics?: Metrics,
-): { router: ChatRouter; teams: PacedChat | undefined } {
+): Promise<{ router: ChatRouter; teams: PacedChat | undefined }> {
   const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
   let teams: PacedChat | undefined;
@@ -81,6 +88,7 @@ export function createChat(
     });
   }
   if (config.teams) {
+    const { LabopsCloudAdapter, TeamsChat, teamsAuthentication } = await loadTeams();
     const adapter = new LabopsCloudAdapter(
       teamsAuthentication(config.teams, config.caPem, (error) =>
         logger.warn({ code: errorCode(error) }, "teams.token_failed"),
@@ -122,7 +130,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
-      const { router: chat, teams: teamsChat } = createChat(config, logger, producer, options.metrics);
+      const { router: chat, teams: teamsChat } = await createChat(config, logger, producer, options.metrics);
       const intakeDeps: Omit<IntakeDeps, "logger"> = {
         queue,
         registry: new RedisLabRegistry(producer, config.redisPrefix),
@@ -151,7 +159,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       const teamsConfig = config.teams;
       const teams =
         teamsConfig && teamsChat
-          ? createTeamsApp({
+          ? (await loadTeams()).createTeamsApp({
               config: teamsConfig,
               caPem: config.caPem,
               intake: intakeDeps,
@@ -197,7 +205,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       await whenReady(connection, 10_000);
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
-      const { router: chat } = createChat(config, logger, client, options.metrics);
+      const { router: chat } = await createChat(config, logger, client, options.metrics);
       const workflows = createWorkflows(config, client);
       const processors = options.processors === "placeholder" ? {} : workflows.processors;
       worker = startCommandWorker({
@@ -209,6 +217,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         processors,
         fallback: placeholderProcessor,
         concurrency: config.workerConcurrency,
+        lockDurationMs: config.jobLockMs,
+        stalledIntervalMs: config.jobLockMs,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
       // Expiry destroys go through the command queue like any other destroy.

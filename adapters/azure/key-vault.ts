@@ -89,12 +89,24 @@ export class KeyVaultSecrets implements KeyVaultPort {
     return versions.sort(newestFirst);
   }
 
+  /**
+   * The version Key Vault serves as current. Asked of the vault itself:
+   * `createdOn` has one-second resolution, so ordering versions by it cannot
+   * tell apart two writes in the same second. The value that comes with the
+   * answer is dropped here and never leaves this method.
+   */
   async currentVersion(
     vaultUri: string,
     name: string,
     signal: AbortSignal,
   ): Promise<SecretVersionInfo | undefined> {
-    return (await this.listVersions(vaultUri, name, signal)).find((v) => v.enabled);
+    try {
+      const s = await this.#client(vaultUri).getSecret(name, { abortSignal: signal });
+      return info(s.properties);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toAzureError(error, `read secret ${name}`, signal);
+    }
   }
 
   async listSecrets(vaultUri: string, signal: AbortSignal): Promise<SecretVersionInfo[]> {

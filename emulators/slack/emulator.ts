@@ -29,9 +29,12 @@ export interface SlackMessage {
   threadTs?: string;
   text: string;
   blocks?: unknown[];
-  /** Author: the bot's user id, or the human who wrote it. */
+  /**
+   * Who wrote it (the bot's user id, or the human); for an ephemeral message,
+   * as in the skeleton's recorder, the one user who sees it (also `visibleTo`).
+   */
   user?: string;
-  /** Ephemeral messages are seen only by `visibleTo`. */
+  /** Ephemeral messages are seen only by `visibleTo`, and always come from the bot. */
   ephemeral?: boolean;
   visibleTo?: string;
   edits: number;
@@ -350,7 +353,7 @@ export async function startSlackEmulatorServer(options: SlackEmulatorOptions): P
         const m = workspace.post({
           channel,
           text: content.text,
-          user: BOT_USER_ID,
+          user,
           ephemeral: true,
           visibleTo: user,
           ...(content.blocks ? { blocks: content.blocks } : {}),
@@ -439,7 +442,7 @@ export async function startSlackEmulatorServer(options: SlackEmulatorOptions): P
     workspace.post({
       channel: hook.channel,
       text: content.text,
-      user: BOT_USER_ID,
+      user: inChannel ? BOT_USER_ID : hook.user,
       ...(content.blocks ? { blocks: content.blocks } : {}),
       ...(inChannel ? {} : { ephemeral: true, visibleTo: hook.user }),
       ...(typeof body.thread_ts === "string" ? { threadTs: body.thread_ts } : {}),

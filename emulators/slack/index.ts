@@ -197,12 +197,13 @@ export async function startSlackEmulator(
     const body = delivery.body;
     if (delivery.status !== 200 || !body || (typeof body.text !== "string" && !Array.isArray(body.blocks)))
       return;
+    const inChannel = body.response_type === "in_channel";
     workspace.post({
       channel,
       text: typeof body.text === "string" ? body.text : "",
-      user: BOT_USER_ID,
+      user: inChannel ? BOT_USER_ID : user,
       ...(Array.isArray(body.blocks) ? { blocks: body.blocks } : {}),
-      ...(body.response_type === "in_channel" ? {} : { ephemeral: true, visibleTo: user }),
+      ...(inChannel ? {} : { ephemeral: true, visibleTo: user }),
     });
   }
 

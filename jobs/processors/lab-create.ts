@@ -146,7 +146,8 @@ async function create(
     }
   }
 
-  const startedAt = deps.now();
+  // Elapsed time counts from the lab's creation, so a resumed job shows the whole duration.
+  const startedAt = record.createdAt;
   const view = {
     lab,
     verb: "create" as const,
@@ -262,12 +263,12 @@ async function create(
   }
   plan.dispose();
 
+  // The card is final before the record says ready, so whoever sees "ready" also sees the card.
+  progress.update({ status: "succeeded" });
+  await progress.flush();
   const ready = await deps.registry.update(lab, (r) => {
     const { lastError: _dropped, ...rest } = r;
     return { ...rest, state: "ready", updatedAt: deps.now() };
   });
-  if (ready) view.record = ready;
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
-  progress.update({ status: "succeeded" });
-  await progress.flush();
 }

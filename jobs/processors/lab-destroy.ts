@@ -2,6 +2,7 @@ import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { labNames, vaultName } from "../../src/labs/naming.ts";
 import type { Step } from "../../src/labs/steps.ts";
+import { scaledRetry } from "../../src/labs/timing.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { runPlan, StepFailedError } from "../step-runner.ts";
@@ -19,14 +20,14 @@ export const DESTROY_STEPS = [
 function destroyPlan(deps: WorkflowDeps, lab: string, record: LabRecord | undefined): Step[] {
   const names = labNames(lab);
   const location = record?.location ?? deps.settings.location;
+  const retry = scaledRetry(
+    { attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 },
+    deps.settings.timeScale,
+  );
   return [
     {
       ...DESTROY_STEPS[0],
-      retry: {
-        attempts: 6,
-        initialDelayMs: 2_000 / deps.settings.timeScale,
-        maxDelayMs: 30_000 / deps.settings.timeScale,
-      },
+      retry,
       async run({ signal }) {
         await deps.azure.deleteResourceGroup(names.resourceGroup, signal);
         return {};
@@ -34,11 +35,7 @@ function destroyPlan(deps: WorkflowDeps, lab: string, record: LabRecord | undefi
     },
     {
       ...DESTROY_STEPS[1],
-      retry: {
-        attempts: 6,
-        initialDelayMs: 2_000 / deps.settings.timeScale,
-        maxDelayMs: 30_000 / deps.settings.timeScale,
-      },
+      retry,
       async run({ signal }) {
         // Without a purge the global name stays taken for 90 days.
         const known = record?.outputs.vaultName;

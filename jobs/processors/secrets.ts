@@ -4,6 +4,7 @@ import { ExternalError } from "../../src/errors.ts";
 import { formatElapsed, formatWhen } from "../../src/labs/cards.ts";
 import { LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
 import { compareMounts } from "../../src/labs/plan.ts";
+import { scaledDeadline, scaledPoll } from "../../src/labs/timing.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
@@ -55,7 +56,11 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
   // The job saves the written version first thing, so a retried job follows it instead of writing another.
   let version = ctx.saved.version as string | undefined;
   if (version === undefined) {
-    const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, spec.tags, ctx.signal);
+    // The version this one replaces goes into its tags: rollback follows that link, since
+    // Key Vault's one-second timestamps cannot order versions written in the same second.
+    const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
+    const tags = replaced ? { ...spec.tags, "labops-previous": replaced.version } : spec.tags;
+    const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
     version = written.version;
     await ctx.checkpoint({ version });
   }
@@ -79,7 +84,7 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
   );
 
   const names = labNames(record.name);
-  const deadline = started + (poll * 2 + rolloutMs * 2) / deps.settings.timeScale;
+  const deadline = started + scaledDeadline(poll * 2 + rolloutMs * 2, deps.settings.timeScale);
   const session = deps.cluster.connect(
     await deps.azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, ctx.signal),
   );
@@ -129,7 +134,7 @@ async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationS
         );
         return;
       }
-      await deps.sleep(Math.max(50, 2_000 / deps.settings.timeScale), ctx.signal);
+      await deps.sleep(scaledPoll(2_000, deps.settings.timeScale), ctx.signal);
     }
   } finally {
     session.close();
@@ -171,10 +176,14 @@ export function secretRollbackProcessor(deps: WorkflowDeps): CommandProcessor {
     });
     if (!record?.outputs.vaultUri) return;
     const { origin, correlationId } = ctx.envelope;
-    const versions = (
-      await deps.keyVault.listVersions(record.outputs.vaultUri, command.secret, ctx.signal)
-    ).filter((v) => v.enabled);
-    const [current, previous] = versions;
+    const vaultUri = record.outputs.vaultUri;
+    const current = await deps.keyVault.currentVersion(vaultUri, command.secret, ctx.signal);
+    const others = (await deps.keyVault.listVersions(vaultUri, command.secret, ctx.signal)).filter(
+      (v) => v.enabled && v.version !== current?.version,
+    );
+    // Follow the link labops wrote; versions written outside labops fall back to creation time.
+    const linked = current?.tags["labops-previous"];
+    const previous = others.find((v) => v.version === linked) ?? others[0];
     if (!current || !previous) {
       await ctx.chat.notify(
         origin.address,
@@ -183,12 +192,7 @@ export function secretRollbackProcessor(deps: WorkflowDeps): CommandProcessor {
       );
       return;
     }
-    const value = await deps.keyVault.getValue(
-      record.outputs.vaultUri,
-      command.secret,
-      previous.version,
-      ctx.signal,
-    );
+    const value = await deps.keyVault.getValue(vaultUri, command.secret, previous.version, ctx.signal);
     await rotate(ctx, deps, {
       record,
       secret: command.secret,

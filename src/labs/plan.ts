@@ -14,6 +14,7 @@ import {
   workloadSubject,
 } from "./naming.ts";
 import type { RetryPolicy, Step, StepContext } from "./steps.ts";
+import { scaledDeadline, scaledPoll, scaledRetry } from "./timing.ts";
 
 /**
  * The lab blueprint (DESIGN section 4) as a plan of steps. The cluster is
@@ -84,18 +85,6 @@ const RBAC_PROPAGATION: RetryPolicy = {
 };
 
 const VAULT_NAME_ATTEMPTS = 5;
-
-function scaled(ms: number, scale: number): number {
-  return Math.max(1, Math.round(ms / scale));
-}
-
-function scaledPolicy(policy: RetryPolicy, scale: number): RetryPolicy {
-  return {
-    ...policy,
-    initialDelayMs: scaled(policy.initialDelayMs, scale),
-    maxDelayMs: scaled(policy.maxDelayMs, scale),
-  };
-}
 
 /** A connection string with a fresh password: the lab's example of a secret nobody should see. */
 function seedConnectionString(names: LabNames): SecretValue {
@@ -322,7 +311,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
       const s = await clusterSession(signal);
       const vaultUri = output("kv", "vaultUri");
       // Deadline: an image pull, a CSI mount with token exchange, and RBAC propagation to the data plane.
-      const deadline = ports.now() + scaled(10 * 60_000, scale);
+      const deadline = ports.now() + scaledDeadline(10 * 60_000, scale);
       let last = "";
       for (;;) {
         if (signal.aborted) throw new CancelledError();
@@ -352,7 +341,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
             },
           );
         }
-        await ports.sleep(scaled(5_000, scale), signal);
+        await ports.sleep(scaledPoll(5_000, scale), signal);
       }
     },
   };
@@ -361,8 +350,8 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
     const fn = run[s.name];
     if (!fn) throw new Error(`no implementation for step ${s.name}`);
     const step: Step = { name: s.name, label: s.label, dependsOn: s.dependsOn, run: fn };
-    if (s.name === "secrets") step.retry = scaledPolicy(RBAC_PROPAGATION, scale);
-    else step.retry = scaledPolicy({ attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 }, scale);
+    if (s.name === "secrets") step.retry = scaledRetry(RBAC_PROPAGATION, scale);
+    else step.retry = scaledRetry({ attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 }, scale);
     return step;
   });
   return {

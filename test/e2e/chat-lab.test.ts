@@ -8,9 +8,9 @@ import { createCertificateAuthority } from "../../emulators/shared/tls.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Running, startLabops } from "../../src/main.ts";
+import type { World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { LogCapture, REDIS_URL, testEnv, waitFor } from "../helpers/env.ts";
-import type { World } from "../helpers/world.ts";
 
 /**
  * End to end, with the lab workflows: a chat command through intake and the

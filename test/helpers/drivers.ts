@@ -1,10 +1,10 @@
 import type { SlackMessage } from "../../emulators/slack/emulator.ts";
 import type { TeamsMessage } from "../../emulators/teams/emulator.ts";
 import type { ChatAddress } from "../../src/ports/chat.ts";
+import { TEAMS_TENANT, type World } from "./chat-world.ts";
 import { waitFor } from "./env.ts";
 import { slackVisible } from "./slack-visible.ts";
 import { teamsStatus, teamsVisible } from "./teams-visible.ts";
-import { TEAMS_TENANT, type World } from "./world.ts";
 
 /** A bot thread as a channel member sees it, the same shape on both platforms. */
 export interface SeenThread {

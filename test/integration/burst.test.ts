@@ -5,9 +5,9 @@ import { SlackChat } from "../../adapters/slack/chat.ts";
 import { LabopsCloudAdapter, teamsAuthentication } from "../../adapters/teams/adapter.ts";
 import { TeamsChat } from "../../adapters/teams/chat.ts";
 import { createLogger } from "../../src/log.ts";
+import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { REDIS_URL, waitFor } from "../helpers/env.ts";
-import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 const LABS = 20;
 

@@ -5,10 +5,10 @@ import type { WireEnvelope } from "../../src/commands/envelope.ts";
 import { createLogger } from "../../src/log.ts";
 import { createChat } from "../../src/main.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
+import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { REDIS_URL, waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-import { startWorld, type World } from "../helpers/world.ts";
 
 /**
  * The buttons of a lab's status card, as the create workflow posts them:
@@ -43,7 +43,7 @@ describe("status card buttons on Slack and Teams", () => {
     // Teams posts only where it has heard from: Ada writes there first, as she would have created the lab.
     if (platform === "teams") await chat.say("ada", "help");
     await new RedisLabRegistry(w.redis, w.prefix).create(labRecord(lab, owner, chat.address, "failed"));
-    const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+    const { router } = await createChat(w.bot.config, createLogger({ level: "silent" }), redis);
     const card: ThreadRef = await router.openThread(chat.address, {
       title: `Lab ${lab}: create failed at aks`,
       status: "failed",
@@ -75,7 +75,7 @@ describe("status card buttons on Slack and Teams", () => {
     const owner = platform === "slack" ? { platform, id: "U0ADA" } : { platform, id: "aad-ada", name: "Ada" };
     if (platform === "teams") await chat.say("ada", "help");
     await new RedisLabRegistry(w.redis, w.prefix).create(labRecord(lab, owner, chat.address, "ready"));
-    const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+    const { router } = await createChat(w.bot.config, createLogger({ level: "silent" }), redis);
     await router.openThread(chat.address, {
       title: `Lab ${lab} is ready`,
       status: "succeeded",

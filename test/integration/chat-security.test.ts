@@ -7,9 +7,9 @@ import {
   interactiveBody,
   SlackRequestClient,
 } from "../../emulators/slack/index.ts";
+import { SLACK_SIGNING_SECRET, startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-import { SLACK_SIGNING_SECRET, startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 /**
  * Only requests that Slack or the Bot Framework really sent reach the queue:

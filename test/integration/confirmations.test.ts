@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import type { SlackMessage } from "../../emulators/slack/emulator.ts";
 import type { TeamsMessage } from "../../emulators/teams/emulator.ts";
+import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
 import { slackVisible } from "../helpers/slack-visible.ts";
 import { teamsVisible } from "../helpers/teams-visible.ts";
-import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 /**
  * Destroy confirmations through the real platforms: single use, only for the

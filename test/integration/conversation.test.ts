@@ -4,9 +4,9 @@ import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { createChat } from "../../src/main.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
+import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, gist, type SeenThread, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { REDIS_URL, waitFor } from "../helpers/env.ts";
-import { startWorld, type World } from "../helpers/world.ts";
 
 /**
  * The same conversation on Slack and on Teams: create a lab, a non-owner's
@@ -102,7 +102,7 @@ async function runConversation(w: World, chat: ChatDriver) {
   // The rotation watcher runs in another process: it builds its chat from the configuration alone.
   const redis = new Redis(REDIS_URL);
   try {
-    const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+    const { router } = await createChat(w.bot.config, createLogger({ level: "silent" }), redis);
     const lab = await registry.get("team-a");
     if (!lab) throw new Error("lab team-a is not registered");
     const alert = await router.postAlert(lab.address, {

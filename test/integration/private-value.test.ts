@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { fromWire, type WireEnvelope } from "../../src/commands/envelope.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
+import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-import { startWorld, type World } from "../helpers/world.ts";
 
 /** Everything stored under the installation's prefix, whatever the key type, as text. */
 async function dumpRedis(redis: Redis, prefix: string): Promise<string> {

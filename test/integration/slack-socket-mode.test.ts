@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { startWorld, type World } from "../helpers/chat-world.ts";
 import { slackDriver } from "../helpers/drivers.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-import { startWorld, type World } from "../helpers/world.ts";
 
 /** SLACK_APP_TOKEN set: Bolt's SocketModeReceiver connects out to the emulator's WebSocket; nothing is POSTed to the bot. */
 describe("Slack over Socket Mode", () => {

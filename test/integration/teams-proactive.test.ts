@@ -2,9 +2,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.ts";
 import { createChat } from "../../src/main.ts";
+import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { REDIS_URL } from "../helpers/env.ts";
 import { teamsVisible } from "../helpers/teams-visible.ts";
-import { startWorld, TEAMS_TENANT, type World } from "../helpers/world.ts";
 
 /**
  * Workers run in other processes than the web role that hears from Teams:
@@ -26,7 +26,7 @@ describe("Teams proactive messages from another process", () => {
     const redis = new Redis(REDIS_URL);
     try {
       // A worker elsewhere knows only the lab's address: no serviceUrl, nothing from the turn.
-      const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+      const { router } = await createChat(w.bot.config, createLogger({ level: "silent" }), redis);
       const address = { platform: "teams", tenant: TEAMS_TENANT, channel } as const;
       const thread = await router.postAlert(address, {
         title: "Pods restarted: color changed outside labops",
@@ -46,7 +46,7 @@ describe("Teams proactive messages from another process", () => {
   it("says what to do when it has never heard from a conversation", async () => {
     const redis = new Redis(REDIS_URL);
     try {
-      const { router } = createChat(w.bot.config, createLogger({ level: "silent" }), redis);
+      const { router } = await createChat(w.bot.config, createLogger({ level: "silent" }), redis);
       const unknown = { platform: "teams", tenant: TEAMS_TENANT, channel: "19:never@thread.tacv2" } as const;
       await expect(router.postAlert(unknown, { title: "x", status: "info" })).rejects.toMatchObject({
         code: "teams_no_reference",

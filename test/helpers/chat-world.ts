@@ -1,0 +1,88 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { EMULATED, startChatEmulators, writeCaFile } from "../../emulators/chat.ts";
+import type { SlackEmulator } from "../../emulators/slack/index.ts";
+import type { TeamsEmulator } from "../../emulators/teams/index.ts";
+import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
+import { createLogger } from "../../src/log.ts";
+import { type Running, startLabops } from "../../src/main.ts";
+import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
+
+export const TEAMS_TENANT = EMULATED.teamsTenant;
+export const SLACK_SIGNING_SECRET = EMULATED.slackSigningSecret;
+
+export interface WorldOptions {
+  slack?: boolean;
+  teams?: boolean;
+  /** Slack over Socket Mode instead of HTTP. */
+  socketMode?: boolean;
+  /** Rate-limit windows divided by this, on the emulators and in the bot alike. */
+  timeScale?: number;
+  env?: Record<string, string | undefined>;
+  now?: () => number;
+}
+
+/** The bot (all roles, placeholder processors) in front of the Slack and/or Teams emulators. */
+export interface World {
+  bot: Running;
+  slack: SlackEmulator;
+  teams: TeamsEmulator;
+  logs: LogCapture;
+  prefix: string;
+  redis: Redis;
+  queue: Queue;
+  jobCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const timeScale = options.timeScale ?? 20;
+  const logs = new LogCapture();
+  const chat = await startChatEmulators({ timeScale, socketMode: options.socketMode ?? false });
+  const { slack, teams } = chat;
+  const caFile = await writeCaFile(chat.caPem);
+  const useSlack = options.slack ?? true;
+  const useTeams = options.teams ?? true;
+  const slackEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => k.startsWith("SLACK_")));
+  const teamsEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => !k.startsWith("SLACK_")));
+  const env = testEnv({
+    LABOPS_TIME_SCALE: String(timeScale),
+    ...(useSlack ? slackEnv : { SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }),
+    ...(useTeams ? { ...teamsEnv, LABOPS_CA_FILE: caFile } : {}),
+    ...options.env,
+  });
+  const bot = await startLabops({
+    env,
+    // The chat path alone: the lab workflows would call Azure. The conversation test says what changes with them.
+    processors: "placeholder",
+    logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
+    host: "127.0.0.1",
+    ...(options.now ? { now: options.now } : {}),
+  });
+  chat.connect(`http://127.0.0.1:${bot.port}`);
+  const prefix = String(env.LABOPS_REDIS_PREFIX);
+  const redis = new Redis(REDIS_URL);
+  const queue = new Queue(COMMANDS_QUEUE, { connection: redis, prefix });
+  return {
+    bot,
+    slack,
+    teams,
+    logs,
+    prefix,
+    redis,
+    queue,
+    async jobCount() {
+      const counts = await queue.getJobCounts("waiting", "active", "completed", "failed", "delayed");
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    async close() {
+      await bot.stop();
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await chat.close();
+    },
+  };
+}
