@@ -94,8 +94,9 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
       ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
       // Every step is idempotent and checkpointed, so a job whose worker died is worth resuming
-      // more than BullMQ's default once; a job that kills every worker still ends failed.
-      maxStalledCount: 10,
+      // more than BullMQ's default once: a lab create must survive a crash after each of its
+      // twelve steps. A job that kills every worker still ends failed, after twenty takeovers.
+      maxStalledCount: 20,
       autorun: true,
     },
   );
