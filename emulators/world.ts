@@ -1,6 +1,6 @@
 import { type AzureEmulator, type StartAzureEmulatorOptions, startAzureEmulator } from "./azure/index.ts";
 import { type KubernetesEmulator, startKubernetesEmulator } from "./kubernetes/index.ts";
-import { createCertificateAuthority } from "./shared/tls.ts";
+import { type CertificateAuthority, createCertificateAuthority } from "./shared/tls.ts";
 
 /**
  * The emulated cloud in one call: the Azure emulator and the AKS emulator
@@ -8,6 +8,8 @@ import { createCertificateAuthority } from "./shared/tls.ts";
  * demo, the benchmarks and the tests all start the world this way.
  */
 export interface EmulatedCloud {
+  /** The CA every emulator certificate chains to; chat emulators can share it. */
+  ca: CertificateAuthority;
   azure: AzureEmulator;
   kube: KubernetesEmulator;
   timeScale: number;
@@ -31,6 +33,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions): Promise
     throw error;
   }
   return {
+    ca,
     azure,
     kube,
     timeScale: options.timeScale,

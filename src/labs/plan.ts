@@ -108,7 +108,8 @@ export function compareMounts(
 ): VerifyReport {
   const live = pods.filter((p) => p.deletionTimestamp === undefined);
   const ready = live.filter((p) => p.ready);
-  if (ready.length < expectedReplicas || live.length !== ready.length) {
+  // Exactly the desired pods, all ready: during a rollout's surge there are more, and some are old.
+  if (ready.length !== expectedReplicas || live.length !== ready.length) {
     const waiting = live.filter((p) => !p.ready).map((p) => `${p.name} (${p.reason ?? p.phase})`);
     return {
       ready: false,
