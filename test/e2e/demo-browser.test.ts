@@ -84,6 +84,7 @@ describe("the demo page in a browser", () => {
   it("rotates a secret through the private form and follows it to the pods", {
     timeout: 120_000,
   }, async () => {
+    await page.locator("#close-thread").click();
     await type("/secret rotate color --lab team-a");
     const form = page.locator("#modal");
     await form.waitFor({ state: "visible" });
@@ -99,6 +100,9 @@ describe("the demo page in a browser", () => {
       .waitFor({ timeout: 60_000 });
     // The value was typed into the form only: it appears nowhere on the page.
     expect(await page.locator("#messages").textContent()).not.toMatch(/\borange\b/);
+    await page.locator("#messages").evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
     await page.screenshot({ path: join(shots, "secret-rotate.png") });
   });
 
