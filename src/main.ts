@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
+import type { Express } from "express";
 import type { Redis } from "ioredis";
-import { createWebServer, type WebServer } from "../adapters/http/server.ts";
+import { createWebServer } from "../adapters/http/server.ts";
+import { PrometheusMetrics } from "../adapters/metrics/prometheus.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
 import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
@@ -9,6 +11,7 @@ import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
 import { SlackChat } from "../adapters/slack/chat.ts";
+import { mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
@@ -117,8 +120,13 @@ export async function startLabops(options: StartOptions): Promise<Running> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const stops: Array<() => Promise<void>> = [];
   let port: number | undefined;
-  let web: WebServer | undefined;
   let worker: CommandWorker | undefined;
+  const metrics = options.metrics ?? new PrometheusMetrics();
+  // Every role serves /healthz, /readyz and /metrics on PORT; the web role adds Slack and Teams.
+  const rawRoutes: Parameters<typeof createWebServer>[0]["rawRoutes"] = [];
+  const mounts: Array<(app: Express) => void> = [];
+  const health = createRedis(config.redisUrl, "producer");
+  health.on("error", () => undefined); // reported through /readyz, not as a crash
 
   try {
     if (config.roles.has("web")) {
@@ -130,7 +138,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         secretKey: config.secretKey,
         ...(options.queueName ? { queueName: options.queueName } : {}),
       });
-      const { router: chat, teams: teamsChat } = await createChat(config, logger, producer, options.metrics);
+      const { router: chat, teams: teamsChat } = await createChat(config, logger, producer, metrics);
       const intakeDeps: Omit<IntakeDeps, "logger"> = {
         queue,
         registry: new RedisLabRegistry(producer, config.redisPrefix),
@@ -139,9 +147,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
         admins: config.admins,
         ...(options.now ? { now: options.now } : {}),
-        ...(options.metrics ? { metrics: options.metrics } : {}),
+        metrics,
       };
-      const rawRoutes: Parameters<typeof createWebServer>[0]["rawRoutes"] = [];
       let slack: SlackApp | undefined;
       if (config.slack) {
         slack = createSlackApp({
@@ -170,26 +177,10 @@ export async function startLabops(options: StartOptions): Promise<Running> {
               ...(options.now ? { now: options.now } : {}),
             })
           : undefined;
-      web = createWebServer({
-        logger,
-        rawRoutes,
-        ...(teams ? { extend: (app) => teams.mount(app) } : {}),
-        readiness: [
-          {
-            name: "redis",
-            async check() {
-              await producer.ping();
-            },
-          },
-        ],
-      });
-      port = await web.listen(config.port, options.host);
-      logger.info({ port, roles: [...config.roles] }, "web.listening");
-      const server = web;
+      if (teams) mounts.push((app) => teams.mount(app));
       const slackApp = slack;
       stops.push(async () => {
         await slackApp?.stop().catch(() => undefined);
-        await server.close();
         await chat.flush();
         await queue.close();
         producer.disconnect();
@@ -205,8 +196,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       await whenReady(connection, 10_000);
       const client = createRedis(config.redisUrl, "client");
       client.on("error", () => undefined);
-      const { router: chat } = await createChat(config, logger, client, options.metrics);
-      const workflows = createWorkflows(config, client);
+      const { router: chat } = await createChat(config, logger, client, metrics);
+      const workflows = createWorkflows(config, client, { metrics });
       const processors = options.processors === "placeholder" ? {} : workflows.processors;
       worker = startCommandWorker({
         connection,
@@ -217,6 +208,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         processors,
         fallback: placeholderProcessor,
         concurrency: config.workerConcurrency,
+        metrics,
         lockDurationMs: config.jobLockMs,
         stalledIntervalMs: config.jobLockMs,
         ...(options.queueName ? { queueName: options.queueName } : {}),
@@ -251,8 +243,51 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         client.disconnect();
       });
     }
+
+    let dashboard: QueueDashboard | undefined;
+    const web = createWebServer({
+      logger,
+      rawRoutes,
+      extend(app) {
+        for (const mount of mounts) mount(app);
+        // Bull Board only with LABOPS_ADMIN_TOKEN; the queues are sampled for /metrics either way.
+        dashboard = mountQueueDashboard(app, {
+          connection: health,
+          prefix: config.redisPrefix,
+          token: config.adminToken,
+          ...(options.queueName ? { queueName: options.queueName } : {}),
+        });
+        app.get("/metrics", async (_req, res) => {
+          if (metrics instanceof PrometheusMetrics) {
+            const counts = (await dashboard?.counts().catch(() => [])) ?? [];
+            for (const c of counts) metrics.queueJobs.set({ queue: c.queue, state: c.state }, c.count);
+            const { contentType, body } = await metrics.render();
+            res.type(contentType).send(body);
+          } else {
+            res.status(404).send("metrics are not collected in this process\n");
+          }
+        });
+      },
+      readiness: [
+        {
+          name: "redis",
+          async check() {
+            await health.ping();
+          },
+        },
+      ],
+    });
+    port = await web.listen(config.port, options.host);
+    logger.info({ port, roles: [...config.roles] }, "web.listening");
+    // The listener stops first: no new command is accepted while the rest drains.
+    stops.unshift(() => web.close());
+    stops.push(async () => {
+      await dashboard?.close();
+      health.disconnect();
+    });
   } catch (error) {
     for (const stop of stops) await stop().catch(() => undefined);
+    health.disconnect();
     throw error;
   }
 

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SlackRequestClient } from "../../emulators/slack/client.ts";
+import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
+import { createLogger } from "../../src/log.ts";
+import { type Running, startLabops } from "../../src/main.ts";
+import { TEST_BOT_TOKEN, TEST_SIGNING_SECRET, testEnv } from "../helpers/env.ts";
+
+describe("observability", () => {
+  let slackApi: SlackWebApiEmulator;
+  let web: Running;
+  let worker: Running;
+  const adminToken = "operators-only-token-0123456789";
+
+  beforeAll(async () => {
+    slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
+    const env = testEnv({ SLACK_API_URL: slackApi.url, LABOPS_ADMIN_TOKEN: adminToken });
+    web = await startLabops({
+      env: { ...env, LABOPS_ROLE: "web" },
+      logger: createLogger({ level: "silent" }),
+      host: "127.0.0.1",
+    });
+    worker = await startLabops({
+      env: { ...env, LABOPS_ROLE: "worker" },
+      logger: createLogger({ level: "silent" }),
+      host: "127.0.0.1",
+      processors: "placeholder",
+    });
+  });
+  afterAll(async () => {
+    await web?.stop();
+    await worker?.stop();
+    await slackApi?.close();
+  });
+
+  it("serves Prometheus metrics with commands, jobs and queue depth", async () => {
+    const client = new SlackRequestClient(`http://127.0.0.1:${web.port}/slack/events`, TEST_SIGNING_SECRET);
+    await client.slashCommand({ command: "/lab", text: "list", channel: "C0OBS" });
+    await client.slashCommand({ command: "/lab", text: "create Bad_Name", channel: "C0OBS" });
+    const res = await fetch(`http://127.0.0.1:${web.port}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/labops_commands_total\{platform="slack",kind="lab.list",outcome="queued"\} 1/);
+    expect(text).toMatch(/labops_commands_total\{platform="slack",kind="[^"]*",outcome="rejected"\} 1/);
+    expect(text).toMatch(/labops_queue_jobs\{queue="commands",state="[a-z]+"\} \d+/);
+    expect(text).toContain("labops_process_cpu_seconds_total");
+  });
+
+  it("answers health, readiness and metrics on the worker role too", async () => {
+    expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`)).status).toBe(200);
+    // Chat endpoints belong to the web role only.
+    expect((await fetch(`http://127.0.0.1:${worker.port}/slack/events`, { method: "POST" })).status).toBe(
+      404,
+    );
+  });
+
+  it("puts Bull Board behind the admin token", async () => {
+    const base = `http://127.0.0.1:${web.port}/admin/queues`;
+    expect((await fetch(base)).status).toBe(401);
+    expect((await fetch(base, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const ok = await fetch(base, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/<html/i);
+    const basic = Buffer.from(`ops:${adminToken}`).toString("base64");
+    expect((await fetch(`${base}/api/queues`, { headers: { authorization: `Basic ${basic}` } })).status).toBe(
+      200,
+    );
+  });
+});
