@@ -1,9 +1,11 @@
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { describeCommand } from "../src/commands/describe.ts";
 import { fromWire, type WireEnvelope } from "../src/commands/envelope.ts";
 import type { CommandKind } from "../src/commands/types.ts";
 import { errorCode } from "../src/errors.ts";
 import { type Logger, withCorrelation } from "../src/log.ts";
+import type { AuditLog, AuditResult } from "../src/ports/audit.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 import type { CommandEnvelope } from "../src/ports/queue.ts";
@@ -22,7 +24,11 @@ export interface ProcessorContext {
   checkpoint(patch: Record<string, unknown>): Promise<void>;
 }
 
-export type CommandProcessor = (context: ProcessorContext) => Promise<void>;
+/** A job can end well and still report a failure it already told the user about (a failed step). */
+export type ProcessorOutcome = { failed: string } | undefined;
+
+// biome-ignore lint/suspicious/noConfusingVoidType: processors that report nothing are plain async functions (Promise<void>).
+export type CommandProcessor = (context: ProcessorContext) => Promise<ProcessorOutcome | void>;
 
 type JobData = WireEnvelope & { saved?: Record<string, unknown> };
 
@@ -37,6 +43,8 @@ export interface CommandWorkerOptions {
   fallback: CommandProcessor;
   concurrency?: number;
   metrics?: Metrics;
+  /** Receives each job's outcome, under the command's correlation id. */
+  audit?: AuditLog;
   queueName?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -62,10 +70,31 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
       });
       const saved: Record<string, unknown> = { ...(job.data.saved ?? {}) };
       const processor = options.processors[envelope.command.kind] ?? options.fallback;
+      const recordOutcome = async (result: AuditResult, reason?: string) => {
+        const { origin, command } = envelope;
+        await options.audit
+          ?.record({
+            at: Date.now(),
+            correlationId: envelope.correlationId,
+            deliveryId: envelope.deliveryId,
+            platform: origin.address.platform,
+            tenant: origin.address.tenant,
+            channel: origin.address.channel,
+            userId: origin.user.id,
+            ...(origin.user.name ? { userName: origin.user.name } : {}),
+            command: describeCommand(command),
+            kind: command.kind,
+            ...("lab" in command && command.lab ? { lab: command.lab } : {}),
+            result,
+            ...(reason ? { reason } : {}),
+            ...(job.id ? { jobId: job.id } : {}),
+          })
+          .catch((error: unknown) => log.warn({ code: errorCode(error) }, "audit.failed"));
+      };
       log.info("job.started");
       const started = performance.now();
       try {
-        await processor({
+        const outcome = await processor({
           job: job as unknown as Job<WireEnvelope>,
           envelope,
           logger: log,
@@ -79,10 +108,12 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
         });
         const durationMs = performance.now() - started;
         metrics.jobFinished(envelope.command.kind, "completed", durationMs / 1000);
+        await recordOutcome(outcome ? "failed" : "succeeded", outcome?.failed);
         log.info({ durationMs: Math.round(durationMs) }, "job.completed");
       } catch (error) {
         const durationMs = performance.now() - started;
         metrics.jobFinished(envelope.command.kind, "failed", durationMs / 1000);
+        await recordOutcome("failed", errorCode(error));
         log.warn({ code: errorCode(error), durationMs: Math.round(durationMs) }, "job.failed");
         throw error;
       }

@@ -209,6 +209,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         fallback: placeholderProcessor,
         concurrency: config.workerConcurrency,
         metrics,
+        ...(workflows.deps.audit ? { audit: workflows.deps.audit } : {}),
         lockDurationMs: config.jobLockMs,
         stalledIntervalMs: config.jobLockMs,
         ...(options.queueName ? { queueName: options.queueName } : {}),

@@ -1,3 +1,4 @@
+import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
@@ -13,6 +14,8 @@ export interface WorkflowDeps {
   locks: LabLocks;
   scheduler: LabScheduler;
   metrics: Metrics;
+  /** The audit trail, for `lab status` to show a lab's recent commands. */
+  audit?: AuditLog;
   settings: WorkflowSettings;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;

@@ -4,7 +4,7 @@ import { labNames } from "../../src/labs/naming.ts";
 import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { runPlan, type StepEvent, StepFailedError } from "../step-runner.ts";
-import type { CommandProcessor, ProcessorContext } from "../worker.ts";
+import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { ProgressReporter } from "./progress.ts";
 
@@ -96,13 +96,13 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
     const result = await withLabLock(deps, lab, holder, ctx.signal, () =>
       create(ctx, deps, command, existing),
     );
-    if (!result.locked) {
-      await ctx.chat.notify(
-        origin.address,
-        origin.user,
-        `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
-      );
-    }
+    if (result.locked) return result.value;
+    await ctx.chat.notify(
+      origin.address,
+      origin.user,
+      `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
+    );
+    return { failed: "lab_busy" };
   };
 }
 
@@ -111,7 +111,7 @@ async function create(
   deps: WorkflowDeps,
   command: Extract<Command, { kind: "lab.create" }>,
   existing: LabRecord | undefined,
-): Promise<void> {
+): Promise<ProcessorOutcome> {
   const { origin, correlationId } = ctx.envelope;
   const lab = command.lab;
   const { settings } = deps;
@@ -256,7 +256,7 @@ async function create(
       await progress.flush();
       plan.dispose();
       // The failure is reported; the job itself is done (a retry is a new command from the user).
-      return;
+      return { failed: error.code };
     }
     plan.dispose();
     throw error;
@@ -271,4 +271,5 @@ async function create(
     return { ...rest, state: "ready", updatedAt: deps.now() };
   });
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
+  return undefined;
 }

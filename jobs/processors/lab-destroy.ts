@@ -6,7 +6,7 @@ import { scaledRetry } from "../../src/labs/timing.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { runPlan, StepFailedError } from "../step-runner.ts";
-import type { CommandProcessor, ProcessorContext } from "../worker.ts";
+import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { recordStepMetric, withLabLock } from "./lab-create.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -68,17 +68,17 @@ export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
     const result = await withLabLock(deps, command.lab, holder, ctx.signal, () =>
       destroy(ctx, deps, command.lab),
     );
-    if (!result.locked) {
-      await ctx.chat.notify(
-        origin.address,
-        origin.user,
-        `Lab \`${command.lab}\` is busy with another command (${result.holder ?? "unknown"}); destroy it once that finishes.`,
-      );
-    }
+    if (result.locked) return result.value;
+    await ctx.chat.notify(
+      origin.address,
+      origin.user,
+      `Lab \`${command.lab}\` is busy with another command (${result.holder ?? "unknown"}); destroy it once that finishes.`,
+    );
+    return { failed: "lab_busy" };
   };
 }
 
-async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): Promise<void> {
+async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): Promise<ProcessorOutcome> {
   const { origin, correlationId } = ctx.envelope;
   const record = await deps.registry.get(lab);
   if (!record) {
@@ -166,11 +166,12 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         `Destroy stopped at *${error.step}* (\`${error.code}\`). Say \`lab destroy ${lab}\` again to resume.`,
       );
       await progress.flush();
-      return;
+      return { failed: error.code };
     }
     throw error;
   }
   progress.update({ status: "succeeded" });
   progress.reply(`Lab \`${lab}\` is gone: its resource group is deleted and its vault purged.`);
   await progress.flush();
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import { auditLine } from "../../src/commands/audit-view.ts";
 import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
@@ -86,6 +87,9 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     }
   }
   if (record.lastError) lines.push(`*Last error* · ${record.lastError.step}: \`${record.lastError.code}\``);
+  const audit = deps.audit;
+  const recent = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 5 })) : [];
+  if (recent && recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
 
   const actions: Card["actions"] = [];
   if (record.outputs.resourceGroupId) {

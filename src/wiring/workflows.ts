@@ -4,6 +4,7 @@ import { createAzureCredential } from "../../adapters/azure/credential.ts";
 import { KeyVaultSecrets } from "../../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
+import { RedisAuditLog } from "../../adapters/redis/audit.ts";
 import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { labProcessors, type WorkflowDeps } from "../../jobs/processors/index.ts";
 import { BullLabScheduler } from "../../jobs/scheduler.ts";
@@ -67,6 +68,7 @@ export function createWorkflows(
     locks: new RedisLabLocks(redis, config.redisPrefix),
     scheduler,
     metrics: options.metrics ?? NO_METRICS,
+    audit: new RedisAuditLog(redis, config.redisPrefix),
     settings: {
       location: azureConfig.location,
       subscriptionId: azureConfig.subscriptionId,
