@@ -34,6 +34,8 @@ export function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
 }
 
 /** Held while a job works on a lab; renewed so that only a dead worker loses it. */
+const LOCK_WAIT_MS = 15_000;
+
 export async function withLabLock<T>(
   deps: WorkflowDeps,
   lab: string,
@@ -42,8 +44,13 @@ export async function withLabLock<T>(
   work: () => Promise<T>,
 ): Promise<{ locked: true; value: T } | { locked: false; holder: string | undefined }> {
   const ttl = deps.settings.lockTtlMs;
-  if (!(await deps.locks.acquire(lab, holder, ttl))) {
-    return { locked: false, holder: await deps.locks.holder(lab) };
+  // A command that follows another closely (a retry pressed as the failure is posted) waits
+  // a little for the lock instead of being turned away.
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  while (!(await deps.locks.acquire(lab, holder, ttl))) {
+    if (Date.now() > giveUpAt || signal.aborted)
+      return { locked: false, holder: await deps.locks.holder(lab) };
+    await new Promise((r) => setTimeout(r, 250));
   }
   const renew = setInterval(
     () => {
@@ -233,13 +240,6 @@ async function create(
     });
   } catch (error) {
     if (error instanceof StepFailedError) {
-      const failed = await deps.registry.update(lab, (r) => ({
-        ...r,
-        state: "failed",
-        updatedAt: deps.now(),
-        lastError: { step: error.step, code: error.code, message: error.message },
-      }));
-      if (failed) view.record = failed;
       progress.update({
         status: "failed",
         error: {
@@ -255,6 +255,13 @@ async function create(
       );
       await progress.flush();
       plan.dispose();
+      // Last, as on success: whoever sees "failed" (and retries) also sees the card.
+      await deps.registry.update(lab, (r) => ({
+        ...r,
+        state: "failed",
+        updatedAt: deps.now(),
+        lastError: { step: error.step, code: error.code, message: error.message },
+      }));
       // The failure is reported; the job itself is done (a retry is a new command from the user).
       return { failed: error.code };
     }
