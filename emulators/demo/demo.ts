@@ -66,6 +66,7 @@ export function cardRef(message: SlackMessage): string | undefined {
 export interface Demo {
   pageUrl: string | undefined;
   botUrl: string;
+  botPid: number | undefined;
   botLogFile: string;
   cloud: EmulatedCloud;
   chat: ChatEmulators;
@@ -158,7 +159,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       const p = page;
       stops.push(() => p.close());
     }
-    return { pageUrl: page?.url, botUrl, botLogFile, cloud, chat, redis, stop: stopAll };
+    return { pageUrl: page?.url, botUrl, botPid: bot.pid, botLogFile, cloud, chat, redis, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

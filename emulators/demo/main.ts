@@ -79,7 +79,7 @@ process.once("SIGTERM", () => void stop(0));
 
 process.stdout.write(
   `Redis: ${demo.redis.kind === "private" ? "a private redis-server" : "REDIS_URL"} at ${demo.redis.url}\n` +
-    `Bot log: ${demo.botLogFile}\n`,
+    `Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile}\n`,
 );
 if (script !== undefined) {
   const steps = await runScript(demo, script, { onProgress: (line) => process.stdout.write(`${line}\n`) });
