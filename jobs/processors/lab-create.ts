@@ -3,7 +3,13 @@ import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts
 import { labNames } from "../../src/labs/naming.ts";
 import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import { runPlan, type StepEvent, StepFailedError } from "../step-runner.ts";
+import {
+  type Checkpoints,
+  type RunOptions,
+  runPlan,
+  type StepEvent,
+  StepFailedError,
+} from "../step-runner.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -27,10 +33,30 @@ export function recordOutputs(step: string, outputs: Record<string, string>): Re
   return flat;
 }
 
-export function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
+function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
   if (event.type === "finished") deps.metrics.stepFinished(event.step, "done", event.durationMs / 1000);
   else if (event.type === "failed") deps.metrics.stepFinished(event.step, "failed", event.durationMs / 1000);
   else if (event.type === "retrying") deps.metrics.stepFinished(event.step, "retry", 0);
+}
+
+/** How every lab plan runs: the job's cancellation and logger, the card, the metrics, its checkpoints. */
+export function planRunOptions(
+  ctx: ProcessorContext,
+  deps: WorkflowDeps,
+  progress: ProgressReporter,
+  checkpoints: Checkpoints,
+): RunOptions {
+  return {
+    signal: ctx.signal,
+    logger: ctx.logger,
+    sleep: deps.sleep,
+    now: deps.now,
+    onEvent: (event) => {
+      progress.onEvent(event);
+      recordStepMetric(deps, event);
+    },
+    checkpoints,
+  };
 }
 
 /** Held while a job works on a lab; renewed so that only a dead worker loses it. */
@@ -215,16 +241,9 @@ async function create(
   for (const [name, s] of Object.entries(record.steps ?? {})) done[name] = s.outputs;
 
   try {
-    await runPlan(plan.steps, {
-      signal: ctx.signal,
-      logger: ctx.logger,
-      sleep: deps.sleep,
-      now: deps.now,
-      onEvent: (event) => {
-        progress.onEvent(event);
-        recordStepMetric(deps, event);
-      },
-      checkpoints: {
+    await runPlan(
+      plan.steps,
+      planRunOptions(ctx, deps, progress, {
         done,
         async save(step, outputs, durationMs) {
           const updated = await deps.registry.update(lab, (r) => ({
@@ -236,8 +255,8 @@ async function create(
           if (updated) view.record = updated;
           await ctx.checkpoint({ lastStep: step });
         },
-      },
-    });
+      }),
+    );
   } catch (error) {
     if (error instanceof StepFailedError) {
       progress.update({

@@ -8,7 +8,7 @@ import type { LabRecord } from "../../src/ports/registry.ts";
 import { runPlan, StepFailedError } from "../step-runner.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
 import type { WorkflowDeps } from "./deps.ts";
-import { recordStepMetric, withLabLock } from "./lab-create.ts";
+import { planRunOptions, withLabLock } from "./lab-create.ts";
 import { ProgressReporter } from "./progress.ts";
 
 export const DESTROY_STEPS = [
@@ -128,23 +128,16 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
 
   const done = (ctx.saved.destroySteps ?? {}) as Record<string, Record<string, string>>;
   try {
-    await runPlan(destroyPlan(deps, lab, record), {
-      signal: ctx.signal,
-      logger: ctx.logger,
-      sleep: deps.sleep,
-      now: deps.now,
-      onEvent: (event) => {
-        progress.onEvent(event);
-        recordStepMetric(deps, event);
-      },
-      checkpoints: {
+    await runPlan(
+      destroyPlan(deps, lab, record),
+      planRunOptions(ctx, deps, progress, {
         done,
         async save(step, outputs) {
           done[step] = outputs;
           await ctx.checkpoint({ destroySteps: { ...done } });
         },
-      },
-    });
+      }),
+    );
   } catch (error) {
     if (error instanceof StepFailedError) {
       await deps.registry.update(lab, (r) => ({
