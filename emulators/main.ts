@@ -1,9 +1,7 @@
 import { rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startAzureEmulator } from "./azure/index.ts";
-import { startKubernetesEmulator } from "./kubernetes/index.ts";
-import { createCertificateAuthority } from "./shared/tls.ts";
+import { startEmulatedCloud } from "./world.ts";
 
 /**
  * `npm run emulators -- --env-out PATH [--time-scale N]`: starts the emulated
@@ -59,21 +57,15 @@ const seed = args.values.seed === undefined ? undefined : Number(args.values.see
 if (seed !== undefined && !Number.isInteger(seed))
   fail(`--seed must be an integer, got '${args.values.seed}'`);
 
-// One CA for the whole emulated world: every emulator's server certificate chains to it.
-const ca = await createCertificateAuthority("labops emulators CA");
-const azure = await startAzureEmulator({
+// One CA and one time scale for the whole emulated world (Azure, and AKS attached to it).
+const cloud = await startEmulatedCloud({
   timeScale,
-  ca,
   ...(port !== undefined ? { port } : {}),
   ...(seed !== undefined ? { seed } : {}),
 });
-const envLines = [...azure.envLines(), `LABOPS_TIME_SCALE=${timeScale}`];
-const stops: (() => Promise<void>)[] = [() => azure.stop()];
-
-// Kubernetes (AKS) emulator: one API server per cluster the Azure side creates, reached through
-// the kubeconfig of listClusterUserCredential, so it needs no env line of its own.
-const kube = await startKubernetesEmulator({ azure: azure.world, ca });
-stops.unshift(() => kube.stop());
+const { azure, kube } = cloud;
+const envLines = Object.entries(cloud.env()).map(([k, v]) => `${k}=${v}`);
+const stops: (() => Promise<void>)[] = [() => cloud.stop()];
 
 const target = resolve(envOut);
 const temp = join(dirname(target), `.${Date.now()}.${process.pid}.env.tmp`);
