@@ -3,6 +3,7 @@ import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
 import type { LabLocks, LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
+import type { RotationThreads } from "../../src/ports/watcher.ts";
 
 /** Everything the lab workflows reach outside themselves, injected by the composition root. */
 export interface WorkflowDeps {
@@ -12,6 +13,8 @@ export interface WorkflowDeps {
   registry: LabRegistry;
   locks: LabLocks;
   scheduler: LabScheduler;
+  /** Where rotate and rollback leave their thread for the rotation watcher to finish. */
+  rotationThreads: RotationThreads;
   metrics: Metrics;
   settings: WorkflowSettings;
   now: () => number;
