@@ -75,7 +75,8 @@ describe("rotation watcher: the owning replica dies, another takes over", () => 
     const res = await slack.slashCommand({ command, text, channel: CHANNEL, user: "U0ADA", userName: "ada" });
     expect(res.status).toBe(200);
   };
-  const roots = () => world.slack.messages.filter((m) => m.channel === CHANNEL && !m.threadTs && !m.ephemeral);
+  const roots = () =>
+    world.slack.messages.filter((m) => m.channel === CHANNEL && !m.threadTs && !m.ephemeral);
   const replies = (root: SlackMessage) => world.slack.messages.filter((m) => m.threadTs === root.ts);
   const rotateThreads = () => roots().filter((m) => /^Rotation: color in team-t/.test(m.text));
   const completions = () => rotateThreads().flatMap((t) => replies(t).filter((m) => COMPLETED.test(m.text)));
