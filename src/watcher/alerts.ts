@@ -44,7 +44,10 @@ function traceFields(trace: TraceState, ctx: TraceContext): Array<{ label: strin
       label: "Version",
       value: `${shortVersion(trace.version)}${trace.previousVersion ? ` (was ${shortVersion(trace.previousVersion)})` : ""}`,
     },
-    { label: "Changed by", value: changedByText(trace, ctx.byName).replace(/^changed /, "") },
+    {
+      label: "Changed by",
+      value: trace.changedBy ? `${ctx.byName ?? trace.changedBy}, through labops` : "someone outside labops",
+    },
   ];
   const hops = hopLine(trace);
   if (hops) fields.push({ label: "Hops", value: hops });
@@ -62,7 +65,10 @@ function footer(trace: TraceState): string {
     trace.driverEvents && trace.driverEvents > 0
       ? ` · CSI driver: SecretRotationComplete ×${trace.driverEvents} (folded)`
       : "";
-  return `${trace.correlationId ? `ref ${trace.correlationId}` : `trace ${trace.id}`}${driver}`;
+  const ref = trace.correlationId
+    ? `ref ${trace.correlationId}`
+    : `trace ${trace.lab}/${trace.secret}/${shortVersion(trace.version)}`;
+  return `${ref}${driver}`;
 }
 
 /** The completion text: the one line, then who changed it. */
@@ -141,8 +147,7 @@ export function restartCard(report: RestartReport, ctx: { lab: string; windowMs:
       label: name,
       value: [
         p.restarts > 0 ? `${p.restarts} restart${p.restarts === 1 ? "" : "s"}` : undefined,
-        p.reason,
-        p.replaced ? "evicted or deleted" : undefined,
+        p.reason ?? (p.replaced ? "evicted or deleted" : undefined),
       ]
         .filter((x) => x !== undefined)
         .join(" · "),

@@ -41,7 +41,6 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
   });
 
   afterAll(async () => {
-    if (process.env.DEBUG_WATCHER) console.log(logs.text());
     await bot?.stop();
     const keys = await redis.keys(`${String(world.env().LABOPS_REDIS_PREFIX)}:*`);
     if (keys.length > 0) await redis.del(...keys);

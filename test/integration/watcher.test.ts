@@ -49,7 +49,6 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
   });
 
   afterAll(async () => {
-    if (process.env.DEBUG_WATCHER) console.log(logs.text(), watcherLogs.text());
     await watcher?.stop();
     await bot?.stop();
     const keys = await redis.keys(`${String(world.env().LABOPS_REDIS_PREFIX)}:*`);
