@@ -5,7 +5,7 @@ import { KeyVaultSecrets } from "../../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
 import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
-import { RedisRotationThreads } from "../../adapters/redis/watcher.ts";
+import { RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
 import { labProcessors, type WorkflowDeps } from "../../jobs/processors/index.ts";
 import { BullLabScheduler } from "../../jobs/scheduler.ts";
 import { defaultSleep } from "../../jobs/step-runner.ts";
@@ -79,6 +79,7 @@ export function createWorkflows(
     keyVault,
     cluster: new KubeClusterPort(),
     rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
+    watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     locks: new RedisLabLocks(redis, config.redisPrefix),
     scheduler,

@@ -1,10 +1,12 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { RedisLeases, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Running, startLabops } from "../../src/main.ts";
+import { type Metrics, NO_METRICS } from "../../src/ports/metrics.ts";
 import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
 import { startTestWorld, type TestWorld } from "../helpers/world.ts";
 
@@ -17,6 +19,7 @@ import { startTestWorld, type TestWorld } from "../helpers/world.ts";
 const TIME_SCALE = 600;
 const CHANNEL = "C0WATCH";
 const LAB = "team-w";
+const CANARY = "canary-7d41e9-never-shown";
 const HOPS = /reached 2\/2 pods in [\d.ms]+ \(synced \+[\d.ms]+, rollout \+[\d.ms]+, ready \+[\d.ms]+\)/;
 
 describe("rotation watcher: every vault change traced to every pod, told once", () => {
@@ -28,12 +31,36 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
   let registry: RedisLabRegistry;
   const logs = new LogCapture();
   const watcherLogs = new LogCapture();
+  const recorded: string[] = [];
+  const metrics: Metrics = {
+    ...NO_METRICS,
+    rotationHop: (hop) => recorded.push(`hop:${hop}`),
+    rotationFinished: (outcome) => recorded.push(`finished:${outcome}`),
+    alertPosted: (kind) => recorded.push(`alert:${kind}`),
+  };
 
   const startWatcherRole = () =>
     startLabops({
-      env: world.env({ LABOPS_ROLE: "watcher" }),
-      logger: createLogger({ level: "info", destination: watcherLogs }),
+      env: world.env({ LABOPS_ROLE: "watcher", LABOPS_LOG_LEVEL: "debug" }),
+      logger: createLogger({ level: "debug", destination: watcherLogs }),
+      metrics,
     });
+  const prefix = () => String(world.env().LABOPS_REDIS_PREFIX);
+
+  /** Everything under the test's prefix, as text (strings, hashes, lists, sets, sorted sets, streams). */
+  async function dumpRedis(): Promise<string> {
+    const out: string[] = [];
+    for (const key of await redis.keys(`${prefix()}:*`)) {
+      const type = await redis.type(key);
+      if (type === "string") out.push(String(await redis.get(key)));
+      else if (type === "hash") out.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === "list") out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === "set") out.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === "zset") out.push(JSON.stringify(await redis.zrange(key, "0", "-1")));
+      else if (type === "stream") out.push(JSON.stringify(await redis.xrange(key, "-", "+")));
+    }
+    return out.join("\n");
+  }
 
   beforeAll(async () => {
     world = await startTestWorld(TIME_SCALE);
@@ -103,10 +130,21 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     expect(card).not.toContain("orange");
     // No second thread: the completion went where the command was.
     expect(rootsTitled(/Rotation/)).toHaveLength(1);
+    expect(recorded).toEqual(
+      expect.arrayContaining([
+        "hop:synced",
+        "hop:reloaded",
+        "hop:rollout",
+        "hop:ready",
+        "hop:mounted",
+        "alert:rotation",
+        "finished:completed",
+      ]),
+    );
   });
 
   it("traces a version written outside labops the same way, and says so", { timeout: 60_000 }, async () => {
-    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", "purple");
+    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", CANARY);
     const alert = await waitFor(
       () => rootsTitled(/^Rotation traced: color in team-w/).at(-1),
       "the outside rotation's alert",
@@ -117,13 +155,30 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     const card = cardOf(alert);
     expect(card).toMatch(/ready \+[\d.ms]+ · mounted \+/);
     expect(card).toMatch(/New pods\*\\n`podinfo-csi-[a-z0-9]+-[a-z0-9]+`, `podinfo-csi-/);
-    expect(card).not.toContain("purple");
     expect(rootsTitled(/Rotation/)).toHaveLength(2);
+    // The value reached the pods and nothing else: not the chat, not the watcher's logs (at debug), not Redis.
+    expect(JSON.stringify(world.slack.messages)).not.toContain(CANARY);
+    expect(watcherLogs.text()).not.toContain(CANARY);
+    expect(await dumpRedis()).not.toContain(CANARY);
+  });
+
+  it("notes a new secret no pod mounts, once, and moves on", { timeout: 60_000 }, async () => {
+    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "api-token", "not-used-by-podinfo");
+    const alert = await waitFor(
+      () => rootsTitled(/^Rotation traced: api-token in team-w/).at(-1),
+      "the note about the unmounted secret",
+      30_000,
+    );
+    expect(alert.text).toMatch(/api-token: [0-9a-f]{8} is not mounted by any pod: nothing to roll/);
+    expect(alert.text).toMatch(/Changed outside labops/);
   });
 
   it("does not say it again after the watcher restarts", { timeout: 60_000 }, async () => {
     const before = world.slack.messages.length;
+    const traced = rootsTitled(/^Rotation traced/).length;
     await watcher?.stop();
+    // A clean stop hands the lab back at once: no waiting for the lease to lapse.
+    expect(await new RedisLeases(redis, prefix()).holder(LAB)).toBeUndefined();
     watcherLogs.lines.length = 0;
     watcher = await startWatcherRole();
     await waitFor(
@@ -135,12 +190,30 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     // cluster and polled the vault, and said nothing about the rotations it inherited.
     await world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", "teal");
     await waitFor(
-      () => (rootsTitled(/^Rotation traced/).length === 2 ? true : undefined),
+      () => (rootsTitled(/^Rotation traced/).length === traced + 1 ? true : undefined),
       "the new alert",
       30_000,
     );
     const since = world.slack.messages.slice(before);
     expect(since.map((m) => m.text)).toEqual([expect.stringMatching(/^Rotation traced: color in team-w/)]);
     expect(watcherLogs.text().match(/"msg":"watcher.trace_started"/g)).toHaveLength(1);
+  });
+
+  it("lets the lab go when it is destroyed, and forgets its state", { timeout: 60_000 }, async () => {
+    const store = new RedisWatchStateStore(redis, prefix());
+    expect(await store.load(LAB)).toBeDefined();
+    await say("/lab", `destroy ${LAB} --yes`);
+    await waitFor(
+      async () => ((await registry.get(LAB)) === undefined ? true : undefined),
+      "the destroy",
+      30_000,
+    );
+    await waitFor(
+      async () => ((await store.load(LAB)) === undefined ? true : undefined),
+      "the state to go",
+      10_000,
+    );
+    expect(await new RedisLeases(redis, prefix()).holder(LAB)).toBeUndefined();
+    expect(watcherLogs.text()).toContain('"msg":"watcher.lab_stopped"');
   });
 });
