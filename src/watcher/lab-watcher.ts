@@ -75,6 +75,8 @@ export class LeaseLostError extends Error {
 }
 
 const FINISHED_KEPT = 50;
+/** Tries per alert before it is dropped (with back-off between them, minutes in all). */
+const ALERT_ATTEMPTS = 8;
 
 function emptyState(lab: string): LabWatchState {
   return {
@@ -113,7 +115,7 @@ export class LabWatcher {
   #diagnosis: { at: number; value: Diagnosis } | undefined;
   #diagnosing = false;
   /** Alert ids whose post failed, and when to try again. */
-  readonly #retryAt = new Map<string, number>();
+  readonly #retryAt = new Map<string, { at: number; attempts: number }>();
   #restartDirty = false;
   #authFailures = 0;
 
@@ -533,17 +535,25 @@ export class LabWatcher {
   /** Claims an alert; undefined when it must not be posted (posted already, or retry not due). */
   async #claim(id: string, now: number): Promise<{ posted: ThreadRef | undefined } | "go" | undefined> {
     const retry = this.#retryAt.get(id);
-    if (retry !== undefined && now < retry) return undefined;
+    if (retry !== undefined && now < retry.at) return undefined;
     const claim = await this.#d.store.claimAlert(this.lab, id, this.#holder);
     if (claim.outcome === "lease_lost") throw new LeaseLostError(this.lab);
     if (claim.outcome === "posted") return { posted: claim.thread };
+    if (retry !== undefined && retry.attempts >= ALERT_ATTEMPTS) {
+      // The chat keeps refusing (channel archived, bot removed): stop trying, and say so in the logs.
+      this.#log.error({ alert: id, attempts: retry.attempts }, "watcher.alert_dropped");
+      await this.#d.store.markPosted(this.lab, id, undefined);
+      this.#retryAt.delete(id);
+      return { posted: undefined };
+    }
     return "go";
   }
 
   #postFailed(id: string, error: unknown, now: number): void {
-    const wait = this.#backoff(2);
-    this.#retryAt.set(id, now + wait);
-    this.#log.warn({ alert: id, code: errorCode(error), retryInMs: wait }, "watcher.alert_failed");
+    const attempts = (this.#retryAt.get(id)?.attempts ?? 0) + 1;
+    const wait = this.#backoff(attempts);
+    this.#retryAt.set(id, { at: now + wait, attempts });
+    this.#log.warn({ alert: id, code: errorCode(error), attempts, retryInMs: wait }, "watcher.alert_failed");
   }
 
   /** True once the completion is said (now or by an earlier owner). */
