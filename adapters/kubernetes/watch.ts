@@ -239,16 +239,7 @@ class Reflector<K extends WatchKind> {
     while (!this.#stop.signal.aborted) {
       let end: StreamEnd;
       try {
-        if (this.#resourceVersion === "") {
-          const list = await withSignal(this.#stop.signal, 20_000, (signal) => this.#o.list(signal));
-          const objects: WatchedObjects[K][] = [];
-          for (const raw of list.items) {
-            const o = this.#o.project(raw);
-            if (o !== undefined) objects.push(o);
-          }
-          sink.replace(kind, objects);
-          this.#resourceVersion = list.resourceVersion;
-        }
+        if (this.#resourceVersion === "") await this.#relist();
         end = await this.#stream();
       } catch (error) {
         end = { error: asError(error), gone: false, events: 0, startedAt: Date.now() };
@@ -273,6 +264,22 @@ class Reflector<K extends WatchKind> {
       if (end.error) sink.failed?.(kind, end.error, delay);
       await sleep(delay, this.#stop.signal);
     }
+  }
+
+  /**
+   * Lists and hands on the projections. A method of its own so that the
+   * list (whole typed objects) is garbage once it returns: kept in the loop's
+   * frame, it would live as long as the watch that follows.
+   */
+  async #relist(): Promise<void> {
+    const list = await withSignal(this.#stop.signal, 20_000, (signal) => this.#o.list(signal));
+    const objects: WatchedObjects[K][] = [];
+    for (const raw of list.items) {
+      const o = this.#o.project(raw);
+      if (o !== undefined) objects.push(o);
+    }
+    this.#o.sink.replace(this.#o.kind, objects);
+    this.#resourceVersion = list.resourceVersion;
   }
 
   #stream(): Promise<StreamEnd> {
