@@ -106,7 +106,8 @@ export class LabWatcher {
   #queue: Promise<void> = Promise.resolve();
   #evaluateQueued = false;
   #watch: ClusterWatch | undefined;
-  #session: ClusterSession | undefined;
+  /** Held while watching (as the watches hold it too): a credential, never logged or stored. */
+  #kubeconfig: string | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #wakePoll: (() => void) | undefined;
   #pollAgain = false;
@@ -169,7 +170,7 @@ export class LabWatcher {
     await this.#queue;
     await Promise.all(this.#loops);
     await this.#watch?.stop();
-    this.#session?.close();
+    this.#kubeconfig = undefined;
     this.#log.info("watcher.lab_stopped");
   }
 
@@ -201,7 +202,7 @@ export class LabWatcher {
 
   /** Cluster credentials and the watches, retried until they work or the watcher stops. */
   async #connect(): Promise<void> {
-    const { azure, cluster, clusterWatch } = this.#d;
+    const { azure, clusterWatch } = this.#d;
     const signal = this.#stop.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
@@ -212,7 +213,7 @@ export class LabWatcher {
           signal,
         );
         if (signal.aborted) return;
-        this.#session = cluster.connect(kubeconfig);
+        this.#kubeconfig = kubeconfig;
         this.#watch = clusterWatch.watch(
           kubeconfig,
           {
@@ -259,7 +260,7 @@ export class LabWatcher {
     const watch = this.#watch;
     this.#watch = undefined;
     await watch?.stop();
-    this.#session?.close();
+    this.#kubeconfig = undefined;
     this.#authFailures = 0;
     if (!this.#stop.signal.aborted) this.#loops.push(this.#connect());
   }
@@ -509,11 +510,17 @@ export class LabWatcher {
       this.#log.warn({ code: errorCode(error) }, "watcher.addon_unreadable"),
     );
     let reloaderAvailable: boolean | undefined;
+    // A session only for the diagnosis (rare): fifty idle sessions would cost more than the watches.
+    const session: ClusterSession | undefined = this.#kubeconfig
+      ? this.#d.cluster.connect(this.#kubeconfig)
+      : undefined;
     try {
-      const reloader = await this.#session?.getDeployment(RELOADER_NAMESPACE, RELOADER_DEPLOYMENT, signal);
-      if (this.#session) reloaderAvailable = reloader !== undefined && reloader.availableReplicas > 0;
+      const reloader = await session?.getDeployment(RELOADER_NAMESPACE, RELOADER_DEPLOYMENT, signal);
+      if (session) reloaderAvailable = reloader !== undefined && reloader.availableReplicas > 0;
     } catch (error) {
       this.#log.warn({ code: errorCode(error) }, "watcher.reloader_unreadable");
+    } finally {
+      session?.close();
     }
     this.#diagnosis = { at, value: { ...this.#diagnosisBase(), reloaderAvailable } };
   }
