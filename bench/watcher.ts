@@ -22,7 +22,9 @@ import { createAzurePorts } from "../src/wiring/workflows.ts";
  *
  * Prints two JSON lines:
  * - watcher.footprint: the watcher process's heap and RSS growth (after a
- *   full GC) from before it started to once it watches every lab, and its
+ *   full GC) from before it started to once it watches every lab, the cost
+ *   per lab between a fifth of the labs and all of them (what one more lab
+ *   costs, without the modules and clients any watcher loads once), and its
  *   open watch streams (also as the emulator counts them);
  * - watcher.alert_delay: for rotations made behind labops' back, the time
  *   from the last new pod turning Ready (seen by an independent watch in this
@@ -106,7 +108,6 @@ async function provision(i: number): Promise<LabRecord> {
     outputs: flat,
     steps: { verify: { outputs: {}, durationMs: 0, finishedAt: now } },
   };
-  await registry.create(record);
   return record;
 }
 
@@ -196,16 +197,23 @@ try {
     () => samples.find((s) => s.type === "baseline"),
     30_000,
   );
-  const full = await until(
-    "every lab watched",
-    () => samples.find((s) => s.labs === LABS && s.openWatches === 6 * LABS),
-    180_000,
-  );
-  log("bench.all_watched", { ms: full.at - baseline.at });
-  // A few seconds of steady state (vault polls, driver events) before reading the footprint.
-  await new Promise((r) => setTimeout(r, 5_000));
-  const steady = samples.filter((s) => s.type === "stats" && s.at >= full.at).at(-1) ?? full;
   const mb = (b: number) => Math.round((b / 1_048_576) * 10) / 10;
+  /** Registers labs, waits until the watcher holds them all with six watches each, then a few steady seconds. */
+  const watchAll = async (labs: LabRecord[], total: number): Promise<ChildStats> => {
+    for (const r of labs) await registry.create(r);
+    const full = await until(
+      `${total} labs watched`,
+      () => samples.find((s) => s.labs === total && s.openWatches === 6 * total),
+      180_000,
+    );
+    log("bench.watched", { labs: total, ms: full.at - baseline.at });
+    await new Promise((r) => setTimeout(r, 5_000));
+    return samples.filter((s) => s.type === "stats" && s.at >= full.at).at(-1) ?? full;
+  };
+  // Two points, so that the per-lab figure leaves out what any watcher pays once (modules, clients).
+  const first = Math.max(1, Math.floor(LABS / 5));
+  const few = await watchAll(records.slice(0, first), first);
+  const steady = LABS > first ? await watchAll(records.slice(first), LABS) : few;
   out({
     bench: "watcher.footprint",
     timeScale: TIME_SCALE,
@@ -218,7 +226,9 @@ try {
     heapDeltaMB: mb(steady.heapUsed - baseline.heapUsed),
     rssBaselineMB: mb(baseline.rss),
     rssDeltaMB: mb(steady.rss - baseline.rss),
-    heapPerLabKB: Math.round((steady.heapUsed - baseline.heapUsed) / LABS / 1024),
+    heapPerLabKB:
+      LABS > first ? Math.round((steady.heapUsed - few.heapUsed) / (LABS - first) / 1024) : undefined,
+    rssPerLabKB: LABS > first ? Math.round((steady.rss - few.rss) / (LABS - first) / 1024) : undefined,
   });
 
   const delays: number[] = [];

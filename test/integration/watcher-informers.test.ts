@@ -131,6 +131,12 @@ describe("lab cluster watches on client-node", () => {
 
   it("lists again after 410 Gone, then follows on", async () => {
     const podLists = sink.replaces.pod ?? 0;
+    // A write the pod watch does not see moves the cluster past its resourceVersion, so that resuming
+    // from it needs the history compaction drops (resuming at the newest revision would still be valid).
+    await world.core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "nudge" }, data: { a: "b" } },
+    });
     cluster().compactWatchHistory();
     cluster().dropWatches();
     await waitFor("a relist of pods", () => ((sink.replaces.pod ?? 0) > podLists ? true : undefined));
