@@ -1,6 +1,8 @@
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAzureClients } from "../../adapters/azure/clients.ts";
+import { createAzureCredential } from "../../adapters/azure/credential.ts";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
@@ -116,6 +118,52 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
     // It went where the command was: no alert thread of its own, and it is said once.
     expect(rootsTitled(/^Rotation/)).toHaveLength(1);
     expect(replies(thread).filter((m) => /Stuck/.test(m.text))).toHaveLength(1);
+  });
+
+  it("names rotation turned off in the cluster's addon when nothing syncs", { timeout: 60_000 }, async () => {
+    // Someone turns secret rotation off in the AKS addon, through ARM, as `az aks addon update` would.
+    const azure = world.cloud.azure;
+    const clients = createAzureClients({
+      endpoint: azure.armEndpoint,
+      credential: createAzureCredential({
+        tenantId: azure.tenantId,
+        clientId: azure.bot.clientId,
+        clientSecret: azure.bot.clientSecret,
+        authorityHost: azure.authorityHost,
+        caPem: azure.caPem,
+      }),
+      subscriptionId: azure.subscriptionId,
+      caPem: azure.caPem,
+    });
+    const aks = clients.containerService.managedClusters;
+    const current = await aks.get("lab-team-r-rg", "lab-team-r-aks");
+    const addon = current.addonProfiles?.azureKeyvaultSecretsProvider;
+    await aks
+      .createOrUpdate("lab-team-r-rg", "lab-team-r-aks", {
+        ...current,
+        addonProfiles: {
+          ...current.addonProfiles,
+          azureKeyvaultSecretsProvider: {
+            enabled: true,
+            config: { ...(addon?.config ?? {}), enableSecretRotation: "false" },
+          },
+        },
+      })
+      .pollUntilDone();
+    await waitFor(
+      () => (cluster("team-r").inventory().csi.rotation ? undefined : true),
+      "rotation to be off",
+    );
+
+    await world.cloud.azure.writeSecretAsOperator(await vaultOf("team-r"), "color", "amber");
+    const alert = await waitFor(
+      () => rootsTitled(/^Rotation stuck: color in team-r/).at(-1),
+      "the stuck alert",
+      30_000,
+    );
+    expect(alert.text).toMatch(
+      /is stuck at synced \(the CSI driver writes the new version into the synced Secret\) [\d.ms]+ after the write\. Likely cause: secret rotation is disabled in the cluster's Key Vault CSI addon \(enableSecretRotation=false\)\./,
+    );
   });
 
   it("names the new pods that crash-loop on a value set outside labops", { timeout: 60_000 }, async () => {
