@@ -26,6 +26,8 @@ import { ConfigError, errorCode } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ChatPort, Platform } from "./ports/chat.ts";
 import type { Metrics } from "./ports/metrics.ts";
+import type { WatcherSettings } from "./watcher/settings.ts";
+import { type RunningWatcher, startWatcher } from "./wiring/watcher.ts";
 import { createWorkflows } from "./wiring/workflows.ts";
 
 /**
@@ -45,6 +47,8 @@ export interface StartOptions {
   now?: () => number;
   /** Counts commands and chat calls (Prometheus in production); nothing when absent. */
   metrics?: Metrics;
+  /** Overrides of the rotation watcher's derived waits (tests: shorter deadlines). */
+  watcher?: Partial<WatcherSettings>;
 }
 
 export interface Running {
@@ -241,6 +245,26 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         await expiryQueue.close();
         connection.disconnect();
         scheduleConnection.disconnect();
+        client.disconnect();
+      });
+    }
+    // The rotation watcher. The placeholder processors mean a chat-only run with no cloud to watch.
+    if (config.roles.has("watcher") && options.processors !== "placeholder") {
+      const client = createRedis(config.redisUrl, "client");
+      client.on("error", () => undefined); // leases and polls retry; a long outage lets the leases lapse
+      await whenReady(client, 10_000);
+      const { router: chat } = await createChat(config, logger, client, metrics);
+      const running: RunningWatcher = await startWatcher({
+        config,
+        redis: client,
+        chat,
+        logger,
+        metrics,
+        ...(options.watcher ? { settings: options.watcher } : {}),
+      });
+      stops.push(async () => {
+        await running.stop();
+        await chat.flush();
         client.disconnect();
       });
     }

@@ -47,7 +47,20 @@ const signalMiddleware = {
   post: async (response: ResponseContext) => response,
 };
 
-function apiClient<T>(kc: KubeConfig, ctor: new (config: ReturnType<typeof createConfiguration>) => T): T {
+/** Runs `fn` with `signal` (and a timeout) reaching every client-node request it makes. */
+export function withSignal<T>(
+  signal: AbortSignal,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const combined = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  return callSignal.run(combined, () => fn(combined));
+}
+
+export function apiClient<T>(
+  kc: KubeConfig,
+  ctor: new (config: ReturnType<typeof createConfiguration>) => T,
+): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster)
     throw new ExternalError("kubernetes", "NoCluster", "The kubeconfig names no current cluster.");
@@ -93,7 +106,7 @@ function toExternal(error: unknown, what: string, signal: AbortSignal): Error {
   });
 }
 
-function time(value: Date | string | undefined): number | undefined {
+export function time(value: Date | string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const t = value instanceof Date ? value.getTime() : Date.parse(value);
   return Number.isNaN(t) ? undefined : t;
@@ -105,12 +118,18 @@ export function podState(pod: V1Pod): PodState {
   const waiting = statuses.find((s) => s.state?.waiting)?.state?.waiting?.reason;
   const terminated = statuses.find((s) => s.state?.terminated)?.state?.terminated?.reason;
   const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === "ReplicaSet")?.name;
+  // A failed pod says why at pod level (Evicted, NodeLost…), which outranks its containers' reasons.
+  const podReason = pod.status?.phase === "Failed" ? pod.status.reason : undefined;
   return {
     name: pod.metadata?.name ?? "",
     namespace: pod.metadata?.namespace ?? "",
     phase: pod.status?.phase ?? "Unknown",
     ready: readyCondition?.status === "True",
-    reason: waiting ?? terminated ?? (pod.status?.phase === "Pending" ? "ContainerCreating" : undefined),
+    reason:
+      podReason ??
+      waiting ??
+      terminated ??
+      (pod.status?.phase === "Pending" ? "ContainerCreating" : undefined),
     restartCount: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
     createdAt: time(pod.metadata?.creationTimestamp),
     readyAt: readyCondition?.status === "True" ? time(readyCondition.lastTransitionTime) : undefined,

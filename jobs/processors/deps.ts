@@ -4,6 +4,7 @@ import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
 import type { LabLocks, LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
+import type { RotationThreads, WatchStateStore } from "../../src/ports/watcher.ts";
 
 /** Everything the lab workflows reach outside themselves, injected by the composition root. */
 export interface WorkflowDeps {
@@ -13,6 +14,10 @@ export interface WorkflowDeps {
   registry: LabRegistry;
   locks: LabLocks;
   scheduler: LabScheduler;
+  /** Where rotate and rollback leave their thread for the rotation watcher to finish. */
+  rotationThreads: RotationThreads;
+  /** The rotation watcher's state per lab, forgotten when the lab is destroyed. */
+  watchState: Pick<WatchStateStore, "delete">;
   metrics: Metrics;
   /** The audit trail, for `lab status` to show a lab's recent commands. */
   audit?: AuditLog;

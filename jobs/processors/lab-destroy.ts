@@ -53,6 +53,8 @@ function destroyPlan(deps: WorkflowDeps, lab: string, record: LabRecord | undefi
       ...DESTROY_STEPS[2],
       async run() {
         await deps.scheduler.cancel(lab);
+        // The watcher let the lab go when it turned "destroying"; what it kept of it goes too.
+        await deps.watchState.delete(lab);
         await deps.registry.delete(lab);
         return {};
       },

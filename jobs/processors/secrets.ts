@@ -2,10 +2,8 @@ import type { Command } from "../../src/commands/types.ts";
 import { fingerprint } from "../../src/crypto.ts";
 import { ExternalError } from "../../src/errors.ts";
 import { formatElapsed, formatWhen } from "../../src/labs/cards.ts";
-import { LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
-import { compareMounts } from "../../src/labs/plan.ts";
-import { scaledDeadline, scaledPoll } from "../../src/labs/timing.ts";
-import type { Card } from "../../src/ports/chat.ts";
+import { rotationPollMs } from "../../src/labs/timing.ts";
+import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
 import type { CommandProcessor, ProcessorContext } from "../worker.ts";
@@ -14,11 +12,7 @@ import { resolveLab } from "./lab-resolve.ts";
 
 /** The rotation poll interval as milliseconds ("1m", "90s", "2m0s"). */
 export function pollIntervalMs(text: string): number {
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+)(h|m|s)/g)) {
-    ms += Number(m[1]) * (m[2] === "h" ? 3_600_000 : m[2] === "m" ? 60_000 : 1_000);
-  }
-  return ms || 120_000;
+  return rotationPollMs(text);
 }
 
 export function shortVersion(version: string): string {
@@ -40,105 +34,61 @@ interface RotationSpec {
 }
 
 /**
- * Writes the new version, says when to expect it on the pods, and follows it
- * through the cluster until every pod runs on it or the deadline passes.
+ * Writes the new version, says when to expect it on the pods, and hands the
+ * thread to the rotation watcher, which follows the version through the
+ * cluster and finishes this thread (or says where it is stuck). The job ends
+ * here: following a rollout is the watcher's, for every version, whoever
+ * wrote it.
  */
 async function rotate(ctx: ProcessorContext, deps: WorkflowDeps, spec: RotationSpec): Promise<void> {
   const { record, secret } = spec;
   const vaultUri = record.outputs.vaultUri;
   if (!vaultUri)
     throw new ExternalError("labops", "VaultUnknown", `Lab ${record.name} has no vault recorded.`);
-  const { correlationId } = ctx.envelope;
+  const { correlationId, origin } = ctx.envelope;
   const poll = pollIntervalMs(deps.settings.rotationPollInterval);
   const rolloutMs = 30_000 * deps.settings.replicas;
-  const started = deps.now();
 
   // The job saves the written version first thing, so a retried job follows it instead of writing another.
   let version = ctx.saved.version as string | undefined;
+  let writtenAt = ctx.saved.writtenAt as number | undefined;
   if (version === undefined) {
     // The version this one replaces goes into its tags: rollback follows that link, since
     // Key Vault's one-second timestamps cannot order versions written in the same second.
     const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
     const tags = replaced ? { ...spec.tags, "labops-previous": replaced.version } : spec.tags;
+    writtenAt = deps.now();
     const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
     version = written.version;
-    await ctx.checkpoint({ version });
+    await ctx.checkpoint({ version, writtenAt });
   }
-  const card = (status: Card["status"], text: string): Card => ({
+  const expected = formatElapsed(poll + rolloutMs);
+  const card: Card = {
     title: `${spec.title}: ${secret} in ${record.name}`,
-    status,
-    text,
+    status: "running",
+    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
     fields: [
-      { label: "New version", value: shortVersion(version ?? "") },
+      { label: "New version", value: shortVersion(version) },
       { label: "Fingerprint", value: fingerprint(spec.value) },
     ],
     footer: `ref ${correlationId}`,
-  });
-  const expected = formatElapsed(poll + rolloutMs);
-  const thread = await ctx.chat.openThread(
-    record.address,
-    card(
-      "running",
-      `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment.`,
-    ),
-  );
-
-  const names = labNames(record.name);
-  const deadline = started + scaledDeadline(poll * 2 + rolloutMs * 2, deps.settings.timeScale);
-  const session = deps.cluster.connect(
-    await deps.azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, ctx.signal),
-  );
-  try {
-    let last = "";
-    for (;;) {
-      const current: Record<string, string> = {};
-      for (const name of LAB_SECRETS) {
-        const v = await deps.keyVault.currentVersion(vaultUri, name, ctx.signal);
-        if (v) current[name] = v.version;
-      }
-      const [pods, mounts] = await Promise.all([
-        session.listPods(names.namespace, "app=podinfo", ctx.signal),
-        session.listMounts(names.namespace, ctx.signal),
-      ]);
-      const report = compareMounts(pods, mounts, current, deps.settings.replicas);
-      if (report.ready && current[secret] === version) {
-        const took = formatElapsed(deps.now() - started);
-        await ctx.chat.updateCard(
-          thread,
-          card(
-            "succeeded",
-            `Version ${shortVersion(version)} reached ${report.summary.replace(" on the vault's current versions", "")} in ${took}.`,
-          ),
-        );
-        return;
-      }
-      if (current[secret] !== undefined && current[secret] !== version) {
-        await ctx.chat.updateCard(
-          thread,
-          card(
-            "info",
-            `A newer version (${shortVersion(current[secret] ?? "")}) replaced ${shortVersion(version)} before it reached every pod.`,
-          ),
-        );
-        return;
-      }
-      last = report.summary;
-      if (deps.now() > deadline) {
-        await ctx.chat.updateCard(
-          thread,
-          card("warning", `Version ${shortVersion(version)} has not reached every pod yet: ${last}.`),
-        );
-        await ctx.chat.reply(
-          thread,
-          "The rotation looks stuck. `lab status` shows each pod's mounted versions and recent events.",
-        );
-        return;
-      }
-      await deps.sleep(scaledPoll(2_000, deps.settings.timeScale), ctx.signal);
-    }
-  } finally {
-    session.close();
+  };
+  // A retried job keeps its thread: saved before it is handed over.
+  let thread = ctx.saved.thread as ThreadRef | undefined;
+  if (!thread) {
+    thread = await ctx.chat.openThread(record.address, card);
+    await ctx.checkpoint({ thread });
   }
+  await deps.rotationThreads.register({
+    lab: record.name,
+    secret,
+    version,
+    thread,
+    card,
+    by: origin.user.name ?? origin.user.id,
+    correlationId,
+    writtenAt: writtenAt ?? deps.now(),
+  });
 }
 
 export function secretRotateProcessor(deps: WorkflowDeps): CommandProcessor {

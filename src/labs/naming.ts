@@ -24,6 +24,10 @@ export const LAB_DEPLOYMENT = "podinfo-csi";
 export const LAB_SECRET_PROVIDER_CLASS = "azure-keyvault-secrets";
 export const LAB_SYNCED_SECRET = "keyvault-secrets";
 export const LAB_SECRETS = ["db-connection-string", "color"] as const;
+export const LAB_POD_SELECTOR = "app=podinfo";
+/** Where infra/lab/reloader.yaml runs Reloader (its Helm chart's names). */
+export const RELOADER_NAMESPACE = "reloader";
+export const RELOADER_DEPLOYMENT = "reloader-reloader";
 export const FEDERATED_AUDIENCE = "api://AzureADTokenExchange";
 
 export function labNames(lab: string): LabNames {

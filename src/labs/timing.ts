@@ -34,3 +34,12 @@ export function scaledRetry<T extends { initialDelayMs: number; maxDelayMs: numb
 export function scaledPoll(ms: number, timeScale: number): number {
   return Math.max(100, Math.round(ms / timeScale));
 }
+
+/** A Go-style duration of the CSI addon ("1m", "90s", "2m0s") as milliseconds; the addon's default when unreadable. */
+export function rotationPollMs(text: string): number {
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+)(h|m|s)/g)) {
+    ms += Number(m[1]) * (m[2] === "h" ? 3_600_000 : m[2] === "m" ? 60_000 : 1_000);
+  }
+  return ms || 120_000;
+}

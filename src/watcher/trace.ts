@@ -1,4 +1,5 @@
 import { formatElapsed } from "../labs/cards.ts";
+import type { ThreadRef } from "../ports/chat.ts";
 
 /**
  * A rotation trace: one new secret version followed hop by hop from the vault
@@ -10,11 +11,24 @@ import { formatElapsed } from "../labs/cards.ts";
  *   synced   the CSI driver's rotation reconciler rewrote the synced Secret
  *   reloaded Reloader patched the deployment's pod template
  *   rollout  a new ReplicaSet for that template exists
- *   ready    every pod of the new ReplicaSet is Ready
- *   mounted  every pod's SecretProviderClassPodStatus shows the version
+ *   ready    every pod of the new ReplicaSet is Ready (and no old pod is left)
+ *   mounted  every one of those pods' SecretProviderClassPodStatus shows the version
+ *
+ * Observations carry histories (every change time the watcher saw), not
+ * snapshots: the vault poll may notice a version after the cluster already
+ * acted on it, and each resource arrives on its own watch stream, so events
+ * of one rotation can arrive in any order. A hop is the first change at or
+ * after the hop before it; hop times are made monotonic along the chain.
+ *
+ * Two shorter paths: a secret the synced Secret does not carry is rotated in
+ * place by the driver (no restart; complete when every pod mounts it), and a
+ * secret no pod mounts has nothing to follow.
  */
 
 export type Hop = "synced" | "reloaded" | "rollout" | "ready" | "mounted";
+export const HOPS: readonly Hop[] = ["synced", "reloaded", "rollout", "ready", "mounted"];
+
+export type TraceMode = "rollout" | "in-place" | "unused";
 
 export interface PodObservation {
   name: string;
@@ -28,19 +42,46 @@ export interface PodObservation {
   deleting: boolean;
   /** Version of this trace's secret that the pod mounted (from its SecretProviderClassPodStatus). */
   mountedVersion: string | undefined;
+  /** When the watcher first saw that version in the pod's mount status (else: when observed). */
+  mountedAt?: number;
+}
+
+export interface ReplicaSetObservation {
+  name: string;
+  revision: number;
+  createdAt: number | undefined;
+  /** Which reload made it (the marker Reloader left in its template), if any. */
+  reloadMarker?: string | undefined;
+}
+
+/** Reloader rolled the deployment at `at`, leaving `marker` in the template. */
+export interface ReloadObservation {
+  at: number;
+  marker: string;
+  /**
+   * Known only to the second (read from Reloader's annotation when the watcher
+   * found it already done): it may have happened up to a second after `at`.
+   */
+  coarse?: boolean;
 }
 
 export interface ClusterObservation {
-  /** When the synced Secret's data last changed (resourceVersion bump seen by the informer). */
-  syncedSecretChangedAt: number | undefined;
-  /** The deployment's pod-template hash of its newest ReplicaSet, and when that ReplicaSet was created. */
-  newestReplicaSet: { name: string; createdAt: number | undefined } | undefined;
-  /** When Reloader's annotation on the pod template last changed, and its value. */
-  reloadedAt: number | undefined;
+  /**
+   * When the synced Secret's entry for this trace's secret changed, oldest
+   * first; undefined when the synced Secret has no entry for it (the driver
+   * rotates such a secret in place, and nothing rolls).
+   */
+  syncedChanges: number[] | undefined;
+  /** When Reloader rolled the deployment (its marker in the pod template changed), oldest first. */
+  reloads: ReloadObservation[];
+  /** The deployment's ReplicaSets. */
+  replicaSets: ReplicaSetObservation[];
   desiredReplicas: number;
   pods: PodObservation[];
-  /** Recent FailedMount messages in the lab namespace. */
-  mountFailures: Array<{ pod: string; message: string; at: number }>;
+  /** Whether any pod mounts this trace's secret at all. */
+  mountedByAny: boolean;
+  /** Recent FailedMount and MountRotationFailed messages in the lab namespace. */
+  mountFailures: Array<{ pod: string; message: string; at: number; count: number }>;
 }
 
 export interface Diagnosis {
@@ -56,7 +97,7 @@ export interface TraceStart {
   version: string;
   previousVersion: string | undefined;
   setAt: number;
-  /** "labops:slack:U123" style, or undefined when the version came from outside labops. */
+  /** "slack:U123" style (the labops-by tag), or undefined when the version came from outside labops. */
   changedBy: string | undefined;
   /** Pods running before the version existed. */
   podsBefore: string[];
@@ -64,84 +105,178 @@ export interface TraceStart {
   correlationId: string | undefined;
 }
 
+export interface NewPod {
+  readyAt?: number;
+  mountedAt?: number;
+  reason?: string;
+  restarts: number;
+}
+
 export interface TraceState extends TraceStart {
+  id: string;
+  mode?: TraceMode;
   hops: Partial<Record<Hop, number>>;
   /** New pods seen for this rollout and when each became Ready and mounted the version. */
-  newPods: Record<string, { readyAt?: number; mountedAt?: number; reason?: string; restarts: number }>;
+  newPods: Record<string, NewPod>;
+  /** The new pods that made the trace complete, and how many the deployment wanted. */
+  reached?: { pods: string[]; desired: number };
   completedAt?: number;
   /** The hop a stuck alert was posted for (once per hop). */
   stuckAlerted?: Hop;
-  completionAlerted?: boolean;
   /** A newer version replaced this one before it completed. */
   supersededBy?: string;
+  /** The value did not change: the driver updated the mounts and nothing had to restart. */
+  sameValue?: boolean;
+  /** Where this trace's alerts go once one was posted (the rotate command's thread, or an alert thread). */
+  thread?: ThreadRef;
+  /** The CSI driver's SecretRotationComplete events seen while the trace ran (folded, never posted). */
+  driverEvents?: number;
+}
+
+export function traceId(lab: string, secret: string, version: string): string {
+  return `${lab}/${secret}/${version}`;
 }
 
 export function startTrace(start: TraceStart): TraceState {
-  return { ...start, hops: {}, newPods: {} };
+  return { ...start, id: traceId(start.lab, start.secret, start.version), hops: {}, newPods: {} };
 }
 
-const firstAfter = (t: number | undefined, after: number): number | undefined =>
-  t !== undefined && t >= after ? t : undefined;
+const firstAtOrAfter = (times: readonly number[] | undefined, after: number): number | undefined => {
+  if (!times) return undefined;
+  let best: number | undefined;
+  for (const t of times) if (t >= after && (best === undefined || t < best)) best = t;
+  return best;
+};
+
+const isDone = (state: TraceState) => state.completedAt !== undefined || state.supersededBy !== undefined;
 
 /** Folds one cluster observation into the trace; returns the updated state (the input is not changed). */
 export function observe(state: TraceState, cluster: ClusterObservation, now: number): TraceState {
-  if (state.completedAt !== undefined || state.supersededBy) return state;
+  if (isDone(state)) return state;
   const next: TraceState = { ...state, hops: { ...state.hops }, newPods: { ...state.newPods } };
   const { hops } = next;
+  if (next.mode === undefined) {
+    next.mode =
+      cluster.syncedChanges !== undefined ? "rollout" : cluster.mountedByAny ? "in-place" : "unused";
+  }
+  if (next.mode === "unused") {
+    next.completedAt = now;
+    return next;
+  }
+  if (next.mode === "in-place") return observeInPlace(next, cluster, now);
 
-  // The synced Secret changes only when content changes, so its first change after the version was set is this hop.
-  const synced = hops.synced ?? firstAfter(cluster.syncedSecretChangedAt, state.setAt);
-  if (synced !== undefined) {
-    hops.synced = synced;
-    const reloaded = hops.reloaded ?? firstAfter(cluster.reloadedAt, state.setAt);
-    if (reloaded !== undefined) hops.reloaded = reloaded;
-    const rs = cluster.newestReplicaSet;
-    if (rs && rs.name !== state.replicaSetBefore) hops.rollout ??= rs.createdAt ?? now;
+  const reloads = cluster.reloads.filter((r) => r.at + (r.coarse ? 999 : 0) >= state.setAt);
+  const firstReload = reloads.reduce<number | undefined>(
+    (first, r) => (first === undefined || r.at < first ? r.at : first),
+    undefined,
+  );
+  const reload = firstReload === undefined ? undefined : Math.max(firstReload, state.setAt);
+  const synced = firstAtOrAfter(cluster.syncedChanges, state.setAt);
+  // A reload after the version was written means the sync happened, even if the Secret's own watch lagged.
+  const syncedOrReloaded = synced ?? reload;
+  if (hops.synced === undefined && syncedOrReloaded !== undefined) hops.synced = syncedOrReloaded;
+  if (hops.synced !== undefined && hops.reloaded === undefined && reload !== undefined) {
+    hops.reloaded = Math.max(reload, hops.synced);
+  }
+  // The rollout is the ReplicaSet a reload since the write made: matched by Reloader's marker in
+  // its template, not by creation times (whole seconds, and an emulated rotation takes less).
+  const markers = new Set(reloads.map((r) => r.marker));
+  const newest = cluster.replicaSets
+    .filter((rs) => rs.reloadMarker !== undefined && markers.has(rs.reloadMarker))
+    .sort((a, b) => b.revision - a.revision)[0];
+  if (hops.reloaded !== undefined && hops.rollout === undefined && newest !== undefined) {
+    hops.rollout = Math.max(newest.createdAt ?? now, hops.reloaded);
   }
 
-  const newRs = hops.rollout !== undefined ? cluster.newestReplicaSet?.name : undefined;
+  const newRs = hops.rollout !== undefined ? newest?.name : undefined;
+  if (newRs === undefined) return next;
   for (const pod of cluster.pods) {
-    if (
-      pod.deleting ||
-      state.podsBefore.includes(pod.name) ||
-      pod.replicaSet !== newRs ||
-      newRs === undefined
-    )
-      continue;
-    const seen = next.newPods[pod.name] ?? { restarts: 0 };
-    const entry = { ...seen, restarts: pod.restartCount };
-    if (pod.ready) entry.readyAt ??= pod.readyAt ?? now;
-    if (pod.mountedVersion === state.version) entry.mountedAt ??= now;
-    if (pod.reason !== undefined) entry.reason = pod.reason;
-    else delete entry.reason;
-    next.newPods[pod.name] = entry;
+    if (pod.deleting || pod.replicaSet !== newRs) continue;
+    next.newPods[pod.name] = trackPod(next.newPods[pod.name], pod, state.version, now);
   }
+  // Pods of the new ReplicaSet were never "before", whatever their whole-second creation times said.
+  next.podsBefore = state.podsBefore.filter((p) => next.newPods[p] === undefined);
 
   const live = cluster.pods.filter((p) => !p.deleting);
   const oldLeft = live.filter((p) => p.replicaSet !== newRs).length;
-  const fresh = Object.entries(next.newPods).filter(([name]) => live.some((p) => p.name === name));
-  const ready = fresh.filter(([, p]) => p.readyAt !== undefined);
-  const mounted = fresh.filter(([, p]) => p.mountedAt !== undefined);
-  if (newRs !== undefined && ready.length >= cluster.desiredReplicas && oldLeft === 0) {
-    hops.ready ??= Math.max(...ready.map(([, p]) => p.readyAt ?? now));
-  }
-  if (hops.ready !== undefined && mounted.length >= cluster.desiredReplicas) {
-    hops.mounted ??= Math.max(...mounted.map(([, p]) => p.mountedAt ?? now));
-    next.completedAt = Math.max(hops.ready, hops.mounted);
+  const readyNow = live.filter((p) => p.replicaSet === newRs && p.ready && next.newPods[p.name]);
+  if (readyNow.length >= cluster.desiredReplicas && oldLeft === 0 && cluster.desiredReplicas > 0) {
+    const times = readyNow.map((p) => next.newPods[p.name]?.readyAt ?? now);
+    hops.ready ??= Math.max(hops.rollout ?? 0, ...times);
+    const mounted = readyNow.filter((p) => next.newPods[p.name]?.mountedAt !== undefined);
+    if (mounted.length === readyNow.length) {
+      hops.mounted ??= Math.max(hops.ready, ...mounted.map((p) => next.newPods[p.name]?.mountedAt ?? now));
+      next.completedAt = Math.max(hops.ready, hops.mounted);
+      next.reached = { pods: readyNow.map((p) => p.name).sort(), desired: cluster.desiredReplicas };
+    }
+  } else if (hops.ready !== undefined && hops.mounted === undefined) {
+    // Readiness was lost before every pod mounted the version (a pod crashed): wait for it again.
+    delete hops.ready;
   }
   return next;
 }
 
+function trackPod(seen: NewPod | undefined, pod: PodObservation, version: string, now: number): NewPod {
+  const entry: NewPod = { ...(seen ?? { restarts: 0 }), restarts: pod.restartCount };
+  if (pod.ready) entry.readyAt ??= pod.readyAt ?? now;
+  if (pod.mountedVersion === version && entry.mountedAt === undefined) entry.mountedAt = pod.mountedAt ?? now;
+  if (pod.reason !== undefined) entry.reason = pod.reason;
+  else delete entry.reason;
+  return entry;
+}
+
+/** A secret the synced Secret does not carry: the driver rewrites the mounts, and nothing restarts. */
+function observeInPlace(next: TraceState, cluster: ClusterObservation, now: number): TraceState {
+  const live = cluster.pods.filter((p) => !p.deleting);
+  for (const pod of live) {
+    if (pod.mountedVersion === next.version) {
+      next.newPods[pod.name] = trackPod(next.newPods[pod.name], pod, next.version, now);
+    }
+  }
+  const ready = live.filter((p) => p.ready);
+  if (
+    live.length > 0 &&
+    ready.length >= cluster.desiredReplicas &&
+    live.every((p) => p.ready && p.mountedVersion === next.version)
+  ) {
+    const times = live.map((p) => next.newPods[p.name]?.mountedAt ?? now);
+    next.hops.mounted ??= Math.max(next.setAt, ...times);
+    next.completedAt = next.hops.mounted;
+    next.reached = { pods: live.map((p) => p.name).sort(), desired: cluster.desiredReplicas };
+  }
+  return next;
+}
+
+/**
+ * When the sync is overdue but every pod already mounts the version, the
+ * value did not change: the driver rewrote the mounts, the synced Secret kept
+ * its data, and nothing had to restart. That is a completion, not a stall.
+ */
+export function completeIfSameValue(state: TraceState, cluster: ClusterObservation, now: number): TraceState {
+  if (isDone(state) || state.mode !== "rollout" || state.hops.synced !== undefined) return state;
+  const live = cluster.pods.filter((p) => !p.deleting);
+  if (live.length === 0 || !live.every((p) => p.ready && p.mountedVersion === state.version)) return state;
+  return {
+    ...state,
+    sameValue: true,
+    hops: { ...state.hops, mounted: now },
+    completedAt: now,
+    reached: { pods: live.map((p) => p.name).sort(), desired: cluster.desiredReplicas },
+  };
+}
+
 /** The hop the trace waits for next, or undefined when complete. */
 export function pendingHop(state: TraceState): Hop | undefined {
-  for (const hop of ["synced", "reloaded", "rollout", "ready", "mounted"] as const) {
+  if (state.completedAt !== undefined) return undefined;
+  if (state.mode === "in-place") return "mounted";
+  for (const hop of HOPS) {
     if (state.hops[hop] === undefined) return hop;
   }
   return undefined;
 }
 
 export interface Deadlines {
-  /** Added to the poll interval for the sync to happen (the driver may have just polled). */
+  /** Added to two poll intervals for the sync to happen (the driver may have just polled). */
   syncSlackMs: number;
   reloadMs: number;
   rolloutStartMs: number;
@@ -155,15 +290,21 @@ export const DEFAULT_DEADLINES: Deadlines = {
   readyMs: 5 * 60_000,
 };
 
-/** When the pending hop is overdue, or undefined if there is none. */
+/**
+ * When the pending hop is overdue, or undefined if there is none. Allowances
+ * are divided by `timeScale` but never fall below `floorMs` (nor above the
+ * allowance itself), because watch latency and CPU do not get faster with the
+ * time scale (the rule of src/labs/timing.ts).
+ */
 export function deadlineFor(
   state: TraceState,
   diagnosis: Diagnosis,
   deadlines: Deadlines = DEFAULT_DEADLINES,
   timeScale = 1,
+  floorMs = 0,
 ): number | undefined {
   const hop = pendingHop(state);
-  const s = (ms: number) => ms / timeScale;
+  const s = (ms: number) => Math.max(ms / timeScale, Math.min(ms, floorMs));
   switch (hop) {
     case "synced":
       // The reconciler polls on its interval: two intervals and some slack before calling it stuck.
@@ -174,6 +315,9 @@ export function deadlineFor(
       return (state.hops.reloaded ?? state.hops.synced ?? state.setAt) + s(deadlines.rolloutStartMs);
     case "ready":
     case "mounted":
+      if (state.mode === "in-place") {
+        return state.setAt + s(2 * diagnosis.rotationPollIntervalMs + deadlines.syncSlackMs);
+      }
       return (state.hops.rollout ?? state.setAt) + s(deadlines.readyMs);
     default:
       return undefined;
@@ -183,6 +327,49 @@ export function deadlineFor(
 export interface StuckReport {
   hop: Hop;
   cause: string;
+  /** Pods the cause is about (crash-looping or failing to mount). */
+  pods?: string[];
+}
+
+const CRASH_RESTARTS = 2;
+
+/** New pods that crash on the new value: in CrashLoopBackOff, or restarted more than once already. */
+export function crashingPods(state: TraceState): string[] {
+  return Object.entries(state.newPods)
+    .filter(([, p]) => p.reason === "CrashLoopBackOff" || p.restarts >= CRASH_RESTARTS)
+    .map(([name]) => name)
+    .sort();
+}
+
+/**
+ * A stall that needs no deadline: new pods crash-looping on the new value,
+ * or a new pod failing to mount again and again. Waiting out the rollout
+ * deadline would only delay the bad news.
+ */
+export function earlyStuck(state: TraceState, cluster: ClusterObservation): StuckReport | undefined {
+  const hop = pendingHop(state);
+  if (hop !== "ready" && hop !== "mounted") return undefined;
+  if (state.mode === "in-place") return undefined;
+  const crashing = crashingPods(state);
+  if (crashing.length > 0) {
+    return {
+      hop,
+      cause: `new pods are crash-looping on the new value: ${crashing.join(", ")}`,
+      pods: crashing,
+    };
+  }
+  const failing = cluster.mountFailures.filter(
+    (f) => f.at >= state.setAt && f.count >= 3 && state.newPods[f.pod] !== undefined,
+  );
+  const first = failing[0];
+  if (first) {
+    return {
+      hop,
+      cause: `new pod ${first.pod} cannot mount the vault: ${first.message.slice(0, 200)}`,
+      pods: failing.map((f) => f.pod),
+    };
+  }
+  return undefined;
 }
 
 /** Why the pending hop has not happened: the likeliest cause, named plainly. */
@@ -194,20 +381,32 @@ export function diagnose(
   const hop = pendingHop(state);
   if (!hop) return undefined;
   const failures = cluster.mountFailures.filter((f) => f.at >= state.setAt);
-  switch (hop) {
-    case "synced": {
-      if (diagnosis.rotationEnabled === false) {
-        return {
+  const rotationOff = (): StuckReport | undefined =>
+    diagnosis.rotationEnabled === false
+      ? {
           hop,
           cause:
             "secret rotation is disabled in the cluster's Key Vault CSI addon (enableSecretRotation=false)",
-        };
+        }
+      : undefined;
+  if (state.mode === "in-place") {
+    return (
+      rotationOff() ?? {
+        hop,
+        cause: "the CSI driver has not rewritten every pod's mount with the new version yet",
       }
+    );
+  }
+  switch (hop) {
+    case "synced": {
+      const off = rotationOff();
+      if (off) return off;
       const f = failures[0];
       if (f)
         return {
           hop,
           cause: `the CSI driver cannot read the vault for ${f.pod}: ${f.message.slice(0, 200)}`,
+          pods: [f.pod],
         };
       return {
         hop,
@@ -216,7 +415,6 @@ export function diagnose(
       };
     }
     case "reloaded":
-    case "rollout":
       if (diagnosis.reloaderAvailable === false)
         return { hop, cause: "Reloader is not running in the cluster (namespace reloader)" };
       if (diagnosis.deploymentAnnotated === false) {
@@ -226,25 +424,38 @@ export function diagnose(
         };
       }
       return { hop, cause: "Reloader has not rolled the deployment after the synced Secret changed" };
+    case "rollout":
+      return {
+        hop,
+        cause: "Reloader patched the deployment but no new ReplicaSet appeared (is the rollout paused?)",
+      };
     case "ready":
     case "mounted": {
-      const crashing = Object.entries(state.newPods).filter(
-        ([, p]) => p.reason === "CrashLoopBackOff" || p.restarts > 0,
-      );
+      const early = earlyStuck(state, cluster);
+      if (early) return early;
+      const crashing = Object.entries(state.newPods)
+        .filter(([, p]) => p.restarts > 0)
+        .map(([n]) => n);
       if (crashing.length > 0) {
         return {
           hop,
-          cause: `new pods are crash-looping on the new value: ${crashing.map(([n]) => n).join(", ")}`,
+          cause: `new pods are crash-looping on the new value: ${crashing.join(", ")}`,
+          pods: crashing,
         };
       }
       const mount = failures.find((f) => state.newPods[f.pod] !== undefined);
       if (mount)
-        return { hop, cause: `new pod ${mount.pod} cannot mount the vault: ${mount.message.slice(0, 200)}` };
+        return {
+          hop,
+          cause: `new pod ${mount.pod} cannot mount the vault: ${mount.message.slice(0, 200)}`,
+          pods: [mount.pod],
+        };
       const waiting = Object.entries(state.newPods).filter(([, p]) => p.readyAt === undefined);
       if (waiting.length > 0) {
         return {
           hop,
           cause: `new pods are not ready: ${waiting.map(([n, p]) => `${n} (${p.reason ?? "starting"})`).join(", ")}`,
+          pods: waiting.map(([n]) => n),
         };
       }
       return { hop, cause: "the rollout has not finished" };
@@ -256,19 +467,45 @@ export function shortVersion(version: string): string {
   return version.slice(0, 8);
 }
 
-/** "color: 3f2a1b0c reached 2/2 pods in 1m12s (synced +41s, rollout +42s, ready +70s)". */
+/** Elapsed time for hops: tenths under ten seconds (emulated worlds are fast), else as cards show it. */
+export function formatHopTime(ms: number): string {
+  if (ms < 9_950) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+  return formatElapsed(ms);
+}
+
+/** "color: 3f2a1b0c reached 2/2 pods in 1m12s (synced +41s, rollout +42s, ready +1m10s)". */
 export function completionSummary(state: TraceState): string {
   const at = (hop: Hop) => {
     const t = state.hops[hop];
-    return t === undefined ? "?" : `+${formatElapsed(t - state.setAt)}`;
+    return t === undefined ? "?" : `+${formatHopTime(t - state.setAt)}`;
   };
-  const pods = Object.keys(state.newPods).length;
-  const took = state.completedAt === undefined ? "?" : formatElapsed(state.completedAt - state.setAt);
-  return `${state.secret}: ${shortVersion(state.version)} reached ${pods}/${pods} pods in ${took} (synced ${at("synced")}, rollout ${at("rollout")}, ready ${at("ready")})`;
+  const took = state.completedAt === undefined ? "?" : formatHopTime(state.completedAt - state.setAt);
+  const head = `${state.secret}: ${shortVersion(state.version)}`;
+  if (state.mode === "unused") return `${head} is not mounted by any pod: nothing to roll`;
+  const count = state.reached?.pods.length ?? Object.keys(state.newPods).length;
+  const desired = state.reached?.desired ?? count;
+  if (state.mode === "in-place" || state.sameValue) {
+    const why = state.sameValue ? "same value, no restart" : "mounted in place, no restart";
+    return `${head} reached ${count}/${desired} pods in ${took} (${why})`;
+  }
+  return `${head} reached ${count}/${desired} pods in ${took} (synced ${at("synced")}, rollout ${at("rollout")}, ready ${at("ready")})`;
 }
 
-export function changedByText(state: TraceState): string {
-  return state.changedBy
-    ? `changed by ${state.changedBy.replace(/^labops:/, "")} through labops`
-    : "changed outside labops";
+/** Every hop with its time since the write, for the card. */
+export function hopLine(state: TraceState): string {
+  const labels: Record<Hop, string> = {
+    synced: "synced",
+    reloaded: "reloaded",
+    rollout: "rollout",
+    ready: "ready",
+    mounted: "mounted",
+  };
+  return HOPS.filter((h) => state.hops[h] !== undefined)
+    .map((h) => `${labels[h]} +${formatHopTime((state.hops[h] ?? 0) - state.setAt)}`)
+    .join(" · ");
+}
+
+export function changedByText(state: TraceState, name?: string): string {
+  if (!state.changedBy) return "changed outside labops";
+  return `changed by ${name ?? state.changedBy} through labops`;
 }

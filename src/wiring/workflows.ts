@@ -6,6 +6,7 @@ import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../../adapters/redis/audit.ts";
 import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
 import { labProcessors, type WorkflowDeps } from "../../jobs/processors/index.ts";
 import { BullLabScheduler } from "../../jobs/scheduler.ts";
 import { defaultSleep } from "../../jobs/step-runner.ts";
@@ -25,13 +26,13 @@ export interface Workflows {
   close(): Promise<void>;
 }
 
-export function createWorkflows(
+/** The Azure side on the SDKs with the configured identity and CA: the lab port and the Key Vault port. */
+export function createAzurePorts(
   config: Config,
-  redis: Redis,
-  options: { metrics?: Metrics; overrides?: Partial<WorkflowDeps> } = {},
-): Workflows {
+  options: { metrics?: Metrics; role?: string } = {},
+): { azure: ArmLabAzure; keyVault: KeyVaultSecrets } {
   const azureConfig = config.azure;
-  if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
+  if (!azureConfig) throw new Error(`the ${options.role ?? "worker"} role needs the AZURE_* settings`);
   const credential = createAzureCredential({
     tenantId: azureConfig.tenantId,
     clientId: azureConfig.clientId,
@@ -47,13 +48,7 @@ export function createWorkflows(
     ...(config.caPem ? { caPem: config.caPem } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const scheduler = new BullLabScheduler({
-    connection: redis,
-    prefix: config.redisPrefix,
-    timeScale: config.timeScale,
-  });
-  const sleep = (ms: number, signal: AbortSignal) => defaultSleep(ms, signal);
-  const deps: WorkflowDeps = {
+  return {
     azure: new ArmLabAzure({
       clients,
       credential,
@@ -63,7 +58,29 @@ export function createWorkflows(
       timeScale: config.timeScale,
     }),
     keyVault: new KeyVaultSecrets((vaultUri) => clients.secrets(vaultUri)),
+  };
+}
+
+export function createWorkflows(
+  config: Config,
+  redis: Redis,
+  options: { metrics?: Metrics; overrides?: Partial<WorkflowDeps> } = {},
+): Workflows {
+  const azureConfig = config.azure;
+  if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
+  const { azure, keyVault } = createAzurePorts(config, options.metrics ? { metrics: options.metrics } : {});
+  const scheduler = new BullLabScheduler({
+    connection: redis,
+    prefix: config.redisPrefix,
+    timeScale: config.timeScale,
+  });
+  const sleep = (ms: number, signal: AbortSignal) => defaultSleep(ms, signal);
+  const deps: WorkflowDeps = {
+    azure,
+    keyVault,
     cluster: new KubeClusterPort(),
+    rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
+    watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     locks: new RedisLabLocks(redis, config.redisPrefix),
     scheduler,

@@ -179,7 +179,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
       "the rotation card",
     );
     await waitFor(
-      () => (/reached 2\/2 pods ready/.test(rotation.text) ? true : undefined),
+      () => (/reached 2\/2 pods in/.test(rotation.text) ? true : undefined),
       "the rotation to reach every pod",
       20_000,
     );
@@ -194,7 +194,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
       "the rollback card",
     );
     await waitFor(
-      () => (/reached 2\/2 pods ready/.test(rollback.text) ? true : undefined),
+      () => (/reached 2\/2 pods in/.test(rollback.text) ? true : undefined),
       "the rollback to reach every pod",
       30_000,
     );

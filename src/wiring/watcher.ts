@@ -1,0 +1,64 @@
+import type { Redis } from "ioredis";
+import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
+import { KubeClusterWatchPort } from "../../adapters/kubernetes/watch.ts";
+import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { ChatPort } from "../ports/chat.ts";
+import type { ClusterWatchPort } from "../ports/cluster-watch.ts";
+import { type Metrics, NO_METRICS } from "../ports/metrics.ts";
+import { RotationWatcher, type RotationWatcherDeps } from "../watcher/rotation-watcher.ts";
+import { type WatcherSettings, watcherSettings } from "../watcher/settings.ts";
+import { createAzurePorts } from "./workflows.ts";
+
+/**
+ * The watcher role wired to the real adapters: the Azure SDKs, client-node
+ * watches, and Redis for leases, state and the rotate commands' threads.
+ */
+export interface WatcherOptions {
+  config: Config;
+  /** A connection of its own ("client" kind): leases must not queue behind other traffic. */
+  redis: Redis;
+  chat: ChatPort;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Overrides of the derived waits (tests: shorter leases and deadlines). */
+  settings?: Partial<WatcherSettings>;
+  /** Tests and benchmarks may count or wrap the watches. */
+  clusterWatch?: ClusterWatchPort;
+  /** Replica id in leases and alert claims (unique per process by default). */
+  holder?: string;
+}
+
+export interface RunningWatcher {
+  watcher: RotationWatcher;
+  /** Drains (alerts in flight are said, state saved) and releases every lease. */
+  stop(): Promise<void>;
+}
+
+export async function startWatcher(options: WatcherOptions): Promise<RunningWatcher> {
+  const { config, redis, logger } = options;
+  const metrics = options.metrics ?? NO_METRICS;
+  const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher" });
+  const deps: RotationWatcherDeps = {
+    azure,
+    keyVault,
+    cluster: new KubeClusterPort(),
+    clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort(),
+    chat: options.chat,
+    registry: new RedisLabRegistry(redis, config.redisPrefix),
+    leases: new RedisLeases(redis, config.redisPrefix),
+    store: new RedisWatchStateStore(redis, config.redisPrefix),
+    threads: new RedisRotationThreads(redis, config.redisPrefix),
+    metrics,
+    logger,
+    settings: watcherSettings(config.timeScale, options.settings),
+    now: Date.now,
+    random: Math.random,
+    ...(options.holder ? { holder: options.holder } : {}),
+  };
+  const watcher = new RotationWatcher(deps);
+  await watcher.start();
+  return { watcher, stop: () => watcher.stop() };
+}
