@@ -21,7 +21,7 @@ const REMIND_BEFORE_MS = 60 * 60_000;
 /**
  * Expiry on BullMQ delayed jobs. Job ids carry the expiry time, so an extend
  * simply schedules new ones; a stale job finds the lab's expiry moved and does
- * nothing. Delays are divided by the time scale, like every wait of the bot.
+ * nothing. The expiry time is already scaled (it is when the lab really goes); the reminder lead, an hour, is scaled here.
  */
 export class BullLabScheduler implements LabScheduler {
   readonly queue: Queue<ScheduleData>;
@@ -53,16 +53,16 @@ export class BullLabScheduler implements LabScheduler {
     await this.cancel(lab);
     const now = this.#now();
     const left = Math.max(0, expiresAt - now);
-    const remindIn = Math.max(0, left - Math.min(REMIND_BEFORE_MS, left / 2));
+    const remindIn = Math.max(0, left - Math.min(REMIND_BEFORE_MS / this.#timeScale, left / 2));
     await this.queue.add(
       "remind",
       { lab, kind: "remind", expiresAt },
-      { jobId: `remind-${lab}-${expiresAt}`, delay: Math.round(remindIn / this.#timeScale) },
+      { jobId: `remind-${lab}-${expiresAt}`, delay: Math.round(remindIn) },
     );
     await this.queue.add(
       "expire",
       { lab, kind: "expire", expiresAt },
-      { jobId: `expire-${lab}-${expiresAt}`, delay: Math.round(left / this.#timeScale) },
+      { jobId: `expire-${lab}-${expiresAt}`, delay: Math.round(left) },
     );
   }
 

@@ -2,6 +2,7 @@ import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
+import { scaledInterval } from "../../src/labs/timing.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import {
   type Checkpoints,
@@ -170,7 +171,9 @@ async function create(
       location: settings.location,
       createdAt: now,
       updatedAt: now,
-      expiresAt: now + ttl,
+      // A lifetime is a wait like any other: the emulated world's time scale shortens it, and the
+      // recorded expiry is when the lab really goes, so cards and reminders tell the truth.
+      expiresAt: now + scaledInterval(ttl, settings.timeScale),
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: String(ctx.job.id),
     };

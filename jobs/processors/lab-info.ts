@@ -3,6 +3,7 @@ import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
+import { scaledInterval } from "../../src/labs/timing.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext } from "../worker.ts";
@@ -155,8 +156,9 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
     });
     if (!record) return;
     const { origin } = ctx.envelope;
-    const by = command.byMs ?? EXTEND_DEFAULT_MS;
-    const limit = deps.now() + deps.settings.maxTtlMs;
+    const scale = deps.settings.timeScale;
+    const by = scaledInterval(command.byMs ?? EXTEND_DEFAULT_MS, scale);
+    const limit = deps.now() + scaledInterval(deps.settings.maxTtlMs, scale);
     const expiresAt = Math.min(Math.max(record.expiresAt, deps.now()) + by, limit);
     const updated = await deps.registry.update(record.name, (r) => ({
       ...r,
