@@ -172,8 +172,14 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
   }
   const lab = commandLab(cmd);
   if (lab !== undefined) {
-    const decision = authorize(cmd, origin.user, origin.address, await deps.registry.get(lab), deps.admins);
-    if (!decision.ok) return refused(cmd, decision, log);
+    const record = await deps.registry.get(lab);
+    const decision = authorize(cmd, origin.user, origin.address, record, deps.admins);
+    // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
+    if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
+      cmd = { kind: "lab.status", lab };
+    } else if (!decision.ok) {
+      return refused(cmd, decision, log);
+    }
   }
 
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {

@@ -141,10 +141,14 @@ describe("intake: the lab of the conversation", () => {
     expect(t.queue.jobs).toHaveLength(0);
   });
 
-  it("refuses a second lab of the same name, and lets the owner retry a failed one", async () => {
+  it("answers a create of a ready lab with its status, refuses a second lab of the same name, and lets the owner retry a failed one", async () => {
     const t = setup();
     await t.registry.create(labRecord("team-a", ada, here, "ready"));
+    expect(await t.say("lab create team-a")).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs.at(-1)?.command).toEqual({ kind: "lab.status", lab: "team-a" });
+    await t.registry.update("team-a", (r) => ({ ...r, state: "creating" }));
     expect(await t.say("lab create team-a")).toMatchObject({ kind: "refused", reason: "lab_exists" });
+    await t.registry.update("team-a", (r) => ({ ...r, state: "ready" }));
     expect(await t.say("lab create team-a", ada, elsewhere)).toMatchObject({
       kind: "refused",
       reason: "name_taken",
