@@ -3,7 +3,8 @@ import {
   type ArmRequest,
   authorize,
   isoTime,
-  list,
+  listInResourceGroup,
+  listInSubscription,
   matchPath,
   methodNotAllowed,
   notFound,
@@ -254,15 +255,14 @@ export async function aksRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
 
   let p = matchPath(s, "subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters");
   if (p) {
-    const sub = p.sub ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    authorize(ctx, req, AKS_READ, `/subscriptions/${sub}`);
-    await ctx.delay("armRead");
-    return list(
-      [...state.clusters.values()]
-        .filter((c) => c.subscriptionId.toLowerCase() === sub.toLowerCase())
-        .map((c) => clusterJson(ctx, c)),
+    return listInSubscription(
+      ctx,
+      req,
+      p.sub ?? "",
+      AKS_READ,
+      state.clusters.values(),
+      (x) => x.subscriptionId,
+      (c) => clusterJson(ctx, c),
     );
   }
 
@@ -271,17 +271,8 @@ export async function aksRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
     "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters",
   );
   if (p) {
-    const sub = p.sub ?? "";
-    const rg = p.rg ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    state.requireResourceGroup(sub, rg, false);
-    authorize(ctx, req, AKS_READ, resourceGroupId(sub, rg));
-    await ctx.delay("armRead");
-    return list(
-      [...state.clusters.values()]
-        .filter((c) => state.rgKey(c.subscriptionId, c.resourceGroup) === state.rgKey(sub, rg))
-        .map((c) => clusterJson(ctx, c)),
+    return listInResourceGroup(ctx, req, p.sub ?? "", p.rg ?? "", AKS_READ, state.clusters.values(), (c) =>
+      clusterJson(ctx, c),
     );
   }
 

@@ -1,7 +1,7 @@
 import { AzureHttpError, type EmulatorResponse } from "./http.ts";
 import type { SigningKey } from "./jwt.ts";
 import type { AzureLatencyProfile } from "./latency.ts";
-import type { AzureState } from "./state.ts";
+import { type AzureState, resourceGroupId } from "./state.ts";
 
 /** One authenticated ARM request, as the resource-provider handlers see it. */
 export interface ArmRequest {
@@ -133,6 +133,49 @@ export function tagsOf(value: unknown): Record<string, string> {
 /** `{"value":[...]}`, the list envelope every ARM list answers with. */
 export function list(items: unknown[]): EmulatorResponse {
   return { status: 200, body: { value: items } };
+}
+
+/**
+ * GET on a subscription-wide collection (`.../providers/{type}` under a
+ * subscription): the items of that subscription, once the caller may read it.
+ */
+export async function listInSubscription<T>(
+  ctx: ArmContext,
+  req: ArmRequest,
+  subscriptionId: string,
+  readAction: string,
+  items: Iterable<T>,
+  subscriptionOf: (item: T) => string,
+  toJson: (item: T) => unknown,
+): Promise<EmulatorResponse> {
+  requireSubscription(ctx, subscriptionId);
+  if (req.method !== "GET") methodNotAllowed(req.method);
+  authorize(ctx, req, readAction, `/subscriptions/${subscriptionId}`);
+  await ctx.delay("armRead");
+  const sub = subscriptionId.toLowerCase();
+  return list([...items].filter((item) => subscriptionOf(item).toLowerCase() === sub).map(toJson));
+}
+
+/** GET on a resource group's collection of one type: 404 when the group is missing, 403 without read there. */
+export async function listInResourceGroup<T extends { subscriptionId: string; resourceGroup: string }>(
+  ctx: ArmContext,
+  req: ArmRequest,
+  subscriptionId: string,
+  resourceGroup: string,
+  readAction: string,
+  items: Iterable<T>,
+  toJson: (item: T) => unknown,
+): Promise<EmulatorResponse> {
+  const { state } = ctx;
+  requireSubscription(ctx, subscriptionId);
+  if (req.method !== "GET") methodNotAllowed(req.method);
+  state.requireResourceGroup(subscriptionId, resourceGroup, false);
+  authorize(ctx, req, readAction, resourceGroupId(subscriptionId, resourceGroup));
+  await ctx.delay("armRead");
+  const key = state.rgKey(subscriptionId, resourceGroup);
+  return list(
+    [...items].filter((item) => state.rgKey(item.subscriptionId, item.resourceGroup) === key).map(toJson),
+  );
 }
 
 /** Seconds a client should wait before polling an operation due at `dueAt` again. */

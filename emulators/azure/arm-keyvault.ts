@@ -3,7 +3,8 @@ import {
   type ArmRequest,
   authorize,
   isoTime,
-  list,
+  listInResourceGroup,
+  listInSubscription,
   matchPath,
   methodNotAllowed,
   normalizeLocation,
@@ -211,31 +212,27 @@ export async function keyVaultRoutes(
 
   let p = matchPath(s, "subscriptions/{sub}/providers/Microsoft.KeyVault/vaults");
   if (p) {
-    const sub = p.sub ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    authorize(ctx, req, VAULT_READ, `/subscriptions/${sub}`);
-    await ctx.delay("armRead");
-    return list(
-      [...state.vaults.values()]
-        .filter((v) => v.subscriptionId.toLowerCase() === sub.toLowerCase())
-        .map(vaultJson),
+    return listInSubscription(
+      ctx,
+      req,
+      p.sub ?? "",
+      VAULT_READ,
+      state.vaults.values(),
+      (x) => x.subscriptionId,
+      vaultJson,
     );
   }
 
   p = matchPath(s, "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults");
   if (p) {
-    const sub = p.sub ?? "";
-    const rg = p.rg ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    state.requireResourceGroup(sub, rg, false);
-    authorize(ctx, req, VAULT_READ, resourceGroupId(sub, rg));
-    await ctx.delay("armRead");
-    return list(
-      [...state.vaults.values()]
-        .filter((v) => state.rgKey(v.subscriptionId, v.resourceGroup) === state.rgKey(sub, rg))
-        .map(vaultJson),
+    return listInResourceGroup(
+      ctx,
+      req,
+      p.sub ?? "",
+      p.rg ?? "",
+      VAULT_READ,
+      state.vaults.values(),
+      vaultJson,
     );
   }
 
@@ -303,15 +300,14 @@ export async function keyVaultRoutes(
 
   p = matchPath(s, "subscriptions/{sub}/providers/Microsoft.KeyVault/deletedVaults");
   if (p) {
-    const sub = p.sub ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    authorize(ctx, req, DELETED_READ, `/subscriptions/${sub}`);
-    await ctx.delay("armRead");
-    return list(
-      [...state.deletedVaults.values()]
-        .filter((d) => d.vault.subscriptionId.toLowerCase() === sub.toLowerCase())
-        .map(deletedVaultJson),
+    return listInSubscription(
+      ctx,
+      req,
+      p.sub ?? "",
+      DELETED_READ,
+      state.deletedVaults.values(),
+      (d) => d.vault.subscriptionId,
+      deletedVaultJson,
     );
   }
 

@@ -3,6 +3,8 @@ import {
   type ArmRequest,
   authorize,
   list,
+  listInResourceGroup,
+  listInSubscription,
   matchPath,
   methodNotAllowed,
   notFound,
@@ -11,12 +13,7 @@ import {
   tagsOf,
 } from "./arm-context.ts";
 import { AzureHttpError, asRecord, type EmulatorResponse } from "./http.ts";
-import {
-  type FederatedCredential,
-  RESOURCE_TYPES,
-  resourceGroupId,
-  type UserAssignedIdentity,
-} from "./state.ts";
+import { type FederatedCredential, RESOURCE_TYPES, type UserAssignedIdentity } from "./state.ts";
 
 const ID_READ = "Microsoft.ManagedIdentity/userAssignedIdentities/read";
 const ID_WRITE = "Microsoft.ManagedIdentity/userAssignedIdentities/write";
@@ -65,15 +62,14 @@ export async function msiRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
 
   let p = matchPath(s, "subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities");
   if (p) {
-    const sub = p.sub ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    authorize(ctx, req, ID_READ, `/subscriptions/${sub}`);
-    await ctx.delay("armRead");
-    return list(
-      [...state.identities.values()]
-        .filter((i) => i.subscriptionId.toLowerCase() === sub.toLowerCase())
-        .map((i) => identityJson(i, state.tenantId)),
+    return listInSubscription(
+      ctx,
+      req,
+      p.sub ?? "",
+      ID_READ,
+      state.identities.values(),
+      (x) => x.subscriptionId,
+      (i) => identityJson(i, state.tenantId),
     );
   }
 
@@ -82,17 +78,8 @@ export async function msiRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
     "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
   );
   if (p) {
-    const sub = p.sub ?? "";
-    const rg = p.rg ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    state.requireResourceGroup(sub, rg, false);
-    authorize(ctx, req, ID_READ, resourceGroupId(sub, rg));
-    await ctx.delay("armRead");
-    return list(
-      [...state.identities.values()]
-        .filter((i) => state.rgKey(i.subscriptionId, i.resourceGroup) === state.rgKey(sub, rg))
-        .map((i) => identityJson(i, state.tenantId)),
+    return listInResourceGroup(ctx, req, p.sub ?? "", p.rg ?? "", ID_READ, state.identities.values(), (i) =>
+      identityJson(i, state.tenantId),
     );
   }
 

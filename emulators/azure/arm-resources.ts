@@ -3,6 +3,7 @@ import {
   type ArmRequest,
   authorize,
   list,
+  listInSubscription,
   matchPath,
   methodNotAllowed,
   normalizeLocation,
@@ -53,15 +54,14 @@ export async function resourcesRoutes(
 
   let p = matchPath(s, "subscriptions/{sub}/resourcegroups");
   if (p) {
-    const sub = p.sub ?? "";
-    requireSubscription(ctx, sub);
-    if (req.method !== "GET") methodNotAllowed(req.method);
-    authorize(ctx, req, RG_READ, `/subscriptions/${sub}`);
-    await ctx.delay("armRead");
-    return list(
-      [...state.resourceGroups.values()]
-        .filter((rg) => rg.subscriptionId.toLowerCase() === sub.toLowerCase())
-        .map(resourceGroupJson),
+    return listInSubscription(
+      ctx,
+      req,
+      p.sub ?? "",
+      RG_READ,
+      state.resourceGroups.values(),
+      (g) => g.subscriptionId,
+      resourceGroupJson,
     );
   }
 

@@ -36,7 +36,11 @@ export interface PlannedFault extends FaultRule {
   remaining: number;
 }
 
-/** Random failures for soak tests: each matching call fails with probability `rate`. */
+/**
+ * Random failures for soak tests: each matching call fails with probability
+ * `rate`; with `latencyMs`, a share of the calls (failed or not) is also held
+ * back a random while first, as a slow Azure front door would.
+ */
 export interface ChaosOptions {
   rate: number;
   /** Seeds the draw so a run can be replayed; the emulator's seed (or random) when absent. */
@@ -45,6 +49,22 @@ export interface ChaosOptions {
   statuses?: number[];
   /** Listeners affected; ARM and the vaults when absent (token failures are rarely what a soak test wants). */
   targets?: FaultTarget[];
+  /** Extra latency drawn uniformly from [min, max] emulated ms (divided by the time scale). */
+  latencyMs?: [number, number];
+  /** Share of calls that get the extra latency; every call when absent (only with `latencyMs`). */
+  latencyRate?: number;
+}
+
+/** What chaos mode has done so far. */
+export interface ChaosCounts {
+  /** Calls answered with a drawn error status. */
+  failures: number;
+  /** Calls held back by drawn latency. */
+  delays: number;
+  /** The drawn latency summed, in emulated ms. */
+  delayedMs: number;
+  /** Failures per listener, to tell ARM's from the vaults'. */
+  failuresByTarget: Record<FaultTarget, number>;
 }
 
 export interface FaultDecision {
@@ -101,6 +121,12 @@ export class FaultPlan {
   #rules: { rule: FaultRule; id: string; remaining: number; re: RegExp }[] = [];
   #chaos: { options: ChaosOptions; source: IdSource } | undefined;
   #injected = 0;
+  #chaosCounts: ChaosCounts = {
+    failures: 0,
+    delays: 0,
+    delayedMs: 0,
+    failuresByTarget: { arm: 0, vault: 0, authority: 0 },
+  };
 
   constructor(ids: IdSource, createChaosSource: (seed?: number) => IdSource) {
     this.#ids = ids;
@@ -141,7 +167,21 @@ export class FaultPlan {
     if (!(options.rate >= 0 && options.rate <= 1)) {
       throw new RangeError(`chaos rate must be between 0 and 1, got ${options.rate}`);
     }
+    if (options.latencyMs !== undefined) {
+      const [min, max] = options.latencyMs;
+      if (!(min >= 0 && max >= min)) {
+        throw new RangeError(`chaos latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
+      }
+    }
+    if (options.latencyRate !== undefined && !(options.latencyRate >= 0 && options.latencyRate <= 1)) {
+      throw new RangeError(`chaos latencyRate must be between 0 and 1, got ${options.latencyRate}`);
+    }
     this.#chaos = { options: { ...options }, source: this.#createChaosSource(options.seed) };
+  }
+
+  /** Chaos failures and delays drawn so far (kept across `setChaos` calls). */
+  get chaosCounts(): ChaosCounts {
+    return { ...this.#chaosCounts, failuresByTarget: { ...this.#chaosCounts.failuresByTarget } };
   }
 
   /** Faults answered so far (planned and chaos). */
@@ -171,24 +211,37 @@ export class FaultPlan {
       return decision;
     }
     const chaos = this.#chaos;
-    if (chaos && (chaos.options.targets ?? ["arm", "vault"]).includes(target)) {
-      if (chaos.source.next() < chaos.options.rate) {
-        const statuses = chaos.options.statuses?.length ? chaos.options.statuses : [429, 500, 503];
-        const status = statuses[Math.floor(chaos.source.next() * statuses.length)] ?? 500;
-        this.#injected += 1;
-        return {
-          delayMs: 0,
-          source: "chaos",
-          failure: {
-            status,
-            code: defaultErrorCode(status),
-            message: `Chaos mode: ${status} for ${upper} ${path}.`,
-            ...(status === 429 || status === 503 ? { retryAfterSeconds: 1 } : {}),
-          },
-        };
+    if (!chaos || !(chaos.options.targets ?? ["arm", "vault"]).includes(target)) return undefined;
+    const { options, source } = chaos;
+    let decision: FaultDecision | undefined;
+    if (source.next() < options.rate) {
+      const statuses = options.statuses?.length ? options.statuses : [429, 500, 503];
+      const status = statuses[Math.floor(source.next() * statuses.length)] ?? 500;
+      this.#injected += 1;
+      this.#chaosCounts.failures += 1;
+      this.#chaosCounts.failuresByTarget[target] += 1;
+      decision = {
+        delayMs: 0,
+        source: "chaos",
+        failure: {
+          status,
+          code: defaultErrorCode(status),
+          message: `Chaos mode: ${status} for ${upper} ${path}.`,
+          ...(status === 429 || status === 503 ? { retryAfterSeconds: 1 } : {}),
+        },
+      };
+    }
+    // Drawn only when latency is asked for: seeds set before latency existed still replay the same run.
+    if (options.latencyMs && source.next() < (options.latencyRate ?? 1)) {
+      const [min, max] = options.latencyMs;
+      const delayMs = min + source.next() * (max - min);
+      if (delayMs > 0) {
+        this.#chaosCounts.delays += 1;
+        this.#chaosCounts.delayedMs += delayMs;
+        decision = { ...(decision ?? { source: "chaos" }), delayMs };
       }
     }
-    return undefined;
+    return decision;
   }
 }
 

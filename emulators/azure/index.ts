@@ -19,6 +19,7 @@ import { msiRoutes } from "./arm-msi.ts";
 import { resourcesRoutes } from "./arm-resources.ts";
 import { ARM_AUDIENCES, Authority } from "./authority.ts";
 import {
+  type ChaosCounts,
   type ChaosOptions,
   type FaultDecision,
   FaultPlan,
@@ -52,7 +53,7 @@ import {
 import { VaultDataPlane } from "./vault-data.ts";
 import { VaultListeners } from "./vault-listeners.ts";
 
-export type { ChaosOptions, FaultRule, FaultTarget, PlannedFault } from "./faults.ts";
+export type { ChaosCounts, ChaosOptions, FaultRule, FaultTarget, PlannedFault } from "./faults.ts";
 export { AZURE_LATENCY_PROFILE, type AzureLatencyProfile } from "./latency.ts";
 export {
   KEY_VAULT_ADMINISTRATOR,
@@ -129,6 +130,8 @@ export interface AzureEmulatorStats {
   throttled: number;
   /** Responses produced by the fault plan or chaos mode. */
   faultsInjected: number;
+  /** What chaos mode drew: failures and delays (a soak test checks it really ran). */
+  chaos: ChaosCounts;
 }
 
 export interface AzureEmulator {
@@ -203,9 +206,10 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
     tenantId,
     subscriptionIds: [subscriptionId, secondarySubscriptionId],
   });
-  const stats: AzureEmulatorStats = { requests: 0, throttled: 0, faultsInjected: 0 };
+  const counters = { requests: 0, throttled: 0, faultsInjected: 0 };
   const faults = new FaultPlan(ids, (seed) => createIdSource(seed ?? options.seed));
   if (options.chaos) faults.setChaos(options.chaos);
+  const stats = (): AzureEmulatorStats => ({ ...counters, chaos: faults.chaosCounts });
 
   let origin = "";
   const signingKey = await createSigningKey(ids.hex(16));
@@ -286,7 +290,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
       vaultWindows.set(key, counter);
     }
     const result = counter.take(kind, limits[limit]);
-    if (!result.ok) stats.throttled += 1;
+    if (!result.ok) counters.throttled += 1;
     return result;
   };
 
@@ -334,7 +338,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
     if (decision.delayMs > 0) await clock.sleep(decision.delayMs);
     const failure = decision.failure;
     if (!failure) return undefined;
-    stats.faultsInjected += 1;
+    counters.faultsInjected += 1;
     const headers: Record<string, string> =
       failure.retryAfterSeconds !== undefined ? { "retry-after": String(failure.retryAfterSeconds) } : {};
     if (target === "authority") {
@@ -398,7 +402,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
       const kind = method === "GET" || method === "HEAD" ? "reads" : "writes";
       const taken = armTake(segments[1], kind);
       if (!taken.ok) {
-        stats.throttled += 1;
+        counters.throttled += 1;
         throw new AzureHttpError(
           429,
           "SubscriptionRequestsThrottled",
@@ -464,7 +468,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
         e instanceof Error ? e.message : "The request could not be read.",
       );
     if (path === "/_emulator/inventory" && method === "GET") return { status: 200, body: state.inventory() };
-    if (path === "/_emulator/stats" && method === "GET") return { status: 200, body: { ...stats } };
+    if (path === "/_emulator/stats" && method === "GET") return { status: 200, body: stats() };
     if (path === "/_emulator/latency" && method === "GET") return { status: 200, body: { ...latency } };
     if (path === "/_emulator/faults") {
       if (method === "GET") return { status: 200, body: { value: faults.list() } };
@@ -494,6 +498,10 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
           if (typeof b.seed === "number") chaos.seed = b.seed;
           if (Array.isArray(b.statuses)) chaos.statuses = b.statuses.map(Number);
           if (Array.isArray(b.targets)) chaos.targets = b.targets as FaultTarget[];
+          if (Array.isArray(b.latencyMs) && b.latencyMs.length === 2) {
+            chaos.latencyMs = [Number(b.latencyMs[0]), Number(b.latencyMs[1])];
+          }
+          if (typeof b.latencyRate === "number") chaos.latencyRate = b.latencyRate;
           faults.setChaos(chaos);
         } catch (e) {
           throw bad(e);
@@ -526,7 +534,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
       body: () => Promise<string>,
     ) => Promise<EmulatorResponse>,
   ): Promise<void> {
-    stats.requests += 1;
+    counters.requests += 1;
     const method = (req.method ?? "GET").toUpperCase();
     const target = splitTarget(req.url);
     const path = normalizePath(target.pathname);
@@ -679,7 +687,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
       setChaos: (chaos) => faults.setChaos(chaos),
     },
     inventory: () => state.inventory(),
-    stats: () => ({ ...stats }),
+    stats,
     setRoleAssignmentPropagationDelay: setPropagation,
     writeSecretAsOperator: (vaultName, secretName, value) => {
       const uri = world.vaultUri(vaultName);

@@ -23,6 +23,17 @@ export const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 export const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 export const USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
 
+/** The control-plane reads every Key Vault data role carries, as Azure defines them. */
+const KEY_VAULT_METADATA_READ: string[] = [
+  "Microsoft.Authorization/*/read",
+  "Microsoft.Resources/subscriptions/resourceGroups/read",
+  "Microsoft.KeyVault/checkNameAvailability/read",
+  "Microsoft.KeyVault/deletedVaults/read",
+  "Microsoft.KeyVault/locations/*/read",
+  "Microsoft.KeyVault/vaults/*/read",
+  "Microsoft.KeyVault/operations/read",
+];
+
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
   {
     guid: KEY_VAULT_SECRETS_USER,
@@ -42,15 +53,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     roleName: "Key Vault Secrets Officer",
     description:
       "Perform any action on the secrets of a key vault, except manage permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
-    actions: [
-      "Microsoft.Authorization/*/read",
-      "Microsoft.Resources/subscriptions/resourceGroups/read",
-      "Microsoft.KeyVault/checkNameAvailability/read",
-      "Microsoft.KeyVault/deletedVaults/read",
-      "Microsoft.KeyVault/locations/*/read",
-      "Microsoft.KeyVault/vaults/*/read",
-      "Microsoft.KeyVault/operations/read",
-    ],
+    actions: KEY_VAULT_METADATA_READ,
     notActions: [],
     dataActions: ["Microsoft.KeyVault/vaults/secrets/*"],
     notDataActions: [],
@@ -60,15 +63,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     roleName: "Key Vault Administrator",
     description:
       "Perform all data plane operations on a key vault and all objects in it, including certificates, keys, and secrets. Cannot manage key vault resources or manage role assignments. Only works for key vaults that use the 'Azure role-based access control' permission model.",
-    actions: [
-      "Microsoft.Authorization/*/read",
-      "Microsoft.Resources/subscriptions/resourceGroups/read",
-      "Microsoft.KeyVault/checkNameAvailability/read",
-      "Microsoft.KeyVault/deletedVaults/read",
-      "Microsoft.KeyVault/locations/*/read",
-      "Microsoft.KeyVault/vaults/*/read",
-      "Microsoft.KeyVault/operations/read",
-    ],
+    actions: KEY_VAULT_METADATA_READ,
     notActions: [],
     dataActions: ["Microsoft.KeyVault/vaults/*"],
     notDataActions: [],
@@ -78,15 +73,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     roleName: "Key Vault Reader",
     description:
       "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read sensitive values such as secret contents or key material. Only works for key vaults that use the 'Azure role-based access control' permission model.",
-    actions: [
-      "Microsoft.Authorization/*/read",
-      "Microsoft.Resources/subscriptions/resourceGroups/read",
-      "Microsoft.KeyVault/checkNameAvailability/read",
-      "Microsoft.KeyVault/deletedVaults/read",
-      "Microsoft.KeyVault/locations/*/read",
-      "Microsoft.KeyVault/vaults/*/read",
-      "Microsoft.KeyVault/operations/read",
-    ],
+    actions: KEY_VAULT_METADATA_READ,
     notActions: [],
     dataActions: [
       "Microsoft.KeyVault/vaults/*/read",

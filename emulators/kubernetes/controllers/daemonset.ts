@@ -1,11 +1,9 @@
-import type { ClusterApi } from "../api.ts";
 import { ApiError } from "../errors.ts";
 import type { StoreEvent } from "../store.ts";
 import type { KubeObject, Pod, PodTemplateSpec } from "../types.ts";
 import { clone, deepEqual } from "../util.ts";
-import type { EventRecorder } from "./events.ts";
 import { controllerRef, isPodActive, isPodReady } from "./pods.ts";
-import { WorkQueue } from "./queue.ts";
+import { KeyedController } from "./queue.ts";
 
 /**
  * A DaemonSet controller reduced to what the addon's pods need: one pod per
@@ -21,38 +19,21 @@ interface DaemonSet extends KubeObject {
   status?: Record<string, number>;
 }
 
-export class DaemonSetController {
-  private readonly api: ClusterApi;
-  private readonly events: EventRecorder;
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
-  constructor(api: ClusterApi, events: EventRecorder) {
-    this.api = api;
-    this.events = events;
-    this.queue = new WorkQueue(api.clock, (k) => this.sync(k));
-    this.unsubscribe = api.store.onChange((e) => this.onChange(e));
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
-  }
-
-  private onChange(e: StoreEvent): void {
+export class DaemonSetController extends KeyedController {
+  protected override onChange(e: StoreEvent): void {
     if (e.storageKey === "apps/daemonsets") {
-      this.queue.add(`${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`);
+      this.enqueue(e.object);
     } else if (e.storageKey === "core/pods") {
       const ref = controllerRef(e.object);
-      if (ref?.kind === "DaemonSet") this.queue.add(`${e.object.metadata.namespace ?? ""}/${ref.name}`);
+      if (ref?.kind === "DaemonSet") this.enqueue(e.object, ref.name);
     } else if (e.storageKey === "core/nodes" && e.type !== "MODIFIED") {
       for (const ds of this.api.store.list("apps/daemonsets")) {
-        this.queue.add(`${ds.metadata.namespace ?? ""}/${ds.metadata.name ?? ""}`);
+        this.enqueue(ds);
       }
     }
   }
 
-  private sync(key: string): void {
+  protected override sync(key: string): void {
     const slash = key.indexOf("/");
     const ns = key.slice(0, slash);
     const name = key.slice(slash + 1);

@@ -1,11 +1,9 @@
-import type { ClusterApi } from "../api.ts";
 import { ApiError } from "../errors.ts";
 import type { StoreEvent } from "../store.ts";
 import type { Condition, Deployment, DeploymentStatus, Pod, PodTemplateSpec, ReplicaSet } from "../types.ts";
 import { canonicalJson, clone, deepEqual, fnv32a, intOrPercent, rfc3339, safeEncodeString } from "../util.ts";
-import type { EventRecorder } from "./events.ts";
 import { controllerRef } from "./pods.ts";
-import { WorkQueue } from "./queue.ts";
+import { KeyedController } from "./queue.ts";
 
 /**
  * The Deployment controller (pkg/controller/deployment): one ReplicaSet per
@@ -87,32 +85,16 @@ function setCondition(conditions: Condition[], c: Condition, forceUpdate = false
   return [...conditions.filter((x) => x.type !== c.type), next];
 }
 
-export class DeploymentController {
-  private readonly api: ClusterApi;
-  private readonly events: EventRecorder;
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
+export class DeploymentController extends KeyedController {
   /** Rollouts started for a changed template (new ReplicaSets beyond the first), for the inventory. */
   rollouts = 0;
 
-  constructor(api: ClusterApi, events: EventRecorder) {
-    this.api = api;
-    this.events = events;
-    this.queue = new WorkQueue(api.clock, (k) => this.sync(k));
-    this.unsubscribe = api.store.onChange((e) => this.onChange(e));
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
-  }
-
-  private onChange(e: StoreEvent): void {
+  protected override onChange(e: StoreEvent): void {
     if (e.storageKey === "apps/deployments") {
-      this.queue.add(`${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`);
+      this.enqueue(e.object);
     } else if (e.storageKey === "apps/replicasets") {
       const ref = controllerRef(e.object);
-      if (ref?.kind === "Deployment") this.queue.add(`${e.object.metadata.namespace ?? ""}/${ref.name}`);
+      if (ref?.kind === "Deployment") this.enqueue(e.object, ref.name);
     } else if (e.storageKey === "core/pods" && e.type === "DELETED") {
       // Recreate waits for the old pods to be gone, which no ReplicaSet status shows.
       const rsRef = controllerRef(e.object);
@@ -135,7 +117,7 @@ export class DeploymentController {
       );
   }
 
-  private sync(key: string): void {
+  protected override sync(key: string): void {
     const slash = key.indexOf("/");
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);

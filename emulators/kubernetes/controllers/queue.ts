@@ -1,4 +1,8 @@
 import type { EmulatorClock } from "../../shared/clock.ts";
+import type { ClusterApi } from "../api.ts";
+import type { StoreEvent } from "../store.ts";
+import type { KubeObject } from "../types.ts";
+import type { EventRecorder } from "./events.ts";
 
 /**
  * A controller work queue on the emulator clock: keys are de-duplicated,
@@ -84,4 +88,36 @@ export class WorkQueue {
     this.delayed.clear();
     this.dirty.clear();
   }
+}
+
+/**
+ * The shape of kube-controller-manager's keyed controllers: store changes
+ * map to `namespace/name` keys of the owning object, and one work queue
+ * syncs each key against the store.
+ */
+export abstract class KeyedController {
+  protected readonly api: ClusterApi;
+  protected readonly events: EventRecorder;
+  protected readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(api: ClusterApi, events: EventRecorder) {
+    this.api = api;
+    this.events = events;
+    this.queue = new WorkQueue(api.clock, (k) => this.sync(k));
+    this.unsubscribe = api.store.onChange((e) => this.onChange(e));
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+
+  /** Queues `namespace/name` of `object`, or of `name` in its namespace. */
+  protected enqueue(object: KubeObject, name = object.metadata.name ?? ""): void {
+    this.queue.add(`${object.metadata.namespace ?? ""}/${name}`);
+  }
+
+  protected abstract onChange(e: StoreEvent): void;
+  protected abstract sync(key: string): void;
 }

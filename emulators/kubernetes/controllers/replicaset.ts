@@ -1,11 +1,9 @@
-import type { ClusterApi } from "../api.ts";
 import { ApiError } from "../errors.ts";
 import type { StoreEvent } from "../store.ts";
 import type { Condition, Pod, ReplicaSet, ReplicaSetStatus } from "../types.ts";
 import { clone, deepEqual, rfc3339 } from "../util.ts";
-import type { EventRecorder } from "./events.ts";
 import { controllerRef, deletionOrder, isPodActive, isPodAvailable, isPodReady } from "./pods.ts";
-import { WorkQueue } from "./queue.ts";
+import { KeyedController } from "./queue.ts";
 
 /**
  * The ReplicaSet controller: keeps `spec.replicas` active pods created from
@@ -17,27 +15,10 @@ import { WorkQueue } from "./queue.ts";
 const MANAGER = "kube-controller-manager";
 const SOURCE = { component: "replicaset-controller" };
 
-export class ReplicaSetController {
-  private readonly api: ClusterApi;
-  private readonly events: EventRecorder;
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
-  constructor(api: ClusterApi, events: EventRecorder) {
-    this.api = api;
-    this.events = events;
-    this.queue = new WorkQueue(api.clock, (k) => this.sync(k));
-    this.unsubscribe = api.store.onChange((e) => this.onChange(e));
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
-  }
-
-  private onChange(e: StoreEvent): void {
+export class ReplicaSetController extends KeyedController {
+  protected override onChange(e: StoreEvent): void {
     if (e.storageKey === "apps/replicasets") {
-      this.queue.add(`${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`);
+      this.enqueue(e.object);
     } else if (e.storageKey === "core/pods") {
       for (const o of [e.object, e.prev]) {
         const ref = o ? controllerRef(o) : undefined;
@@ -46,7 +27,7 @@ export class ReplicaSetController {
     }
   }
 
-  private sync(key: string): void {
+  protected override sync(key: string): void {
     const slash = key.indexOf("/");
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
