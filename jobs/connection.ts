@@ -6,7 +6,14 @@ import { Redis, type RedisOptions } from "ioredis";
  *   outage makes them wait and reconnect rather than throw;
  * - producers (the web role) fail fast with `enableOfflineQueue: false`, so a
  *   chat request gets a clear "try again" instead of hanging past Slack's 3 s;
- * - reconnect with a capped back-off; TLS follows the rediss:// scheme.
+ * - clients (what jobs, the chat limiter and the watcher use in the worker and
+ *   watcher roles) wait for a reconnect instead of failing after two tries, up
+ *   to their 5 s command timeout: a Redis restart does not fail the job at
+ *   hand, and longer outages fail it for BullMQ to retry. (Not longer: a chat
+ *   limiter slot answered seconds late and then used would bunch calls into a
+ *   429.)
+ * - reconnect with a capped back-off (at most 2 s, so a restarted Redis is
+ *   found again quickly); TLS follows the rediss:// scheme.
  */
 export type ConnectionKind = "producer" | "worker" | "client";
 
@@ -19,7 +26,7 @@ export function redisOptions(url: string, kind: ConnectionKind): LabopsRedisOpti
   const base: LabopsRedisOptions = {
     connectionName: `labops-${kind}`,
     connectTimeout: 5_000,
-    retryStrategy: (times) => Math.min(Math.max(times * 500, 500), 10_000),
+    retryStrategy: (times) => Math.min(Math.max(times * 250, 250), 2_000),
     ...(parsed.protocol === "rediss:" ? { tls: { servername: parsed.hostname } } : {}),
   };
   switch (kind) {
@@ -28,7 +35,7 @@ export function redisOptions(url: string, kind: ConnectionKind): LabopsRedisOpti
     case "producer":
       return { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2_000 };
     case "client":
-      return { ...base, maxRetriesPerRequest: 2, commandTimeout: 5_000 };
+      return { ...base, maxRetriesPerRequest: null, commandTimeout: 5_000 };
   }
 }
 

@@ -37,12 +37,37 @@ export interface Checkpoints {
 export interface RunOptions {
   checkpoints: Checkpoints;
   signal: AbortSignal;
+  /**
+   * Fired when the process is shutting down: no step starts after it, steps
+   * already running finish and are checkpointed, then the run stops with a
+   * CancelledError so the job can resume elsewhere. (`signal` aborts steps mid-way.)
+   */
+  drain?: AbortSignal;
   logger: Logger;
   onEvent?: (event: StepEvent) => void;
   /** Injected so tests and the time scale control waiting. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
   random?: () => number;
+  /** How long a failing checkpoint save (the store is away) is retried before the run gives up. */
+  checkpointPatienceMs?: number;
+}
+
+/**
+ * A finished step whose checkpoint could not be saved: not the step's fault,
+ * so not a step failure. The run stops and the job is retried, resuming from
+ * the last checkpoint that was saved (steps are idempotent).
+ */
+export class CheckpointError extends LabopsError {
+  readonly step: string;
+  constructor(step: string, cause: unknown) {
+    super(
+      "checkpoint_failed",
+      `Step ${step} finished but its checkpoint could not be saved: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.step = step;
+  }
 }
 
 export class StepFailedError extends LabopsError {
@@ -103,6 +128,13 @@ export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Throttled tries a step may wait out on top of its policy's attempts. */
+export const MAX_THROTTLE_WAITS = 60;
+
+function isThrottled(error: unknown): boolean {
+  return error instanceof ExternalError && error.status === 429;
+}
+
 /** Exponential back-off with full jitter, never below the server's Retry-After. */
 export function retryDelay(
   policy: RetryPolicy,
@@ -129,6 +161,25 @@ export async function runPlan(
   const done = new Set(Object.keys(outputs));
   const running = new Map<string, Promise<void>>();
   const failures: StepFailedError[] = [];
+  let lost: CheckpointError | undefined;
+  const patienceMs = options.checkpointPatienceMs ?? 60_000;
+
+  /** Saves a finished step, retrying while the store is away (a Redis restart), within the patience. */
+  const save = async (step: string, result: StepOutputs, durationMs: number, log: Logger) => {
+    const giveUpAt = Date.now() + patienceMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.checkpoints.save(step, result, durationMs);
+        return;
+      } catch (error) {
+        if (options.signal.aborted) throw new CancelledError();
+        if (Date.now() >= giveUpAt) throw new CheckpointError(step, error);
+        const delayMs = Math.min(250 * 2 ** (attempt - 1), 5_000);
+        log.warn({ code: errorCode(error), attempt, delayMs }, "step.checkpoint_retrying");
+        await sleep(delayMs, options.signal);
+      }
+    }
+  };
 
   for (const step of steps) if (done.has(step.name)) emit({ type: "skipped", step: step.name, at: now() });
 
@@ -137,8 +188,10 @@ export async function runPlan(
     const retryOn = policy.retryOn ?? isRetryable;
     const started = now();
     const log = options.logger.child({ step: step.name });
+    let throttles = 0;
     for (let attempt = 1; ; attempt++) {
       if (options.signal.aborted) throw new CancelledError();
+      log.info({ attempt }, "step.started");
       emit({ type: "started", step: step.name, attempt, at: now() });
       try {
         const result =
@@ -154,16 +207,21 @@ export async function runPlan(
             },
           })) ?? {};
         const durationMs = now() - started;
-        await options.checkpoints.save(step.name, result, durationMs);
+        await save(step.name, result, durationMs, log);
         outputs[step.name] = result;
         done.add(step.name);
         log.info({ durationMs }, "step.finished");
         emit({ type: "finished", step: step.name, durationMs, outputs: result, at: now() });
         return;
       } catch (error) {
+        if (error instanceof CheckpointError) throw error;
         if (error instanceof CancelledError || options.signal.aborted) throw new CancelledError();
         const code = errorCode(error);
-        if (attempt < policy.attempts && retryOn(error)) {
+        // A 429 is the service asking to wait, not the step failing: it does not use up an attempt
+        // (up to MAX_THROTTLE_WAITS of them), so a burst of labs outwaits the subscription's limits.
+        const throttled = isThrottled(error) && throttles < MAX_THROTTLE_WAITS;
+        if (throttled) throttles += 1;
+        if ((throttled || attempt - throttles < policy.attempts) && retryOn(error)) {
           const delayMs = retryDelay(policy, attempt, error, random);
           log.warn({ code, attempt, delayMs: Math.round(delayMs) }, "step.retrying");
           emit({ type: "retrying", step: step.name, attempt, delayMs, code, at: now() });
@@ -188,7 +246,7 @@ export async function runPlan(
 
   let cancelled = false;
   for (;;) {
-    if (!cancelled && failures.length === 0 && !options.signal.aborted) {
+    if (!cancelled && failures.length === 0 && !options.signal.aborted && !options.drain?.aborted) {
       for (const step of steps) {
         if (done.has(step.name) || running.has(step.name)) continue;
         if (!step.dependsOn.every((d) => done.has(d))) continue;
@@ -199,7 +257,10 @@ export async function runPlan(
           (error: unknown) => {
             running.delete(step.name);
             if (error instanceof StepFailedError) failures.push(error);
-            else cancelled = true;
+            else if (error instanceof CheckpointError) {
+              lost ??= error;
+              cancelled = true;
+            } else cancelled = true;
           },
         );
         running.set(step.name, task);
@@ -209,9 +270,13 @@ export async function runPlan(
     // Wait for any running step; independent steps keep running after one fails so their work is kept.
     await Promise.race(running.values());
   }
+  if (options.drain?.aborted && failures.length === 0 && steps.some((s) => !done.has(s.name))) {
+    throw new CancelledError("The worker is shutting down; the job resumes on another worker.");
+  }
 
   const [failure] = failures;
   if (failure) throw failure;
+  if (lost) throw lost;
   if (cancelled || options.signal.aborted) throw new CancelledError();
   const missing = steps.filter((s) => !done.has(s.name)).map((s) => s.name);
   if (missing.length > 0) throw new Error(`plan: steps never became runnable: ${missing.join(", ")}`);

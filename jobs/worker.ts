@@ -1,9 +1,9 @@
-import { type Job, Worker } from "bullmq";
+import { type Job, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { describeCommand } from "../src/commands/describe.ts";
 import { fromWire, type WireEnvelope } from "../src/commands/envelope.ts";
 import type { CommandKind } from "../src/commands/types.ts";
-import { errorCode } from "../src/errors.ts";
+import { CancelledError, errorCode } from "../src/errors.ts";
 import { type Logger, withCorrelation } from "../src/log.ts";
 import type { AuditLog, AuditResult } from "../src/ports/audit.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
@@ -17,6 +17,8 @@ export interface ProcessorContext {
   envelope: CommandEnvelope;
   logger: Logger;
   signal: AbortSignal;
+  /** Fired when the worker shuts down: finish what is running, start nothing new (see RunOptions.drain). */
+  drain: AbortSignal;
   chat: ChatPort;
   /** State saved by earlier attempts of this job (empty on the first). */
   readonly saved: Readonly<Record<string, unknown>>;
@@ -59,9 +61,10 @@ export interface CommandWorker {
 export function startCommandWorker(options: CommandWorkerOptions): CommandWorker {
   const { logger } = options;
   const metrics = options.metrics ?? NO_METRICS;
+  const draining = new AbortController();
   const worker = new Worker<JobData>(
     options.queueName ?? COMMANDS_QUEUE,
-    async (job, _token, signal) => {
+    async (job, token, signal) => {
       const envelope = fromWire(job.data, options.secretKey);
       const log = withCorrelation(logger, envelope.correlationId, {
         jobId: job.id,
@@ -99,6 +102,7 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
           envelope,
           logger: log,
           signal: signal ?? new AbortController().signal,
+          drain: draining.signal,
           chat: options.chat,
           saved,
           async checkpoint(patch) {
@@ -111,10 +115,27 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
         await recordOutcome(outcome ? "failed" : "succeeded", outcome?.failed);
         log.info({ durationMs: Math.round(durationMs) }, "job.completed");
       } catch (error) {
+        if (draining.signal.aborted && (error instanceof CancelledError || signal?.aborted) && token) {
+          // Stopped by the shutdown at a step boundary (or cancelled after the grace): not a failure
+          // and not an attempt. The job goes back to wait and resumes from its checkpoints.
+          await job.moveToWait(token);
+          log.info({ lastStep: saved.lastStep }, "job.handed_back");
+          throw new WaitingError();
+        }
         const durationMs = performance.now() - started;
         metrics.jobFinished(envelope.command.kind, "failed", durationMs / 1000);
         await recordOutcome("failed", errorCode(error));
         log.warn({ code: errorCode(error), durationMs: Math.round(durationMs) }, "job.failed");
+        if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+          // The last attempt: BullMQ will not run it again, so the user hears it from here.
+          await options.chat
+            .notify(
+              envelope.origin.address,
+              envelope.origin.user,
+              `\`${describeCommand(envelope.command)}\` could not finish (\`${errorCode(error)}\`, after ${job.attemptsMade + 1} attempt${job.attemptsMade === 0 ? "" : "s"}). Say it again to retry; a lab resumes where it stopped (ref ${envelope.correlationId}).`,
+            )
+            .catch((e: unknown) => log.warn({ code: errorCode(e) }, "job.failure_not_told"));
+        }
         throw error;
       }
     },
@@ -136,6 +157,8 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
   return {
     worker,
     async close(graceMs = 25_000) {
+      logger.info({ graceMs }, "worker.draining");
+      draining.abort();
       const closing = worker.close();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import express, { type Express } from "express";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "../../src/log.ts";
 
 export interface ReadinessCheck {
@@ -24,6 +24,9 @@ export interface WebServer {
   /** Stops accepting, lets in-flight requests finish, closes idle keep-alive sockets. */
   close(): Promise<void>;
 }
+
+/** How long in-flight requests get to finish once the server closes. */
+const CLOSE_DEADLINE_MS = 15_000;
 
 export function createWebServer(options: WebServerOptions): WebServer {
   const app = express();
@@ -57,6 +60,26 @@ export function createWebServer(options: WebServerOptions): WebServer {
 
   options.extend?.(app);
 
+  // Last: express's own handler answers a body parser's refusal (too large, bad JSON, unknown
+  // charset) with an HTML page holding the stack trace. Say what it is, in JSON, and no more.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const e = (typeof error === "object" && error !== null ? error : {}) as {
+      status?: unknown;
+      statusCode?: unknown;
+      type?: unknown;
+    };
+    const raw = Number(e.status ?? e.statusCode);
+    const status = Number.isInteger(raw) && raw >= 400 && raw < 600 ? raw : 500;
+    const code = typeof e.type === "string" ? e.type : status < 500 ? "bad_request" : "internal";
+    if (status < 500) options.logger.warn({ code, status }, "http.request_refused");
+    else options.logger.error({ code, status }, "http.request_failed");
+    res.status(status).json({ error: status < 500 ? code : "internal error" });
+  });
+
   const server = createServer(app);
   // Slack and Teams keep connections alive; bound how long an idle one lingers.
   server.keepAliveTimeout = 65_000;
@@ -76,7 +99,16 @@ export function createWebServer(options: WebServerOptions): WebServer {
     },
     close() {
       return new Promise((resolve) => {
-        server.close(() => resolve());
+        // A connection busy when the signal came goes idle once its response is out: close it
+        // then, rather than after the 65 s keep-alive, which would hold the process past its grace.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        // A client that never finishes its request does not hold the shutdown either.
+        const deadline = setTimeout(() => server.closeAllConnections(), CLOSE_DEADLINE_MS);
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(deadline);
+          resolve();
+        });
         server.closeIdleConnections();
       });
     },

@@ -37,6 +37,7 @@ export class RedisLabRegistry implements LabRegistry {
     const key = this.#key(name);
     // A dedicated connection: WATCH is per connection and the shared one serves other callers.
     const conn = this.#redis.duplicate();
+    conn.on("error", () => undefined); // a Redis restart: the commands below wait or fail on their own
     try {
       for (let attempt = 0; attempt < 20; attempt++) {
         await conn.watch(key);

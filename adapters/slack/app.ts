@@ -1,6 +1,15 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { App, HTTPReceiver, type Receiver, type RespondFn, SocketModeReceiver } from "@slack/bolt";
-import type { WebClient } from "@slack/web-api";
+import { parse as parseQuery } from "node:querystring";
+import {
+  App,
+  type BufferedIncomingMessage,
+  HTTPModuleFunctions,
+  HTTPReceiver,
+  type Receiver,
+  type RespondFn,
+  SocketModeReceiver,
+} from "@slack/bolt";
+import { WebClient } from "@slack/web-api";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import {
   MAX_SECRET_VALUE_BYTES,
@@ -27,6 +36,34 @@ import {
 
 export const SLACK_EVENTS_PATH = "/slack/events";
 
+/**
+ * Bolt's own single-token authorize with `tokenVerificationEnabled: false`
+ * calls auth.test again on every request (its cache is reassigned per call):
+ * one extra Web API round trip in front of every acknowledgement, and at 100
+ * concurrent commands Slack's Tier 4 limit answers 429 until the acks miss
+ * Slack's 3 seconds. This one asks once and remembers the answer; a failed
+ * ask (Slack unreachable) is not remembered, so the next request asks again.
+ */
+export function authorizeOnce(
+  client: WebClient,
+  botToken: string,
+): () => Promise<{ botToken: string; botId: string; botUserId: string }> {
+  let identity: Promise<{ botId: string; botUserId: string }> | undefined;
+  return async () => {
+    if (!identity) {
+      const asked = client.auth.test({ token: botToken }).then((r) => ({
+        botId: String(r.bot_id ?? ""),
+        botUserId: String(r.user_id ?? ""),
+      }));
+      identity = asked;
+      asked.catch(() => {
+        if (identity === asked) identity = undefined;
+      });
+    }
+    return { botToken, ...(await identity) };
+  };
+}
+
 export interface SlackAppOptions {
   config: SlackConfig;
   /** What intake needs: queue, registry, confirmations, audit, deliveries, admins. */
@@ -49,10 +86,10 @@ export interface SlackApp {
 
 /**
  * Slack's side of the web role, over Bolt. The receiver does transport only:
- * HTTP (Bolt checks the v0 signature and the 5-minute window and answers 401
- * otherwise) or Socket Mode when SLACK_APP_TOKEN is set. The handlers turn
- * slash commands, @mentions, button presses and the rotate modal into intake
- * calls and answer with intake's outcome, visible only to the sender, well
+ * HTTP (Bolt checks the v0 signature, guardRequests the 5-minute window both
+ * ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
+ * SLACK_APP_TOKEN is set. The handlers turn slash commands, @mentions,
+ * button presses and the rotate modal into intake calls and answer with intake's outcome, visible only to the sender, well
  * inside Slack's 3 seconds. Every delivery is counted once by its Slack id
  * (trigger_id, event_id, view id+hash), because Bolt does not de-duplicate
  * Slack's retries.
@@ -77,18 +114,32 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       signingSecret: config.signingSecret,
       endpoints: SLACK_EVENTS_PATH,
       logger: slackLogger(logger),
+      // guardRequests (below) verifies every request before Bolt sees it, with Bolt's own
+      // function: checking the signature a second time here would only repeat the HMAC.
+      signatureVerification: false,
       // Answer Slack ourselves within its 3 s even if a handler forgets to.
       unhandledRequestTimeoutMillis: 2_500,
+      processEventErrorHandler: async (args) => {
+        // Bolt reads a payload's parts before any listener runs (`actions` must be a list, and
+        // so on): a signed body in a shape Slack never sends makes it throw a TypeError, which
+        // its default handler answers with 500. That is a bad request, not a failure of ours.
+        if (args.error instanceof TypeError && !args.response.headersSent) {
+          log.warn({ code: args.error.name }, "slack.malformed_request");
+          args.response.writeHead(400);
+          args.response.end();
+          return true;
+        }
+        return HTTPModuleFunctions.defaultProcessEventErrorHandler(args);
+      },
     });
     receiver = httpReceiver;
   }
   const app = new App({
     receiver,
-    token: config.botToken,
     logger: slackLogger(logger),
     clientOptions: { slackApiUrl: config.apiUrl },
     // auth.test runs on first use, not at construction, so start-up does not need Slack.
-    tokenVerificationEnabled: false,
+    authorize: authorizeOnce(new WebClient(undefined, { slackApiUrl: config.apiUrl }), config.botToken),
   });
 
   const base = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
@@ -325,16 +376,89 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: listener
-      ? (req: IncomingMessage, res: ServerResponse) => {
-          listener(req, res);
-        }
-      : undefined,
+    requestListener: listener ? guardRequests(listener, config.signingSecret, log) : undefined,
     async start() {
       if (socketMode) await app.start();
     },
     async stop() {
       if (socketMode) await app.stop();
     },
+  };
+}
+
+/** Slack's request window, both ways: Bolt refuses timestamps older than this, we refuse newer ones. */
+export const SLACK_REQUEST_WINDOW_S = 5 * 60;
+
+/**
+ * Bolt checks only that `Number(timestamp)` is not older than five minutes,
+ * and signs over that number: a signed request dated ahead ("1e10", or a
+ * second count far off) or not dated at all ("abc" is NaN, never "older")
+ * would pass. Slack's rule is whole seconds within five minutes either way.
+ */
+export function isOutsideSlackWindow(header: string | string[] | undefined, nowMs: number): boolean {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d{1,12}$/.test(value)) return true;
+  return Math.abs(Number(value) - Math.floor(nowMs / 1000)) > SLACK_REQUEST_WINDOW_S;
+}
+
+/** Slack's connectivity probe, which Bolt answers without a signature (and strips of anything else). */
+function isSslCheck(req: BufferedIncomingMessage): boolean {
+  return (
+    req.headers["content-type"] === "application/x-www-form-urlencoded" &&
+    parseQuery(req.rawBody.toString()).ssl_check === "1"
+  );
+}
+
+/**
+ * In front of Bolt's HTTP receiver, the one place a Slack request is
+ * verified: a timestamp outside the window (see isOutsideSlackWindow) gets
+ * 401, then the v0 signature is checked by Bolt's own function (which also
+ * strips an unsigned `ssl_check` probe of anything else), and a signed body
+ * that is not a JSON object (`null`, `[]`, `payload=1`) gets 400. Bolt reads
+ * `body.ssl_check` off such a body outside its own error handling: the
+ * request was never answered and the rejection went unhandled, which ends a
+ * Node process. Bolt then sees the buffered request and does not read it again.
+ */
+function guardRequests(listener: RequestListener, signingSecret: string, log: Logger): RequestListener {
+  const refuse = (res: ServerResponse, status: number, code: string) => {
+    log.warn({ code }, "slack.request_refused");
+    if (!res.headersSent) res.writeHead(status).end();
+  };
+  async function guard(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let buffered: BufferedIncomingMessage;
+    try {
+      buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, HTTPModuleFunctions.defaultBodyLimit);
+    } catch (error) {
+      const tooLarge = HTTPModuleFunctions.isRawBodyError(error) && error.statusCode === 413;
+      refuse(res, tooLarge ? 413 : 400, tooLarge ? "slack_body_too_large" : "slack_body_unreadable");
+      return;
+    }
+    if (!isSslCheck(buffered) && isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], Date.now())) {
+      refuse(res, 401, "slack_request_timestamp");
+      return;
+    }
+    try {
+      await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ signingSecret }, buffered);
+    } catch {
+      refuse(res, 401, "slack_signature");
+      return;
+    }
+    let body: unknown;
+    try {
+      body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
+    } catch {
+      body = undefined;
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      refuse(res, 400, "slack_body_malformed");
+      return;
+    }
+    listener(buffered, res);
+  }
+  return (req, res) => {
+    guard(req, res).catch((error: unknown) => {
+      log.error({ code: errorCode(error) }, "slack.request_failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    });
   };
 }

@@ -87,6 +87,13 @@ export class SlackChat implements ChatPort {
     );
   }
 
+  async hasReply(thread: ThreadRef, text: string): Promise<boolean> {
+    const result = await this.#call("conversations.replies", () =>
+      this.client.conversations.replies({ channel: thread.address.channel, ts: thread.threadId, limit: 200 }),
+    );
+    return (result.messages ?? []).some((m) => m.ts !== thread.threadId && m.text === text);
+  }
+
   async notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
     await this.#call("chat.postEphemeral", () =>
       this.client.chat.postEphemeral({ channel: address.channel, user: user.id, ...content(message) }),

@@ -49,6 +49,7 @@ export function planRunOptions(
 ): RunOptions {
   return {
     signal: ctx.signal,
+    drain: ctx.drain,
     logger: ctx.logger,
     sleep: deps.sleep,
     now: deps.now,
@@ -216,8 +217,12 @@ async function create(
       verify: (e) =>
         `podinfo runs on ${e.outputs.pods ?? "its"} pods with secrets from the vault. Try \`secret rotate color orange --lab ${lab}\`.`,
     },
+    // A resumed job says what its killed predecessor finished but never said, and nothing twice.
+    announced: announcedSteps(ctx.saved.announced, existing),
+    onAnnounced: (steps) => ctx.checkpoint({ announced: steps }),
   });
   progress.update();
+  progress.catchUp(record.steps ?? {});
 
   const plan = createLabPlan(
     {
@@ -287,6 +292,8 @@ async function create(
       // The failure is reported; the job itself is done (a retry is a new command from the user).
       return { failed: error.code };
     }
+    // Cancelled or drained: the chat calls already queued go out before another worker resumes the job.
+    await progress.flush();
     plan.dispose();
     throw error;
   }
@@ -301,4 +308,15 @@ async function create(
   });
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
   return undefined;
+}
+
+/**
+ * Milestones already said: those this job's earlier attempts checkpointed, and,
+ * for a new command resuming a failed lab, every step it finished (that job
+ * ended normally, so it said them).
+ */
+function announcedSteps(saved: unknown, existing: LabRecord | undefined): string[] {
+  const fromJob = Array.isArray(saved) ? saved.filter((s): s is string => typeof s === "string") : [];
+  const fromFailedJob = existing?.state === "failed" ? Object.keys(existing.steps ?? {}) : [];
+  return [...fromJob, ...fromFailedJob];
 }

@@ -16,6 +16,8 @@ export class ProgressReporter {
   readonly #logger: Logger;
   readonly #view: ProgressView;
   readonly #milestones: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
+  readonly #announced: Set<string>;
+  readonly #onAnnounced: ((steps: string[]) => Promise<void>) | undefined;
   #pending: Promise<void> = Promise.resolve();
 
   constructor(options: {
@@ -24,12 +26,18 @@ export class ProgressReporter {
     logger: Logger;
     view: ProgressView;
     milestones?: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
+    /** Steps whose milestone an earlier attempt of the job already said. */
+    announced?: readonly string[];
+    /** Persists the steps whose milestone has been said, once the reply is out. */
+    onAnnounced?: (steps: string[]) => Promise<void>;
   }) {
     this.#chat = options.chat;
     this.#thread = options.thread;
     this.#logger = options.logger;
     this.#view = options.view;
     this.#milestones = options.milestones ?? {};
+    this.#announced = new Set(options.announced ?? []);
+    this.#onAnnounced = options.onAnnounced;
   }
 
   get view(): ProgressView {
@@ -60,8 +68,7 @@ export class ProgressReporter {
         step.state = "done";
         step.durationMs = event.durationMs;
         delete step.detail;
-        const milestone = this.#milestones[event.step]?.(event);
-        if (milestone) this.reply(milestone);
+        this.#announce(event);
         break;
       }
       case "failed":
@@ -81,6 +88,37 @@ export class ProgressReporter {
 
   reply(text: string): void {
     this.#enqueue(() => this.#chat.reply(this.#thread, text));
+  }
+
+  /**
+   * Says the milestones of steps an earlier attempt finished but was killed
+   * before announcing: a worker that dies between a step's checkpoint and its
+   * reply must not lose the reply, and one that said it must not say it twice.
+   */
+  catchUp(done: Readonly<Record<string, { outputs: Record<string, string>; durationMs: number }>>): void {
+    for (const [name, s] of Object.entries(done)) {
+      this.#announce(
+        { type: "finished", step: name, durationMs: s.durationMs, outputs: s.outputs, at: 0 },
+        true,
+      );
+    }
+  }
+
+  /**
+   * Says a step's milestone once. A catch-up first reads the thread back where
+   * the platform allows (Slack): the dead worker may have said it just before
+   * dying, without the time to record it.
+   */
+  #announce(event: Extract<StepEvent, { type: "finished" }>, catchingUp = false): void {
+    if (this.#announced.has(event.step)) return;
+    const milestone = this.#milestones[event.step]?.(event);
+    if (!milestone) return;
+    this.#announced.add(event.step);
+    this.#enqueue(async () => {
+      const said = catchingUp && (await this.#chat.hasReply?.(this.#thread, milestone).catch(() => false));
+      if (!said) await this.#chat.reply(this.#thread, milestone);
+      await this.#onAnnounced?.([...this.#announced]);
+    });
   }
 
   /** Chat calls go out in order, one at a time, so a late update never overwrites a newer one. */

@@ -95,6 +95,11 @@ export class PacedChat implements ChatPort {
     return this.paced(this.#policy.post(address), () => this.#inner.postAlert(address, card), "postAlert");
   }
 
+  /** Not paced: asked only when a job resumes after a crash. */
+  async hasReply(thread: ThreadRef, text: string): Promise<boolean> {
+    return (await this.#inner.hasReply?.(thread, text)) ?? false;
+  }
+
   reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
     return this.paced(this.#policy.reply(thread), () => this.#inner.reply(thread, message), "reply");
   }
@@ -193,11 +198,15 @@ export class PacedChat implements ChatPort {
    * Waits for a reserved slot. A caller that wakes up well after its slot (the
    * event loop was busy) takes a new one instead: all the timers due during a
    * stall fire together, and their calls would reach the platform as one burst.
+   * The slot is due `wait` after the reservation was asked for, not after its
+   * answer arrived: an answer that came late (Redis slow or restarting) is a
+   * slot already missed.
    */
   async #slot(requests: RateRequest[]): Promise<void> {
     for (let tries = 0; ; tries++) {
+      const asked = this.#now();
       const wait = await this.#limiter.reserve(requests);
-      const due = this.#now() + wait;
+      const due = asked + wait;
       if (wait > 0) await this.#sleep(wait);
       if (this.#now() - due <= this.#marginMs / 2 || tries >= 3) return;
     }

@@ -38,6 +38,9 @@ export class ChatRouter implements ChatPort {
   reply(thread: ThreadRef, message: ChatMessage): Promise<void> {
     return this.#for(thread.address.platform).reply(thread, message);
   }
+  async hasReply(thread: ThreadRef, text: string): Promise<boolean> {
+    return (await this.#for(thread.address.platform).hasReply?.(thread, text)) ?? false;
+  }
   notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
     return this.#for(address.platform).notify(address, user, message);
   }

@@ -97,6 +97,12 @@ export interface ChatPort {
   /** Adds a message to the thread. */
   reply(thread: ThreadRef, message: ChatMessage): Promise<void>;
   /**
+   * Whether the thread already holds a reply with exactly this text: a job
+   * resumed after its worker died asks before saying something the dead one may
+   * have said. Platforms that cannot read a thread back answer false.
+   */
+  hasReply?(thread: ThreadRef, text: string): Promise<boolean>;
+  /**
    * A message for `user`: Slack shows it to them only (ephemeral); Teams has no
    * private messages in a channel, so it goes to the thread the user last wrote
    * in, with an @mention (in a personal chat it is private anyway).

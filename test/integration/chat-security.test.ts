@@ -48,6 +48,25 @@ describe("forged, stale and replayed chat requests never reach the queue", () =>
       expect(await w.jobCount()).toBe(before + 1);
     });
 
+    it("answers Slack's unsigned ssl_check probe, and queues nothing smuggled inside one", async () => {
+      const before = await w.jobCount();
+      const smuggled = new URLSearchParams({
+        ssl_check: "1",
+        command: "/lab",
+        text: "list",
+        channel_id: "C0SEC",
+        user_id: "U0ADA",
+        trigger_id: "t-smuggled",
+      }).toString();
+      const probe = await fetch(`http://127.0.0.1:${w.bot.port}/slack/events`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: smuggled,
+      });
+      expect(probe.status).toBe(200);
+      expect(await w.jobCount()).toBe(before);
+    });
+
     it("answers a replayed slash command (same body, same signature) without a second job", async () => {
       const ada = w.slack.as("U0ADA", "ada");
       const first = await ada.slash("/lab", "status", { channel: "C0SEC" });

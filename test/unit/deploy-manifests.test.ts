@@ -321,7 +321,14 @@ describe("the Slack app manifest", () => {
 
   it("asks for the scopes the bot uses and no user scopes", () => {
     expect(manifest.oauth_config.scopes.bot.sort()).toEqual(
-      ["app_mentions:read", "chat:write", "chat:write.public", "commands"].sort(),
+      [
+        "app_mentions:read",
+        "channels:history",
+        "chat:write",
+        "chat:write.public",
+        "commands",
+        "groups:history",
+      ].sort(),
     );
     expect(Object.keys(manifest.oauth_config.scopes)).toEqual(["bot"]);
   });

@@ -59,6 +59,9 @@ function harness(inner: ChatPort = new RecordingChat(), marginMs = 0) {
     policy: slackRatePolicy,
     logger: createLogger({ level: "silent" }),
     marginMs,
+    // The limiter and PacedChat read the same virtual clock: with Date.now here,
+    // a millisecond of real time spent in reserve() looked like a late wake-up.
+    now: () => now,
     sleep: async (ms) => {
       slept.push(ms);
       now += ms;
@@ -112,6 +115,35 @@ describe("PacedChat", () => {
     expect(reservations).toBe(3);
   });
 
+  it("takes a new slot when the reservation itself answered late (Redis slow), not only when the sleep overran", async () => {
+    let now = 1_000_000;
+    const limiter = new InMemoryRateLimiter({ now: () => now });
+    let reservations = 0;
+    let slowAnswers = 1;
+    const slow = {
+      reserve: async (r: Parameters<typeof limiter.reserve>[0]) => {
+        reservations += 1;
+        const wait = await limiter.reserve(r);
+        // The answer arrives 300 ms after it was asked for: the slot it names is already past.
+        if (slowAnswers-- > 0) now += 300;
+        return wait;
+      },
+      block: limiter.block.bind(limiter),
+    };
+    const chat = new PacedChat(new RecordingChat(), {
+      limiter: slow,
+      policy: slackRatePolicy,
+      logger: createLogger({ level: "silent" }),
+      marginMs: 50,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    await chat.openThread(address, card(0));
+    expect(reservations).toBe(2);
+  });
+
   it("coalesces a burst of card updates: the latest card wins and older ones never follow it", async () => {
     // Here sleeping takes (virtual) time, as in production: the burst arrives while the first slot is awaited.
     const clock = manualClock();
@@ -120,6 +152,7 @@ describe("PacedChat", () => {
       limiter: new InMemoryRateLimiter({ now: clock.now }),
       policy: slackRatePolicy,
       logger: createLogger({ level: "silent" }),
+      now: clock.now,
       sleep: (ms) => clock.sleep(ms),
     });
     const thread = await chat.openThread(address, card(0));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  CheckpointError,
   type Checkpoints,
+  MAX_THROTTLE_WAITS,
   runPlan,
   type Step,
   type StepEvent,
@@ -175,6 +177,61 @@ describe("runPlan", () => {
     expect(error).toMatchObject({ step: "flaky", code: "InternalServerError" });
   });
 
+  it("waits out throttling without using up the policy's attempts, up to a bound", async () => {
+    let calls = 0;
+    const delays: number[] = [];
+    const throttledThenOk = step(
+      "busy",
+      [],
+      async () => {
+        calls++;
+        if (calls <= 10) {
+          throw new ExternalError("azure", "SubscriptionRequestsThrottled", "wait", {
+            status: 429,
+            retryAfterMs: 1_000,
+            retryable: true,
+          });
+        }
+        return { ok: "yes" };
+      },
+      { attempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    );
+    const outputs = await runPlan([throttledThenOk], {
+      checkpoints: memory(),
+      signal: new AbortController().signal,
+      logger,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+    expect(outputs.busy).toEqual({ ok: "yes" });
+    expect(calls).toBe(11);
+    // Never sooner than the Retry-After.
+    expect(delays.every((d) => d >= 1_000)).toBe(true);
+
+    let forever = 0;
+    const alwaysThrottled = step(
+      "stuck",
+      [],
+      async () => {
+        forever++;
+        throw new ExternalError("azure", "SubscriptionRequestsThrottled", "wait", {
+          status: 429,
+          retryable: true,
+        });
+      },
+      { attempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    );
+    const error = await runPlan([alwaysThrottled], {
+      checkpoints: memory(),
+      signal: new AbortController().signal,
+      logger,
+      sleep: async () => undefined,
+    }).catch((e) => e);
+    expect(error).toMatchObject({ step: "stuck", code: "SubscriptionRequestsThrottled" });
+    expect(forever).toBe(MAX_THROTTLE_WAITS + 3);
+  });
+
   it("stops on abort without starting more steps", async () => {
     const ac = new AbortController();
     const ran: string[] = [];
@@ -196,6 +253,89 @@ describe("runPlan", () => {
     );
     expect(ran).toEqual(["first"]);
     expect(cp.saved).toEqual([]);
+  });
+
+  it("retries a checkpoint that cannot be saved, and never calls it a step failure", async () => {
+    const ran: string[] = [];
+    let refusals = 2;
+    const saved: string[] = [];
+    const flaky: Checkpoints = {
+      done: {},
+      async save(name) {
+        if (refusals-- > 0) throw new Error("connect ECONNREFUSED");
+        saved.push(name);
+      },
+    };
+    const plan = [
+      step("only", [], async () => {
+        ran.push("only");
+        return {};
+      }),
+    ];
+    const events: StepEvent[] = [];
+    const sleep = async () => undefined;
+    await runPlan(plan, {
+      checkpoints: flaky,
+      signal: new AbortController().signal,
+      logger,
+      sleep,
+      onEvent: (e) => events.push(e),
+    });
+    expect(ran).toEqual(["only"]);
+    expect(saved).toEqual(["only"]);
+    expect(events.map((e) => e.type)).toEqual(["started", "finished"]);
+
+    // Out of patience: the run stops with a CheckpointError (the job retries), not a StepFailedError.
+    const never: Checkpoints = {
+      done: {},
+      async save() {
+        throw new Error("connect ECONNREFUSED");
+      },
+    };
+    const failedEvents: StepEvent[] = [];
+    await expect(
+      runPlan(plan, {
+        checkpoints: never,
+        signal: new AbortController().signal,
+        logger,
+        sleep: () => new Promise((r) => setTimeout(r, 5)),
+        checkpointPatienceMs: 20,
+        onEvent: (e) => failedEvents.push(e),
+      }),
+    ).rejects.toBeInstanceOf(CheckpointError);
+    expect(failedEvents.map((e) => e.type)).not.toContain("failed");
+  });
+
+  it("drains: running steps finish and are checkpointed, no new step starts", async () => {
+    const drain = new AbortController();
+    const ran: string[] = [];
+    const plan = [
+      step("first", [], async () => {
+        ran.push("first");
+        drain.abort();
+        await tick();
+        return { id: "1" };
+      }),
+      step("second", ["first"], async () => {
+        ran.push("second");
+        return {};
+      }),
+    ];
+    const cp = memory();
+    await expect(
+      runPlan(plan, { checkpoints: cp, signal: new AbortController().signal, drain: drain.signal, logger }),
+    ).rejects.toBeInstanceOf(CancelledError);
+    expect(ran).toEqual(["first"]);
+    expect(cp.saved).toEqual(["first"]);
+    // A plan already finished when the drain comes is simply done.
+    await expect(
+      runPlan(plan, {
+        checkpoints: memory({ first: {}, second: {} }),
+        signal: new AbortController().signal,
+        drain: drain.signal,
+        logger,
+      }),
+    ).resolves.toBeDefined();
   });
 
   it("refuses plans with unknown dependencies or cycles", () => {
