@@ -3,10 +3,12 @@ import { Redis } from "ioredis";
 import { EMULATED, startChatEmulators, writeCaFile } from "../../emulators/chat.ts";
 import type { SlackEmulator } from "../../emulators/slack/index.ts";
 import type { TeamsEmulator } from "../../emulators/teams/index.ts";
+import type { EmulatedCloud } from "../../emulators/world.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Running, startLabops } from "../../src/main.ts";
 import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
+import { dropPrefix } from "./sinks.ts";
 
 export const TEAMS_TENANT = EMULATED.teamsTenant;
 export const SLACK_SIGNING_SECRET = EMULATED.slackSigningSecret;
@@ -20,6 +22,11 @@ export interface WorldOptions {
   timeScale?: number;
   env?: Record<string, string | undefined>;
   now?: () => number;
+  /**
+   * The emulated Azure and AKS to run the real lab workflows against (the
+   * chat emulators then share its CA and time scale); placeholder processors when absent.
+   */
+  cloud?: EmulatedCloud;
 }
 
 /** The bot (all roles, placeholder processors) in front of the Slack and/or Teams emulators. */
@@ -36,9 +43,14 @@ export interface World {
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
-  const timeScale = options.timeScale ?? 20;
+  const cloud = options.cloud;
+  const timeScale = cloud?.timeScale ?? options.timeScale ?? 20;
   const logs = new LogCapture();
-  const chat = await startChatEmulators({ timeScale, socketMode: options.socketMode ?? false });
+  const chat = await startChatEmulators({
+    timeScale,
+    socketMode: options.socketMode ?? false,
+    ...(cloud ? { ca: cloud.ca } : {}),
+  });
   const { slack, teams } = chat;
   const caFile = await writeCaFile(chat.caPem);
   const useSlack = options.slack ?? true;
@@ -46,6 +58,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const slackEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => k.startsWith("SLACK_")));
   const teamsEnv = Object.fromEntries(Object.entries(chat.env).filter(([k]) => !k.startsWith("SLACK_")));
   const env = testEnv({
+    ...cloud?.env(),
     LABOPS_TIME_SCALE: String(timeScale),
     ...(useSlack ? slackEnv : { SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }),
     ...(useTeams ? { ...teamsEnv, LABOPS_CA_FILE: caFile } : {}),
@@ -53,8 +66,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   });
   const bot = await startLabops({
     env,
-    // The chat path alone: the lab workflows would call Azure. The conversation test says what changes with them.
-    processors: "placeholder",
+    // The chat path alone unless a cloud is given: the lab workflows call Azure.
+    processors: cloud ? "workflows" : "placeholder",
     logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
     host: "127.0.0.1",
     ...(options.now ? { now: options.now } : {}),
@@ -77,11 +90,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     },
     async close() {
       await bot.stop();
-      await queue.obliterate({ force: true }).catch(() => undefined);
-      await queue.close();
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await dropPrefix(redis, prefix, queue);
       await chat.close();
     },
   };

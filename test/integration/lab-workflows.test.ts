@@ -1,61 +1,26 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { RESOURCE_TYPES } from "../../emulators/azure/index.ts";
-import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { labNames } from "../../src/labs/naming.ts";
-import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
-import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
-import { startTestWorld, type TestWorld } from "../helpers/world.ts";
+import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
+import { waitFor } from "../helpers/env.ts";
 
 const TIME_SCALE = 600;
 const CHANNEL = "C0LAB";
 
 describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emulators -> thread", () => {
-  let world: TestWorld;
-  let bot: Running;
-  let slack: SlackRequestClient;
-  let redis: Redis;
-  let registry: RedisLabRegistry;
-  const logs = new LogCapture();
+  let w: BotWorld;
+  const { say, messages, rootsTitled } = slackChannel(() => w, CHANNEL, { id: "U0OWNER", name: "ada" });
 
   beforeAll(async () => {
-    world = await startTestWorld(TIME_SCALE);
-    const env = world.env();
-    bot = await startLabops({
-      env,
-      logger: createLogger({ level: "info", destination: logs }),
-      host: "127.0.0.1",
-    });
-    slack = new SlackRequestClient(`http://127.0.0.1:${bot.port}/slack/events`, TEST_SIGNING_SECRET);
-    redis = new Redis(REDIS_URL);
-    registry = new RedisLabRegistry(redis, String(env.LABOPS_REDIS_PREFIX));
+    w = await startBotWorld(TIME_SCALE);
   });
 
   afterAll(async () => {
-    await bot?.stop();
-    redis?.disconnect();
-    await world?.stop();
+    await w?.stop();
   });
 
-  const say = async (command: "/lab" | "/secret", text: string) => {
-    const res = await slack.slashCommand({
-      command,
-      text,
-      channel: CHANNEL,
-      user: "U0OWNER",
-      userName: "ada",
-    });
-    expect(res.status).toBe(200);
-    return (res.json() as { text: string }).text;
-  };
-  const messages = () => world.slack.messages.filter((m) => m.channel === CHANNEL);
-  const rootsTitled = (pattern: RegExp) =>
-    messages().filter((m) => !m.threadTs && !m.ephemeral && pattern.test(m.text));
-  const cardOf = (m: SlackMessage) => JSON.stringify(m.blocks ?? []);
-  const created = (type: string) => world.cloud.azure.inventory().counts[type]?.created ?? 0;
+  const created = (type: string) => w.world.cloud.azure.inventory().counts[type]?.created ?? 0;
 
   it("creates the whole lab once, with the CSI addon in the cluster create, and verifies the pods", {
     timeout: 90_000,
@@ -63,7 +28,8 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     // Expiry runs on the emulators' time scale too: 7 days are about a quarter of an hour here.
     expect(await say("/lab", "create team-a --ttl 7d")).toMatch(/^Queued `lab create team-a`/);
     const ready = await waitFor(
-      async () => ((await registry.get("team-a"))?.state === "ready" ? registry.get("team-a") : undefined),
+      async () =>
+        (await w.registry.get("team-a"))?.state === "ready" ? w.registry.get("team-a") : undefined,
       "lab team-a to be ready",
       60_000,
       50,
@@ -87,7 +53,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     );
 
     // Nothing was created twice: every resource ever created is still there, one of each the lab names.
-    const inventory = world.cloud.azure.inventory();
+    const inventory = w.world.cloud.azure.inventory();
     const alive = (type: string) => inventory.resources.filter((r) => r.type === type);
     for (const [type, counts] of Object.entries(inventory.counts)) {
       expect(counts.deleted, type).toBe(0);
@@ -117,7 +83,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(created(RESOURCE_TYPES.roleAssignment)).toBe(2);
     const vaultId = alive(RESOURCE_TYPES.vault)[0]?.id ?? "";
     expect(alive(RESOURCE_TYPES.roleAssignment).filter((r) => r.id.startsWith(vaultId))).toHaveLength(2);
-    const cluster = world.cloud.azure.world.clusters().find((c) => c.name === labNames("team-a").cluster);
+    const cluster = w.world.cloud.azure.world.clusters().find((c) => c.name === labNames("team-a").cluster);
     expect(cluster?.keyVaultAddon).toMatchObject({
       enabled: true,
       enableSecretRotation: true,
@@ -141,7 +107,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
 
   /** The environment of every running podinfo container, read from the emulated kubelet. */
   async function podEnvs(lab: string): Promise<Array<Record<string, string>>> {
-    const cluster = world.cloud.kube.cluster(labNames(lab).cluster);
+    const cluster = w.world.cloud.kube.cluster(labNames(lab).cluster);
     if (!cluster) throw new Error(`no cluster for ${lab}`);
     const kc = cluster.kubeconfig();
     const { CoreV1Api, KubeConfig } = await import("@kubernetes/client-node");
@@ -199,7 +165,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
       30_000,
     );
     expect((await podEnvs("team-a")).map((e) => e.PODINFO_UI_COLOR)).toEqual(["blue", "blue"]);
-    const vault = world.cloud.azure.inventory().resources.find((r) => r.type === RESOURCE_TYPES.vault);
+    const vault = w.world.cloud.azure.inventory().resources.find((r) => r.type === RESOURCE_TYPES.vault);
     expect(vault?.secrets?.find((s) => s.name === "color")?.versions).toHaveLength(3);
   }, 60_000);
 
@@ -210,7 +176,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     const before = messages().length;
     await say("/lab", "status no-such-lab");
     const notice = await waitFor(
-      () => world.slack.messages.find((m) => m.ephemeral && /There is no lab `no-such-lab`/.test(m.text)),
+      () => w.world.slack.messages.find((m) => m.ephemeral && /There is no lab `no-such-lab`/.test(m.text)),
       "the unknown-lab notice",
     );
     expect(notice.user).toBe("U0OWNER");
@@ -220,14 +186,14 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
   it("destroys the lab: nothing of it is left in Azure or in the registry", async () => {
     await say("/lab", "destroy team-a --yes");
     await waitFor(
-      async () => ((await registry.get("team-a")) === undefined ? true : undefined),
+      async () => ((await w.registry.get("team-a")) === undefined ? true : undefined),
       "the lab record to go",
       30_000,
     );
-    const inventory = world.cloud.azure.inventory();
+    const inventory = w.world.cloud.azure.inventory();
     expect(inventory.resources.filter((r) => r.id.includes("lab-team-a"))).toEqual([]);
     expect(inventory.deletedVaults).toEqual([]);
-    expect(world.cloud.azure.world.clusters()).toEqual([]);
+    expect(w.world.cloud.azure.world.clusters()).toEqual([]);
     const card = await waitFor(() => rootsTitled(/^Lab team-a is destroyed/).at(-1), "the destroy card");
     expect(cardOf(card)).toContain("3/3");
   });

@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { fromWire, type WireEnvelope } from "../../src/commands/envelope.ts";
@@ -7,21 +6,7 @@ import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/memory-ports.ts";
-
-/** Everything stored under the installation's prefix, whatever the key type, as text. */
-async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
-  const out: string[] = [];
-  for (const key of await redis.keys(`${prefix}:*`)) {
-    const type = await redis.type(key);
-    if (type === "string") out.push(String(await redis.get(key)));
-    else if (type === "hash") out.push(JSON.stringify(await redis.hgetall(key)));
-    else if (type === "list") out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-    else if (type === "set") out.push(JSON.stringify(await redis.smembers(key)));
-    else if (type === "zset") out.push(JSON.stringify(await redis.zrange(key, "0", "-1", "WITHSCORES")));
-    else if (type === "stream") out.push(JSON.stringify(await redis.xrange(key, "-", "+")));
-  }
-  return out.join("\n");
-}
+import { dumpRedis } from "../helpers/sinks.ts";
 
 /**
  * `secret rotate NAME` without a value: Slack opens a modal, Teams shows a

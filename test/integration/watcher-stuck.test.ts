@@ -1,15 +1,9 @@
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzureClients } from "../../adapters/azure/clients.ts";
 import { createAzureCredential } from "../../adapters/azure/credential.ts";
-import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
-import { SlackRequestClient } from "../../emulators/slack/client.ts";
-import type { SlackMessage } from "../../emulators/slack/web-api.ts";
-import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
-import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
-import { startTestWorld, type TestWorld } from "../helpers/world.ts";
+import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
+import { waitFor } from "../helpers/env.ts";
 
 /**
  * Rotations that do not make it, against the emulators through the real bot:
@@ -21,46 +15,20 @@ const TIME_SCALE = 600;
 const CHANNEL = "C0STUCK";
 
 describe("rotation watcher: stuck rotations and restarts with no vault change", () => {
-  let world: TestWorld;
-  let bot: Running;
-  let slack: SlackRequestClient;
-  let redis: Redis;
-  let registry: RedisLabRegistry;
-  const logs = new LogCapture();
+  let w: BotWorld;
+  const { say, rootsTitled, replies } = slackChannel(() => w, CHANNEL);
 
   beforeAll(async () => {
-    world = await startTestWorld(TIME_SCALE);
-    bot = await startLabops({
-      env: world.env(),
-      logger: createLogger({ level: "info", destination: logs }),
-      host: "127.0.0.1",
-      // Healthy hops take milliseconds here; a few seconds is still far above watch latency.
-      watcher: { deadlineFloorMs: 4_000 },
-    });
-    slack = new SlackRequestClient(`http://127.0.0.1:${bot.port}/slack/events`, TEST_SIGNING_SECRET);
-    redis = new Redis(REDIS_URL);
-    registry = new RedisLabRegistry(redis, String(world.env().LABOPS_REDIS_PREFIX));
+    // Healthy hops take milliseconds here; a few seconds is still far above watch latency.
+    w = await startBotWorld(TIME_SCALE, { watcher: { deadlineFloorMs: 4_000 } });
   });
 
   afterAll(async () => {
-    await bot?.stop();
-    const keys = await redis.keys(`${String(world.env().LABOPS_REDIS_PREFIX)}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis?.disconnect();
-    await world?.stop();
+    await w?.stop();
   });
 
-  const say = async (command: "/lab" | "/secret", text: string) => {
-    const res = await slack.slashCommand({ command, text, channel: CHANNEL, user: "U0ADA", userName: "ada" });
-    expect(res.status).toBe(200);
-  };
-  const roots = () =>
-    world.slack.messages.filter((m) => m.channel === CHANNEL && !m.threadTs && !m.ephemeral);
-  const rootsTitled = (pattern: RegExp) => roots().filter((m) => pattern.test(m.text));
-  const replies = (root: SlackMessage) => world.slack.messages.filter((m) => m.threadTs === root.ts);
-  const cardOf = (m: SlackMessage) => JSON.stringify(m.blocks ?? []);
   const cluster = (lab: string) => {
-    const c = world.cloud.kube.cluster(`lab-${lab}-aks`);
+    const c = w.world.cloud.kube.cluster(`lab-${lab}-aks`);
     if (!c) throw new Error(`no cluster for ${lab}`);
     return c;
   };
@@ -73,10 +41,11 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
     (await kube(lab).core.listNamespacedPod({ namespace: "secret-lab", labelSelector: "app=podinfo" })).items
       .filter((p) => !p.metadata?.deletionTimestamp)
       .map((p) => p.metadata?.name ?? "");
-  const vaultOf = async (lab: string) => (await registry.get(lab))?.outputs.vaultName ?? "";
+  const vaultOf = async (lab: string) => (await w.registry.get(lab))?.outputs.vaultName ?? "";
   const watched = (lab: string) =>
     waitFor(
-      () => (logs.entries().some((e) => e.msg === "watcher.lab_started" && e.lab === lab) ? true : undefined),
+      () =>
+        w.logs.entries().some((e) => e.msg === "watcher.lab_started" && e.lab === lab) ? true : undefined,
       `the watcher to take ${lab}`,
       20_000,
     );
@@ -86,7 +55,7 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
     await say("/lab", "create team-c --ttl 7d");
     for (const lab of ["team-r", "team-c"]) {
       await waitFor(
-        async () => ((await registry.get(lab))?.state === "ready" ? true : undefined),
+        async () => ((await w.registry.get(lab))?.state === "ready" ? true : undefined),
         `${lab} to be ready`,
         60_000,
         50,
@@ -122,7 +91,7 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
 
   it("names rotation turned off in the cluster's addon when nothing syncs", { timeout: 60_000 }, async () => {
     // Someone turns secret rotation off in the AKS addon, through ARM, as `az aks addon update` would.
-    const azure = world.cloud.azure;
+    const azure = w.world.cloud.azure;
     const clients = createAzureClients({
       endpoint: azure.armEndpoint,
       credential: createAzureCredential({
@@ -155,7 +124,7 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
       "rotation to be off",
     );
 
-    await world.cloud.azure.writeSecretAsOperator(await vaultOf("team-r"), "color", "amber");
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultOf("team-r"), "color", "amber");
     const alert = await waitFor(
       () => rootsTitled(/^Rotation stuck: color in team-r/).at(-1),
       "the stuck alert",
@@ -173,7 +142,7 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
       env: { name: "PODINFO_UI_COLOR", value: "crimson" },
     });
     const before = await podinfo("team-c");
-    await world.cloud.azure.writeSecretAsOperator(await vaultOf("team-c"), "color", "crimson");
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultOf("team-c"), "color", "crimson");
     const alert = await waitFor(
       () => rootsTitled(/^Rotation stuck: color in team-c/).at(-1),
       "the stuck alert",
@@ -193,7 +162,7 @@ describe("rotation watcher: stuck rotations and restarts with no vault change", 
 
     // A good value replaces it: the stuck rotation is superseded in its own thread, the new one completes.
     stopCrashing();
-    await world.cloud.azure.writeSecretAsOperator(await vaultOf("team-c"), "color", "green");
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultOf("team-c"), "color", "green");
     await waitFor(
       () => replies(alert).find((m) => /A newer version \([0-9a-f]{8}\) replaced/.test(m.text)),
       "the superseded note",

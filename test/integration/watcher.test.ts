@@ -1,14 +1,10 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { RedisLeases, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
-import { SlackRequestClient } from "../../emulators/slack/client.ts";
-import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Running, startLabops } from "../../src/main.ts";
 import { type Metrics, NO_METRICS } from "../../src/ports/metrics.ts";
-import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
-import { startTestWorld, type TestWorld } from "../helpers/world.ts";
+import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
+import { LogCapture, waitFor } from "../helpers/env.ts";
 
 /**
  * The rotation watcher against the emulators, through the real bot: a lab
@@ -23,13 +19,9 @@ const CANARY = "canary-7d41e9-never-shown";
 const HOPS = /reached 2\/2 pods in [\d.ms]+ \(synced \+[\d.ms]+, rollout \+[\d.ms]+, ready \+[\d.ms]+\)/;
 
 describe("rotation watcher: every vault change traced to every pod, told once", () => {
-  let world: TestWorld;
-  let bot: Running;
+  let w: BotWorld;
   let watcher: Running | undefined;
-  let slack: SlackRequestClient;
-  let redis: Redis;
-  let registry: RedisLabRegistry;
-  const logs = new LogCapture();
+  const { say, rootsTitled, replies } = slackChannel(() => w, CHANNEL);
   const watcherLogs = new LogCapture();
   const recorded: string[] = [];
   const metrics: Metrics = {
@@ -41,64 +33,27 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
 
   const startWatcherRole = () =>
     startLabops({
-      env: world.env({ LABOPS_ROLE: "watcher", LABOPS_LOG_LEVEL: "debug" }),
+      env: w.world.env({ LABOPS_ROLE: "watcher", LABOPS_LOG_LEVEL: "debug" }),
       logger: createLogger({ level: "debug", destination: watcherLogs }),
       metrics,
     });
-  const prefix = () => String(world.env().LABOPS_REDIS_PREFIX);
-
-  /** Everything under the test's prefix, as text (strings, hashes, lists, sets, sorted sets, streams). */
-  async function dumpRedis(): Promise<string> {
-    const out: string[] = [];
-    for (const key of await redis.keys(`${prefix()}:*`)) {
-      const type = await redis.type(key);
-      if (type === "string") out.push(String(await redis.get(key)));
-      else if (type === "hash") out.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === "list") out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === "set") out.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === "zset") out.push(JSON.stringify(await redis.zrange(key, "0", "-1")));
-      else if (type === "stream") out.push(JSON.stringify(await redis.xrange(key, "-", "+")));
-    }
-    return out.join("\n");
-  }
 
   beforeAll(async () => {
-    world = await startTestWorld(TIME_SCALE);
-    bot = await startLabops({
-      env: world.env({ LABOPS_ROLE: "web,worker" }),
-      logger: createLogger({ level: "info", destination: logs }),
-      host: "127.0.0.1",
-    });
+    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ROLE: "web,worker" } });
     watcher = await startWatcherRole();
-    slack = new SlackRequestClient(`http://127.0.0.1:${bot.port}/slack/events`, TEST_SIGNING_SECRET);
-    redis = new Redis(REDIS_URL);
-    registry = new RedisLabRegistry(redis, String(world.env().LABOPS_REDIS_PREFIX));
   });
 
   afterAll(async () => {
     await watcher?.stop();
-    await bot?.stop();
-    const keys = await redis.keys(`${String(world.env().LABOPS_REDIS_PREFIX)}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis?.disconnect();
-    await world?.stop();
+    await w?.stop();
   });
 
-  const say = async (command: "/lab" | "/secret", text: string) => {
-    const res = await slack.slashCommand({ command, text, channel: CHANNEL, user: "U0ADA", userName: "ada" });
-    expect(res.status).toBe(200);
-  };
-  const roots = () =>
-    world.slack.messages.filter((m) => m.channel === CHANNEL && !m.threadTs && !m.ephemeral);
-  const rootsTitled = (pattern: RegExp) => roots().filter((m) => pattern.test(m.text));
-  const replies = (root: SlackMessage) => world.slack.messages.filter((m) => m.threadTs === root.ts);
-  const cardOf = (m: SlackMessage) => JSON.stringify(m.blocks ?? []);
-  const vaultName = async () => (await registry.get(LAB))?.outputs.vaultName ?? "";
+  const vaultName = async () => (await w.registry.get(LAB))?.outputs.vaultName ?? "";
 
   it("creates the lab the watcher then follows", { timeout: 90_000 }, async () => {
     await say("/lab", `create ${LAB} --ttl 7d`);
     await waitFor(
-      async () => ((await registry.get(LAB))?.state === "ready" ? true : undefined),
+      async () => ((await w.registry.get(LAB))?.state === "ready" ? true : undefined),
       "the lab to be ready",
       60_000,
       50,
@@ -144,7 +99,7 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
   });
 
   it("traces a version written outside labops the same way, and says so", { timeout: 60_000 }, async () => {
-    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", CANARY);
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", CANARY);
     const alert = await waitFor(
       () => rootsTitled(/^Rotation traced: color in team-w/).at(-1),
       "the outside rotation's alert",
@@ -157,13 +112,13 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     expect(card).toMatch(/New pods\*\\n`podinfo-csi-[a-z0-9]+-[a-z0-9]+`, `podinfo-csi-/);
     expect(rootsTitled(/Rotation/)).toHaveLength(2);
     // The value reached the pods and nothing else: not the chat, not the watcher's logs (at debug), not Redis.
-    expect(JSON.stringify(world.slack.messages)).not.toContain(CANARY);
+    expect(JSON.stringify(w.world.slack.messages)).not.toContain(CANARY);
     expect(watcherLogs.text()).not.toContain(CANARY);
-    expect(await dumpRedis()).not.toContain(CANARY);
+    expect(await w.dumpRedis()).not.toContain(CANARY);
   });
 
   it("notes a new secret no pod mounts, once, and moves on", { timeout: 60_000 }, async () => {
-    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "api-token", "not-used-by-podinfo");
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultName(), "api-token", "not-used-by-podinfo");
     const alert = await waitFor(
       () => rootsTitled(/^Rotation traced: api-token in team-w/).at(-1),
       "the note about the unmounted secret",
@@ -174,11 +129,11 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
   });
 
   it("does not say it again after the watcher restarts", { timeout: 60_000 }, async () => {
-    const before = world.slack.messages.length;
+    const before = w.world.slack.messages.length;
     const traced = rootsTitled(/^Rotation traced/).length;
     await watcher?.stop();
     // A clean stop hands the lab back at once: no waiting for the lease to lapse.
-    expect(await new RedisLeases(redis, prefix()).holder(LAB)).toBeUndefined();
+    expect(await new RedisLeases(w.redis, w.prefix).holder(LAB)).toBeUndefined();
     watcherLogs.lines.length = 0;
     watcher = await startWatcherRole();
     await waitFor(
@@ -188,23 +143,23 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     );
     // A new rotation after the restart: once its alert is out, the restarted watcher has listed the
     // cluster and polled the vault, and said nothing about the rotations it inherited.
-    await world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", "teal");
+    await w.world.cloud.azure.writeSecretAsOperator(await vaultName(), "color", "teal");
     await waitFor(
       () => (rootsTitled(/^Rotation traced/).length === traced + 1 ? true : undefined),
       "the new alert",
       30_000,
     );
-    const since = world.slack.messages.slice(before);
+    const since = w.world.slack.messages.slice(before);
     expect(since.map((m) => m.text)).toEqual([expect.stringMatching(/^Rotation traced: color in team-w/)]);
     expect(watcherLogs.text().match(/"msg":"watcher.trace_started"/g)).toHaveLength(1);
   });
 
   it("lets the lab go when it is destroyed, and forgets its state", { timeout: 60_000 }, async () => {
-    const store = new RedisWatchStateStore(redis, prefix());
+    const store = new RedisWatchStateStore(w.redis, w.prefix);
     expect(await store.load(LAB)).toBeDefined();
     await say("/lab", `destroy ${LAB} --yes`);
     await waitFor(
-      async () => ((await registry.get(LAB)) === undefined ? true : undefined),
+      async () => ((await w.registry.get(LAB)) === undefined ? true : undefined),
       "the destroy",
       30_000,
     );
@@ -213,7 +168,7 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
       "the state to go",
       10_000,
     );
-    expect(await new RedisLeases(redis, prefix()).holder(LAB)).toBeUndefined();
+    expect(await new RedisLeases(w.redis, w.prefix).holder(LAB)).toBeUndefined();
     expect(watcherLogs.text()).toContain('"msg":"watcher.lab_stopped"');
   });
 });
