@@ -14,6 +14,7 @@ import { createLabPlan, DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
 import { createLogger } from "../src/log.ts";
 import type { LabRecord } from "../src/ports/registry.ts";
 import { createAzurePorts } from "../src/wiring/workflows.ts";
+import { dropPrefix } from "../test/helpers/sinks.ts";
 
 /**
  * The rotation watcher under load: BENCH_LABS labs (50) of BENCH_PODS pods
@@ -287,9 +288,7 @@ try {
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
     child.kill("SIGKILL");
   }
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await dropPrefix(redis, prefix);
   await slack.close();
   await cloud.stop();
 }

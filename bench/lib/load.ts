@@ -1,0 +1,103 @@
+import { type Agent, request } from "node:http";
+import { log } from "./report.ts";
+import { type LatencySummary, summarize } from "./stats.ts";
+
+/** One prepared HTTP POST: everything but the moment it is sent. */
+export interface PreparedPost {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Status and milliseconds from the first byte written to the whole answer read. */
+export interface Timed {
+  status: number;
+  ms: number;
+}
+
+/** POSTs over a keep-alive agent, as Slack and Teams keep their connections to a bot open. */
+export function timedPost(agent: Agent, url: URL, post: PreparedPost): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { ...post.headers, "content-length": String(Buffer.byteLength(post.body)) },
+      },
+      (res) => {
+        res.on("data", () => undefined);
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(post.body);
+  });
+}
+
+export interface LoadTarget {
+  name: string;
+  /** Sends request `i` of round `round` and times it; requests are prepared before the round starts. */
+  prepare(round: number, i: number): Promise<() => Promise<Timed>> | (() => Promise<Timed>);
+}
+
+export interface LoadOptions {
+  concurrency: number;
+  rounds: number;
+  warmupRounds: number;
+}
+
+export interface LoadResult {
+  latency: LatencySummary;
+  /** Answers other than 200: the bench reports them and fails the bar. */
+  non200: number;
+  sent: number;
+  /**
+   * CPU time of this process (user + system) per request over the measured
+   * rounds, client side included: steadier than latency on a loaded machine.
+   */
+  cpuPerRequestMs: number;
+}
+
+/**
+ * Rounds of `concurrency` requests sent at once, targets interleaved round by
+ * round so that drift on a shared machine hits them alike. Warm-up rounds are
+ * sent and thrown away.
+ */
+export async function concurrentRounds(
+  targets: readonly LoadTarget[],
+  options: LoadOptions,
+): Promise<Map<string, LoadResult>> {
+  const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const non200 = new Map<string, number>(targets.map((t) => [t.name, 0]));
+  const cpuMicros = new Map<string, number>(targets.map((t) => [t.name, 0]));
+  for (let round = 0; round < options.warmupRounds + options.rounds; round += 1) {
+    for (const target of targets) {
+      const sends = await Promise.all(
+        Array.from({ length: options.concurrency }, (_, i) => target.prepare(round, i)),
+      );
+      const cpu = process.cpuUsage();
+      const results = await Promise.all(sends.map((send) => send()));
+      const used = process.cpuUsage(cpu);
+      const bad = results.filter((r) => r.status !== 200).length;
+      if (round < options.warmupRounds) continue;
+      samples.get(target.name)?.push(...results.map((r) => r.ms));
+      cpuMicros.set(target.name, (cpuMicros.get(target.name) ?? 0) + used.user + used.system);
+      non200.set(target.name, (non200.get(target.name) ?? 0) + bad);
+      const worst = Math.max(...results.map((r) => r.ms));
+      log("bench.round", { target: target.name, round, worstMs: Math.round(worst), non200: bad });
+    }
+  }
+  const result = new Map<string, LoadResult>();
+  for (const t of targets) {
+    const s = samples.get(t.name) ?? [];
+    result.set(t.name, {
+      latency: summarize(s),
+      non200: non200.get(t.name) ?? 0,
+      sent: s.length,
+      cpuPerRequestMs: Math.round(((cpuMicros.get(t.name) ?? 0) / 1000 / Math.max(1, s.length)) * 100) / 100,
+    });
+  }
+  return result;
+}

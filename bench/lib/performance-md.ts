@@ -1,0 +1,181 @@
+import { readFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+
+/**
+ * Renders docs/PERFORMANCE.md from the JSON lines of `npm run bench`:
+ *
+ *   npm run -s bench > /tmp/bench.jsonl
+ *   node bench/lib/performance-md.ts /tmp/bench.jsonl > docs/PERFORMANCE.md
+ *
+ * One table per figure line, under what it measures, its goal and the command
+ * that produced it; the machine is this one (run it where the bench ran).
+ */
+
+type Figures = Record<string, unknown>;
+
+interface Section {
+  title: string;
+  /** The figure that answers the goal, in a few words. */
+  headline: (f: Figures) => string;
+  command: string;
+  measures: string;
+  goal: string;
+}
+
+const SECTIONS: Record<string, Section> = {
+  "slack.ack": {
+    headline: (f) =>
+      `bot p99 ${f.bot_p99_ms} ms (bare ${f.bare_p99_ms} ms, ×${f.ratio_p99}); ${f.jobs_enqueued}/${f.jobs_expected} enqueued`,
+    title: "Slack acknowledgement",
+    command: "npm run bench -- slack-ack",
+    measures:
+      "100 signed `/lab create` slash commands sent at once over keep-alive HTTP, 5 rounds after 2 of warm-up, to the bot's web role (Bolt receiver, intake, BullMQ enqueue in Redis) and, interleaved round by round, to a bare Bolt app whose handler only calls `ack()`. Latency is from the request's first byte to the whole HTTP 200 read. Every command is distinct; `jobs_enqueued` must equal `jobs_expected` (nothing was answered by a rejection or de-duplication path). `*_cpu_per_request_ms` is this process's CPU time per request over the measured rounds (client included), steadier than latency on a loaded machine: at 100 requests at once on one core, p99 is roughly 100 times it.",
+    goal: "DESIGN section 6: bot p99 under 100 ms at 100 concurrent signed commands (Slack allows 3 s).",
+  },
+  "teams.ack": {
+    headline: (f) =>
+      `bot p99 ${f.bot_p99_ms} ms (bare ${f.bare_p99_ms} ms, ×${f.ratio_p99}); ${f.jobs_enqueued}/${f.jobs_expected} enqueued`,
+    title: "Teams acknowledgement",
+    command: "npm run bench -- teams-ack",
+    measures:
+      "100 `lab create` activities @mentioning the bot, one channel each, JWTs minted by the Teams emulator before the round, posted at once to `/api/messages`, 5 rounds after 2 of warm-up, to the bot's web role and to a bare botbuilder `CloudAdapter` on express (same authentication, empty turn). The bot's turn ends with its quick reply posted to the emulator's connector (CloudAdapter answers only when the turn ends), which the bare app does not send; the emulator runs in the same process and verifies that reply's token.",
+    goal: "DESIGN sets no Teams bar (Teams allows 15 s); the Slack bar (p99 under 100 ms) is applied.",
+  },
+  "queue.latency": {
+    headline: (f) => `p50 ${f.enqueue_to_start_p50_ms} ms, p99 ${f.enqueue_to_start_p99_ms} ms`,
+    title: "Queue: enqueue to start",
+    command: "npm run bench -- queue",
+    measures:
+      "500 jobs enqueued through `BullCommandQueue` (delivery marker, sealed envelope, BullMQ add) at 100 per second, below capacity, to the product's command worker at the configured concurrency with a processor that does nothing: time from the enqueue call to the processor's start.",
+    goal: "No bar in DESIGN; every job must complete.",
+  },
+  "queue.throughput": {
+    headline: (f) => `${f.jobs_per_s} jobs/s`,
+    title: "Queue: jobs per second",
+    command: "npm run bench -- queue",
+    measures:
+      "2000 jobs enqueued at once through the same path: jobs per second from the first enqueue to the last completion, and how long jobs waited in that backlog.",
+    goal: "No bar in DESIGN; every job must complete.",
+  },
+  "lab_create.critical_path": {
+    headline: (f) => `${f.wall_ms} ms vs ${f.critical_path_ms} ms (×${f.wall_over_critical})`,
+    title: "Lab create vs the critical path",
+    command: "npm run bench -- lab-create",
+    measures:
+      "One `/lab create` through the bot (web and worker roles, real processors, cards, checkpoints) against the emulated Azure and AKS at time scale 10, timed by its BullMQ job (processedOn to finishedOn). The critical path is computed over `CREATE_STEPS` from `emulators/azure/latency.ts` and the kubelet timings (`bench/lib/critical-path.ts`) and divided by the time scale. Per-step durations (ms) come from the lab record.",
+    goal: "DESIGN section 6: wall time within 10% of the critical path.",
+  },
+  "lab_create.vs_reference": {
+    headline: (f) => `×${f.speedup} (×${f.speedup_without_addon_update} without the addon update)`,
+    title: "Lab create vs the reference's order",
+    command: "npm run bench -- lab-create",
+    measures:
+      "The reference lab's order replayed at the same time on the same emulators, with the same step functions run one at a time: rg, aks, creds, reloader, kv, mi, role-mi, role-bot, fic, secrets, its `az aks enable-addons` (a second cluster PUT, which Azure runs as an update), workload, verify. `speedup_without_addon_update` leaves that second update out: what running independent steps at once gains by itself.",
+    goal: "DESIGN section 6: labops at least 1.5x faster than the reference's sequential order.",
+  },
+  burst: {
+    headline: (f) =>
+      `${f.completed}/${f.labs} ready, ${f.failed} failed, chat 429 ${f.chat_429}, ARM 429 ${Number(f.arm_429_writes) + Number(f.arm_429_reads)}, ${f.azure_writes_per_s} writes/s`,
+    title: "Burst of 20 labs at Azure's limits",
+    command: "npm run bench -- burst",
+    measures:
+      "20 `lab create` at once, 10 in one Slack channel and 10 in one Teams channel, through the chat emulators (platform limits enforced, 429s counted), the bot's web and worker roles with the real processors, and the emulated cloud at time scale 20 with ARM throttling at Azure's limits (token buckets refilled in emulated time). Every lab must end ready with its thread marked succeeded.",
+    goal: "DESIGN section 6: all complete, no 429 from the chat emulators.",
+  },
+  "burst.throttled": {
+    headline: (f) =>
+      `${f.completed}/${f.labs} ready, ${f.failed} failed, chat 429 ${f.chat_429}, ARM 429 ${Number(f.arm_429_writes) + Number(f.arm_429_reads)}, ${f.azure_writes_per_s} writes/s`,
+    title: "Burst of 20 labs under tightened ARM limits",
+    command: "npm run bench -- burst",
+    measures:
+      "The same burst with the ARM buckets tightened (see `arm_limits`, emulated time) so that 429s must be ridden out: the Azure SDK retries on Retry-After, and steps wait out throttling without using up their attempts.",
+    goal: "All complete, no chat 429, ARM 429s observed.",
+  },
+  "watcher.footprint": {
+    headline: (f) => `${f.heapPerLabKB} KB heap per lab, ${f.openWatches} watches for ${f.labs} labs`,
+    title: "Watcher footprint",
+    command: "npm run bench -- watcher",
+    measures:
+      "The rotation watcher in its own process watching 50 labs of 20 pods: heap and RSS growth after a full GC, the cost per lab between a fifth of the labs and all of them, and its open watch streams (also as the AKS emulator counts them).",
+    goal: "No bar in DESIGN.",
+  },
+  "watcher.alert_delay": {
+    headline: (f) => `p50 ${f.p50Ms} ms, max ${f.maxMs} ms`,
+    title: "Rotation alert delay",
+    command: "npm run bench -- watcher",
+    measures:
+      "Over 6 rotations written outside labops while 50 labs are watched: the time from the last new pod turning Ready (seen by an independent watch) to the alert's `chat.postMessage` reaching the Slack emulator.",
+    goal: "DESIGN section 6: posted within 2 s of the last new pod becoming ready.",
+  },
+};
+
+/** What the figures mean beyond their tables; true whatever the numbers of a run. */
+const NOTES = [
+  "Reading the figures:",
+  "",
+  "- The ack latencies move most with the machine's load (each figure carries the 1-minute load",
+  "  average it was taken under; the bare apps' figures, taken in the same rounds, show it too).",
+  "  Compare the bot/bare ratios across runs rather than the absolute numbers.",
+  "- Every emulator runs in the bench's own process, so its CPU counts against the bot's latency.",
+  "- Teams: the bot's acknowledgement includes its quick reply to the connector (an outbound HTTPS",
+  "  call with a token, paced by the Redis limiter); the bare CloudAdapter app sends no reply.",
+  "- Lab create: the emulators' latencies are divided by the time scale; what is left on top of the",
+  "  critical path is polling granularity (LRO Retry-After in whole seconds, the verify poll) and the",
+  "  bot's own work. The reference replay runs at the same time as labops' create, on the same emulators.",
+  "- Bursts: the worker runs `LABOPS_WORKER_CONCURRENCY` (10) jobs at once, so 20 labs go in two waves.",
+  "  Twenty labs stay within Azure's own ARM limits (no ARM 429 at them); `burst.throttled` tightens",
+  "  the buckets to make the 429s happen and shows them ridden out.",
+];
+
+const file = process.argv[2];
+if (!file) throw new Error("usage: node bench/lib/performance-md.ts BENCH_OUTPUT.jsonl");
+const figures = readFileSync(file, "utf8")
+  .split("\n")
+  .filter((l) => l.startsWith("{"))
+  .map((l) => JSON.parse(l) as Figures);
+
+const cell = (v: unknown) =>
+  (typeof v === "object" ? `\`${JSON.stringify(v)}\`` : String(v)).replace(/\|/g, "\\|");
+const lines: string[] = [
+  "# Performance",
+  "",
+  "Figures from `npm run bench` (see `bench/README.md`), rendered by",
+  "`node bench/lib/performance-md.ts` from the run's JSON lines:",
+  "",
+  "```sh",
+  "npm run -s bench > /tmp/bench.jsonl",
+  "node bench/lib/performance-md.ts /tmp/bench.jsonl > docs/PERFORMANCE.md",
+  "```",
+  "",
+  "Goals are DESIGN section 6's quality bars. A missed bar shows `met: false` with its figure.",
+  "",
+  "## Machine",
+  "",
+  "| | |",
+  "|---|---|",
+  `| CPU | ${cpus().length} × ${cpus()[0]?.model ?? "unknown"} |`,
+  `| RAM | ${Math.round(totalmem() / 2 ** 30)} GiB |`,
+  `| Node | ${process.version} |`,
+  `| Kernel (\`uname -r\`) | ${release()} |`,
+  `| Date | ${new Date().toISOString().slice(0, 10)} |`,
+  "",
+];
+lines.push("## Summary", "", "| bench | figure | met | goal | load (1 min) |", "|---|---|---|---|---|");
+for (const f of figures) {
+  const s = SECTIONS[String(f.bench)];
+  const goal = f.goal ?? (f.goalMs !== undefined ? `under ${f.goalMs} ms` : "none");
+  lines.push(
+    `| ${cell(f.bench)} | ${cell(f.error ?? s?.headline(f) ?? "")} | ${cell(f.met ?? "n/a")} | ${cell(goal)} | ${cell(f.load_1m ?? "")} |`,
+  );
+}
+lines.push("", ...NOTES, "");
+for (const f of figures) {
+  const name = String(f.bench);
+  const s = SECTIONS[name];
+  lines.push(`## ${s?.title ?? name}`, "");
+  if (s) lines.push(s.measures, "", `Goal: ${s.goal}`, "", `Command: \`${s.command}\``, "");
+  lines.push("| figure | value |", "|---|---|");
+  for (const [k, v] of Object.entries(f)) if (k !== "bench") lines.push(`| ${k} | ${cell(v)} |`);
+  lines.push("");
+}
+process.stdout.write(`${lines.join("\n")}`);
