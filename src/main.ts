@@ -185,6 +185,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
       const slackApp = slack;
       stops.push(async () => {
         await slackApp?.stop().catch(() => undefined);
+        await teams?.settle();
         await chat.flush();
         await queue.close();
         producer.disconnect();

@@ -1,4 +1,5 @@
 import { type Activity, type ConversationReference, TurnContext } from "botbuilder";
+import type { ConnectorClient } from "botframework-connector";
 import express, { type Express } from "express";
 import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
@@ -35,6 +36,8 @@ export interface TeamsApp {
   adapter: LabopsCloudAdapter;
   /** Mounts POST /api/messages (JSON body, JWT checked by botbuilder) on the web server's express app. */
   mount(app: Express): void;
+  /** Resolves once every quick answer still being sent is out (or has failed and been logged). */
+  settle(): Promise<void>;
 }
 
 interface ExecuteValue {
@@ -44,9 +47,10 @@ interface ExecuteValue {
 /**
  * Teams' side of the web role, on botbuilder's CloudAdapter. Commands come as
  * messages (with an @mention in channels, plain in a personal chat); buttons
- * as Action.Execute invokes. Each turn answers quickly (CloudAdapter replies
- * to Teams only when the turn ends) and queues the rest through intake, like
- * Slack. Every activity refreshes the stored conversation references, from
+ * as Action.Execute invokes. Each turn ends quickly (CloudAdapter answers
+ * Teams' request only when the turn ends): intake decides and queues, the
+ * quick answer to a message follows the 200, and a button's answer is the
+ * invoke response. Every activity refreshes the stored conversation references, from
  * which workers in other processes post proactively.
  */
 export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
@@ -103,32 +107,66 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     }
   }
 
-  /** The quick answer, in the turn, under the conversation's limits. */
-  async function answer(
+  /** Quick answers sent after their turn's response, until they are out. */
+  const inFlight = new Set<Promise<void>>();
+
+  /**
+   * The quick answer, under the conversation's limits, sent after the turn:
+   * Teams gets its 200 at once and the answer follows as a reply to the
+   * message, on the turn's own connector client. Sent within the turn, each
+   * answer would hold its turn's response while it waits for a slot, and a
+   * burst in one tenant (30 calls a second per app) would keep later turns
+   * past Teams' 15 s.
+   */
+  function answer(
     context: TurnContext,
     address: ChatAddress,
     message: string | Card | Record<string, unknown>,
   ) {
-    const activity =
+    const client = context.turnState.get<ConnectorClient | undefined>(adapter.ConnectorClientKey);
+    const base =
       typeof message === "string" || "title" in message
         ? messageActivity(message as string | Card)
         : { type: "message" as const, attachments: [{ contentType: ADAPTIVE_CARD, content: message }] };
-    await options.pace(teamsConversationLimits(address), () => context.sendActivity(activity));
+    const activity = TurnContext.applyConversationReference(
+      { ...base },
+      TurnContext.getConversationReference(context.activity),
+    );
+    const conversationId = activity.conversation?.id;
+    if (!client || !conversationId) {
+      log.error({ code: "teams_no_connector" }, "teams.answer_not_sent");
+      return;
+    }
+    const send = () =>
+      activity.replyToId
+        ? client.conversations.replyToActivity(conversationId, activity.replyToId, activity as Activity)
+        : client.conversations.sendToConversation(conversationId, activity as Activity);
+    const task = options
+      .pace(teamsConversationLimits(address), send)
+      .then(() => undefined)
+      .catch((error: unknown) => log.error({ code: errorCode(error) }, "teams.answer_not_sent"))
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
   }
 
   async function onMessage(context: TurnContext): Promise<void> {
     const activity = context.activity;
     const { address, user } = origin(activity);
-    await remember(activity, address, user);
+    // Issued first on the same connection, so the references are stored before any job is queued;
+    // not awaited first, so the ack does not pay a round trip for them.
+    const remembered = remember(activity, address, user);
     const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
     const correlationId = newCorrelationId();
-    const outcome = await decide({
-      parsed: parseMessageText(text, options.parseOptions),
-      deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
-      correlationId,
-      origin: { address, user },
-      receivedAt: now(),
-    });
+    const [, outcome] = await Promise.all([
+      remembered,
+      decide({
+        parsed: parseMessageText(text, options.parseOptions),
+        deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+        correlationId,
+        origin: { address, user },
+        receivedAt: now(),
+      }),
+    ]);
     if (outcome.kind === "duplicate") return;
     if (outcome.kind === "confirm") return answer(context, address, outcome.card);
     if (outcome.kind === "needs_value") {
@@ -187,7 +225,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
           return invokeMessage(context, "That button names no secret; run the command again.");
         const outcome = await decide(command({ kind: "secret.rotate", secret, value: undefined, lab }));
         if (outcome.kind !== "needs_value") return invokeMessage(context, outcome.text);
-        await answer(
+        answer(
           context,
           address,
           rotateCard({ secret, lab: outcome.command.lab, correlationId: base.correlationId }),
@@ -258,6 +296,9 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
 
   return {
     adapter,
+    async settle() {
+      while (inFlight.size > 0) await Promise.all(inFlight);
+    },
     mount(app) {
       app.post(TEAMS_MESSAGES_PATH, express.json({ limit: "1mb" }), (req, res) => {
         adapter.handle(req, res, logic).catch((error: unknown) => {

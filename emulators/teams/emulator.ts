@@ -46,6 +46,8 @@ export interface TeamsMessage {
   conversationId: string;
   /** In a channel: the root of the thread this reply belongs to. */
   threadRootId?: string;
+  /** The activity a bot answered with replyToActivity, as Teams records it. */
+  replyToId?: string;
   from: TeamsAccount;
   text: string;
   attachments: Array<{ contentType: string; content: unknown }>;
@@ -121,6 +123,7 @@ export class TeamsTenant {
   readonly calls: ConnectorCall[] = [];
   readonly channels = new Map<string, { teamId: string; name: string }>();
   #seq = 0;
+  readonly #watchers = new Set<(m: TeamsMessage) => void>();
 
   constructor(tenantId: string) {
     this.tenantId = tenantId;
@@ -150,7 +153,35 @@ export class TeamsTenant {
       toasts: [],
     };
     this.messages.push(m);
+    for (const watcher of this.#watchers) watcher(m);
     return m;
+  }
+
+  /**
+   * The first message (already here or still to come) that `matches`; rejects
+   * after `timeoutMs`. Bots answer after Teams' request has its response, so
+   * what a user sees next is waited for, not assumed.
+   */
+  waitFor(
+    matches: (m: TeamsMessage) => boolean,
+    timeoutMs = 10_000,
+    what = "message",
+  ): Promise<TeamsMessage> {
+    const present = this.messages.find(matches);
+    if (present) return Promise.resolve(present);
+    return new Promise((resolve, reject) => {
+      const watcher = (m: TeamsMessage) => {
+        if (!matches(m)) return;
+        clearTimeout(timer);
+        this.#watchers.delete(watcher);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        this.#watchers.delete(watcher);
+        reject(new Error(`Teams emulator: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#watchers.add(watcher);
+    });
   }
 
   /** A channel or chat as its members see it: root posts oldest first, each with its replies. */
@@ -309,6 +340,7 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
     const m = tenant.add({
       conversationId: conv,
       ...(channel && root !== undefined ? { threadRootId: root } : {}),
+      ...(activityId !== undefined ? { replyToId: activityId } : {}),
       from: { id: botAccountId, name: options.botName ?? "labops", role: "bot" },
       ...content,
     });

@@ -22,6 +22,8 @@ export interface TeamsDelivery {
   message?: TeamsMessage;
   /** Sends the same activity again, with the same token unless one is given. */
   replay(options?: { token?: string }): Promise<TeamsDelivery>;
+  /** The bot's reply to this activity, once it arrives (bots answer after the HTTP response). */
+  answer(timeoutMs?: number): Promise<TeamsMessage>;
 }
 
 export interface TeamsEmulator extends TeamsEmulatorServer {
@@ -92,7 +94,7 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
   async function post(
     activity: Record<string, unknown>,
     token: string,
-  ): Promise<Omit<TeamsDelivery, "replay">> {
+  ): Promise<Omit<TeamsDelivery, "replay" | "answer">> {
     if (!endpoint) throw new Error("Teams emulator: call setBotEndpoint(bot's /api/messages) first");
     const res = await fetch(endpoint, {
       method: "POST",
@@ -146,7 +148,17 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
     ): Promise<TeamsDelivery> {
       const token = opts.token ?? server.mintInbound();
       const result = await post(activity, token);
-      return { ...result, replay: (again = {}) => send(activity, { token: again.token ?? token }) };
+      const id = activity.id;
+      return {
+        ...result,
+        replay: (again = {}) => send(activity, { token: again.token ?? token }),
+        answer: (timeoutMs) =>
+          tenant.waitFor(
+            (m) => m.from.role === "bot" && id !== undefined && m.replyToId === id,
+            timeoutMs,
+            `answer to activity ${String(id)}`,
+          ),
+      };
     }
 
     return {

@@ -128,6 +128,7 @@ export function teamsDriver(w: World, channelName: string): ChatDriver {
     async say(person, command) {
       const res = await w.teams.as(TEAMS_USERS[person]).say(channel, command);
       if (res.status !== 200) throw new Error(`Teams answered ${res.status}`);
+      await res.answer();
     },
     async rotatePrivately(person, secret, value) {
       await this.say(person, `secret rotate ${secret}`);

@@ -86,11 +86,12 @@ describe("status card buttons on Slack and Teams", () => {
       const view = await waitFor(() => w.slack.as("U0ADA").openViews().at(-1), "the modal");
       expect(JSON.parse(String(view.view.private_metadata))).toMatchObject({ secret: "color", lab });
     } else {
-      const threads = w.teams.tenant.conversation(w.teams.channel("buttons2"));
-      const form = threads
-        .flatMap((t) => t.replies)
-        .find((m) => JSON.stringify(m.attachments).includes("secret.rotate.submit"));
-      expect(form).toBeDefined();
+      // The form follows the invoke's response, as a reply in the card's thread.
+      const form = await w.teams.tenant.waitFor(
+        (m) => m.from.role === "bot" && JSON.stringify(m.attachments).includes("secret.rotate.submit"),
+      );
+      expect(form.conversationId).toBe(w.teams.channel("buttons2"));
+      expect(form.threadRootId).toBeDefined();
     }
   });
 });

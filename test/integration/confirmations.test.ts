@@ -95,11 +95,11 @@ describe("destroy confirmations on Slack and Teams", () => {
         ),
       );
       const said = await w.teams.as(ada).say(channel(), `lab destroy ${lab}`);
-      const thread = w.teams.tenant.conversation(channel()).find((m) => m.id === said.message?.id);
-      const card = thread?.replies.find((m) =>
-        teamsVisible(m).buttons.some((b) => b.id === "destroy.confirm"),
-      );
-      if (!card) throw new Error("no prompt card");
+      // The prompt is the bot's answer in the message's thread, posted after Teams' request had its 200.
+      const card = await said.answer();
+      expect(card.threadRootId).toBe(said.message?.id);
+      if (!teamsVisible(card).buttons.some((b) => b.id === "destroy.confirm"))
+        throw new Error("no prompt card");
       return card;
     };
 
