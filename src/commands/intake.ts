@@ -87,6 +87,8 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     user: origin.user.id,
   });
 
+  // The registry read the command will need is asked for with the claim: one round trip, not two.
+  const registry = prefetched(incoming, deps.registry);
   let first: boolean;
   try {
     first = await deps.deliveries.claim(incoming.deliveryId, DELIVERY_MEMORY_MS);
@@ -105,7 +107,10 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
 
   let decided: Decided;
   try {
-    decided = "answer" in incoming ? await answer(incoming, deps, log) : await command(incoming, deps, log);
+    decided =
+      "answer" in incoming
+        ? await answer(incoming, deps, log)
+        : await command(incoming, { ...deps, registry }, log);
   } catch (error) {
     // Nothing was queued: forget the delivery so the platform's retry (or the user's) is served.
     await deps.deliveries.release(incoming.deliveryId).catch(() => undefined);
@@ -137,6 +142,28 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
   });
   deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
   return decided.outcome;
+}
+
+/**
+ * The registry as `command` will read it, with that read already under way:
+ * the named lab, or the list a command without one is resolved from (and the
+ * lab it resolves to is then served from that same list). A read nobody
+ * awaits (a duplicate, a refusal) fails silently.
+ */
+function prefetched(incoming: Incoming, registry: IntakeDeps["registry"]): IntakeDeps["registry"] {
+  if (!("parsed" in incoming) || !incoming.parsed.ok || !("lab" in incoming.parsed.command)) return registry;
+  const named = commandLab(incoming.parsed.command);
+  if (named !== undefined) {
+    const record = registry.get(named);
+    record.catch(() => undefined);
+    return { get: (name) => (name === named ? record : registry.get(name)), list: () => registry.list() };
+  }
+  const all = registry.list();
+  all.catch(() => undefined);
+  return {
+    get: async (name) => (await all).find((r) => r.name === name) ?? registry.get(name),
+    list: () => all,
+  };
 }
 
 function unavailable(correlationId: string): IntakeOutcome {

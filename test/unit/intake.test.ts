@@ -292,3 +292,88 @@ describe("intake: deliveries, audit, values", () => {
     expect(await t.raw(incoming)).toMatchObject({ kind: "queued" });
   });
 });
+
+describe("intake: round trips", () => {
+  /** A delivery log whose claims answer only when told to, and a registry that notes its reads. */
+  function gated() {
+    const t = setup();
+    const reads: string[] = [];
+    let open: () => void = () => undefined;
+    const claimed = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const deliveries = {
+      claim: async (id: string) => {
+        await claimed;
+        return t.deliveries.claim(id);
+      },
+      release: (id: string) => t.deliveries.release(id),
+    };
+    const registry = {
+      get: (name: string) => {
+        reads.push(`get ${name}`);
+        return t.registry.get(name);
+      },
+      list: () => {
+        reads.push("list");
+        return t.registry.list();
+      },
+    };
+    return { t, reads, open, deliveries, registry };
+  }
+
+  it.each([
+    ["secret rotate color orange --lab team-a", ["get team-a"]],
+    ["secret rotate color orange", ["list"]],
+  ])("reads the registry for %s while the delivery is being claimed, once", async (text, expected) => {
+    const { t, reads, open, deliveries, registry } = gated();
+    await t.registry.create(labRecord("team-a", ada, here, "ready"));
+    const deps: IntakeDeps = {
+      queue: t.queue,
+      registry,
+      confirmations: t.confirmations,
+      audit: t.audit,
+      deliveries,
+      admins: [],
+      logger: createLogger({ level: "silent" }),
+    };
+    const base = {
+      deliveryId: "d-rt",
+      correlationId: "c-rt",
+      origin: { address: here, user: ada },
+      receivedAt: 0,
+    };
+    const outcome = intake({ ...base, parsed: parseCommandText(text) }, deps);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toEqual(expected);
+    open();
+    expect(await outcome).toMatchObject({ kind: "queued" });
+    expect(reads).toEqual(expected);
+  });
+
+  it("still answers a duplicate as one, and a registry that fails before the claim changes nothing", async () => {
+    const { t, open, deliveries } = gated();
+    open();
+    await t.deliveries.claim("d-dup");
+    const failing = {
+      get: () => Promise.reject(new Error("redis down")),
+      list: () => Promise.reject(new Error("redis down")),
+    };
+    const deps: IntakeDeps = {
+      queue: t.queue,
+      registry: failing,
+      confirmations: t.confirmations,
+      audit: t.audit,
+      deliveries,
+      admins: [],
+      logger: createLogger({ level: "silent" }),
+    };
+    const base = { correlationId: "c-dup", origin: { address: here, user: ada }, receivedAt: 0 };
+    const parsed = parseCommandText("secret rotate color orange --lab team-a");
+    expect(await intake({ ...base, deliveryId: "d-dup", parsed }, deps)).toMatchObject({ kind: "duplicate" });
+    expect(await intake({ ...base, deliveryId: "d-new", parsed }, deps)).toMatchObject({
+      kind: "unavailable",
+    });
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+});
