@@ -122,6 +122,7 @@ export async function createChat(
 export async function startLabops(options: StartOptions): Promise<Running> {
   const config = loadConfig(options.env);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  logger.info({ roles: [...config.roles] }, "labops.starting");
   const stops: Array<() => Promise<void>> = [];
   let port: number | undefined;
   let worker: CommandWorker | undefined;
@@ -332,7 +333,24 @@ export async function startLabops(options: StartOptions): Promise<Running> {
 }
 
 async function main(): Promise<void> {
-  let running: Running;
+  let running: Running | undefined;
+  let stopAsked = false;
+  const shutdown = () =>
+    running?.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  const onSignal = (signal: string) => {
+    process.stderr.write(
+      `labops: ${signal} received, ${running ? "shutting down" : "stopping once started"}\n`,
+    );
+    stopAsked = true;
+    shutdown();
+  };
+  // Before anything starts: a signal while labops waits for Redis, or while its worker already
+  // takes jobs, is a graceful stop once it is up, never a kill in the middle of a step.
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
   try {
     running = await startLabops({ env: process.env });
   } catch (error) {
@@ -342,15 +360,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const shutdown = (signal: string) => {
-    process.stderr.write(`labops: ${signal} received, shutting down\n`);
-    running.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  if (stopAsked) shutdown();
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -79,3 +79,30 @@ describe("SIGTERM", () => {
     }
   });
 });
+
+describe("SIGTERM while starting", () => {
+  it("is kept until labops is up, then it stops gracefully and exits 0 instead of dying by the signal", async () => {
+    const { startPrivateRedis } = await import("../helpers/private-redis.ts");
+    const { spawnLabops, exitOf, killHard } = await import("../helpers/processes.ts");
+    const { waitFor } = await import("../helpers/env.ts");
+    const redis = await startPrivateRedis();
+    // Down while labops starts: the worker role waits for it, which is the window a signal can hit.
+    await redis.crash();
+    const logs: string[] = [];
+    const proc = spawnLabops(testEnv({ REDIS_URL: redis.url, PORT: "0" }), logs);
+    try {
+      await waitFor(() => logs.join("").includes('"msg":"labops.starting"') || undefined, "labops to start");
+      const exited = exitOf(proc);
+      proc.kill("SIGTERM");
+      await waitFor(() => logs.join("").includes("SIGTERM received") || undefined, "the signal to be taken");
+      await redis.restart();
+      expect(await exited).toEqual({ code: 0, signal: null });
+      const out = logs.join("");
+      expect(out).toContain("stopping once started");
+      expect(out).toContain('"msg":"labops.stopped"');
+    } finally {
+      await killHard(proc);
+      await redis.stop();
+    }
+  }, 30_000);
+});
