@@ -1,6 +1,14 @@
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  KUBE_REQUEST_RETRY,
+  KubeClusterPort,
+  type KubeRetryPolicy,
+  requestRetryDelay,
+} from "../../adapters/kubernetes/cluster.ts";
 import { isLongRunning } from "../../emulators/kubernetes/faults.ts";
+import { CancelledError, ExternalError } from "../../src/errors.ts";
+import type { KubeObject } from "../../src/ports/cluster.ts";
 import { expectApiError, type KubeTestBed, startKubeTestBed, waitFor } from "../integration/helpers/kube.ts";
 
 // Chaos mode of the AKS emulator, seen by the unchanged client-node through a cluster's kubeconfig.
@@ -195,5 +203,134 @@ describe("Kubernetes emulator chaos mode", () => {
     expect(isLongRunning("/api/v1/namespaces/x/pods", q("watch=false"))).toBe(false);
     expect(isLongRunning("/apis/apps/v1/namespaces/watch/deployments", q(""))).toBe(false);
     expect(isLongRunning("/api/v1/namespaces/x/pods/p/status", q(""))).toBe(false);
+  });
+});
+
+/** Retries as in production, with back-offs short enough for a test; jitter pinned. */
+const FAST: KubeRetryPolicy = { ...KUBE_REQUEST_RETRY, initialDelayMs: 2, maxDelayMs: 10 };
+
+function session(retry: KubeRetryPolicy = FAST) {
+  return new KubeClusterPort({ retry, random: () => 0.5 }).connect(bed.cluster.kubeconfig());
+}
+
+function objects(ns: string): KubeObject[] {
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "app", namespace: ns } },
+    ...["a", "b", "c", "d"].map((n) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: `cm-${n}`, namespace: ns },
+      data: { n },
+    })),
+  ];
+}
+
+function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => e,
+  );
+}
+
+describe("the bot's cluster session under Kubernetes chaos", () => {
+  const CHAOS = { rate: 0.4, seed: 77, statuses: [500, 503] };
+
+  it("without request retries, one transient answer fails a whole apply (the weakness chaos found)", async () => {
+    bed.emulator.faults.setChaos(CHAOS);
+    const e = await failure(
+      session({ ...FAST, maxRetries: 0 }).apply(objects("sess-bare"), AbortSignal.timeout(10_000)),
+    );
+    expect(e).toBeInstanceOf(ExternalError);
+    expect((e as ExternalError).retryable).toBe(true);
+    expect([500, 503]).toContain((e as ExternalError).status);
+  });
+
+  it("retries a request answered with 5xx where it happened, so the same seeded chaos cannot fail the apply", async () => {
+    bed.emulator.faults.setChaos(CHAOS);
+    const before = bed.emulator.stats().chaos.failures;
+    await session().apply(objects("sess-chaos"), AbortSignal.timeout(10_000));
+    // Not vacuous: chaos failed several of the apply's requests on the way.
+    expect(bed.emulator.stats().chaos.failures - before).toBeGreaterThanOrEqual(3);
+    bed.emulator.faults.setChaos(null);
+    const cms = await bed.core.listNamespacedConfigMap({ namespace: "sess-chaos" });
+    expect(cms.items.map((c) => c.metadata?.name).filter((n) => n?.startsWith("cm-"))).toEqual([
+      "cm-a",
+      "cm-b",
+      "cm-c",
+      "cm-d",
+    ]);
+  });
+
+  it("waits out a 429 for at least its Retry-After, then succeeds", async () => {
+    expect(
+      requestRetryDelay(
+        FAST,
+        1,
+        new ExternalError("kubernetes", "TooManyRequests", "x", { status: 429, retryAfterMs: 1_000 }),
+        () => 0,
+      ),
+    ).toBe(1_000);
+    const remove = bed.cluster.injectFault({
+      method: "GET",
+      path: /\/pods$/,
+      status: 429,
+      count: 1,
+      retryAfterSeconds: 1,
+    });
+    try {
+      const faultsBefore = bed.cluster.inventory().requests.fault ?? 0;
+      await expect(session().listPods("default", "app=none", AbortSignal.timeout(10_000))).resolves.toEqual(
+        [],
+      );
+      expect((bed.cluster.inventory().requests.fault ?? 0) - faultsBefore).toBe(1);
+    } finally {
+      remove();
+    }
+  });
+
+  it("does not retry answers that will not change (409), and gives up after maxRetries", async () => {
+    let remove = bed.cluster.injectFault({ method: "GET", path: /\/pods$/, status: 409, count: 1 });
+    try {
+      const e = await failure(session().listPods("default", "", AbortSignal.timeout(10_000)));
+      expect((e as ExternalError).status).toBe(409);
+    } finally {
+      remove();
+    }
+    remove = bed.cluster.injectFault({ method: "GET", path: /\/pods$/, status: 503 });
+    try {
+      const before = bed.cluster.inventory().requests.fault ?? 0;
+      const e = await failure(
+        session({ ...FAST, maxRetries: 2 }).listPods("default", "", AbortSignal.timeout(10_000)),
+      );
+      expect(e).toBeInstanceOf(ExternalError);
+      expect((e as ExternalError).status).toBe(503);
+      expect((e as ExternalError).retryable).toBe(true);
+      // The first try and two retries, then the step runner's retries take over.
+      expect((bed.cluster.inventory().requests.fault ?? 0) - before).toBe(3);
+    } finally {
+      remove();
+    }
+  });
+
+  it("stops waiting when the step is cancelled", async () => {
+    const remove = bed.cluster.injectFault({ method: "GET", path: /\/pods$/, status: 503 });
+    try {
+      const controller = new AbortController();
+      const pending = failure(
+        session({ maxRetries: 3, initialDelayMs: 60_000, maxDelayMs: 60_000 }).listPods(
+          "default",
+          "",
+          controller.signal,
+        ),
+      );
+      await waitFor("the first 503", () => (bed.cluster.inventory().requests.fault ?? 0) > 0);
+      controller.abort();
+      expect(await pending).toBeInstanceOf(CancelledError);
+    } finally {
+      remove();
+    }
   });
 });
