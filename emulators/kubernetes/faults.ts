@@ -46,7 +46,9 @@ export interface ChaosDecision {
 
 /** The kube-apiserver's reason per status, as apimachinery's errors package writes them. */
 const CHAOS_STATUSES: Record<number, (what: string) => StatusBody> = {
-  // apimachinery's NewTooManyRequests (what the storage layer and the APF/max-in-flight throttles mean).
+  // apimachinery's NewTooManyRequests, as the storage layer answers ("storage is (re)initializing").
+  // The APF/max-in-flight filter's own 429 is plain text with the same message; a Status body is
+  // what a client must read either way, and Retry-After is a header in both.
   429: () => ({
     kind: "Status",
     apiVersion: "v1",
