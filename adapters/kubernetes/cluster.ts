@@ -165,23 +165,89 @@ export function mountState(status: SpcPodStatus): MountState {
   };
 }
 
+/**
+ * Retries of one request that the API server answered with 429 or a 5xx.
+ * client-node has no retry of its own (client-go retries 429/5xx that carry
+ * Retry-After, up to ten times; the Azure SDK pipeline three times), so
+ * without this a single transient answer failed the whole step: an apply of
+ * five objects started over from the first, and five 5xx in a row used up a
+ * step's attempts. Every request a session makes is idempotent (server-side
+ * apply, get, list), so repeating it is safe.
+ */
+export interface KubeRetryPolicy {
+  /** Retries after the first attempt; 0 turns them off. */
+  maxRetries: number;
+  /** Base of the exponential back-off (real ms), when the server gives no Retry-After. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const KUBE_REQUEST_RETRY: KubeRetryPolicy = { maxRetries: 3, initialDelayMs: 400, maxDelayMs: 5_000 };
+
+/** A status the API server uses for "try again": throttling (APF, storage) and transient server errors. */
+function isTransient(error: Error): error is ExternalError {
+  return (
+    error instanceof ExternalError &&
+    error.status !== undefined &&
+    (error.status === 429 || error.status >= 500)
+  );
+}
+
+/** Never sooner than Retry-After; otherwise exponential with equal jitter, so retries of many labs spread out. */
+export function requestRetryDelay(
+  policy: KubeRetryPolicy,
+  retry: number,
+  error: ExternalError,
+  random: () => number,
+): number {
+  const cap = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (retry - 1));
+  const jittered = cap / 2 + (random() * cap) / 2;
+  return Math.max(jittered, error.retryAfterMs ?? 0);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new CancelledError());
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 export interface KubeClusterOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
+  /** Retries of a request answered with 429 or 5xx; `KUBE_REQUEST_RETRY` when absent. */
+  retry?: KubeRetryPolicy;
+  /** Jitter source (tests pin it). */
+  random?: () => number;
 }
 
 /** The cluster port on @kubernetes/client-node, one session per kubeconfig. */
 export class KubeClusterPort implements ClusterPort {
   readonly #timeoutMs: number;
+  readonly #retry: KubeRetryPolicy;
+  readonly #random: () => number;
 
   constructor(options: KubeClusterOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#retry = options.retry ?? KUBE_REQUEST_RETRY;
+    this.#random = options.random ?? Math.random;
   }
 
   connect(kubeconfig: string): ClusterSession {
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    return new KubeClusterSession(kc, this.#timeoutMs);
+    return new KubeClusterSession(kc, this.#timeoutMs, this.#retry, this.#random);
   }
 }
 
@@ -192,9 +258,18 @@ export class KubeClusterSession implements ClusterSession {
   readonly #custom: CustomObjectsApi;
   readonly #objects: KubernetesObjectApi;
   readonly #timeoutMs: number;
+  readonly #retry: KubeRetryPolicy;
+  readonly #random: () => number;
 
-  constructor(kc: KubeConfig, timeoutMs: number) {
+  constructor(
+    kc: KubeConfig,
+    timeoutMs: number,
+    retry: KubeRetryPolicy = KUBE_REQUEST_RETRY,
+    random: () => number = Math.random,
+  ) {
     this.kubeConfig = kc;
+    this.#retry = retry;
+    this.#random = random;
     this.#core = apiClient(kc, CoreV1Api);
     this.#apps = apiClient(kc, AppsV1Api);
     this.#custom = apiClient(kc, CustomObjectsApi);
@@ -202,12 +277,19 @@ export class KubeClusterSession implements ClusterSession {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** One request, each try with its own timeout; 429 and 5xx answers are retried (see KubeRetryPolicy). */
   async #call<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    if (signal.aborted) throw new CancelledError();
-    try {
-      return await callSignal.run(AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]), fn);
-    } catch (error) {
-      throw toExternal(error, what, signal);
+    for (let retry = 1; ; retry++) {
+      if (signal.aborted) throw new CancelledError();
+      try {
+        return await callSignal.run(AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]), fn);
+      } catch (error) {
+        const external = toExternal(error, what, signal);
+        // Timeouts and refused connections are left to the step's retries: a request that hung
+        // for the whole timeout, repeated here, would hold the step for several timeouts.
+        if (!isTransient(external) || retry > this.#retry.maxRetries) throw external;
+        await pause(requestRetryDelay(this.#retry, retry, external, this.#random), signal);
+      }
     }
   }
 

@@ -15,6 +15,7 @@ import { ReloaderController } from "./controllers/reloader.ts";
 import { ReplicaSetController } from "./controllers/replicaset.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { forbidden, notFound } from "./errors.ts";
+import type { KubeChaos } from "./faults.ts";
 import { isPodinfo, podinfoLog, podinfoRespond } from "./podinfo.ts";
 import type { ResourceType } from "./resources.ts";
 import { KubeHttpHandler, type ProxyResult } from "./server.ts";
@@ -41,6 +42,10 @@ export interface KubeClusterOptions {
   token: string;
   server: string;
   caPem: string;
+  /** The emulator's chaos mode (shared by all clusters); none when absent. */
+  chaos?: KubeChaos;
+  /** Emulator-wide request and fault counters. */
+  counters?: { requests: number; faultsInjected: number };
 }
 
 export interface ClusterInventory {
@@ -160,6 +165,9 @@ export class KubeCluster {
         kubernetesVersion: o.info.kubernetesVersion || "1.33.0",
         clock: o.clock,
         serverAddress: `${o.info.name}-dns.hcp.${o.info.location}.azmk8s.io:443`,
+        clusterName: o.info.name,
+        ...(o.chaos ? { chaos: o.chaos } : {}),
+        ...(o.counters ? { counters: o.counters } : {}),
       },
     );
     this.bootstrap();

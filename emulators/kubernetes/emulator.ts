@@ -13,6 +13,7 @@ import type { AzureWorldLink, ClusterEvent, ClusterInfo, KubernetesEndpoint } fr
 import { AzureHttpClient } from "./azure-http.ts";
 import { type ClusterInventory, KubeCluster } from "./cluster.ts";
 import { type CrashRule, DEFAULT_KUBELET_TIMING, type KubeletTiming } from "./controllers/kubelet.ts";
+import { type ChaosCounts, type ChaosOptions, KubeChaos } from "./faults.ts";
 import type { ApiFault } from "./server.ts";
 
 /**
@@ -39,6 +40,29 @@ export interface KubernetesEmulatorOptions {
   watchCacheSize?: number;
   /** Emulated delay before the scheduler binds a pod. */
   schedulerDelayMs?: number;
+  /** Seeds the chaos draw when `setChaos` is given no seed, for replayable runs; random when absent. */
+  seed?: number;
+  /** Random failures from the start (see `faults.setChaos`). */
+  chaos?: ChaosOptions;
+}
+
+export interface KubernetesFaultsApi {
+  /**
+   * Turns random failures of every cluster's regular API requests on (or off
+   * with null): Status bodies with TooManyRequests (and `Retry-After: 1`),
+   * InternalError or ServiceUnavailable, and drawn latency. Watches and other
+   * long-running requests are spared, as the API server spares them.
+   */
+  setChaos(options: ChaosOptions | null): void;
+}
+
+export interface KubernetesEmulatorStats {
+  /** API requests that reached any cluster's server (the emulator's own /_emulator routes excepted). */
+  requests: number;
+  /** Responses produced by a cluster's fault plan (`injectFault`) or chaos mode. */
+  faultsInjected: number;
+  /** What chaos mode drew (a soak test checks it really ran). */
+  chaos: ChaosCounts;
 }
 
 export interface KubernetesClusterHandle {
@@ -88,6 +112,8 @@ export interface KubernetesEmulator {
   /** Resolves once the Azure side has announced the cluster and its API server listens. */
   waitForCluster(idOrName: string, signal?: AbortSignal): Promise<KubernetesClusterHandle>;
   inventory(): KubernetesInventory;
+  readonly faults: KubernetesFaultsApi;
+  stats(): KubernetesEmulatorStats;
   stop(): Promise<void>;
 }
 
@@ -113,6 +139,10 @@ export async function startKubernetesEmulator(
   const spares: Slot[] = [];
   const waiters = new Set<() => void>();
   let stopped = false;
+  const chaos = new KubeChaos(options.seed);
+  if (options.chaos) chaos.setChaos(options.chaos);
+  // Emulator-wide, so that what a deleted cluster served still counts.
+  const counters = { requests: 0, faultsInjected: 0 };
 
   const aggregated = (): KubernetesInventory => {
     const clusters = [...byId.values()].map((x) => x.cluster.inventory());
@@ -194,6 +224,8 @@ export async function startKubernetesEmulator(
       token: randomBytes(32).toString("base64url"),
       server: slot.url,
       caPem: ca.cert,
+      chaos,
+      counters,
     });
     slot.cluster = cluster;
     byId.set(info.id, { cluster, slot });
@@ -330,6 +362,8 @@ export async function startKubernetesEmulator(
         );
       }),
     inventory: aggregated,
+    faults: { setChaos: (o) => chaos.setChaos(o) },
+    stats: () => ({ ...counters, chaos: chaos.counts }),
     stop: async () => {
       stopped = true;
       unsubscribe();

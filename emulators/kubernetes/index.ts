@@ -2,4 +2,5 @@ export type { ClusterInventory } from "./cluster.ts";
 export type { CrashRule, KubeletTiming } from "./controllers/kubelet.ts";
 export { DEFAULT_KUBELET_TIMING } from "./controllers/kubelet.ts";
 export * from "./emulator.ts";
+export type { ChaosCounts, ChaosOptions } from "./faults.ts";
 export type { ApiFault } from "./server.ts";

@@ -10,6 +10,7 @@ import {
   type StatusBody,
   unauthorized,
 } from "./errors.ts";
+import { isLongRunning, type KubeChaos } from "./faults.ts";
 import { apiGroups, apiVersionOf, findResource, type ResourceType } from "./resources.ts";
 import { selectorString } from "./selectors.ts";
 import type { Deployment, KubeObject, ReplicaSet } from "./types.ts";
@@ -70,6 +71,12 @@ export interface ServerInfo {
   clock: EmulatorClock;
   /** The address advertised in /api's serverAddressByClientCIDRs. */
   serverAddress: string;
+  /** The cluster's name, for chaos counts per cluster. */
+  clusterName?: string;
+  /** The emulator's chaos mode, shared by all its clusters. */
+  chaos?: KubeChaos;
+  /** Emulator-wide counters that outlive a cluster (requests served, faults answered). */
+  counters?: { requests: number; faultsInjected: number };
 }
 
 const BOOKMARK_INTERVAL_MS = 60_000;
@@ -182,6 +189,41 @@ export class KubeHttpHandler {
     return undefined;
   }
 
+  /** Draws chaos for a regular request; true when it answered the request with a drawn failure. */
+  private async chaos(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    q: URLSearchParams,
+  ): Promise<boolean> {
+    const chaos = this.info.chaos;
+    if (!chaos?.active) return false;
+    if (isLongRunning(path, q)) {
+      chaos.spare();
+      return false;
+    }
+    const decision = chaos.decide(this.info.clusterName ?? "", method, path);
+    if (!decision) return false;
+    // Only a failure reads the body here: a request that is merely delayed is served normally afterwards.
+    if (decision.delayMs > 0) await this.info.clock.sleep(decision.delayMs);
+    const failure = decision.failure;
+    if (!failure) return false;
+    await readBody(req).catch(() => "");
+    this.count("chaos");
+    if (this.info.counters) this.info.counters.faultsInjected += 1;
+    const text = JSON.stringify(failure.status);
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      "Content-Length": String(Buffer.byteLength(text)),
+      "Cache-Control": "no-cache, private",
+    };
+    if (failure.retryAfterSeconds !== undefined) headers["Retry-After"] = String(failure.retryAfterSeconds);
+    res.writeHead(failure.status.code, headers);
+    res.end(text);
+    return true;
+  }
+
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.dispatch(req, res).catch((e: unknown) => {
       if (res.headersSent) {
@@ -215,10 +257,12 @@ export class KubeHttpHandler {
       res.end("ok");
       return;
     }
+    if (this.info.counters) this.info.counters.requests += 1;
     const fault = this.plannedFault(method, path);
     if (fault) {
       await readBody(req).catch(() => "");
       this.count("fault");
+      if (this.info.counters) this.info.counters.faultsInjected += 1;
       const status: StatusBody = {
         kind: "Status",
         apiVersion: "v1",
@@ -247,6 +291,9 @@ export class KubeHttpHandler {
       await readBody(req).catch(() => "");
       throw unauthorized();
     }
+    // After authentication, as API Priority and Fairness sits behind the authentication filter:
+    // a request with a bad token gets its 401, not a drawn 429.
+    if (await this.chaos(req, res, method, path, q)) return;
     if (path === "/version" || path === "/version/") {
       const [major, minor] = this.info.kubernetesVersion.split(".");
       send(

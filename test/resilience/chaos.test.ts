@@ -9,15 +9,22 @@ import { inventoryProblems } from "../helpers/inventory.ts";
 const TIME_SCALE = 1_000;
 const LABS = 10;
 const SEED = 20_260_901;
+const KUBE_SEED = 20_260_902;
 
 /**
  * Ten labs created at once through Slack while the Azure emulator's seeded
  * chaos mode answers about one ARM or Key Vault call in eight with a 429, 500
- * or 503 and holds a third of them back for up to 20 emulated seconds. The
- * SDK retries and the step runner's retries must carry every lab to ready,
- * and nothing may be created twice on the way.
+ * or 503 and holds a third of them back for up to 20 emulated seconds, and the
+ * AKS emulator answers one regular API request in five (applies, reads and
+ * lists on every lab cluster; watches are spared, as the API server spares
+ * them) with the API server's 429 (Retry-After: 1), 500 or 503 and holds a
+ * fifth back for up to 5 emulated seconds. The SDK retries, the cluster
+ * session's request retries and the step runner's retries must carry every
+ * lab to ready, and nothing may be created twice on the way. (At this rate a
+ * bot that let one transient answer fail a whole multi-object apply lost a
+ * lab in most runs.)
  */
-describe("seeded chaos (random 429, 500, 503 and latency) across 10 labs", () => {
+describe("seeded chaos (random 429, 500, 503 and latency) on Azure and Kubernetes across 10 labs", () => {
   let cloud: EmulatedCloud;
   let w: World;
 
@@ -40,6 +47,13 @@ describe("seeded chaos (random 429, 500, 503 and latency) across 10 labs", () =>
       latencyRate: 0.3,
       targets: ["arm", "vault"],
     });
+    cloud.kube.faults.setChaos({
+      rate: 0.2,
+      seed: KUBE_SEED,
+      statuses: [429, 500, 503],
+      latencyMs: [500, 5_000],
+      latencyRate: 0.2,
+    });
     const labs = Array.from({ length: LABS }, (_, i) => `chaos-${String(i).padStart(2, "0")}`);
     await Promise.all(labs.map((lab) => slack.say("ada", `lab create ${lab}`)));
 
@@ -56,8 +70,10 @@ describe("seeded chaos (random 429, 500, 503 and latency) across 10 labs", () =>
       100,
     );
     const chaos = cloud.azure.stats().chaos;
+    const kubeStats = cloud.kube.stats();
 
     cloud.azure.faults.setChaos(null);
+    cloud.kube.faults.setChaos(null);
 
     // Not vacuous: chaos really failed and delayed calls, on both ARM and the vaults' paths.
     expect(chaos.failures).toBeGreaterThanOrEqual(20);
@@ -66,6 +82,16 @@ describe("seeded chaos (random 429, 500, 503 and latency) across 10 labs", () =>
     expect(chaos.delays).toBeGreaterThanOrEqual(20);
     // Answered as errors, not only drawn (a drawn failure held back by drawn latency is answered later).
     expect(cloud.azure.stats().faultsInjected).toBeGreaterThanOrEqual(20);
+    // Kubernetes chaos too: the lab clusters' API servers failed calls of each kind, on most clusters.
+    expect(kubeStats.chaos.failures).toBeGreaterThanOrEqual(25);
+    expect(kubeStats.chaos.failuresByStatus["429"]).toBeGreaterThanOrEqual(3);
+    expect(kubeStats.chaos.failuresByStatus["500"]).toBeGreaterThanOrEqual(3);
+    expect(kubeStats.chaos.failuresByStatus["503"]).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(kubeStats.chaos.failuresByCluster).length).toBeGreaterThanOrEqual(LABS / 2);
+    expect(kubeStats.chaos.delays).toBeGreaterThanOrEqual(10);
+    // The watcher's streams were opened under chaos and spared, as the API server spares them.
+    expect(kubeStats.chaos.spared).toBeGreaterThan(0);
+    expect(cloud.kube.stats().faultsInjected).toBeGreaterThanOrEqual(25);
 
     // Each lab exactly once in Azure, one thread each, every job completed.
     expect(inventoryProblems(cloud.azure.inventory(), labs)).toEqual([]);
