@@ -1,4 +1,11 @@
-import { CancelledError, ExternalError, errorCode, isRetryable, LabopsError } from "../src/errors.ts";
+import {
+  CancelledError,
+  cancellableSleep,
+  ExternalError,
+  errorCode,
+  isRetryable,
+  LabopsError,
+} from "../src/errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "../src/labs/steps.ts";
 import type { Logger } from "../src/log.ts";
 
@@ -110,23 +117,8 @@ export function validatePlan(steps: readonly Step[]): void {
   if (seen !== steps.length) throw new Error("plan: the dependencies form a cycle");
 }
 
-export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new CancelledError());
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
+/** The step runner's sleep unless a test gives its own. */
+export const defaultSleep = cancellableSleep;
 
 /** Throttled tries a step may wait out on top of its policy's attempts. */
 export const MAX_THROTTLE_WAITS = 60;

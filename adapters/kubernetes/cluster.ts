@@ -14,7 +14,7 @@ import {
   ServerConfiguration,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { CancelledError, ExternalError } from "../../src/errors.ts";
+import { CancelledError, cancellableSleep, ExternalError } from "../../src/errors.ts";
 import type {
   ClusterPort,
   ClusterSession,
@@ -205,24 +205,6 @@ export function requestRetryDelay(
   return Math.max(jittered, error.retryAfterMs ?? 0);
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new CancelledError());
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 export interface KubeClusterOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
@@ -288,7 +270,7 @@ export class KubeClusterSession implements ClusterSession {
         // Timeouts and refused connections are left to the step's retries: a request that hung
         // for the whole timeout, repeated here, would hold the step for several timeouts.
         if (!isTransient(external) || retry > this.#retry.maxRetries) throw external;
-        await pause(requestRetryDelay(this.#retry, retry, external, this.#random), signal);
+        await cancellableSleep(requestRetryDelay(this.#retry, retry, external, this.#random), signal);
       }
     }
   }

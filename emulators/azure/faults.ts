@@ -1,3 +1,4 @@
+import { drawChaos, type ChaosOptions as SharedChaosOptions, validateChaos } from "../shared/chaos.ts";
 import type { IdSource } from "./random.ts";
 
 /** Which listener a request reached. */
@@ -37,22 +38,13 @@ export interface PlannedFault extends FaultRule {
 }
 
 /**
- * Random failures for soak tests: each matching call fails with probability
- * `rate`; with `latencyMs`, a share of the calls (failed or not) is also held
- * back a random while first, as a slow Azure front door would.
+ * Random failures for soak tests (the shared chaos mode): each matching call
+ * fails with probability `rate`, as a slow or overloaded Azure front door
+ * would; 429 and 503 carry `Retry-After: 1`.
  */
-export interface ChaosOptions {
-  rate: number;
-  /** Seeds the draw so a run can be replayed; the emulator's seed (or random) when absent. */
-  seed?: number;
-  /** Statuses drawn from; 429 and 503 carry `Retry-After: 1`. Default [429, 500, 503]. */
-  statuses?: number[];
+export interface ChaosOptions extends SharedChaosOptions {
   /** Listeners affected; ARM and the vaults when absent (token failures are rarely what a soak test wants). */
   targets?: FaultTarget[];
-  /** Extra latency drawn uniformly from [min, max] emulated ms (divided by the time scale). */
-  latencyMs?: [number, number];
-  /** Share of calls that get the extra latency; every call when absent (only with `latencyMs`). */
-  latencyRate?: number;
 }
 
 /** What chaos mode has done so far. */
@@ -164,18 +156,7 @@ export class FaultPlan {
       this.#chaos = undefined;
       return;
     }
-    if (!(options.rate >= 0 && options.rate <= 1)) {
-      throw new RangeError(`chaos rate must be between 0 and 1, got ${options.rate}`);
-    }
-    if (options.latencyMs !== undefined) {
-      const [min, max] = options.latencyMs;
-      if (!(min >= 0 && max >= min)) {
-        throw new RangeError(`chaos latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
-      }
-    }
-    if (options.latencyRate !== undefined && !(options.latencyRate >= 0 && options.latencyRate <= 1)) {
-      throw new RangeError(`chaos latencyRate must be between 0 and 1, got ${options.latencyRate}`);
-    }
+    validateChaos(options);
     this.#chaos = { options: { ...options }, source: this.#createChaosSource(options.seed) };
   }
 
@@ -212,34 +193,24 @@ export class FaultPlan {
     }
     const chaos = this.#chaos;
     if (!chaos || !(chaos.options.targets ?? ["arm", "vault"]).includes(target)) return undefined;
-    const { options, source } = chaos;
-    let decision: FaultDecision | undefined;
-    if (source.next() < options.rate) {
-      const statuses = options.statuses?.length ? options.statuses : [429, 500, 503];
-      const status = statuses[Math.floor(source.next() * statuses.length)] ?? 500;
+    const draw = drawChaos(chaos.options, chaos.source);
+    if (!draw) return undefined;
+    const decision: FaultDecision = { delayMs: draw.delayMs, source: "chaos" };
+    if (draw.status !== undefined) {
+      const status = draw.status;
       this.#injected += 1;
       this.#chaosCounts.failures += 1;
       this.#chaosCounts.failuresByTarget[target] += 1;
-      decision = {
-        delayMs: 0,
-        source: "chaos",
-        failure: {
-          status,
-          code: defaultErrorCode(status),
-          message: `Chaos mode: ${status} for ${upper} ${path}.`,
-          ...(status === 429 || status === 503 ? { retryAfterSeconds: 1 } : {}),
-        },
+      decision.failure = {
+        status,
+        code: defaultErrorCode(status),
+        message: `Chaos mode: ${status} for ${upper} ${path}.`,
+        ...(status === 429 || status === 503 ? { retryAfterSeconds: 1 } : {}),
       };
     }
-    // Drawn only when latency is asked for: seeds set before latency existed still replay the same run.
-    if (options.latencyMs && source.next() < (options.latencyRate ?? 1)) {
-      const [min, max] = options.latencyMs;
-      const delayMs = min + source.next() * (max - min);
-      if (delayMs > 0) {
-        this.#chaosCounts.delays += 1;
-        this.#chaosCounts.delayedMs += delayMs;
-        decision = { ...(decision ?? { source: "chaos" }), delayMs };
-      }
+    if (draw.delayMs > 0) {
+      this.#chaosCounts.delays += 1;
+      this.#chaosCounts.delayedMs += draw.delayMs;
     }
     return decision;
   }

@@ -1,26 +1,21 @@
 // The Azure emulator's id source holds the seeded generator (mulberry32); one generator for both
 // emulators keeps "the same seed gives the same draws" meaning one thing across the world.
 import { createIdSource, type IdSource } from "../azure/random.ts";
+import {
+  DEFAULT_CHAOS_STATUSES,
+  drawChaos,
+  type ChaosOptions as SharedChaosOptions,
+  validateChaos,
+} from "../shared/chaos.ts";
 import type { StatusBody } from "./errors.ts";
 
 /**
- * Random failures for soak tests, mirroring the Azure emulator's chaos mode
- * (`emulators/azure/faults.ts`): each regular API request of every cluster
- * fails with probability `rate`; with `latencyMs`, a share of the requests
- * (failed or not) is first held back a while, as an overloaded API server
- * would.
+ * Random failures for soak tests: the shared chaos mode
+ * (`emulators/shared/chaos.ts`), drawn for each regular API request of every
+ * cluster, as an overloaded API server would answer; 429 carries
+ * `Retry-After: 1`. Statuses are among 429, 500 and 503.
  */
-export interface ChaosOptions {
-  rate: number;
-  /** Seeds the draw so a run can be replayed; the emulator's seed (or random) when absent. */
-  seed?: number;
-  /** Statuses drawn from: 429, 500 and 503 (the default, all three); 429 carries `Retry-After: 1`. */
-  statuses?: number[];
-  /** Extra latency drawn uniformly from [min, max] emulated ms (divided by the time scale). */
-  latencyMs?: [number, number];
-  /** Share of requests that get the extra latency; every request when absent (only with `latencyMs`). */
-  latencyRate?: number;
-}
+export type ChaosOptions = SharedChaosOptions;
 
 /** What chaos mode has done so far (kept across `setChaos` calls). */
 export interface ChaosCounts {
@@ -82,7 +77,7 @@ const CHAOS_STATUSES: Record<number, (what: string) => StatusBody> = {
   }),
 };
 
-export const CHAOS_STATUS_CODES: readonly number[] = [429, 500, 503];
+export const CHAOS_STATUS_CODES: readonly number[] = DEFAULT_CHAOS_STATUSES;
 
 /**
  * Whether the kube-apiserver treats the request as long-running
@@ -100,26 +95,6 @@ export function isLongRunning(path: string, query: URLSearchParams): boolean {
   if (watch === "true" || watch === "1" || watch === "") return true;
   if (/^\/api\/v1\/watch(\/|$)/.test(path) || /^\/apis\/[^/]+\/[^/]+\/watch(\/|$)/.test(path)) return true;
   return /\/pods\/[^/]+\/(proxy|log|exec|attach|portforward)(\/|$)/.test(path);
-}
-
-function validate(options: ChaosOptions): void {
-  if (!(options.rate >= 0 && options.rate <= 1)) {
-    throw new RangeError(`chaos rate must be between 0 and 1, got ${options.rate}`);
-  }
-  for (const s of options.statuses ?? []) {
-    if (!CHAOS_STATUS_CODES.includes(s)) {
-      throw new RangeError(`chaos statuses must be among ${CHAOS_STATUS_CODES.join(", ")}, got ${s}`);
-    }
-  }
-  if (options.latencyMs !== undefined) {
-    const [min, max] = options.latencyMs;
-    if (!(min >= 0 && max >= min)) {
-      throw new RangeError(`chaos latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
-    }
-  }
-  if (options.latencyRate !== undefined && !(options.latencyRate >= 0 && options.latencyRate <= 1)) {
-    throw new RangeError(`chaos latencyRate must be between 0 and 1, got ${options.latencyRate}`);
-  }
 }
 
 /**
@@ -151,7 +126,7 @@ export class KubeChaos {
       this.#chaos = undefined;
       return;
     }
-    validate(options);
+    validateChaos(options, CHAOS_STATUS_CODES);
     this.#chaos = { options: { ...options }, source: createIdSource(options.seed ?? this.#defaultSeed) };
   }
 
@@ -173,37 +148,30 @@ export class KubeChaos {
   }
 
   /**
-   * Draws for one regular request: first whether it fails (and with which
-   * status), then, with `latencyMs`, whether and how long it waits. The same
-   * order as the Azure emulator's, so seeds behave alike.
+   * Draws for one regular request (`drawChaos`, the Azure emulator's order,
+   * so seeds behave alike) and answers as the kube-apiserver would.
    */
   decide(cluster: string, method: string, path: string): ChaosDecision | undefined {
     const chaos = this.#chaos;
     if (!chaos) return undefined;
-    const { options, source } = chaos;
-    let decision: ChaosDecision | undefined;
-    if (source.next() < options.rate) {
-      const statuses = options.statuses?.length ? options.statuses : CHAOS_STATUS_CODES;
-      const code = statuses[Math.floor(source.next() * statuses.length)] ?? 500;
+    const draw = drawChaos(chaos.options, chaos.source);
+    if (!draw) return undefined;
+    const decision: ChaosDecision = { delayMs: draw.delayMs };
+    if (draw.status !== undefined) {
+      const code = draw.status;
       const make = CHAOS_STATUSES[code] ?? CHAOS_STATUSES[500];
       if (!make) throw new Error("unreachable: 500 is always a chaos status");
-      const status = make(`${method.toUpperCase()} ${path}`);
       this.#counts.failures += 1;
       this.#counts.failuresByStatus[String(code)] = (this.#counts.failuresByStatus[String(code)] ?? 0) + 1;
       this.#counts.failuresByCluster[cluster] = (this.#counts.failuresByCluster[cluster] ?? 0) + 1;
-      decision = {
-        delayMs: 0,
-        failure: { status, ...(code === 429 ? { retryAfterSeconds: 1 } : {}) },
+      decision.failure = {
+        status: make(`${method.toUpperCase()} ${path}`),
+        ...(code === 429 ? { retryAfterSeconds: 1 } : {}),
       };
     }
-    if (options.latencyMs && source.next() < (options.latencyRate ?? 1)) {
-      const [min, max] = options.latencyMs;
-      const delayMs = min + source.next() * (max - min);
-      if (delayMs > 0) {
-        this.#counts.delays += 1;
-        this.#counts.delayedMs += delayMs;
-        decision = { ...(decision ?? {}), delayMs };
-      }
+    if (draw.delayMs > 0) {
+      this.#counts.delays += 1;
+      this.#counts.delayedMs += draw.delayMs;
     }
     return decision;
   }

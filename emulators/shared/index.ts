@@ -1,3 +1,4 @@
+export * from "./chaos.ts";
 export * from "./clock.ts";
 export * from "./limits.ts";
 export * from "./tls.ts";
