@@ -15,6 +15,7 @@ COPY package.json package-lock.json ./
 # binaries as optional packages, and skipping scripts keeps the build hermetic.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY app ./app
 COPY src ./src
 COPY jobs ./jobs
 COPY adapters ./adapters
@@ -52,9 +53,9 @@ EXPOSE 3978
 # image has no curl.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3978)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node runs as PID 1 without an init: src/main.ts handles SIGTERM and SIGINT
+# Node runs as PID 1 without an init: app/main.ts handles SIGTERM and SIGINT
 # itself (stop taking work, drain, exit 0) and the bot starts no child
 # processes, so there are no zombies to reap. Add `docker run --init` (tini)
 # if that ever changes.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/src/main.js"]
+ENTRYPOINT ["node", "dist/app/main.js"]

@@ -1,10 +1,10 @@
 import { Redis } from "ioredis";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { startLabops } from "../app/main.ts";
 import type { RequestLogEntry, ThrottleLimits } from "../emulators/azure/index.ts";
 import { startChatEmulators } from "../emulators/chat.ts";
 import { startEmulatedCloud } from "../emulators/world.ts";
 import { createLogger } from "../src/log.ts";
-import { startLabops } from "../src/main.ts";
 import type { World } from "../test/helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../test/helpers/drivers.ts";
 import { REDIS_URL, testEnv, waitFor } from "../test/helpers/env.ts";

@@ -5,6 +5,7 @@ import { KubeConfig, Watch } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { createAzurePorts } from "../app/workflows.ts";
 import { startSlackWebApi } from "../emulators/slack/web-api.ts";
 import { startEmulatedCloud } from "../emulators/world.ts";
 import { recordOutputs } from "../jobs/processors/lab-create.ts";
@@ -13,7 +14,6 @@ import { loadConfig } from "../src/config.ts";
 import { createLabPlan, DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
 import { createLogger } from "../src/log.ts";
 import type { LabRecord } from "../src/ports/registry.ts";
-import { createAzurePorts } from "../src/wiring/workflows.ts";
 import { dropPrefix } from "../test/helpers/sinks.ts";
 
 /**

@@ -5,7 +5,6 @@ import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/l
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { MAX_SECRET_VALUE_BYTES, type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import type { Command, ParseResult } from "../../src/commands/types.ts";
-import type { TeamsConfig } from "../../src/config.ts";
 import { errorCode } from "../../src/errors.ts";
 import { isSecretName } from "../../src/labs/names.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
@@ -13,16 +12,13 @@ import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/cha
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
 import type { RateRequest } from "../../src/ports/rate.ts";
 import { SecretValue } from "../../src/secret-value.ts";
-import { LabopsCloudAdapter, teamsAuthentication } from "./adapter.ts";
+import type { LabopsCloudAdapter } from "./adapter.ts";
 import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
 import { ADAPTIVE_CARD, adaptiveCard, ROTATE_SUBMIT_VERB, rotateCard, VALUE_INPUT_ID } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
 
 export interface TeamsAppOptions {
-  config: TeamsConfig;
-  /** PEM of LABOPS_CA_FILE, for the login authority's certificate. */
-  caPem: string | undefined;
   intake: Omit<IntakeDeps, "logger">;
   references: ConversationReferenceStore;
   /** Runs a Bot Connector call under the shared limits (PacedChat.paced). */
@@ -30,6 +26,8 @@ export interface TeamsAppOptions {
   logger: Logger;
   parseOptions: ParseOptions;
   now?: () => number;
+  /** The process's one CloudAdapter (the chat port sends on the same one). */
+  adapter: LabopsCloudAdapter;
 }
 
 export interface TeamsApp {
@@ -54,16 +52,11 @@ interface ExecuteValue {
  * which workers in other processes post proactively.
  */
 export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
-  const { config, logger } = options;
+  const { logger } = options;
   const log = logger.child({ component: "teams" });
   const now = options.now ?? Date.now;
   const deps: IntakeDeps = { ...options.intake, logger };
-  const adapter = new LabopsCloudAdapter(
-    teamsAuthentication(config, options.caPem, (error) =>
-      log.warn({ code: errorCode(error) }, "teams.token_failed"),
-    ),
-    logger,
-  );
+  const { adapter } = options;
 
   function origin(activity: Activity): { address: ChatAddress; user: ChatUser } {
     const channelData = (activity.channelData ?? {}) as {

@@ -1,8 +1,8 @@
+import { createChat } from "../../app/main.ts";
+import { startWatcher } from "../../app/watcher.ts";
 import { createRedis, whenReady } from "../../jobs/connection.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { createChat } from "../../src/main.ts";
-import { startWatcher } from "../../src/wiring/watcher.ts";
 
 /**
  * The watcher role alone in its own process, for the benchmark: its memory is

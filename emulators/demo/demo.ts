@@ -123,7 +123,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       PORT: String(port),
     };
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const bot = spawn(process.execPath, ["src/main.ts"], {
+    const bot = spawn(process.execPath, ["app/main.ts"], {
       cwd: root,
       env,
       stdio: ["ignore", "pipe", "pipe"],

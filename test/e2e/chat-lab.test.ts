@@ -1,13 +1,13 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Running, startLabops } from "../../app/main.ts";
 import { type AzureEmulator, startAzureEmulator } from "../../emulators/azure/index.ts";
 import { type ChatEmulators, startChatEmulators } from "../../emulators/chat.ts";
 import { type KubernetesEmulator, startKubernetesEmulator } from "../../emulators/kubernetes/index.ts";
 import { createCertificateAuthority } from "../../emulators/shared/tls.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import type { World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { LogCapture, REDIS_URL, testEnv, waitFor } from "../helpers/env.ts";

@@ -1,10 +1,10 @@
 import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { type Running, type StartOptions, startLabops } from "../../app/main.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, type StartOptions, startLabops } from "../../src/main.ts";
 import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET } from "./env.ts";
 import { dropPrefix, dumpRedis } from "./sinks.ts";
 import { startTestWorld, type TestWorld } from "./world.ts";

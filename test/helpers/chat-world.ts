@@ -1,12 +1,12 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { type Running, startLabops } from "../../app/main.ts";
 import { EMULATED, startChatEmulators, writeCaFile } from "../../emulators/chat.ts";
 import type { SlackEmulator } from "../../emulators/slack/index.ts";
 import type { TeamsEmulator } from "../../emulators/teams/index.ts";
 import type { EmulatedCloud } from "../../emulators/world.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
 import { dropPrefix } from "./sinks.ts";
 

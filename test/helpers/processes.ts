@@ -4,20 +4,20 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { type Running, startLabops } from "../../app/main.ts";
 import { RESOURCE_TYPES } from "../../emulators/azure/index.ts";
 import { SlackRequestClient, type SlashCommandInput } from "../../emulators/slack/client.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import type { Env } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import { REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "./env.ts";
 import { startTestWorld, type TestWorld } from "./world.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-/** `node src/main.ts` as a real child process, its output appended to `logs`. */
+/** `node app/main.ts` as a real child process, its output appended to `logs`. */
 export function spawnLabops(env: Env, logs: string[]): ChildProcess {
-  const proc = spawn(process.execPath, ["src/main.ts"], {
+  const proc = spawn(process.execPath, ["app/main.ts"], {
     cwd: root,
     env: { ...(env as Record<string, string>), PATH: process.env.PATH ?? "" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { createChat } from "../../app/main.ts";
 import type { WireEnvelope } from "../../src/commands/envelope.ts";
 import { createLogger } from "../../src/log.ts";
-import { createChat } from "../../src/main.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
 import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";

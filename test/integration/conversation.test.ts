@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { createChat } from "../../app/main.ts";
 import { createLogger } from "../../src/log.ts";
-import { createChat } from "../../src/main.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, gist, type SeenThread, slackDriver, teamsDriver } from "../helpers/drivers.ts";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Running, startLabops } from "../../app/main.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import { TEST_BOT_TOKEN, TEST_SIGNING_SECRET, testEnv } from "../helpers/env.ts";
 
 describe("observability", () => {

@@ -114,7 +114,7 @@ describe("the Dockerfile", () => {
     expect(froms.every((f) => /^\$\{NODE_IMAGE\}$/.test(f ?? ""))).toBe(true);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^RUN npm run build$/m);
-    expect(entrypoint()).toEqual(["node", "dist/src/main.js"]);
+    expect(entrypoint()).toEqual(["node", "dist/app/main.js"]);
     const user = /^USER\s+(\d+)(?::(\d+))?\s*$/m.exec(dockerfile);
     expect(user, "USER must be numeric so that runAsNonRoot can verify it").not.toBeNull();
     expect(Number(user?.[1])).toBeGreaterThan(0);
@@ -131,15 +131,15 @@ describe("the Dockerfile", () => {
 describe("the production build", () => {
   it("compiles only the runtime code: no emulator, test or benchmark in dist/", () => {
     const top = readdirSync(join(app, "dist")).sort();
-    expect(top).toEqual(["adapters", "jobs", "src"]);
-    expect(existsSync(join(app, "dist/src/main.js"))).toBe(true);
+    expect(top).toEqual(["adapters", "app", "jobs", "src"]);
+    expect(existsSync(join(app, "dist/app/main.js"))).toBe(true);
   });
 
-  it("imports, from dist/src/main.js down, only compiled runtime code and packages from `dependencies`", () => {
-    const graph = importGraph(join(app, "dist/src/main.js"));
+  it("imports, from dist/app/main.js down, only compiled runtime code and packages from `dependencies`", () => {
+    const graph = importGraph(join(app, "dist/app/main.js"));
     for (const file of graph.files) {
       const path = relative(join(app, "dist"), file).split(sep);
-      expect(["src", "jobs", "adapters"], `${file} is outside the runtime code`).toContain(path[0]);
+      expect(["app", "src", "jobs", "adapters"], `${file} is outside the runtime code`).toContain(path[0]);
       expect(
         path.some((p) => ["emulators", "test", "bench"].includes(p)),
         file,

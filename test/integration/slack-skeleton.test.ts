@@ -1,11 +1,11 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Running, startLabops } from "../../app/main.ts";
 import { newTriggerId, SlackRequestClient, slashCommandBody } from "../../emulators/slack/client.ts";
 import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import {
   LogCapture,
   REDIS_URL,

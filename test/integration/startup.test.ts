@@ -8,7 +8,7 @@ describe("npm start configuration errors", () => {
   it("stops with one clear error and a non-zero exit when SLACK_SIGNING_SECRET is missing", () => {
     const base = testEnv({ SLACK_SIGNING_SECRET: undefined });
     const env: Record<string, string | undefined> = { ...base, PATH: process.env.PATH ?? "" };
-    const result = spawnSync(process.execPath, ["src/main.ts"], {
+    const result = spawnSync(process.execPath, ["app/main.ts"], {
       cwd: root,
       env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
       encoding: "utf8",
@@ -36,7 +36,7 @@ describe("SIGTERM", () => {
     const { REDIS_URL, TEST_BOT_TOKEN, TEST_SIGNING_SECRET, waitFor } = await import("../helpers/env.ts");
     const slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
     const base = testEnv({ SLACK_API_URL: slackApi.url, PORT: "0" });
-    const child = spawn(process.execPath, ["src/main.ts"], {
+    const child = spawn(process.execPath, ["app/main.ts"], {
       cwd: root,
       env: { ...(base as Record<string, string>), PATH: process.env.PATH ?? "" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createChat } from "../../app/main.ts";
 import { createLogger } from "../../src/log.ts";
-import { createChat } from "../../src/main.ts";
 import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { REDIS_URL } from "../helpers/env.ts";
 import { teamsVisible } from "../helpers/teams-visible.ts";

@@ -3,10 +3,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { RedisLeases } from "../../adapters/redis/watcher.ts";
+import { type Running, startLabops } from "../../app/main.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
 import { startTestWorld, type TestWorld } from "../helpers/world.ts";
 
@@ -61,7 +61,7 @@ describe("rotation watcher: the owning replica dies, another takes over", () => 
 
   function startChild(): ChildProcess {
     const env = world.env({ LABOPS_ROLE: "watcher", LABOPS_LOG_LEVEL: "info" });
-    const proc = spawn(process.execPath, ["src/main.ts"], {
+    const proc = spawn(process.execPath, ["app/main.ts"], {
       cwd: root,
       env: { ...(env as Record<string, string>), PATH: process.env.PATH ?? "" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLeases, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
+import { type Running, startLabops } from "../../app/main.ts";
 import { createLogger } from "../../src/log.ts";
-import { type Running, startLabops } from "../../src/main.ts";
 import { type Metrics, NO_METRICS } from "../../src/ports/metrics.ts";
 import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { LogCapture, waitFor } from "../helpers/env.ts";

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createChat, type Running, startLabops } from "../../app/main.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
 import { createRedis } from "../../jobs/connection.ts";
@@ -7,7 +8,6 @@ import { type CommandWorker, startCommandWorker } from "../../jobs/worker.ts";
 import { loadConfig } from "../../src/config.ts";
 import { ExternalError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
-import { createChat, type Running, startLabops } from "../../src/main.ts";
 import { REDIS_URL, TEST_BOT_TOKEN, TEST_SIGNING_SECRET, testEnv, waitFor } from "../helpers/env.ts";
 import { sayUntilQueued } from "../helpers/processes.ts";
 

@@ -52,6 +52,29 @@ describe("the src/ import boundary", () => {
     expect(result.output).toMatch(/src\/ is the core/);
   });
 
+  it.each([
+    ["src/labs/x.ts", "../../adapters/azure/lab-azure.ts"],
+    ["src/x.ts", "../jobs/worker.ts"],
+    ["src/watcher/x.ts", "../../app/main.ts"],
+    ["src/x.ts", "../app/workflows.ts"],
+    ["src/x.ts", "ioredis"],
+  ])("rejects, in %s, an import of %s (relative paths out of the core)", (file, from) => {
+    const result = lint({ [file]: `import { x } from "${from}";\nexport const y = x;\n` });
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/noRestrictedImports/);
+    expect(result.output).toMatch(/src\/ is the core/);
+  });
+
+  it("allows relative imports inside the core, and the composition root to import anything", () => {
+    const result = lint({
+      "src/labs/x.ts":
+        'import { a } from "../errors.ts";\nimport { b } from "./steps.ts";\nexport const y = [a, b];\n',
+      "app/x.ts":
+        'import { a } from "../adapters/slack/app.ts";\nimport { b } from "../jobs/worker.ts";\nexport const y = [a, b];\n',
+    });
+    expect(result.output).not.toMatch(/noRestrictedImports/);
+  });
+
   it("allows the same import in an adapter, and plain libraries in src/", () => {
     const result = lint({
       "adapters/slack/x.ts": 'import { x } from "@slack/bolt";\nexport const y = x;\n',

@@ -1,15 +1,18 @@
 import type { Redis } from "ioredis";
-import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
-import { KubeClusterWatchPort } from "../../adapters/kubernetes/watch.ts";
-import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
-import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
-import type { Config } from "../config.ts";
-import type { Logger } from "../log.ts";
-import type { ChatPort } from "../ports/chat.ts";
-import type { ClusterWatchPort } from "../ports/cluster-watch.ts";
-import { type Metrics, NO_METRICS } from "../ports/metrics.ts";
-import { RotationWatcher, type RotationWatcherDeps } from "../watcher/rotation-watcher.ts";
-import { type WatcherSettings, watcherSettings } from "../watcher/settings.ts";
+import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
+import { KubeClusterWatchPort } from "../adapters/kubernetes/watch.ts";
+import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
+import { createRedis, whenReady } from "../jobs/connection.ts";
+import type { Config } from "../src/config.ts";
+import type { Logger } from "../src/log.ts";
+import type { ChatPort } from "../src/ports/chat.ts";
+import type { ClusterWatchPort } from "../src/ports/cluster-watch.ts";
+import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
+import { RotationWatcher, type RotationWatcherDeps } from "../src/watcher/rotation-watcher.ts";
+import { type WatcherSettings, watcherSettings } from "../src/watcher/settings.ts";
+import { createChat } from "./chat.ts";
+import type { RoleContext, RoleStop } from "./roles.ts";
 import { createAzurePorts } from "./workflows.ts";
 
 /**
@@ -61,4 +64,26 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   const watcher = new RotationWatcher(deps);
   await watcher.start();
   return { watcher, stop: () => watcher.stop() };
+}
+
+/** The watcher role. The placeholder processors mean a chat-only run with no cloud to watch. */
+export async function startWatcherRole(ctx: RoleContext): Promise<RoleStop> {
+  const { config, logger, metrics, options } = ctx;
+  const client = createRedis(config.redisUrl, "client");
+  client.on("error", () => undefined); // leases and polls retry; a long outage lets the leases lapse
+  await whenReady(client, 10_000);
+  const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
+  const running = await startWatcher({
+    config,
+    redis: client,
+    chat,
+    logger,
+    metrics,
+    ...(options.watcher ? { settings: options.watcher } : {}),
+  });
+  return async () => {
+    await running.stop();
+    await chat.flush();
+    client.disconnect();
+  };
 }

@@ -1,18 +1,18 @@
 import type { Redis } from "ioredis";
-import { createAzureClients } from "../../adapters/azure/clients.ts";
-import { createAzureCredential } from "../../adapters/azure/credential.ts";
-import { KeyVaultSecrets } from "../../adapters/azure/key-vault.ts";
-import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
-import { KubeClusterPort } from "../../adapters/kubernetes/cluster.ts";
-import { RedisAuditLog } from "../../adapters/redis/audit.ts";
-import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
-import { RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
-import { labProcessors, type WorkflowDeps } from "../../jobs/processors/index.ts";
-import { BullLabScheduler } from "../../jobs/scheduler.ts";
-import { defaultSleep } from "../../jobs/step-runner.ts";
-import type { Config } from "../config.ts";
-import { DEFAULT_LAB_SHAPE } from "../labs/plan.ts";
-import { type Metrics, NO_METRICS } from "../ports/metrics.ts";
+import { createAzureClients } from "../adapters/azure/clients.ts";
+import { createAzureCredential } from "../adapters/azure/credential.ts";
+import { KeyVaultSecrets } from "../adapters/azure/key-vault.ts";
+import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
+import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
+import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisLabLocks, RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
+import { labProcessors, type WorkflowDeps } from "../jobs/processors/index.ts";
+import { BullLabScheduler } from "../jobs/scheduler.ts";
+import { defaultSleep } from "../jobs/step-runner.ts";
+import type { Config } from "../src/config.ts";
+import { DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
+import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 
 /**
  * The lab workflows wired to the real adapters: the Azure SDKs with the

@@ -1,0 +1,147 @@
+import { fileURLToPath } from "node:url";
+import type { Express } from "express";
+import { createWebServer } from "../adapters/http/server.ts";
+import { PrometheusMetrics } from "../adapters/metrics/prometheus.ts";
+import { mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
+import { createRedis } from "../jobs/connection.ts";
+import { type Config, loadConfig } from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
+import { createLogger } from "../src/log.ts";
+import { createChatShared } from "./chat.ts";
+import type { RoleContext, RoleStop, StartOptions, WebParts } from "./roles.ts";
+import { startWatcherRole } from "./watcher.ts";
+import { startWebRole } from "./web.ts";
+import { startWorkerRole } from "./worker.ts";
+
+export { createChat } from "./chat.ts";
+export type { StartOptions } from "./roles.ts";
+
+/**
+ * The composition root: the only place that knows every adapter. One process
+ * image, three roles (web, worker, watcher), picked by LABOPS_ROLE; each role
+ * is wired in a file of its own beside this one.
+ */
+
+export interface Running {
+  config: Config;
+  /** The bound HTTP port (differs from PORT when PORT=0 in tests). */
+  port: number | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startLabops(options: StartOptions): Promise<Running> {
+  const config = loadConfig(options.env);
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  logger.info({ roles: [...config.roles] }, "labops.starting");
+  const stops: RoleStop[] = [];
+  let port: number | undefined;
+  const metrics = options.metrics ?? new PrometheusMetrics();
+  // Every role serves /healthz, /readyz and /metrics on PORT; the web role adds Slack and Teams.
+  const web: WebParts = { rawRoutes: [], mounts: [] };
+  const health = createRedis(config.redisUrl, "producer");
+  health.on("error", () => undefined); // reported through /readyz, not as a crash
+
+  try {
+    const chatShared = await createChatShared(config, logger);
+    const ctx: RoleContext = { config, logger, metrics, options, chatShared, health };
+    if (config.roles.has("web")) stops.push(await startWebRole(ctx, web));
+    if (config.roles.has("worker")) stops.push(await startWorkerRole(ctx));
+    if (config.roles.has("watcher") && options.processors !== "placeholder") {
+      stops.push(await startWatcherRole(ctx));
+    }
+
+    let dashboard: QueueDashboard | undefined;
+    const server = createWebServer({
+      logger,
+      rawRoutes: web.rawRoutes,
+      extend(app: Express) {
+        for (const mount of web.mounts) mount(app);
+        // Bull Board only with LABOPS_ADMIN_TOKEN; the queues are sampled for /metrics either way.
+        dashboard = mountQueueDashboard(app, {
+          connection: health,
+          prefix: config.redisPrefix,
+          token: config.adminToken,
+          ...(options.queueName ? { queueName: options.queueName } : {}),
+        });
+        app.get("/metrics", async (_req, res) => {
+          if (metrics instanceof PrometheusMetrics) {
+            const counts = (await dashboard?.counts().catch(() => [])) ?? [];
+            for (const c of counts) metrics.queueJobs.set({ queue: c.queue, state: c.state }, c.count);
+            const { contentType, body } = await metrics.render();
+            res.type(contentType).send(body);
+          } else {
+            res.status(404).send("metrics are not collected in this process\n");
+          }
+        });
+      },
+      readiness: [
+        {
+          name: "redis",
+          async check() {
+            await health.ping();
+          },
+        },
+      ],
+    });
+    port = await server.listen(config.port, options.host);
+    logger.info({ port, roles: [...config.roles] }, "web.listening");
+    // The listener stops first: no new command is accepted while the rest drains.
+    stops.unshift(() => server.close());
+    stops.push(async () => {
+      await dashboard?.close();
+      health.disconnect();
+    });
+  } catch (error) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    health.disconnect();
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        for (const stop of stops) await stop();
+        logger.info("labops.stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let running: Running | undefined;
+  let stopAsked = false;
+  const shutdown = () =>
+    running?.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  const onSignal = (signal: string) => {
+    process.stderr.write(
+      `labops: ${signal} received, ${running ? "shutting down" : "stopping once started"}\n`,
+    );
+    stopAsked = true;
+    shutdown();
+  };
+  // Before anything starts: a signal while labops waits for Redis, or while its worker already
+  // takes jobs, is a graceful stop once it is up, never a kill in the middle of a step.
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  try {
+    running = await startLabops({ env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (stopAsked) shutdown();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await main();
+}

@@ -1,0 +1,44 @@
+import type { RequestListener } from "node:http";
+import type { Express } from "express";
+import type { Redis } from "ioredis";
+import type { Config, Env } from "../src/config.ts";
+import type { Logger } from "../src/log.ts";
+import type { Metrics } from "../src/ports/metrics.ts";
+import type { WatcherSettings } from "../src/watcher/settings.ts";
+import type { ChatShared } from "./chat.ts";
+
+export interface StartOptions {
+  env: Env;
+  logger?: Logger;
+  /** Overrides for tests: their own queue name, shorter locks. */
+  queueName?: string;
+  /** "placeholder" runs every command through the placeholder step: the chat path alone, without Azure. */
+  processors?: "workflows" | "placeholder";
+  host?: string;
+  /** The clock of intake (confirmation expiry); tests move it instead of waiting. */
+  now?: () => number;
+  /** Counts commands and chat calls (Prometheus in production); nothing when absent. */
+  metrics?: Metrics;
+  /** Overrides of the rotation watcher's derived waits (tests: shorter deadlines). */
+  watcher?: Partial<WatcherSettings>;
+}
+
+/** What every role of one process is started with. */
+export interface RoleContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  options: StartOptions;
+  chatShared: ChatShared;
+  /** The health connection (readiness and Bull Board's counts). */
+  health: Redis;
+}
+
+/** What the web server of the process serves for a role. */
+export interface WebParts {
+  rawRoutes: Array<{ method: "POST"; path: string; listener: RequestListener }>;
+  mounts: Array<(app: Express) => void>;
+}
+
+/** Stops a role: drains what it runs and closes its connections. */
+export type RoleStop = () => Promise<void>;

@@ -1,0 +1,85 @@
+import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
+import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
+import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
+import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
+import { createRedis } from "../jobs/connection.ts";
+import { BullCommandQueue } from "../jobs/queue.ts";
+import type { IntakeDeps } from "../src/commands/intake.ts";
+import { createChat } from "./chat.ts";
+import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
+
+/** The web role: Slack and Teams HTTP (or Socket Mode), intake, and the queue's producer side. */
+export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<RoleStop> {
+  const { config, logger, metrics, options } = ctx;
+  const producer = createRedis(config.redisUrl, "producer");
+  producer.on("error", () => undefined); // reported through /readyz, not as a crash
+  const queue = new BullCommandQueue({
+    connection: producer,
+    prefix: config.redisPrefix,
+    secretKey: config.secretKey,
+    ...(options.queueName ? { queueName: options.queueName } : {}),
+  });
+  const { router: chat, teams: teamsChat } = await createChat(
+    config,
+    logger,
+    producer,
+    metrics,
+    ctx.chatShared,
+  );
+  const intakeDeps: Omit<IntakeDeps, "logger"> = {
+    queue,
+    registry: new RedisLabRegistry(producer, config.redisPrefix),
+    confirmations: new RedisConfirmationStore(producer, config.redisPrefix, options.now),
+    audit: new RedisAuditLog(producer, config.redisPrefix),
+    deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
+    admins: config.admins,
+    ...(options.now ? { now: options.now } : {}),
+    metrics,
+  };
+  let slack: SlackApp | undefined;
+  if (config.slack) {
+    slack = createSlackApp({
+      config: config.slack,
+      intake: intakeDeps,
+      chat,
+      logger,
+      parseOptions: { maxTtlMs: config.maxTtlMs },
+      ...(options.now ? { now: options.now } : {}),
+    });
+    if (slack.requestListener) {
+      web.rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
+    }
+  }
+  const shared = ctx.chatShared.teams;
+  const teams =
+    teamsChat && shared
+      ? shared.modules.createTeamsApp({
+          adapter: shared.adapter,
+          intake: intakeDeps,
+          references: new RedisConversationReferenceStore(producer, config.redisPrefix),
+          pace: (requests, call) => teamsChat.paced(requests, call, "turnReply"),
+          logger,
+          parseOptions: { maxTtlMs: config.maxTtlMs },
+          ...(options.now ? { now: options.now } : {}),
+        })
+      : undefined;
+  if (teams) web.mounts.push((app) => teams.mount(app));
+  const stop: RoleStop = async () => {
+    await slack?.stop().catch(() => undefined);
+    await teams?.settle();
+    await chat.flush();
+    await queue.close();
+    producer.disconnect();
+  };
+  try {
+    // Socket Mode connects out to Slack; HTTP mode has nothing to start.
+    await slack?.start();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  if (slack && config.slack?.appToken) logger.info("slack.socket_mode_connected");
+  return stop;
+}

@@ -1,0 +1,64 @@
+import { createRedis, whenReady } from "../jobs/connection.ts";
+import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
+import { BullCommandQueue } from "../jobs/queue.ts";
+import { startScheduleWorker } from "../jobs/scheduler.ts";
+import { startCommandWorker } from "../jobs/worker.ts";
+import { createChat } from "./chat.ts";
+import type { RoleContext, RoleStop } from "./roles.ts";
+import { createWorkflows } from "./workflows.ts";
+
+/** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
+export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
+  const { config, logger, metrics, options } = ctx;
+  const connection = createRedis(config.redisUrl, "worker");
+  connection.on("error", () => undefined); // BullMQ reconnects; its own "error" event is logged
+  await whenReady(connection, 10_000);
+  const client = createRedis(config.redisUrl, "client");
+  client.on("error", () => undefined);
+  const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
+  const workflows = createWorkflows(config, client, { metrics });
+  const processors = options.processors === "placeholder" ? {} : workflows.processors;
+  const worker = startCommandWorker({
+    connection,
+    prefix: config.redisPrefix,
+    secretKey: config.secretKey,
+    chat,
+    logger,
+    processors,
+    fallback: placeholderProcessor,
+    concurrency: config.workerConcurrency,
+    metrics,
+    ...(workflows.deps.audit ? { audit: workflows.deps.audit } : {}),
+    lockDurationMs: config.jobLockMs,
+    stalledIntervalMs: config.jobLockMs,
+    ...(options.queueName ? { queueName: options.queueName } : {}),
+  });
+  // Expiry destroys go through the command queue like any other destroy.
+  const expiryQueue = new BullCommandQueue({
+    connection: client,
+    prefix: config.redisPrefix,
+    secretKey: config.secretKey,
+    ...(options.queueName ? { queueName: options.queueName } : {}),
+  });
+  const scheduleConnection = createRedis(config.redisUrl, "worker");
+  scheduleConnection.on("error", () => undefined);
+  const schedules = startScheduleWorker({
+    connection: scheduleConnection,
+    prefix: config.redisPrefix,
+    registry: workflows.deps.registry,
+    commands: expiryQueue,
+    chat,
+    logger,
+  });
+  // After the web server has stopped taking commands, running jobs drain.
+  return async () => {
+    await Promise.all([worker.close(), schedules.close()]);
+    // Cards accepted from finished jobs still go out before the process leaves.
+    await chat.flush();
+    await workflows.close();
+    await expiryQueue.close();
+    connection.disconnect();
+    scheduleConnection.disconnect();
+    client.disconnect();
+  };
+}
