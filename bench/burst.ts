@@ -25,7 +25,7 @@ import { log, out, setting } from "./lib/report.ts";
  * tightens the ARM buckets (BENCH_TIGHT: writes 20 then 0.15/s, reads 40 then
  * 0.25/s, emulated) until the SDK and the step retries must ride 429s out.
  *
- * Goal (DESIGN section 6): all complete, chat 429s zero.
+ * Goal (docs/ARCHITECTURE.md, Quality bars): all complete, chat 429s zero.
  * Run: `npm run bench -- burst`.
  */
 

@@ -16,7 +16,7 @@ import { ratio } from "./lib/stats.ts";
  * (name, user, trigger id), so the bot's de-duplication never answers in its
  * place; the jobs enqueued are counted to prove every command was accepted.
  *
- * Goal (DESIGN section 6): bot p99 under 100 ms.
+ * Goal (docs/ARCHITECTURE.md, Quality bars): bot p99 under 100 ms.
  * Run: `npm run bench -- slack-ack`.
  */
 

@@ -23,7 +23,7 @@ import { ratio, summarize } from "./lib/stats.ts";
  * bounded below by Teams' 30 calls a second per app (the bot keeps 27 and a
  * jitter margin per window), the floor reported beside it.
  *
- * Goal: DESIGN sets the 100 ms p99 bar for Slack; the same bar is applied to
+ * Goal: docs/ARCHITECTURE.md sets the 100 ms p99 bar for Slack; the same bar is applied to
  * the ack here, and the answers must come within 1.5× of the pacing floor.
  * Run: `npm run bench -- teams-ack`.
  */

@@ -30,7 +30,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- slack-ack",
     measures:
       "100 signed `/lab create` slash commands sent at once over keep-alive HTTP, 5 rounds after 2 of warm-up, to the bot's web role (Bolt receiver, intake, BullMQ enqueue in Redis) and, interleaved round by round, to a bare Bolt app whose handler only calls `ack()`. Latency is from the request's first byte to the whole HTTP 200 read. Every command is distinct; `jobs_enqueued` must equal `jobs_expected` (nothing was answered by a rejection or de-duplication path). `*_cpu_per_request_ms` is this process's CPU time per request over the measured rounds (client included), steadier than latency on a loaded machine: at 100 requests at once on one core, p99 is roughly 100 times it.",
-    goal: "DESIGN section 6: bot p99 under 100 ms at 100 concurrent signed commands (Slack allows 3 s).",
+    goal: "ARCHITECTURE.md quality bar: bot p99 under 100 ms at 100 concurrent signed commands (Slack allows 3 s).",
   },
   "teams.ack": {
     headline: (f) =>
@@ -39,7 +39,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- teams-ack",
     measures:
       "100 `lab create` activities @mentioning the bot, one channel each, JWTs minted by the Teams emulator before the round, posted at once to `/api/messages`, 5 rounds after 2 of warm-up, to the bot's web role and to a bare botbuilder `CloudAdapter` on express (same authentication, empty turn). The bot's turn is intake alone; its quick answer follows the 200 (ADR 0006), and each bot round starts once the previous round's answers are out. Then 5 more rounds time what the user sees, from sending the message to the bot's answer in its thread; 100 answers at once in one tenant are paced by Teams' 30 calls a second per app (27 kept, plus the jitter margin per window, at the bench's time scale), whose floor `answer_floor_ms` is printed beside them.",
-    goal: "DESIGN sets no Teams bar (Teams allows 15 s); the Slack bar (p99 under 100 ms) is applied to the ack, and answers must come within 1.5× the pacing floor.",
+    goal: "ARCHITECTURE.md sets no separate Teams bar (Teams allows 15 s); the Slack bar (p99 under 100 ms) is applied to the ack, and answers must come within 1.5× the pacing floor.",
   },
   "queue.latency": {
     headline: (f) => `p50 ${f.enqueue_to_start_p50_ms} ms, p99 ${f.enqueue_to_start_p99_ms} ms`,
@@ -47,7 +47,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- queue",
     measures:
       "500 jobs enqueued through `BullCommandQueue` (delivery marker, sealed envelope, BullMQ add) at 100 per second, below capacity, to the product's command worker at the configured concurrency with a processor that does nothing: time from the enqueue call to the processor's start.",
-    goal: "No bar in DESIGN; every job must complete.",
+    goal: "No bar set; every job must complete.",
   },
   "queue.throughput": {
     headline: (f) => `${f.jobs_per_s} jobs/s`,
@@ -55,7 +55,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- queue",
     measures:
       "2000 jobs enqueued at once through the same path: jobs per second from the first enqueue to the last completion, and how long jobs waited in that backlog.",
-    goal: "No bar in DESIGN; every job must complete.",
+    goal: "No bar set; every job must complete.",
   },
   "lab_create.critical_path": {
     headline: (f) => `${f.wall_ms} ms vs ${f.critical_path_ms} ms (×${f.wall_over_critical})`,
@@ -63,7 +63,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- lab-create",
     measures:
       "One `/lab create` through the bot (web and worker roles, real processors, cards, checkpoints) against the emulated Azure and AKS at time scale 10, timed by its BullMQ job (processedOn to finishedOn). The critical path is computed over `CREATE_STEPS` from `emulators/azure/latency.ts` and the kubelet timings (`bench/lib/critical-path.ts`) and divided by the time scale. Per-step durations (ms) come from the lab record.",
-    goal: "DESIGN section 6: wall time within 10% of the critical path.",
+    goal: "ARCHITECTURE.md quality bar: wall time within 10% of the critical path.",
   },
   "lab_create.vs_reference": {
     headline: (f) => `×${f.speedup} (×${f.speedup_without_addon_update} without the addon update)`,
@@ -71,7 +71,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- lab-create",
     measures:
       "The reference lab's order replayed at the same time on the same emulators, with the same step functions run one at a time: rg, aks, creds, reloader, kv, mi, role-mi, role-bot, fic, secrets, its `az aks enable-addons` (a second cluster PUT, which Azure runs as an update), workload, verify. `speedup_without_addon_update` leaves that second update out: what running independent steps at once gains by itself.",
-    goal: "DESIGN section 6: labops at least 1.5x faster than the reference's sequential order.",
+    goal: "ARCHITECTURE.md quality bar: labops at least 1.5x faster than the reference's sequential order.",
   },
   burst: {
     headline: (f) =>
@@ -80,7 +80,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- burst",
     measures:
       "20 `lab create` at once, 10 in one Slack channel and 10 in one Teams channel, through the chat emulators (platform limits enforced, 429s counted), the bot's web and worker roles with the real processors, and the emulated cloud at time scale 20 with ARM throttling at Azure's limits (token buckets refilled in emulated time). Every lab must end ready with its thread marked succeeded.",
-    goal: "DESIGN section 6: all complete, no 429 from the chat emulators.",
+    goal: "ARCHITECTURE.md quality bar: all complete, no 429 from the chat emulators.",
   },
   "burst.throttled": {
     headline: (f) =>
@@ -97,7 +97,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- watcher",
     measures:
       "The rotation watcher in its own process watching 50 labs of 20 pods: heap and RSS growth after a full GC, the cost per lab between a fifth of the labs and all of them, and its open watch streams (also as the AKS emulator counts them).",
-    goal: "No bar in DESIGN.",
+    goal: "No bar set.",
   },
   "watcher.alert_delay": {
     headline: (f) => `p50 ${f.p50Ms} ms, max ${f.maxMs} ms`,
@@ -105,7 +105,7 @@ const SECTIONS: Record<string, Section> = {
     command: "npm run bench -- watcher",
     measures:
       "Over 6 rotations written outside labops while 50 labs are watched: the time from the last new pod turning Ready (seen by an independent watch) to the alert's `chat.postMessage` reaching the Slack emulator.",
-    goal: "DESIGN section 6: posted within 2 s of the last new pod becoming ready.",
+    goal: "ARCHITECTURE.md quality bar: posted within 2 s of the last new pod becoming ready.",
   },
 };
 
@@ -147,7 +147,7 @@ const lines: string[] = [
   "node bench/lib/performance-md.ts /tmp/bench.jsonl > docs/PERFORMANCE.md",
   "```",
   "",
-  "Goals are DESIGN section 6's quality bars. A missed bar shows `met: false` with its figure.",
+  "Goals are the quality bars of docs/ARCHITECTURE.md. A missed bar shows `met: false` with its figure.",
   "",
   "## Machine",
   "",

@@ -29,7 +29,7 @@ export function clientsFor(
   });
 }
 
-/** What the lab asks of AKS (DESIGN section 4), in the SDK's flattened model. */
+/** What the lab asks of AKS (docs/ARCHITECTURE.md, The lab blueprint), in the SDK's flattened model. */
 export function labCluster(location: string) {
   return {
     location,

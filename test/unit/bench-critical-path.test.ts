@@ -34,7 +34,7 @@ describe("critical path of a step graph", () => {
     expect(() => criticalPath([{ name: "a", dependsOn: ["x"] }], {})).toThrow(/unknown step x/);
   });
 
-  it("puts the lab create's critical path through the cluster, as DESIGN section 4 says", () => {
+  it("puts the lab create's critical path through the cluster, as docs/ARCHITECTURE.md (The lab blueprint) says", () => {
     const durations = labStepDurations(AZURE_LATENCY_PROFILE, DEFAULT_KUBELET_TIMING);
     for (const s of CREATE_STEPS) expect(durations[s.name], s.name).toBeGreaterThanOrEqual(0);
     const result = criticalPath(CREATE_STEPS, durations);
