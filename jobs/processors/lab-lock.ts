@@ -1,4 +1,6 @@
-import type { WorkflowDeps } from "./deps.ts";
+import type { Clock } from "../../src/clock.ts";
+import type { LabLocks } from "../../src/ports/registry.ts";
+import type { WorkflowSettings } from "./deps.ts";
 
 /** How long a command waits for a lab another job holds before it is turned away. */
 const LOCK_WAIT_MS = 15_000;
@@ -11,7 +13,7 @@ const LOCK_POLL_MS = 250;
  * turned away. These are wall-clock guards, not Azure's pace: never scaled.
  */
 export async function withLabLock<T>(
-  deps: Pick<WorkflowDeps, "locks" | "settings" | "clock">,
+  deps: { locks: LabLocks; clock: Clock; settings: Pick<WorkflowSettings, "lockTtlMs"> },
   lab: string,
   holder: string,
   signal: AbortSignal,
