@@ -4,6 +4,7 @@ import { createWebServer } from "../adapters/http/server.ts";
 import { PrometheusMetrics } from "../adapters/metrics/prometheus.ts";
 import { mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
 import { createRedis } from "../jobs/connection.ts";
+import { systemClock } from "../src/clock.ts";
 import { type Config, loadConfig } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
 import { createLogger } from "../src/log.ts";
@@ -43,7 +44,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
 
   try {
     const chatShared = await createChatShared(config, logger);
-    const ctx: RoleContext = { config, logger, metrics, options, chatShared, health };
+    const clock = systemClock(config.timeScale);
+    const ctx: RoleContext = { config, clock, logger, metrics, options, chatShared, health };
     if (config.roles.has("web")) stops.push(await startWebRole(ctx, web));
     if (config.roles.has("worker")) stops.push(await startWorkerRole(ctx));
     if (config.roles.has("watcher") && options.processors !== "placeholder") {

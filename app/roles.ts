@@ -1,6 +1,7 @@
 import type { RequestListener } from "node:http";
 import type { Express } from "express";
 import type { Redis } from "ioredis";
+import type { Clock } from "../src/clock.ts";
 import type { Config, Env } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { Metrics } from "../src/ports/metrics.ts";
@@ -26,6 +27,8 @@ export interface StartOptions {
 /** What every role of one process is started with. */
 export interface RoleContext {
   config: Config;
+  /** The process's one clock: wall time, its waits divided by LABOPS_TIME_SCALE. */
+  clock: Clock;
   logger: Logger;
   metrics: Metrics;
   options: StartOptions;

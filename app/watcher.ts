@@ -71,7 +71,7 @@ export async function startWatcherRole(ctx: RoleContext): Promise<RoleStop> {
   const { config, logger, metrics, options } = ctx;
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined); // leases and polls retry; a long outage lets the leases lapse
-  await whenReady(client, 10_000);
+  await whenReady(client, ctx.clock, 10_000);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
   const running = await startWatcher({
     config,

@@ -9,14 +9,14 @@ import { createWorkflows } from "./workflows.ts";
 
 /** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
 export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
-  const { config, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options } = ctx;
   const connection = createRedis(config.redisUrl, "worker");
   connection.on("error", () => undefined); // BullMQ reconnects; its own "error" event is logged
-  await whenReady(connection, 10_000);
+  await whenReady(connection, clock, 10_000);
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
-  const workflows = createWorkflows(config, client, { metrics });
+  const workflows = createWorkflows(config, client, { clock, metrics });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
   const worker = startCommandWorker({
     connection,
@@ -24,6 +24,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     secretKey: config.secretKey,
     chat,
     logger,
+    clock,
     processors,
     fallback: placeholderProcessor,
     concurrency: config.workerConcurrency,
@@ -49,6 +50,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     commands: expiryQueue,
     chat,
     logger,
+    clock,
   });
   // After the web server has stopped taking commands, running jobs drain.
   return async () => {

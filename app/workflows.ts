@@ -9,9 +9,9 @@ import { RedisLabLocks, RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
 import { labProcessors, type WorkflowDeps } from "../jobs/processors/index.ts";
 import { BullLabScheduler } from "../jobs/scheduler.ts";
-import { defaultSleep } from "../jobs/step-runner.ts";
+import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
-import { DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
+import { DEFAULT_LAB_SHAPE } from "../src/labs/create-plan.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 
 /**
@@ -29,8 +29,9 @@ export interface Workflows {
 /** The Azure side on the SDKs with the configured identity and CA: the lab port and the Key Vault port. */
 export function createAzurePorts(
   config: Config,
-  options: { metrics?: Metrics; role?: string } = {},
+  options: { metrics?: Metrics; role?: string; clock?: Clock } = {},
 ): { azure: ArmLabAzure; keyVault: KeyVaultSecrets } {
+  const clock = options.clock ?? systemClock(config.timeScale);
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error(`the ${options.role ?? "worker"} role needs the AZURE_* settings`);
   const credential = createAzureCredential({
@@ -55,26 +56,25 @@ export function createAzurePorts(
       subscriptionId: azureConfig.subscriptionId,
       tenantId: azureConfig.tenantId,
       armEndpoint: azureConfig.armEndpoint,
-      timeScale: config.timeScale,
+      clock,
     }),
-    keyVault: new KeyVaultSecrets((vaultUri) => clients.secrets(vaultUri)),
+    keyVault: new KeyVaultSecrets((vaultUri) => clients.secrets(vaultUri), clock),
   };
 }
 
 export function createWorkflows(
   config: Config,
   redis: Redis,
-  options: { metrics?: Metrics; overrides?: Partial<WorkflowDeps> } = {},
+  options: { clock: Clock; metrics?: Metrics; overrides?: Partial<WorkflowDeps> },
 ): Workflows {
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
-  const { azure, keyVault } = createAzurePorts(config, options.metrics ? { metrics: options.metrics } : {});
-  const scheduler = new BullLabScheduler({
-    connection: redis,
-    prefix: config.redisPrefix,
-    timeScale: config.timeScale,
+  const { clock } = options;
+  const { azure, keyVault } = createAzurePorts(config, {
+    clock,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const sleep = (ms: number, signal: AbortSignal) => defaultSleep(ms, signal);
+  const scheduler = new BullLabScheduler({ connection: redis, prefix: config.redisPrefix, clock });
   const deps: WorkflowDeps = {
     azure,
     keyVault,
@@ -90,14 +90,12 @@ export function createWorkflows(
       location: azureConfig.location,
       subscriptionId: azureConfig.subscriptionId,
       tenantId: azureConfig.tenantId,
-      timeScale: config.timeScale,
       defaultTtlMs: config.defaultTtlMs,
       maxTtlMs: config.maxTtlMs,
       ...DEFAULT_LAB_SHAPE,
       lockTtlMs: 60_000,
     },
-    now: Date.now,
-    sleep,
+    clock,
     ...options.overrides,
   };
   return {

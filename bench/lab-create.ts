@@ -8,10 +8,11 @@ import { AZURE_LATENCY_PROFILE } from "../emulators/azure/latency.ts";
 import { DEFAULT_KUBELET_TIMING } from "../emulators/kubernetes/controllers/kubelet.ts";
 import { SlackRequestClient } from "../emulators/slack/client.ts";
 import { COMMANDS_QUEUE } from "../jobs/queue.ts";
-import { defaultSleep, runPlan, type Step, type StepEvent } from "../jobs/step-runner.ts";
+import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
+import { CREATE_STEPS, createLabPlan, DEFAULT_LAB_SHAPE } from "../src/labs/create-plan.ts";
 import { labNames } from "../src/labs/naming.ts";
-import { CREATE_STEPS, createLabPlan, DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
+import { runPlan, type Step, type StepEvent } from "../src/labs/runner.ts";
 import { createLogger } from "../src/log.ts";
 import { REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../test/helpers/env.ts";
 import { dropPrefix } from "../test/helpers/sinks.ts";
@@ -100,7 +101,8 @@ async function viaBot(): Promise<{ jobMs: number; planMs: number; steps: Record<
 
 /** The reference's order: the same step functions, each waiting for the one before. */
 async function referenceOrder(): Promise<{ wallMs: number; steps: Record<string, number> }> {
-  const { azure, keyVault } = createAzurePorts(config);
+  const clock = systemClock(TIME_SCALE);
+  const { azure, keyVault } = createAzurePorts(config, { clock });
   const lab = "bench-seq";
   const input = {
     lab,
@@ -109,15 +111,8 @@ async function referenceOrder(): Promise<{ wallMs: number; steps: Record<string,
     tenantId: world.cloud.azure.tenantId,
     tags: { "labops-lab": lab },
     ...DEFAULT_LAB_SHAPE,
-    timeScale: TIME_SCALE,
   };
-  const plan = createLabPlan(input, {
-    azure,
-    keyVault,
-    cluster: new KubeClusterPort(),
-    sleep: defaultSleep,
-    now: Date.now,
-  });
+  const plan = createLabPlan(input, { azure, keyVault, cluster: new KubeClusterPort(), clock });
   const names = labNames(lab);
   const aks = plan.steps.find((s) => s.name === "aks");
   if (!aks) throw new Error("no aks step");
@@ -156,6 +151,7 @@ async function referenceOrder(): Promise<{ wallMs: number; steps: Record<string,
     await runPlan(chained, {
       signal: new AbortController().signal,
       logger: createLogger({ level: "silent" }),
+      clock,
       checkpoints: { done: {}, save: async () => undefined },
       onEvent: (e: StepEvent) => {
         if (e.type === "finished") steps[e.step] = e.durationMs;

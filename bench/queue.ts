@@ -2,6 +2,7 @@ import { createRedis, whenReady } from "../jobs/connection.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startCommandWorker } from "../jobs/worker.ts";
 import { ChatRouter } from "../src/chat/router.ts";
+import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import type { CommandEnvelope } from "../src/ports/queue.ts";
@@ -32,7 +33,8 @@ const config = loadConfig(env);
 const logger = createLogger({ level: "warn", destination: process.stderr });
 const producer = createRedis(config.redisUrl, "producer");
 const connection = createRedis(config.redisUrl, "worker");
-await Promise.all([whenReady(producer, 10_000), whenReady(connection, 10_000)]);
+const clock = systemClock(config.timeScale);
+await Promise.all([whenReady(producer, clock, 10_000), whenReady(connection, clock, 10_000)]);
 const queue = new BullCommandQueue({
   connection: producer,
   prefix: config.redisPrefix,
@@ -49,6 +51,7 @@ const worker = startCommandWorker({
   secretKey: config.secretKey,
   chat: new ChatRouter({}),
   logger,
+  clock,
   processors: {},
   fallback: async ({ envelope }) => {
     startedAt.set(envelope.deliveryId, performance.now());

@@ -8,10 +8,10 @@ import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { createAzurePorts } from "../app/workflows.ts";
 import { startSlackWebApi } from "../emulators/slack/web-api.ts";
 import { startEmulatedCloud } from "../emulators/world.ts";
-import { recordOutputs } from "../jobs/processors/lab-create.ts";
-import { defaultSleep, runPlan } from "../jobs/step-runner.ts";
+import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
-import { createLabPlan, DEFAULT_LAB_SHAPE } from "../src/labs/plan.ts";
+import { createLabPlan, DEFAULT_LAB_SHAPE, recordOutputs } from "../src/labs/create-plan.ts";
+import { runPlan } from "../src/labs/runner.ts";
 import { createLogger } from "../src/log.ts";
 import type { LabRecord } from "../src/ports/registry.ts";
 import { dropPrefix } from "../test/helpers/sinks.ts";
@@ -65,7 +65,8 @@ const env: Record<string, string> = {
   SLACK_API_URL: slack.url,
 };
 const config = loadConfig(env);
-const { azure, keyVault } = createAzurePorts(config);
+const clock = systemClock(TIME_SCALE);
+const { azure, keyVault } = createAzurePorts(config, { clock });
 const cluster = new KubeClusterPort();
 const redis = new Redis(REDIS_URL);
 const registry = new RedisLabRegistry(redis, prefix);
@@ -84,13 +85,13 @@ async function provision(i: number): Promise<LabRecord> {
       ...DEFAULT_LAB_SHAPE,
       replicas: PODS,
       rotationPollInterval: i < LATENCY_LABS ? "1m" : "30m",
-      timeScale: TIME_SCALE,
     },
-    { azure, keyVault, cluster, sleep: defaultSleep, now: Date.now },
+    { azure, keyVault, cluster, clock },
   );
   const outputs = await runPlan(plan.steps, {
     signal: new AbortController().signal,
     logger: silent,
+    clock,
     checkpoints: { done: {}, save: async () => undefined },
   });
   plan.dispose();

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
+import type { Clock } from "../src/clock.ts";
 
 /**
  * Redis connections with BullMQ's production settings:
@@ -44,10 +45,10 @@ export function createRedis(url: string, kind: ConnectionKind): Redis {
 }
 
 /** Waits until a connection created with `enableOfflineQueue: false` is ready, or throws. */
-export async function whenReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+export async function whenReady(redis: Redis, clock: Clock, timeoutMs = 5_000): Promise<void> {
   if (redis.status === "ready") return;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const cancel = clock.timeout(() => {
       cleanup();
       reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
     }, timeoutMs);
@@ -56,7 +57,7 @@ export async function whenReady(redis: Redis, timeoutMs = 5_000): Promise<void> 
       resolve();
     };
     const cleanup = () => {
-      clearTimeout(timer);
+      cancel();
       redis.off("ready", onReady);
     };
     redis.on("ready", onReady);

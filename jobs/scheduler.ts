@@ -1,5 +1,6 @@
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Clock } from "../src/clock.ts";
 import { formatWhen } from "../src/labs/cards.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
@@ -21,20 +22,14 @@ const REMIND_BEFORE_MS = 60 * 60_000;
 /**
  * Expiry on BullMQ delayed jobs. Job ids carry the expiry time, so an extend
  * simply schedules new ones; a stale job finds the lab's expiry moved and does
- * nothing. The expiry time is already scaled (it is when the lab really goes); the reminder lead, an hour, is scaled here.
+ * nothing. The expiry time is already scaled (it is when the lab really goes);
+ * the reminder lead, an hour, is scaled here by the clock's time scale.
  */
 export class BullLabScheduler implements LabScheduler {
   readonly queue: Queue<ScheduleData>;
-  readonly #timeScale: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
 
-  constructor(options: {
-    connection: Redis;
-    prefix: string;
-    timeScale: number;
-    now?: () => number;
-    queueName?: string;
-  }) {
+  constructor(options: { connection: Redis; prefix: string; clock: Clock; queueName?: string }) {
     this.queue = new Queue<ScheduleData>(options.queueName ?? SCHEDULES_QUEUE, {
       connection: options.connection,
       prefix: options.prefix,
@@ -45,15 +40,13 @@ export class BullLabScheduler implements LabScheduler {
       },
     });
     this.queue.on("error", () => undefined);
-    this.#timeScale = options.timeScale;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock;
   }
 
   async scheduleExpiry(lab: string, expiresAt: number): Promise<void> {
     await this.cancel(lab);
-    const now = this.#now();
-    const left = Math.max(0, expiresAt - now);
-    const remindIn = Math.max(0, left - Math.min(REMIND_BEFORE_MS / this.#timeScale, left / 2));
+    const left = Math.max(0, expiresAt - this.#clock.now());
+    const remindIn = Math.max(0, left - Math.min(this.#clock.scaled(REMIND_BEFORE_MS), left / 2));
     await this.queue.add(
       "remind",
       { lab, kind: "remind", expiresAt },
@@ -85,6 +78,8 @@ export interface ScheduleWorkerOptions {
   commands: CommandQueue;
   chat: ChatPort;
   logger: Logger;
+  /** When an expiry was received (its envelope's receivedAt). */
+  clock: Clock;
   queueName?: string;
 }
 
@@ -117,7 +112,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
           address: record.address,
           user: { platform: record.address.platform, id: "labops", name: "labops (expiry)" },
         },
-        receivedAt: Date.now(),
+        receivedAt: options.clock.now(),
       });
       log.info("lab.expired");
     },

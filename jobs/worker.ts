@@ -1,5 +1,7 @@
-import { type Job, WaitingError, Worker } from "bullmq";
+import { WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Clock } from "../src/clock.ts";
+import { auditEntry, commandFacts } from "../src/commands/audit-entry.ts";
 import { describeCommand } from "../src/commands/describe.ts";
 import { fromWire, type WireEnvelope } from "../src/commands/envelope.ts";
 import type { CommandKind } from "../src/commands/types.ts";
@@ -8,29 +10,10 @@ import { type Logger, withCorrelation } from "../src/log.ts";
 import type { AuditLog, AuditResult } from "../src/ports/audit.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
-import type { CommandEnvelope } from "../src/ports/queue.ts";
-import { COMMANDS_QUEUE } from "./queue.ts";
+import type { CommandProcessor } from "./processors/context.ts";
+import { COMMANDS_QUEUE, jobIdFor } from "./queue.ts";
 
-/** What a processor gets: the command, a logger with its correlation id, chat, and cancellation. */
-export interface ProcessorContext {
-  job: Job<WireEnvelope>;
-  envelope: CommandEnvelope;
-  logger: Logger;
-  signal: AbortSignal;
-  /** Fired when the worker shuts down: finish what is running, start nothing new (see RunOptions.drain). */
-  drain: AbortSignal;
-  chat: ChatPort;
-  /** State saved by earlier attempts of this job (empty on the first). */
-  readonly saved: Readonly<Record<string, unknown>>;
-  /** Merges `patch` into the job's saved state in Redis before returning. */
-  checkpoint(patch: Record<string, unknown>): Promise<void>;
-}
-
-/** A job can end well and still report a failure it already told the user about (a failed step). */
-export type ProcessorOutcome = { failed: string } | undefined;
-
-// biome-ignore lint/suspicious/noConfusingVoidType: processors that report nothing are plain async functions (Promise<void>).
-export type CommandProcessor = (context: ProcessorContext) => Promise<ProcessorOutcome | void>;
+export type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./processors/context.ts";
 
 type JobData = WireEnvelope & { saved?: Record<string, unknown> };
 
@@ -40,6 +23,8 @@ export interface CommandWorkerOptions {
   secretKey: Buffer;
   chat: ChatPort;
   logger: Logger;
+  /** The audit entries' time and the shutdown grace. */
+  clock: Clock;
   processors: Partial<Record<CommandKind, CommandProcessor>>;
   /** Used for kinds with no processor of their own. */
   fallback: CommandProcessor;
@@ -59,46 +44,39 @@ export interface CommandWorker {
 }
 
 export function startCommandWorker(options: CommandWorkerOptions): CommandWorker {
-  const { logger } = options;
+  const { logger, clock } = options;
   const metrics = options.metrics ?? NO_METRICS;
   const draining = new AbortController();
   const worker = new Worker<JobData>(
     options.queueName ?? COMMANDS_QUEUE,
     async (job, token, signal) => {
       const envelope = fromWire(job.data, options.secretKey);
+      // Every job of the command queue has an id: the one BullCommandQueue gave it.
+      const jobId = job.id ?? jobIdFor(envelope.deliveryId);
       const log = withCorrelation(logger, envelope.correlationId, {
-        jobId: job.id,
+        jobId,
         kind: envelope.command.kind,
         attempt: job.attemptsMade + 1,
       });
       const saved: Record<string, unknown> = { ...(job.data.saved ?? {}) };
       const processor = options.processors[envelope.command.kind] ?? options.fallback;
       const recordOutcome = async (result: AuditResult, reason?: string) => {
-        const { origin, command } = envelope;
+        const entry = auditEntry(clock.now(), envelope, {
+          ...commandFacts(envelope.command),
+          result,
+          ...(reason ? { reason } : {}),
+          jobId,
+        });
         await options.audit
-          ?.record({
-            at: Date.now(),
-            correlationId: envelope.correlationId,
-            deliveryId: envelope.deliveryId,
-            platform: origin.address.platform,
-            tenant: origin.address.tenant,
-            channel: origin.address.channel,
-            userId: origin.user.id,
-            ...(origin.user.name ? { userName: origin.user.name } : {}),
-            command: describeCommand(command),
-            kind: command.kind,
-            ...("lab" in command && command.lab ? { lab: command.lab } : {}),
-            result,
-            ...(reason ? { reason } : {}),
-            ...(job.id ? { jobId: job.id } : {}),
-          })
+          ?.record(entry)
           .catch((error: unknown) => log.warn({ code: errorCode(error) }, "audit.failed"));
       };
       log.info("job.started");
       const started = performance.now();
       try {
         const outcome = await processor({
-          job: job as unknown as Job<WireEnvelope>,
+          jobId,
+          attempt: job.attemptsMade + 1,
           envelope,
           logger: log,
           signal: signal ?? new AbortController().signal,
@@ -160,14 +138,15 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
       logger.info({ graceMs }, "worker.draining");
       draining.abort();
       const closing = worker.close();
-      let timer: NodeJS.Timeout | undefined;
+      const grace = new AbortController();
       const timedOut = await Promise.race([
         closing.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), graceMs);
-        }),
+        clock.sleep(graceMs, grace.signal).then(
+          () => true,
+          () => false,
+        ),
       ]);
-      clearTimeout(timer);
+      grace.abort();
       if (timedOut) {
         logger.warn({ graceMs }, "worker.shutdown.cancelling");
         worker.cancelAllJobs("shutdown");

@@ -75,7 +75,11 @@ export class CancelledError extends LabopsError {
   }
 }
 
-/** Waits `ms`, or rejects with CancelledError as soon as `signal` fires (at once if it already has). */
+/**
+ * Waits `ms`, or rejects with CancelledError as soon as `signal` fires (at once if it already has).
+ * @deprecated Take a Clock (src/clock.ts) and use `clock.sleep`. Kept only for
+ * adapters/kubernetes/cluster.ts's request retries until that adapter is given a Clock.
+ */
 export function cancellableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {

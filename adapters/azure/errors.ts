@@ -72,12 +72,13 @@ function innerCode(error: RestLike): string | undefined {
   }
 }
 
-export function retryAfterMs(header: string | undefined): number | undefined {
+/** A Retry-After header (seconds, or an HTTP date read against `now`) as milliseconds to wait. */
+export function retryAfterMs(header: string | undefined, now: number): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return seconds * 1000;
   const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export function hintFor(code: string, message: string): string | undefined {
@@ -85,14 +86,15 @@ export function hintFor(code: string, message: string): string | undefined {
   return HINTS.find(([pattern]) => pattern.test(text))?.[1];
 }
 
-export function toAzureError(error: unknown, what: string, signal?: AbortSignal): Error {
+/** `now` (the adapter's clock) reads a Retry-After given as a date. */
+export function toAzureError(error: unknown, what: string, now: number, signal?: AbortSignal): Error {
   if (signal?.aborted || (error instanceof Error && error.name === "AbortError")) return new CancelledError();
   if (error instanceof ExternalError || error instanceof CancelledError) return error;
   const e = (typeof error === "object" && error !== null ? error : {}) as RestLike;
   const status = e.statusCode;
   const code = innerCode(e) ?? e.code ?? (status ? `Http${status}` : "AzureError");
   const message = (e.message ?? String(error)).split("\n")[0]?.slice(0, 300) ?? "";
-  const after = retryAfterMs(e.response?.headers?.get("retry-after"));
+  const after = retryAfterMs(e.response?.headers?.get("retry-after"), now);
   const retryable =
     status === 429 ||
     (status !== undefined && status >= 500) ||

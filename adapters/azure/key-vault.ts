@@ -1,4 +1,5 @@
 import type { SecretClient, SecretProperties } from "@azure/keyvault-secrets";
+import type { Clock } from "../../src/clock.ts";
 import { ExternalError } from "../../src/errors.ts";
 import type { KeyVaultPort, SecretVersionInfo, Tags } from "../../src/ports/azure.ts";
 import { SecretValue } from "../../src/secret-value.ts";
@@ -21,8 +22,8 @@ function info(p: SecretProperties): SecretVersionInfo {
  * authorisation and public access, so a 403 there is an RBAC denial, most
  * often a role assignment still propagating.
  */
-function pagedError(error: unknown, what: string, signal: AbortSignal): Error {
-  const mapped = toAzureError(error, what, signal);
+function pagedError(error: unknown, what: string, now: number, signal: AbortSignal): Error {
+  const mapped = toAzureError(error, what, now, signal);
   if (mapped instanceof ExternalError && mapped.status === 403 && mapped.code === "Forbidden") {
     const hint = hintFor("ForbiddenByRbac", "");
     return new ExternalError("azure", "ForbiddenByRbac", `${what}: Key Vault denied access (403)`, {
@@ -46,8 +47,12 @@ export class KeyVaultSecrets implements KeyVaultPort {
   readonly #clientFor: (vaultUri: string) => SecretClient;
   readonly #clients = new Map<string, SecretClient>();
 
-  constructor(clientFor: (vaultUri: string) => SecretClient) {
+  readonly #clock: Clock;
+
+  /** `clock` reads Retry-After dates. */
+  constructor(clientFor: (vaultUri: string) => SecretClient, clock: Clock) {
     this.#clientFor = clientFor;
+    this.#clock = clock;
   }
 
   #client(vaultUri: string): SecretClient {
@@ -70,7 +75,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
       const s = await this.#client(vaultUri).setSecret(name, value.reveal(), { tags, abortSignal: signal });
       return info(s.properties);
     } catch (error) {
-      throw toAzureError(error, `write secret ${name}`, signal);
+      throw toAzureError(error, `write secret ${name}`, this.#clock.now(), signal);
     }
   }
 
@@ -84,7 +89,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
       }
     } catch (error) {
       if (isNotFound(error)) return [];
-      throw pagedError(error, `list versions of ${name}`, signal);
+      throw pagedError(error, `list versions of ${name}`, this.#clock.now(), signal);
     }
     return versions.sort(newestFirst);
   }
@@ -105,7 +110,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
       return info(s.properties);
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw toAzureError(error, `read secret ${name}`, signal);
+      throw toAzureError(error, `read secret ${name}`, this.#clock.now(), signal);
     }
   }
 
@@ -116,7 +121,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
         if (p.enabled !== false) names.push(p.name);
       }
     } catch (error) {
-      throw pagedError(error, "list secrets", signal);
+      throw pagedError(error, "list secrets", this.#clock.now(), signal);
     }
     const current = await Promise.all(names.map((n) => this.currentVersion(vaultUri, n, signal)));
     return current
@@ -131,7 +136,7 @@ export class KeyVaultSecrets implements KeyVaultPort {
         throw new ExternalError("azure", "SecretHasNoValue", `Version ${version} of ${name} has no value.`);
       return new SecretValue(s.value);
     } catch (error) {
-      throw toAzureError(error, `read version ${version.slice(0, 8)} of ${name}`, signal);
+      throw toAzureError(error, `read version ${version.slice(0, 8)} of ${name}`, this.#clock.now(), signal);
     }
   }
 }

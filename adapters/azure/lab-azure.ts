@@ -2,6 +2,7 @@ import type { ManagedCluster } from "@azure/arm-containerservice";
 import type { Vault } from "@azure/arm-keyvault";
 import type { Identity } from "@azure/arm-msi";
 import type { TokenCredential } from "@azure/identity";
+import type { Clock } from "../../src/clock.ts";
 import { ExternalError } from "../../src/errors.ts";
 import { roleAssignmentName } from "../../src/labs/naming.ts";
 import type {
@@ -24,8 +25,8 @@ export interface ArmLabAzureOptions {
   subscriptionId: string;
   tenantId: string;
   armEndpoint: string;
-  /** Divides the SDK pollers' interval when the emulators run faster than Azure. */
-  timeScale: number;
+  /** Waits between polls (its time scale divides the SDK pollers' interval) and reads Retry-After dates. */
+  clock: Clock;
 }
 
 const BUSY_STATES = new Set([
@@ -97,6 +98,7 @@ export class ArmLabAzure implements AzureLabPort {
   readonly #credential: TokenCredential;
   readonly #armEndpoint: string;
   readonly #pollMs: number;
+  readonly #clock: Clock;
   #principal: Promise<string> | undefined;
 
   constructor(options: ArmLabAzureOptions) {
@@ -105,14 +107,15 @@ export class ArmLabAzure implements AzureLabPort {
     this.subscriptionId = options.subscriptionId;
     this.tenantId = options.tenantId;
     this.#armEndpoint = options.armEndpoint.replace(/\/+$/, "");
-    this.#pollMs = Math.max(20, Math.round(2_000 / options.timeScale));
+    this.#clock = options.clock;
+    this.#pollMs = Math.max(20, Math.round(options.clock.scaled(2_000)));
   }
 
   async #try<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      throw toAzureError(error, what, signal);
+      throw toAzureError(error, what, this.#clock.now(), signal);
     }
   }
 
@@ -122,7 +125,7 @@ export class ArmLabAzure implements AzureLabPort {
       return await fn();
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw toAzureError(error, what, signal);
+      throw toAzureError(error, what, this.#clock.now(), signal);
     }
   }
 
@@ -189,8 +192,8 @@ export class ArmLabAzure implements AzureLabPort {
     let existing = await this.getCluster(spec.resourceGroup, spec.name, signal);
     // An operation already running (a resumed job): wait for it rather than draw a 409.
     while (existing && BUSY_STATES.has(existing.provisioningState)) {
-      await new Promise((r) => setTimeout(r, this.#pollMs));
-      if (signal.aborted) throw toAzureError(new Error("aborted"), what, signal);
+      await this.#clock.sleep(this.#pollMs, signal).catch(() => undefined);
+      if (signal.aborted) throw toAzureError(new Error("aborted"), what, this.#clock.now(), signal);
       existing = await this.getCluster(spec.resourceGroup, spec.name, signal);
     }
     if (existing && clusterMatches(existing, spec)) return existing;
@@ -293,7 +296,7 @@ export class ArmLabAzure implements AzureLabPort {
       );
       return vaultInfo(v);
     } catch (error) {
-      const mapped = toAzureError(error, `create vault ${spec.name}`, signal);
+      const mapped = toAzureError(error, `create vault ${spec.name}`, this.#clock.now(), signal);
       // A soft-deleted vault of that name in this subscription blocks the name just as one elsewhere does.
       if (
         mapped instanceof ExternalError &&
@@ -360,7 +363,7 @@ export class ArmLabAzure implements AzureLabPort {
       );
       return { id: ra.id ?? "", name: ra.name ?? name };
     } catch (error) {
-      const mapped = toAzureError(error, `assign role on ${spec.scope}`, signal);
+      const mapped = toAzureError(error, `assign role on ${spec.scope}`, this.#clock.now(), signal);
       if (!(mapped instanceof ExternalError) || mapped.code !== "RoleAssignmentExists") throw mapped;
       // Someone granted the same role under another name: that assignment is as good as ours.
       for await (const ra of this.#c.authorization.roleAssignments.listForScope(spec.scope, {

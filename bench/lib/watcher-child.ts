@@ -1,6 +1,7 @@
 import { createChat } from "../../app/main.ts";
 import { startWatcher } from "../../app/watcher.ts";
 import { createRedis, whenReady } from "../../jobs/connection.ts";
+import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 
@@ -23,7 +24,7 @@ const config = loadConfig(process.env);
 const logger = createLogger({ level: process.env.LABOPS_LOG_LEVEL ?? "warn", destination: process.stderr });
 const redis = createRedis(config.redisUrl, "client");
 redis.on("error", () => undefined);
-await whenReady(redis, 10_000);
+await whenReady(redis, systemClock(config.timeScale), 10_000);
 const { router: chat } = await createChat(config, logger, redis);
 sample("baseline");
 const running = await startWatcher({ config, redis, chat, logger });

@@ -1,3 +1,4 @@
+import type { Clock } from "../../src/clock.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
@@ -22,16 +23,14 @@ export interface WorkflowDeps {
   /** The audit trail, for `lab status` to show a lab's recent commands. */
   audit?: AuditLog;
   settings: WorkflowSettings;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
+  clock: Clock;
 }
 
 export interface WorkflowSettings {
   location: string;
   subscriptionId: string;
   tenantId: string;
-  /** LABOPS_TIME_SCALE: divides the workflows' own waits. */
-  timeScale: number;
   defaultTtlMs: number;
   maxTtlMs: number;
   replicas: number;

@@ -1,14 +1,19 @@
 import type { CommandKind } from "../../src/commands/types.ts";
-import type { CommandProcessor } from "../worker.ts";
+import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { labCreateProcessor } from "./lab-create.ts";
 import { labDestroyProcessor } from "./lab-destroy.ts";
-import { labExtendProcessor, labListProcessor, labStatusProcessor } from "./lab-info.ts";
-import { secretListProcessor, secretRollbackProcessor, secretRotateProcessor } from "./secrets.ts";
+import { labExtendProcessor } from "./lab-extend.ts";
+import { labListProcessor } from "./lab-list.ts";
+import { labStatusProcessor } from "./lab-status.ts";
+import { secretListProcessor } from "./secret-list.ts";
+import { secretRollbackProcessor } from "./secret-rollback.ts";
+import { secretRotateProcessor } from "./secret-rotate.ts";
 
+export type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 export type { WorkflowDeps, WorkflowSettings } from "./deps.ts";
 
-/** One processor per command kind; help never reaches the queue. */
+/** One processor per command kind, one kind per file; help never reaches the queue. */
 export function labProcessors(deps: WorkflowDeps): Partial<Record<CommandKind, CommandProcessor>> {
   return {
     "lab.create": labCreateProcessor(deps),

@@ -1,106 +1,28 @@
 import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { CREATE_STEPS, createLabPlan, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
-import { CREATE_STEPS, createLabPlan } from "../../src/labs/plan.ts";
+import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import {
-  type Checkpoints,
-  type RunOptions,
-  runPlan,
-  type StepEvent,
-  StepFailedError,
-} from "../step-runner.ts";
-import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
+import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
+import { lockHolder, withLabLock } from "./lab-lock.ts";
+import { planRunOptions } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
-/** Step outputs worth keeping on the lab record itself, under flat names. */
-const RECORD_OUTPUTS: Record<string, Record<string, string>> = {
-  rg: { id: "resourceGroupId" },
-  aks: { id: "clusterId", oidcIssuerUrl: "oidcIssuerUrl", nodeResourceGroup: "nodeResourceGroup" },
-  kv: { id: "vaultId", name: "vaultName", vaultUri: "vaultUri" },
-  mi: { id: "identityId", clientId: "identityClientId", principalId: "identityPrincipalId" },
-  "role-bot": { principalId: "botPrincipalId" },
-};
-
-export function recordOutputs(step: string, outputs: Record<string, string>): Record<string, string> {
-  const map = RECORD_OUTPUTS[step] ?? {};
-  const flat: Record<string, string> = {};
-  for (const [from, to] of Object.entries(map)) {
-    const v = outputs[from];
-    if (v !== undefined) flat[to] = v;
-  }
-  return flat;
-}
-
-function recordStepMetric(deps: WorkflowDeps, event: StepEvent): void {
-  if (event.type === "finished") deps.metrics.stepFinished(event.step, "done", event.durationMs / 1000);
-  else if (event.type === "failed") deps.metrics.stepFinished(event.step, "failed", event.durationMs / 1000);
-  else if (event.type === "retrying") deps.metrics.stepFinished(event.step, "retry", 0);
-}
-
-/** How every lab plan runs: the job's cancellation and logger, the card, the metrics, its checkpoints. */
-export function planRunOptions(
-  ctx: ProcessorContext,
-  deps: WorkflowDeps,
-  progress: ProgressReporter,
-  checkpoints: Checkpoints,
-): RunOptions {
-  return {
-    signal: ctx.signal,
-    drain: ctx.drain,
-    logger: ctx.logger,
-    sleep: deps.sleep,
-    now: deps.now,
-    onEvent: (event) => {
-      progress.onEvent(event);
-      recordStepMetric(deps, event);
-    },
-    checkpoints,
-  };
-}
-
-/** Held while a job works on a lab; renewed so that only a dead worker loses it. */
-const LOCK_WAIT_MS = 15_000;
-
-export async function withLabLock<T>(
-  deps: WorkflowDeps,
-  lab: string,
-  holder: string,
-  signal: AbortSignal,
-  work: () => Promise<T>,
-): Promise<{ locked: true; value: T } | { locked: false; holder: string | undefined }> {
-  const ttl = deps.settings.lockTtlMs;
-  // A command that follows another closely (a retry pressed as the failure is posted) waits
-  // a little for the lock instead of being turned away.
-  const giveUpAt = Date.now() + LOCK_WAIT_MS;
-  while (!(await deps.locks.acquire(lab, holder, ttl))) {
-    if (Date.now() > giveUpAt || signal.aborted)
-      return { locked: false, holder: await deps.locks.holder(lab) };
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const renew = setInterval(
-    () => {
-      if (signal.aborted) return;
-      deps.locks.renew(lab, holder, ttl).catch(() => undefined);
-    },
-    Math.max(250, ttl / 3),
-  );
-  try {
-    return { locked: true, value: await work() };
-  } finally {
-    clearInterval(renew);
-    await deps.locks.release(lab, holder).catch(() => undefined);
-  }
-}
+/**
+ * `lab create NAME`: creates the lab, or resumes it from its last finished
+ * step (a failed lab, a job whose worker died). Holds the lab's lock
+ * throughout; the registry record is the truth, the thread's card its view.
+ */
 
 export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx: ProcessorContext) => {
     const command = ctx.envelope.command as Extract<Command, { kind: "lab.create" }>;
     const { origin } = ctx.envelope;
     const lab = command.lab;
-    const holder = `job-${ctx.job.id ?? ctx.envelope.deliveryId}`;
+    const holder = lockHolder(ctx.jobId);
 
     const existing = await deps.registry.get(lab);
     if (existing && existing.address.channel !== origin.address.channel) {
@@ -150,7 +72,7 @@ async function create(
   const { origin, correlationId } = ctx.envelope;
   const lab = command.lab;
   const { settings } = deps;
-  const now = deps.now();
+  const now = deps.clock.now();
   const names = labNames(lab);
 
   let record: LabRecord;
@@ -160,7 +82,7 @@ async function create(
         ...r,
         state: "creating",
         updatedAt: now,
-        jobId: String(ctx.job.id),
+        jobId: ctx.jobId,
       }))) ?? existing;
   } else {
     const ttl = Math.min(command.ttlMs ?? settings.defaultTtlMs, settings.maxTtlMs);
@@ -174,9 +96,9 @@ async function create(
       updatedAt: now,
       // A lifetime is a wait like any other: the emulated world's time scale shortens it, and the
       // recorded expiry is when the lab really goes, so cards and reminders tell the truth.
-      expiresAt: now + scaledInterval(ttl, settings.timeScale),
+      expiresAt: now + scaledInterval(ttl, deps.clock.timeScale),
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
-      jobId: String(ctx.job.id),
+      jobId: ctx.jobId,
     };
     if (!(await deps.registry.create(record))) {
       record = (await deps.registry.get(lab)) ?? record;
@@ -209,6 +131,7 @@ async function create(
     chat: ctx.chat,
     thread,
     logger: ctx.logger,
+    clock: deps.clock,
     view,
     milestones: {
       aks: (e) =>
@@ -240,9 +163,8 @@ async function create(
       nodeCount: settings.nodeCount,
       vmSize: settings.vmSize,
       rotationPollInterval: settings.rotationPollInterval,
-      timeScale: settings.timeScale,
     },
-    { azure: deps.azure, keyVault: deps.keyVault, cluster: deps.cluster, sleep: deps.sleep, now: deps.now },
+    { azure: deps.azure, keyVault: deps.keyVault, cluster: deps.cluster, clock: deps.clock },
   );
 
   const done: Record<string, Record<string, string>> = {};
@@ -256,9 +178,9 @@ async function create(
         async save(step, outputs, durationMs) {
           const updated = await deps.registry.update(lab, (r) => ({
             ...r,
-            updatedAt: deps.now(),
+            updatedAt: deps.clock.now(),
             outputs: { ...r.outputs, ...recordOutputs(step, outputs) },
-            steps: { ...r.steps, [step]: { outputs, durationMs, finishedAt: deps.now() } },
+            steps: { ...r.steps, [step]: { outputs, durationMs, finishedAt: deps.clock.now() } },
           }));
           if (updated) view.record = updated;
           await ctx.checkpoint({ lastStep: step });
@@ -286,7 +208,7 @@ async function create(
       await deps.registry.update(lab, (r) => ({
         ...r,
         state: "failed",
-        updatedAt: deps.now(),
+        updatedAt: deps.clock.now(),
         lastError: { step: error.step, code: error.code, message: error.message },
       }));
       // The failure is reported; the job itself is done (a retry is a new command from the user).
@@ -304,7 +226,7 @@ async function create(
   await progress.flush();
   const ready = await deps.registry.update(lab, (r) => {
     const { lastError: _dropped, ...rest } = r;
-    return { ...rest, state: "ready", updatedAt: deps.now() };
+    return { ...rest, state: "ready", updatedAt: deps.clock.now() };
   });
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
   return undefined;

@@ -1,72 +1,25 @@
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
-import { labNames, vaultName } from "../../src/labs/naming.ts";
-import type { Step } from "../../src/labs/steps.ts";
-import { scaledRetry } from "../../src/labs/timing.ts";
+import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
+import { labNames } from "../../src/labs/naming.ts";
+import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
-import type { LabRecord } from "../../src/ports/registry.ts";
-import { runPlan, StepFailedError } from "../step-runner.ts";
-import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "../worker.ts";
+import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
-import { planRunOptions, withLabLock } from "./lab-create.ts";
+import { lockHolder, withLabLock } from "./lab-lock.ts";
+import { planRunOptions } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
-export const DESTROY_STEPS = [
-  { name: "rg-delete", label: "Delete the resource group (cluster, vault, identity, roles)", dependsOn: [] },
-  { name: "kv-purge", label: "Purge the soft-deleted Key Vault", dependsOn: ["rg-delete"] },
-  { name: "forget", label: "Forget the lab: record, schedules, watch", dependsOn: ["kv-purge"] },
-] as const;
-
-function destroyPlan(deps: WorkflowDeps, lab: string, record: LabRecord | undefined): Step[] {
-  const names = labNames(lab);
-  const location = record?.location ?? deps.settings.location;
-  const retry = scaledRetry(
-    { attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 },
-    deps.settings.timeScale,
-  );
-  return [
-    {
-      ...DESTROY_STEPS[0],
-      retry,
-      async run({ signal }) {
-        await deps.azure.deleteResourceGroup(names.resourceGroup, signal);
-        return {};
-      },
-    },
-    {
-      ...DESTROY_STEPS[1],
-      retry,
-      async run({ signal }) {
-        // Without a purge the global name stays taken for 90 days.
-        const known = record?.outputs.vaultName;
-        const candidates = known
-          ? [known]
-          : Array.from({ length: 5 }, (_, i) => vaultName(deps.settings.subscriptionId, lab, i));
-        const purged: string[] = [];
-        for (const name of candidates) {
-          if (await deps.azure.purgeDeletedVault(name, location, signal)) purged.push(name);
-        }
-        return { purged: purged.join(",") };
-      },
-    },
-    {
-      ...DESTROY_STEPS[2],
-      async run() {
-        await deps.scheduler.cancel(lab);
-        // The watcher let the lab go when it turned "destroying"; what it kept of it goes too.
-        await deps.watchState.delete(lab);
-        await deps.registry.delete(lab);
-        return {};
-      },
-    },
-  ];
-}
-
+/**
+ * `lab destroy NAME` (confirmed, or the expiry's): runs the destroy plan
+ * (src/labs/destroy-plan.ts) under the lab's lock, its steps checkpointed in
+ * the job, so a retried job resumes where it stopped.
+ */
 export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx: ProcessorContext) => {
     const command = ctx.envelope.command as Extract<Command, { kind: "lab.destroy" }>;
     const { origin } = ctx.envelope;
-    const holder = `job-${ctx.job.id ?? ctx.envelope.deliveryId}`;
+    const holder = lockHolder(ctx.jobId);
     const result = await withLabLock(deps, command.lab, holder, ctx.signal, () =>
       destroy(ctx, deps, command.lab),
     );
@@ -97,12 +50,12 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     await deps.registry.update(lab, (r) => ({
       ...r,
       state: "destroying",
-      updatedAt: deps.now(),
-      jobId: String(ctx.job.id),
+      updatedAt: deps.clock.now(),
+      jobId: ctx.jobId,
     }));
   }
 
-  const startedAt = deps.now();
+  const startedAt = deps.clock.now();
   const view = {
     lab,
     verb: "destroy" as const,
@@ -118,7 +71,13 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     thread = await ctx.chat.openThread(record?.address ?? origin.address, progressCard(view));
     await ctx.checkpoint({ thread });
   }
-  const progress = new ProgressReporter({ chat: ctx.chat, thread, logger: ctx.logger, view });
+  const progress = new ProgressReporter({
+    chat: ctx.chat,
+    thread,
+    logger: ctx.logger,
+    clock: deps.clock,
+    view,
+  });
   if (record?.thread) {
     await ctx.chat
       .reply(
@@ -131,7 +90,15 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
   const done = (ctx.saved.destroySteps ?? {}) as Record<string, Record<string, string>>;
   try {
     await runPlan(
-      destroyPlan(deps, lab, record),
+      createDestroyPlan(
+        {
+          lab,
+          location: record?.location ?? deps.settings.location,
+          subscriptionId: deps.settings.subscriptionId,
+          vaultName: record?.outputs.vaultName,
+        },
+        deps,
+      ),
       planRunOptions(ctx, deps, progress, {
         done,
         async save(step, outputs) {
@@ -145,7 +112,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       await deps.registry.update(lab, (r) => ({
         ...r,
         state: "failed",
-        updatedAt: deps.now(),
+        updatedAt: deps.clock.now(),
         lastError: { step: error.step, code: error.code, message: error.message },
       }));
       progress.update({

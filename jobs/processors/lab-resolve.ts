@@ -1,5 +1,5 @@
 import type { LabRecord } from "../../src/ports/registry.ts";
-import type { ProcessorContext } from "../worker.ts";
+import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { describeCommand } from "../../src/commands/describe.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
-import type { CommandProcessor } from "../worker.ts";
+import type { CommandProcessor } from "./context.ts";
 
 /**
  * PLACEHOLDER STEP (foundation issue): stands in for the lab workflows, which

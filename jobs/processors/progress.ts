@@ -1,8 +1,9 @@
+import type { Clock } from "../../src/clock.ts";
 import { formatElapsed, type ProgressView, progressCard, type StepView } from "../../src/labs/cards.ts";
+import type { StepEvent } from "../../src/labs/runner.ts";
 import type { Logger } from "../../src/log.ts";
 import type { ChatPort, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import type { StepEvent } from "../step-runner.ts";
 
 /**
  * Turns step events into the thread's status card and milestone replies.
@@ -14,6 +15,7 @@ export class ProgressReporter {
   readonly #chat: ChatPort;
   readonly #thread: ThreadRef;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #view: ProgressView;
   readonly #milestones: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
   readonly #announced: Set<string>;
@@ -24,6 +26,8 @@ export class ProgressReporter {
     chat: ChatPort;
     thread: ThreadRef;
     logger: Logger;
+    /** The card's "now", for its elapsed times. */
+    clock: Clock;
     view: ProgressView;
     milestones?: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
     /** Steps whose milestone an earlier attempt of the job already said. */
@@ -34,6 +38,7 @@ export class ProgressReporter {
     this.#chat = options.chat;
     this.#thread = options.thread;
     this.#logger = options.logger;
+    this.#clock = options.clock;
     this.#view = options.view;
     this.#milestones = options.milestones ?? {};
     this.#announced = new Set(options.announced ?? []);
@@ -81,7 +86,7 @@ export class ProgressReporter {
   };
 
   update(patch: Partial<ProgressView> = {}): void {
-    Object.assign(this.#view, patch, { now: Date.now() });
+    Object.assign(this.#view, patch, { now: this.#clock.now() });
     const card = progressCard(this.#view);
     this.#enqueue(() => this.#chat.updateCard(this.#thread, card));
   }

@@ -1,13 +1,14 @@
 import { confirmationCard } from "../chat/cards.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { AuditEntry, AuditLog, AuditResult } from "../ports/audit.ts";
+import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmationStore } from "../ports/confirmations.ts";
 import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRegistry } from "../ports/registry.ts";
+import { auditEntry } from "./audit-entry.ts";
 import { authorize, commandLab, mention, resolveConversationLab, sameConversation } from "./authorize.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
@@ -121,22 +122,11 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     };
   }
 
-  const entry: AuditEntry = {
-    at: (deps.now ?? Date.now)(),
-    correlationId: decided.correlationId ?? correlationId,
-    deliveryId: incoming.deliveryId,
-    platform: origin.address.platform,
-    tenant: origin.address.tenant,
-    channel: origin.address.channel,
-    userId: origin.user.id,
-    ...(origin.user.name !== undefined ? { userName: origin.user.name } : {}),
-    command: decided.audit.command,
-    result: decided.audit.result,
-    ...(decided.audit.kind !== undefined ? { kind: decided.audit.kind } : {}),
-    ...(decided.audit.lab !== undefined ? { lab: decided.audit.lab } : {}),
-    ...(decided.audit.reason !== undefined ? { reason: decided.audit.reason } : {}),
-    ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}),
-  };
+  const entry = auditEntry(
+    (deps.now ?? Date.now)(),
+    { correlationId: decided.correlationId ?? correlationId, deliveryId: incoming.deliveryId, origin },
+    { ...decided.audit, ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}) },
+  );
   await deps.audit.record(entry).catch((error: unknown) => {
     log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
   });

@@ -1,6 +1,6 @@
 /**
  * Naming rules. A lab name becomes part of every Azure and cluster name the
- * lab owns, so it is held to the narrowest rule among them (DESIGN section 4).
+ * lab owns, so it is held to the narrowest rule among them (docs/ARCHITECTURE.md).
  */
 
 export const LAB_NAME_RULE =

@@ -1,8 +1,9 @@
 import type { Logger } from "../log.ts";
 
 /**
- * The shape of a plan's steps. The runner lives in jobs/step-runner.ts; the
- * lab's steps (src/labs/plan.ts) are written against these types only.
+ * The shape of a plan's steps. The runner lives beside them (runner.ts); the
+ * lab's plans (create-plan.ts, destroy-plan.ts) are written against these
+ * types only.
  */
 
 export type StepOutputs = Record<string, string>;

@@ -4,15 +4,17 @@ import { createAzureCredential } from "../../adapters/azure/credential.ts";
 import { KeyVaultSecrets } from "../../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../../adapters/azure/lab-azure.ts";
 import { type AzureEmulator, RESOURCE_TYPES, startAzureEmulator } from "../../emulators/azure/index.ts";
-import { defaultSleep, runPlan, type StepEvent, type StepOutputs } from "../../jobs/step-runner.ts";
+import { systemClock } from "../../src/clock.ts";
+import { createLabPlan, DEFAULT_LAB_SHAPE } from "../../src/labs/create-plan.ts";
 import { LAB_SECRETS } from "../../src/labs/naming.ts";
-import { createLabPlan, DEFAULT_LAB_SHAPE } from "../../src/labs/plan.ts";
+import { runPlan, type StepEvent, type StepOutputs } from "../../src/labs/runner.ts";
 import { createLogger } from "../../src/log.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 
 const TIME_SCALE = 2_000;
 const AZURE_ONLY = new Set(["rg", "kv", "mi", "role-mi", "role-bot", "secrets"]);
 const logger = createLogger({ level: "silent" });
+const clock = systemClock(TIME_SCALE);
 
 const noCluster: ClusterPort = {
   connect() {
@@ -47,9 +49,9 @@ describe("the lab plan's Azure steps on the real SDKs against the Azure emulator
       subscriptionId: emu.subscriptionId,
       tenantId: emu.tenantId,
       armEndpoint: emu.armEndpoint,
-      timeScale: TIME_SCALE,
+      clock,
     });
-    keyVault = new KeyVaultSecrets((uri) => clients.secrets(uri));
+    keyVault = new KeyVaultSecrets((uri) => clients.secrets(uri), clock);
   });
   afterAll(async () => emu?.stop());
 
@@ -62,9 +64,8 @@ describe("the lab plan's Azure steps on the real SDKs against the Azure emulator
         tenantId: emu.tenantId,
         tags: { "labops-lab": lab },
         ...DEFAULT_LAB_SHAPE,
-        timeScale: TIME_SCALE,
       },
-      { azure, keyVault, cluster: noCluster, sleep: defaultSleep, now: Date.now },
+      { azure, keyVault, cluster: noCluster, clock },
     );
     return plan.steps.filter((s) => AZURE_ONLY.has(s.name));
   }
@@ -78,6 +79,7 @@ describe("the lab plan's Azure steps on the real SDKs against the Azure emulator
     const outputs = await runPlan(azureSteps(lab), {
       signal: new AbortController().signal,
       logger,
+      clock,
       onEvent: (e) => events.push(e),
       checkpoints: {
         done,

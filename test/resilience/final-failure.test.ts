@@ -5,6 +5,7 @@ import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
 import { createRedis } from "../../jobs/connection.ts";
 import { type CommandWorker, startCommandWorker } from "../../jobs/worker.ts";
+import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { ExternalError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
@@ -39,9 +40,10 @@ describe("a command whose job fails its last attempt", () => {
       secretKey: config.secretKey,
       chat: router,
       logger,
+      clock: systemClock(),
       processors: {},
-      async fallback({ job }) {
-        tries.push(job.attemptsMade + 1);
+      async fallback({ attempt }) {
+        tries.push(attempt);
         throw new ExternalError("azure", "ServiceUnavailable", "Azure is away.", { retryable: true });
       },
     });

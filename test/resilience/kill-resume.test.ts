@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CREATE_STEPS } from "../../src/labs/plan.ts";
+import { CREATE_STEPS } from "../../src/labs/create-plan.ts";
 import { waitFor } from "../helpers/env.ts";
 import {
   expectEachResourceOnce,

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
-import { CREATE_STEPS } from "../../src/labs/plan.ts";
+import { CREATE_STEPS } from "../../src/labs/create-plan.ts";
 import { REDIS_URL, TEST_SIGNING_SECRET, uniquePrefix, waitFor } from "../helpers/env.ts";
 import {
   exitOf,

@@ -6,6 +6,7 @@ import {
   createAzureCredential,
   needsInstanceDiscoveryDisabled,
 } from "../../adapters/azure/credential.ts";
+import { retryAfterMs } from "../../adapters/azure/errors.ts";
 
 describe("Azure credential settings", () => {
   it("builds a client-secret or a workload-identity credential", () => {
@@ -47,5 +48,15 @@ describe("Azure credential settings", () => {
     expect(needsChallengeResourceVerificationDisabled("https://hsm-a.managedhsm.azure.net/")).toBe(false);
     expect(needsChallengeResourceVerificationDisabled("https://127.0.0.1:41234/")).toBe(true);
     expect(needsChallengeResourceVerificationDisabled("https://secrets.internal.example/")).toBe(true);
+  });
+});
+
+describe("Azure's Retry-After", () => {
+  it("reads seconds, and an HTTP date against the clock's now", () => {
+    const now = Date.UTC(2026, 11, 1, 9, 0, 0);
+    expect(retryAfterMs("7", now)).toBe(7_000);
+    expect(retryAfterMs("Tue, 01 Dec 2026 09:00:30 GMT", now)).toBe(30_000);
+    expect(retryAfterMs("Tue, 01 Dec 2026 08:59:00 GMT", now)).toBe(0);
+    expect(retryAfterMs("soon", now)).toBeUndefined();
   });
 });

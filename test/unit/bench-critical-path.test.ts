@@ -3,7 +3,7 @@ import { criticalPath, labStepDurations, sequentialTotal } from "../../bench/lib
 import { percentile, summarize } from "../../bench/lib/stats.ts";
 import { AZURE_LATENCY_PROFILE } from "../../emulators/azure/latency.ts";
 import { DEFAULT_KUBELET_TIMING } from "../../emulators/kubernetes/controllers/kubelet.ts";
-import { CREATE_STEPS } from "../../src/labs/plan.ts";
+import { CREATE_STEPS } from "../../src/labs/create-plan.ts";
 
 describe("critical path of a step graph", () => {
   it("follows the longest chain, not the most steps", () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ProgressReporter } from "../../jobs/processors/progress.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Card, ChatMessage, ChatPort, ThreadRef } from "../../src/ports/chat.ts";
+import { ManualClock } from "../fakes/clock.ts";
 
 const thread: ThreadRef = {
   address: { platform: "slack", tenant: "T1", channel: "C1" },
@@ -32,6 +33,7 @@ function reporter(port: ChatPort, announced: string[], saved: string[][]) {
     chat: port,
     thread,
     logger: createLogger({ level: "silent" }),
+    clock: new ManualClock(),
     view: {
       lab: "a",
       verb: "create",

@@ -1,17 +1,13 @@
 import { auditLine } from "../../src/commands/audit-view.ts";
-import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
-import { scaledInterval } from "../../src/labs/timing.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import type { CommandProcessor, ProcessorContext } from "../worker.ts";
+import type { CommandProcessor, ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { resolveLab } from "./lab-resolve.ts";
-import { shortVersion } from "./secrets.ts";
-
-const EXTEND_DEFAULT_MS = 4 * 3_600_000;
+import { shortVersion } from "./versions.ts";
 
 /** Reads Azure and the cluster for `lab status`; each part says what it could not read instead of failing. */
 async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: LabRecord): Promise<Card> {
@@ -118,59 +114,12 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
   };
 }
 
+/** `lab status [NAME]`: the lab as Azure, the cluster, the vault and the audit trail see it now. */
 export function labStatusProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx) => {
     const command = ctx.envelope.command as Extract<Command, { kind: "lab.status" }>;
     const record = await resolveLab(ctx, deps, command.lab, { needReady: false, usage: "lab status NAME" });
     if (!record) return;
     await ctx.chat.openThread(ctx.envelope.origin.address, await statusCard(ctx, deps, record));
-  };
-}
-
-export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
-  return async (ctx) => {
-    const labs = await deps.registry.list();
-    await ctx.chat.openThread(ctx.envelope.origin.address, {
-      title: labs.length === 0 ? "No labs yet" : `${labs.length} lab${labs.length === 1 ? "" : "s"}`,
-      status: "info",
-      text:
-        labs.length === 0
-          ? "Create one with `lab create team-a`."
-          : labs
-              .map(
-                (r) =>
-                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}`,
-              )
-              .join("\n"),
-      footer: `ref ${ctx.envelope.correlationId}`,
-    });
-  };
-}
-
-export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
-  return async (ctx) => {
-    const command = ctx.envelope.command as Extract<Command, { kind: "lab.extend" }>;
-    const record = await resolveLab(ctx, deps, command.lab, {
-      needReady: false,
-      usage: "lab extend NAME --by 4h",
-    });
-    if (!record) return;
-    const { origin } = ctx.envelope;
-    const scale = deps.settings.timeScale;
-    const by = scaledInterval(command.byMs ?? EXTEND_DEFAULT_MS, scale);
-    const limit = deps.now() + scaledInterval(deps.settings.maxTtlMs, scale);
-    const expiresAt = Math.min(Math.max(record.expiresAt, deps.now()) + by, limit);
-    const updated = await deps.registry.update(record.name, (r) => ({
-      ...r,
-      expiresAt,
-      updatedAt: deps.now(),
-    }));
-    if (!updated) return;
-    if (updated.state === "ready") await deps.scheduler.scheduleExpiry(record.name, expiresAt);
-    const capped =
-      expiresAt === limit ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)` : "";
-    const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
-    if (record.thread) await ctx.chat.reply(record.thread, text);
-    else await ctx.chat.notify(origin.address, origin.user, text);
   };
 }

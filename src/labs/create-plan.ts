@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Clock } from "../clock.ts";
 import { CancelledError, ExternalError } from "../errors.ts";
 import type { AzureLabPort, KeyVaultPort, Tags } from "../ports/azure.ts";
 import type { ClusterPort, ClusterSession, MountState, PodState } from "../ports/cluster.ts";
@@ -17,7 +18,7 @@ import type { RetryPolicy, Step, StepContext } from "./steps.ts";
 import { scaledDeadline, scaledPoll, scaledRetry } from "./timing.ts";
 
 /**
- * The lab blueprint (DESIGN section 4) as a plan of steps. The cluster is
+ * The lab blueprint (docs/ARCHITECTURE.md) as a plan of steps. The cluster is
  * created with the Key Vault CSI addon and rotation in the same request,
  * saving the reference's second cluster update (about 3 minutes).
  */
@@ -32,16 +33,14 @@ export interface LabPlanInput {
   nodeCount: number;
   vmSize: string;
   rotationPollInterval: string;
-  /** Divides the plan's own waits (verify polling and deadlines) when the world runs faster. */
-  timeScale: number;
 }
 
 export interface LabPlanPorts {
   azure: AzureLabPort;
   keyVault: KeyVaultPort;
   cluster: ClusterPort;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  now: () => number;
+  /** The verify step's polling and deadline; its time scale divides the plan's own waits. */
+  clock: Clock;
 }
 
 export const DEFAULT_LAB_SHAPE = {
@@ -75,6 +74,26 @@ export const CREATE_STEPS: ReadonlyArray<{ name: string; label: string; dependsO
   },
 ];
 
+/** Step outputs worth keeping on the lab record itself, under flat names. */
+const RECORD_OUTPUTS: Record<string, Record<string, string>> = {
+  rg: { id: "resourceGroupId" },
+  aks: { id: "clusterId", oidcIssuerUrl: "oidcIssuerUrl", nodeResourceGroup: "nodeResourceGroup" },
+  kv: { id: "vaultId", name: "vaultName", vaultUri: "vaultUri" },
+  mi: { id: "identityId", clientId: "identityClientId", principalId: "identityPrincipalId" },
+  "role-bot": { principalId: "botPrincipalId" },
+};
+
+/** What of a finished step's outputs the lab record keeps (`LabRecord.outputs`). */
+export function recordOutputs(step: string, outputs: Record<string, string>): Record<string, string> {
+  const map = RECORD_OUTPUTS[step] ?? {};
+  const flat: Record<string, string> = {};
+  for (const [from, to] of Object.entries(map)) {
+    const v = outputs[from];
+    if (v !== undefined) flat[to] = v;
+  }
+  return flat;
+}
+
 /** RBAC assignments take one to two minutes to reach Key Vault's data plane. */
 const RBAC_PROPAGATION: RetryPolicy = {
   attempts: 40,
@@ -84,7 +103,8 @@ const RBAC_PROPAGATION: RetryPolicy = {
     e instanceof ExternalError && (e.retryable || e.code === "ForbiddenByRbac" || e.status === 403),
 };
 
-const VAULT_NAME_ATTEMPTS = 5;
+/** How many vault names a lab may try (they are global); the destroy plan purges as many. */
+export const VAULT_NAME_ATTEMPTS = 5;
 
 /** A connection string with a fresh password: the lab's example of a secret nobody should see. */
 function seedConnectionString(names: LabNames): SecretValue {
@@ -142,8 +162,8 @@ export interface LabPlan {
 
 export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan {
   const names = labNames(input.lab);
-  const scale = input.timeScale;
-  const { azure, keyVault, cluster } = ports;
+  const { azure, keyVault, cluster, clock } = ports;
+  const scale = clock.timeScale;
 
   // The kubeconfig holds a credential, so it is never checkpointed: each run asks ARM for it again.
   let session: ClusterSession | undefined;
@@ -312,7 +332,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
       const s = await clusterSession(signal);
       const vaultUri = output("kv", "vaultUri");
       // Deadline: an image pull, a CSI mount with token exchange, and RBAC propagation to the data plane.
-      const deadline = ports.now() + scaledDeadline(10 * 60_000, scale);
+      const deadline = clock.now() + scaledDeadline(10 * 60_000, scale);
       let last = "";
       for (;;) {
         if (signal.aborted) throw new CancelledError();
@@ -328,7 +348,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
         const report = compareMounts(pods, mounts, current, input.replicas);
         if (report.ready) return { pods: String(input.replicas), summary: report.summary };
         last = report.summary;
-        if (ports.now() > deadline) {
+        if (clock.now() > deadline) {
           const events = await s.listEvents(names.namespace, signal).catch(() => []);
           const mountFailure = events.find((e) => e.reason === "FailedMount");
           throw new ExternalError(
@@ -342,7 +362,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
             },
           );
         }
-        await ports.sleep(scaledPoll(5_000, scale), signal);
+        await clock.sleep(scaledPoll(5_000, scale), signal);
       }
     },
   };

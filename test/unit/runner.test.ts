@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CancelledError, ExternalError } from "../../src/errors.ts";
 import {
   CheckpointError,
   type Checkpoints,
@@ -9,9 +10,9 @@ import {
   StepFailedError,
   type StepOutputs,
   validatePlan,
-} from "../../jobs/step-runner.ts";
-import { CancelledError, ExternalError } from "../../src/errors.ts";
+} from "../../src/labs/runner.ts";
 import { createLogger } from "../../src/log.ts";
+import { ManualClock } from "../fakes/clock.ts";
 
 const logger = createLogger({ level: "silent" });
 
@@ -37,6 +38,20 @@ function step(name: string, dependsOn: string[], run?: Step["run"], retry?: Step
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** A clock whose sleeps return at once, moving its time on by what they waited; `waits` records each. */
+class SkippingClock extends ManualClock {
+  readonly #waits: number[];
+  constructor(waits: number[] = []) {
+    super();
+    this.#waits = waits;
+  }
+  override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw new CancelledError();
+    this.#waits.push(ms);
+    this.set(this.now() + ms);
+  }
+}
 
 describe("runPlan", () => {
   it("runs independent steps at the same time and passes outputs down", async () => {
@@ -67,6 +82,7 @@ describe("runPlan", () => {
       checkpoints: cp,
       signal: new AbortController().signal,
       logger,
+      clock: new SkippingClock(),
       onEvent: (e) => events.push(e),
     });
     expect(order.slice(0, 2).sort()).toEqual(["aks.start", "kv.start"]);
@@ -89,7 +105,12 @@ describe("runPlan", () => {
       }),
     );
     const cp = memory({ a: { a: "A" }, b: { b: "B" } });
-    const outputs = await runPlan(plan, { checkpoints: cp, signal: new AbortController().signal, logger });
+    const outputs = await runPlan(plan, {
+      checkpoints: cp,
+      signal: new AbortController().signal,
+      logger,
+      clock: new SkippingClock(),
+    });
     expect(ran).toEqual(["c"]);
     expect(outputs.c).toEqual({ got: "B" });
   });
@@ -117,9 +138,7 @@ describe("runPlan", () => {
       checkpoints: memory(),
       signal: new AbortController().signal,
       logger,
-      sleep: async (ms) => {
-        delays.push(ms);
-      },
+      clock: new SkippingClock(delays),
     });
     expect(calls).toBe(3);
     expect(delays).toEqual([7_000, 7_000]);
@@ -147,6 +166,7 @@ describe("runPlan", () => {
       checkpoints: cp,
       signal: new AbortController().signal,
       logger,
+      clock: new SkippingClock(),
     }).catch((e) => e);
     expect(error).toBeInstanceOf(StepFailedError);
     expect(error).toMatchObject({ step: "bad", code: "InvalidResourceName", hint: "pick another name" });
@@ -171,7 +191,7 @@ describe("runPlan", () => {
       checkpoints: memory(),
       signal: new AbortController().signal,
       logger,
-      sleep: async () => undefined,
+      clock: new SkippingClock(),
     }).catch((e) => e);
     expect(calls).toBe(3);
     expect(error).toMatchObject({ step: "flaky", code: "InternalServerError" });
@@ -200,9 +220,7 @@ describe("runPlan", () => {
       checkpoints: memory(),
       signal: new AbortController().signal,
       logger,
-      sleep: async (ms) => {
-        delays.push(ms);
-      },
+      clock: new SkippingClock(delays),
     });
     expect(outputs.busy).toEqual({ ok: "yes" });
     expect(calls).toBe(11);
@@ -226,7 +244,7 @@ describe("runPlan", () => {
       checkpoints: memory(),
       signal: new AbortController().signal,
       logger,
-      sleep: async () => undefined,
+      clock: new SkippingClock(),
     }).catch((e) => e);
     expect(error).toMatchObject({ step: "stuck", code: "SubscriptionRequestsThrottled" });
     expect(forever).toBe(MAX_THROTTLE_WAITS + 3);
@@ -248,9 +266,9 @@ describe("runPlan", () => {
       }),
     ];
     const cp = memory();
-    await expect(runPlan(plan, { checkpoints: cp, signal: ac.signal, logger })).rejects.toBeInstanceOf(
-      CancelledError,
-    );
+    await expect(
+      runPlan(plan, { checkpoints: cp, signal: ac.signal, logger, clock: new SkippingClock() }),
+    ).rejects.toBeInstanceOf(CancelledError);
     expect(ran).toEqual(["first"]);
     expect(cp.saved).toEqual([]);
   });
@@ -273,12 +291,11 @@ describe("runPlan", () => {
       }),
     ];
     const events: StepEvent[] = [];
-    const sleep = async () => undefined;
     await runPlan(plan, {
       checkpoints: flaky,
       signal: new AbortController().signal,
       logger,
-      sleep,
+      clock: new SkippingClock(),
       onEvent: (e) => events.push(e),
     });
     expect(ran).toEqual(["only"]);
@@ -298,7 +315,7 @@ describe("runPlan", () => {
         checkpoints: never,
         signal: new AbortController().signal,
         logger,
-        sleep: () => new Promise((r) => setTimeout(r, 5)),
+        clock: new SkippingClock(),
         checkpointPatienceMs: 20,
         onEvent: (e) => failedEvents.push(e),
       }),
@@ -323,7 +340,13 @@ describe("runPlan", () => {
     ];
     const cp = memory();
     await expect(
-      runPlan(plan, { checkpoints: cp, signal: new AbortController().signal, drain: drain.signal, logger }),
+      runPlan(plan, {
+        checkpoints: cp,
+        signal: new AbortController().signal,
+        drain: drain.signal,
+        logger,
+        clock: new SkippingClock(),
+      }),
     ).rejects.toBeInstanceOf(CancelledError);
     expect(ran).toEqual(["first"]);
     expect(cp.saved).toEqual(["first"]);
@@ -334,6 +357,7 @@ describe("runPlan", () => {
         signal: new AbortController().signal,
         drain: drain.signal,
         logger,
+        clock: new SkippingClock(),
       }),
     ).resolves.toBeDefined();
   });

@@ -1,22 +1,18 @@
-import {
-  CancelledError,
-  cancellableSleep,
-  ExternalError,
-  errorCode,
-  isRetryable,
-  LabopsError,
-} from "../src/errors.ts";
-import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "../src/labs/steps.ts";
-import type { Logger } from "../src/log.ts";
+import { backoff, type Clock } from "../clock.ts";
+import { CancelledError, ExternalError, errorCode, isRetryable, LabopsError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "./steps.ts";
 
-export type { RetryPolicy, Step, StepContext, StepOutputs } from "../src/labs/steps.ts";
+export type { RetryPolicy, Step, StepContext, StepOutputs } from "./steps.ts";
 
 /**
  * Runs a plan: a graph of named steps with dependencies. Steps whose
  * dependencies are done run at the same time; each finished step's outputs
  * are checkpointed before anything depends on them, so a job killed at any
  * point resumes at the first unfinished step. Retries back off exponentially
- * with jitter and never sooner than a server's Retry-After.
+ * with jitter and never sooner than a server's Retry-After. It knows nothing
+ * of the queue: a job processor (jobs/processors) hands it the job's signals
+ * and a place to save checkpoints.
  */
 
 export type StepEvent =
@@ -52,9 +48,8 @@ export interface RunOptions {
   drain?: AbortSignal;
   logger: Logger;
   onEvent?: (event: StepEvent) => void;
-  /** Injected so tests and the time scale control waiting. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  now?: () => number;
+  /** Every wait and timestamp of the run (retry back-off, checkpoint patience, event times). */
+  clock: Clock;
   random?: () => number;
   /** How long a failing checkpoint save (the store is away) is retried before the run gives up. */
   checkpointPatienceMs?: number;
@@ -117,9 +112,6 @@ export function validatePlan(steps: readonly Step[]): void {
   if (seen !== steps.length) throw new Error("plan: the dependencies form a cycle");
 }
 
-/** The step runner's sleep unless a test gives its own. */
-export const defaultSleep = cancellableSleep;
-
 /** Throttled tries a step may wait out on top of its policy's attempts. */
 export const MAX_THROTTLE_WAITS = 60;
 
@@ -127,17 +119,15 @@ function isThrottled(error: unknown): boolean {
   return error instanceof ExternalError && error.status === 429;
 }
 
-/** Exponential back-off with full jitter, never below the server's Retry-After. */
+/** The policy's exponential back-off with equal jitter, never below the server's Retry-After. */
 export function retryDelay(
   policy: RetryPolicy,
   attempt: number,
   error: unknown,
   random: () => number,
 ): number {
-  const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));
-  const jittered = exp / 2 + random() * (exp / 2);
   const retryAfter = error instanceof ExternalError ? (error.retryAfterMs ?? 0) : 0;
-  return Math.max(jittered, retryAfter);
+  return backoff(attempt, { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs }, random, retryAfter);
 }
 
 export async function runPlan(
@@ -145,8 +135,8 @@ export async function runPlan(
   options: RunOptions,
 ): Promise<Record<string, StepOutputs>> {
   validatePlan(steps);
-  const sleep = options.sleep ?? defaultSleep;
-  const now = options.now ?? Date.now;
+  const { clock } = options;
+  const now = () => clock.now();
   const random = options.random ?? Math.random;
   const emit = (event: StepEvent) => options.onEvent?.(event);
   const outputs: Record<string, StepOutputs> = { ...options.checkpoints.done };
@@ -158,17 +148,17 @@ export async function runPlan(
 
   /** Saves a finished step, retrying while the store is away (a Redis restart), within the patience. */
   const save = async (step: string, result: StepOutputs, durationMs: number, log: Logger) => {
-    const giveUpAt = Date.now() + patienceMs;
+    const giveUpAt = now() + patienceMs;
     for (let attempt = 1; ; attempt++) {
       try {
         await options.checkpoints.save(step, result, durationMs);
         return;
       } catch (error) {
         if (options.signal.aborted) throw new CancelledError();
-        if (Date.now() >= giveUpAt) throw new CheckpointError(step, error);
+        if (now() >= giveUpAt) throw new CheckpointError(step, error);
         const delayMs = Math.min(250 * 2 ** (attempt - 1), 5_000);
         log.warn({ code: errorCode(error), attempt, delayMs }, "step.checkpoint_retrying");
-        await sleep(delayMs, options.signal);
+        await clock.sleep(delayMs, options.signal);
       }
     }
   };
@@ -217,7 +207,7 @@ export async function runPlan(
           const delayMs = retryDelay(policy, attempt, error, random);
           log.warn({ code, attempt, delayMs: Math.round(delayMs) }, "step.retrying");
           emit({ type: "retrying", step: step.name, attempt, delayMs, code, at: now() });
-          await sleep(delayMs, options.signal);
+          await clock.sleep(delayMs, options.signal);
           continue;
         }
         const failure = new StepFailedError(step.name, error);

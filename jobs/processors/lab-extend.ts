@@ -1,0 +1,42 @@
+import { formatDuration } from "../../src/commands/parse.ts";
+import type { Command } from "../../src/commands/types.ts";
+import { formatWhen } from "../../src/labs/cards.ts";
+import { scaledInterval } from "../../src/labs/timing.ts";
+import type { CommandProcessor } from "./context.ts";
+import type { WorkflowDeps } from "./deps.ts";
+import { resolveLab } from "./lab-resolve.ts";
+
+const EXTEND_DEFAULT_MS = 4 * 3_600_000;
+
+/**
+ * `lab extend NAME --by 4h`: moves the expiry on, never past the longest
+ * lifetime from now (both scaled like the lab's lifetime), and reschedules it.
+ */
+export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
+  return async (ctx) => {
+    const command = ctx.envelope.command as Extract<Command, { kind: "lab.extend" }>;
+    const record = await resolveLab(ctx, deps, command.lab, {
+      needReady: false,
+      usage: "lab extend NAME --by 4h",
+    });
+    if (!record) return;
+    const { origin } = ctx.envelope;
+    const scale = deps.clock.timeScale;
+    const now = deps.clock.now();
+    const by = scaledInterval(command.byMs ?? EXTEND_DEFAULT_MS, scale);
+    const limit = now + scaledInterval(deps.settings.maxTtlMs, scale);
+    const expiresAt = Math.min(Math.max(record.expiresAt, now) + by, limit);
+    const updated = await deps.registry.update(record.name, (r) => ({
+      ...r,
+      expiresAt,
+      updatedAt: deps.clock.now(),
+    }));
+    if (!updated) return;
+    if (updated.state === "ready") await deps.scheduler.scheduleExpiry(record.name, expiresAt);
+    const capped =
+      expiresAt === limit ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)` : "";
+    const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
+    if (record.thread) await ctx.chat.reply(record.thread, text);
+    else await ctx.chat.notify(origin.address, origin.user, text);
+  };
+}

@@ -1,0 +1,30 @@
+import type { Checkpoints, RunOptions, StepEvent } from "../../src/labs/runner.ts";
+import type { ProcessorContext } from "./context.ts";
+import type { WorkflowDeps } from "./deps.ts";
+import type { ProgressReporter } from "./progress.ts";
+
+function recordStepMetric(deps: Pick<WorkflowDeps, "metrics">, event: StepEvent): void {
+  if (event.type === "finished") deps.metrics.stepFinished(event.step, "done", event.durationMs / 1000);
+  else if (event.type === "failed") deps.metrics.stepFinished(event.step, "failed", event.durationMs / 1000);
+  else if (event.type === "retrying") deps.metrics.stepFinished(event.step, "retry", 0);
+}
+
+/** How every lab plan runs: the job's cancellation and logger, the card, the metrics, its checkpoints. */
+export function planRunOptions(
+  ctx: ProcessorContext,
+  deps: Pick<WorkflowDeps, "metrics" | "clock">,
+  progress: ProgressReporter,
+  checkpoints: Checkpoints,
+): RunOptions {
+  return {
+    signal: ctx.signal,
+    drain: ctx.drain,
+    logger: ctx.logger,
+    clock: deps.clock,
+    onEvent: (event) => {
+      progress.onEvent(event);
+      recordStepMetric(deps, event);
+    },
+    checkpoints,
+  };
+}

@@ -1,0 +1,82 @@
+import { fingerprint } from "../../src/crypto.ts";
+import { ExternalError } from "../../src/errors.ts";
+import { formatElapsed } from "../../src/labs/cards.ts";
+import { rotationPollMs } from "../../src/labs/timing.ts";
+import type { Card, ThreadRef } from "../../src/ports/chat.ts";
+import type { LabRecord } from "../../src/ports/registry.ts";
+import type { SecretValue } from "../../src/secret-value.ts";
+import type { ProcessorContext } from "./context.ts";
+import type { WorkflowDeps } from "./deps.ts";
+import { shortVersion } from "./versions.ts";
+
+/** What `secret rotate` and `secret rollback` share: writing a version and handing its thread to the watcher. */
+export interface RotationSpec {
+  record: LabRecord;
+  secret: string;
+  value: SecretValue;
+  tags: Record<string, string>;
+  title: string;
+  verb: string;
+}
+
+/**
+ * Writes the new version, says when to expect it on the pods, and hands the
+ * thread to the rotation watcher, which follows the version through the
+ * cluster and finishes this thread (or says where it is stuck). The job ends
+ * here: following a rollout is the watcher's, for every version, whoever
+ * wrote it.
+ */
+export async function writeAndHandOff(
+  ctx: ProcessorContext,
+  deps: WorkflowDeps,
+  spec: RotationSpec,
+): Promise<void> {
+  const { record, secret } = spec;
+  const vaultUri = record.outputs.vaultUri;
+  if (!vaultUri)
+    throw new ExternalError("labops", "VaultUnknown", `Lab ${record.name} has no vault recorded.`);
+  const { correlationId, origin } = ctx.envelope;
+  const poll = rotationPollMs(deps.settings.rotationPollInterval);
+  const rolloutMs = 30_000 * deps.settings.replicas;
+
+  // The job saves the written version first thing, so a retried job follows it instead of writing another.
+  let version = ctx.saved.version as string | undefined;
+  let writtenAt = ctx.saved.writtenAt as number | undefined;
+  if (version === undefined) {
+    // The version this one replaces goes into its tags: rollback follows that link, since
+    // Key Vault's one-second timestamps cannot order versions written in the same second.
+    const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
+    const tags = replaced ? { ...spec.tags, "labops-previous": replaced.version } : spec.tags;
+    writtenAt = deps.clock.now();
+    const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
+    version = written.version;
+    await ctx.checkpoint({ version, writtenAt });
+  }
+  const expected = formatElapsed(poll + rolloutMs);
+  const card: Card = {
+    title: `${spec.title}: ${secret} in ${record.name}`,
+    status: "running",
+    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
+    fields: [
+      { label: "New version", value: shortVersion(version) },
+      { label: "Fingerprint", value: fingerprint(spec.value) },
+    ],
+    footer: `ref ${correlationId}`,
+  };
+  // A retried job keeps its thread: saved before it is handed over.
+  let thread = ctx.saved.thread as ThreadRef | undefined;
+  if (!thread) {
+    thread = await ctx.chat.openThread(record.address, card);
+    await ctx.checkpoint({ thread });
+  }
+  await deps.rotationThreads.register({
+    lab: record.name,
+    secret,
+    version,
+    thread,
+    card,
+    by: origin.user.name ?? origin.user.id,
+    correlationId,
+    writtenAt: writtenAt ?? deps.clock.now(),
+  });
+}

@@ -1,0 +1,84 @@
+import type { Clock } from "../clock.ts";
+import type { AzureLabPort } from "../ports/azure.ts";
+import type { LabRegistry } from "../ports/registry.ts";
+import type { LabScheduler } from "../ports/scheduler.ts";
+import type { WatchStateStore } from "../ports/watcher.ts";
+import { VAULT_NAME_ATTEMPTS } from "./create-plan.ts";
+import { labNames, vaultName } from "./naming.ts";
+import type { Step } from "./steps.ts";
+import { scaledRetry } from "./timing.ts";
+
+/**
+ * A lab's teardown as a plan of steps, run like the create plan
+ * (create-plan.ts) by the runner: delete the resource group, purge the
+ * soft-deleted vault so its global name is free again, then forget the lab.
+ */
+
+export const DESTROY_STEPS = [
+  { name: "rg-delete", label: "Delete the resource group (cluster, vault, identity, roles)", dependsOn: [] },
+  { name: "kv-purge", label: "Purge the soft-deleted Key Vault", dependsOn: ["rg-delete"] },
+  { name: "forget", label: "Forget the lab: record, schedules, watch", dependsOn: ["kv-purge"] },
+] as const;
+
+export interface DestroyPlanInput {
+  lab: string;
+  /** Where the lab's vault was (the vault purge is per location). */
+  location: string;
+  subscriptionId: string;
+  /** The vault's name when the lab record knows it; else every name the create plan could have chosen is tried. */
+  vaultName?: string | undefined;
+}
+
+export interface DestroyPlanPorts {
+  azure: Pick<AzureLabPort, "deleteResourceGroup" | "purgeDeletedVault">;
+  scheduler: Pick<LabScheduler, "cancel">;
+  /** The rotation watcher's state per lab. */
+  watchState: Pick<WatchStateStore, "delete">;
+  registry: Pick<LabRegistry, "delete">;
+  /** Its time scale divides the retry waits. */
+  clock: Clock;
+}
+
+export function createDestroyPlan(input: DestroyPlanInput, ports: DestroyPlanPorts): Step[] {
+  const { lab } = input;
+  const names = labNames(lab);
+  const retry = scaledRetry(
+    { attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 },
+    ports.clock.timeScale,
+  );
+  return [
+    {
+      ...DESTROY_STEPS[0],
+      retry,
+      async run({ signal }) {
+        await ports.azure.deleteResourceGroup(names.resourceGroup, signal);
+        return {};
+      },
+    },
+    {
+      ...DESTROY_STEPS[1],
+      retry,
+      async run({ signal }) {
+        // Without a purge the global name stays taken for 90 days.
+        const candidates = input.vaultName
+          ? [input.vaultName]
+          : Array.from({ length: VAULT_NAME_ATTEMPTS }, (_, i) => vaultName(input.subscriptionId, lab, i));
+        const purged: string[] = [];
+        for (const name of candidates) {
+          if (await ports.azure.purgeDeletedVault(name, input.location, signal)) purged.push(name);
+        }
+        return { purged: purged.join(",") };
+      },
+    },
+    {
+      ...DESTROY_STEPS[2],
+      async run() {
+        await ports.scheduler.cancel(lab);
+        // The watcher let the lab go when it turned "destroying"; what it kept of it goes too.
+        await ports.watchState.delete(lab);
+        await ports.registry.delete(lab);
+        return {};
+      },
+    },
+  ];
+}
