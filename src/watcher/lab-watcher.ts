@@ -11,6 +11,7 @@ import type { LabRecord } from "../ports/registry.ts";
 import type { LabWatchState, RotationThread, RotationThreads, WatchStateStore } from "../ports/watcher.ts";
 import {
   completionCard,
+  completionSummary,
   finishedCommandCard,
   givenUpText,
   restartCard,
@@ -21,17 +22,12 @@ import {
 } from "./alerts.ts";
 import { LabClusterView } from "./cluster-view.ts";
 import type { WatcherSettings } from "./settings.ts";
+import { type Diagnosis, deadlineFor, diagnose, earlyStuck, type StuckReport } from "./stuck.ts";
 import {
   completeIfSameValue,
-  completionSummary,
-  type Diagnosis,
-  deadlineFor,
-  diagnose,
-  earlyStuck,
   HOPS,
   observe,
   pendingHop,
-  type StuckReport,
   startTrace,
   type TraceState,
   traceId,

@@ -1,4 +1,4 @@
-import { DEFAULT_DEADLINES, type Deadlines } from "./trace.ts";
+import { DEFAULT_DEADLINES, type Deadlines } from "./stuck.ts";
 
 /**
  * The watcher's waits. Every one is scaled by LABOPS_TIME_SCALE (emulated
