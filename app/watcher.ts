@@ -60,8 +60,8 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     threads: new RedisRotationThreads(redis, config.redisPrefix),
     metrics,
     logger,
-    settings: watcherSettings(config.timeScale, options.settings),
-    now: () => clock.now(),
+    settings: watcherSettings(clock, options.settings),
+    clock,
     random: Math.random,
     ...(options.holder ? { holder: options.holder } : {}),
   };
