@@ -4,6 +4,7 @@ import { KubeClusterWatchPort } from "../adapters/kubernetes/watch.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
+import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
@@ -32,6 +33,8 @@ export interface WatcherOptions {
   clusterWatch?: ClusterWatchPort;
   /** Replica id in leases and alert claims (unique per process by default). */
   holder?: string;
+  /** The clock of the watcher and its Kubernetes adapters; the wall clock at LABOPS_TIME_SCALE by default. */
+  clock?: Clock;
 }
 
 export interface RunningWatcher {
@@ -43,12 +46,13 @@ export interface RunningWatcher {
 export async function startWatcher(options: WatcherOptions): Promise<RunningWatcher> {
   const { config, redis, logger } = options;
   const metrics = options.metrics ?? NO_METRICS;
+  const clock = options.clock ?? systemClock(config.timeScale);
   const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher" });
   const deps: RotationWatcherDeps = {
     azure,
     keyVault,
-    cluster: new KubeClusterPort(),
-    clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort(),
+    cluster: new KubeClusterPort({ clock }),
+    clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort({ clock }),
     chat: options.chat,
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     leases: new RedisLeases(redis, config.redisPrefix),
@@ -56,8 +60,8 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     threads: new RedisRotationThreads(redis, config.redisPrefix),
     metrics,
     logger,
-    settings: watcherSettings(config.timeScale, options.settings),
-    now: Date.now,
+    settings: watcherSettings(clock, options.settings),
+    clock,
     random: Math.random,
     ...(options.holder ? { holder: options.holder } : {}),
   };

@@ -14,7 +14,8 @@ import {
   ServerConfiguration,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { CancelledError, cancellableSleep, ExternalError } from "../../src/errors.ts";
+import { backoff, type Clock, systemClock } from "../../src/clock.ts";
+import { CancelledError, ExternalError } from "../../src/errors.ts";
 import type {
   ClusterPort,
   ClusterSession,
@@ -200,9 +201,8 @@ export function requestRetryDelay(
   error: ExternalError,
   random: () => number,
 ): number {
-  const cap = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (retry - 1));
-  const jittered = cap / 2 + (random() * cap) / 2;
-  return Math.max(jittered, error.retryAfterMs ?? 0);
+  const delays = { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs };
+  return backoff(retry, delays, random, error.retryAfterMs ?? 0);
 }
 
 export interface KubeClusterOptions {
@@ -212,24 +212,34 @@ export interface KubeClusterOptions {
   retry?: KubeRetryPolicy;
   /** Jitter source (tests pin it). */
   random?: () => number;
+  /** Waits between retries (real ms: a server's pace, never scaled); the wall clock by default. */
+  clock?: Clock;
+}
+
+interface SessionOptions {
+  timeoutMs: number;
+  retry: KubeRetryPolicy;
+  random: () => number;
+  clock: Clock;
 }
 
 /** The cluster port on @kubernetes/client-node, one session per kubeconfig. */
 export class KubeClusterPort implements ClusterPort {
-  readonly #timeoutMs: number;
-  readonly #retry: KubeRetryPolicy;
-  readonly #random: () => number;
+  readonly #options: SessionOptions;
 
   constructor(options: KubeClusterOptions = {}) {
-    this.#timeoutMs = options.timeoutMs ?? 15_000;
-    this.#retry = options.retry ?? KUBE_REQUEST_RETRY;
-    this.#random = options.random ?? Math.random;
+    this.#options = {
+      timeoutMs: options.timeoutMs ?? 15_000,
+      retry: options.retry ?? KUBE_REQUEST_RETRY,
+      random: options.random ?? Math.random,
+      clock: options.clock ?? systemClock(),
+    };
   }
 
   connect(kubeconfig: string): ClusterSession {
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    return new KubeClusterSession(kc, this.#timeoutMs, this.#retry, this.#random);
+    return new KubeClusterSession(kc, this.#options);
   }
 }
 
@@ -239,24 +249,15 @@ export class KubeClusterSession implements ClusterSession {
   readonly #apps: AppsV1Api;
   readonly #custom: CustomObjectsApi;
   readonly #objects: KubernetesObjectApi;
-  readonly #timeoutMs: number;
-  readonly #retry: KubeRetryPolicy;
-  readonly #random: () => number;
+  readonly #o: SessionOptions;
 
-  constructor(
-    kc: KubeConfig,
-    timeoutMs: number,
-    retry: KubeRetryPolicy = KUBE_REQUEST_RETRY,
-    random: () => number = Math.random,
-  ) {
+  constructor(kc: KubeConfig, options: SessionOptions) {
     this.kubeConfig = kc;
-    this.#retry = retry;
-    this.#random = random;
+    this.#o = options;
     this.#core = apiClient(kc, CoreV1Api);
     this.#apps = apiClient(kc, AppsV1Api);
     this.#custom = apiClient(kc, CustomObjectsApi);
     this.#objects = apiClient(kc, KubernetesObjectApi);
-    this.#timeoutMs = timeoutMs;
   }
 
   /** One request, each try with its own timeout; 429 and 5xx answers are retried (see KubeRetryPolicy). */
@@ -264,13 +265,13 @@ export class KubeClusterSession implements ClusterSession {
     for (let retry = 1; ; retry++) {
       if (signal.aborted) throw new CancelledError();
       try {
-        return await callSignal.run(AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]), fn);
+        return await callSignal.run(AbortSignal.any([signal, AbortSignal.timeout(this.#o.timeoutMs)]), fn);
       } catch (error) {
         const external = toExternal(error, what, signal);
         // Timeouts and refused connections are left to the step's retries: a request that hung
         // for the whole timeout, repeated here, would hold the step for several timeouts.
-        if (!isTransient(external) || retry > this.#retry.maxRetries) throw external;
-        await cancellableSleep(requestRetryDelay(this.#retry, retry, external, this.#random), signal);
+        if (!isTransient(external) || retry > this.#o.retry.maxRetries) throw external;
+        await this.#o.clock.sleep(requestRetryDelay(this.#o.retry, retry, external, this.#o.random), signal);
       }
     }
   }

@@ -1,16 +1,8 @@
 import { formatElapsed, formatWhen } from "../labs/cards.ts";
 import type { Card } from "../ports/chat.ts";
 import type { RestartReport } from "../ports/watcher.ts";
-import {
-  changedByText,
-  completionSummary,
-  formatHopTime,
-  type Hop,
-  hopLine,
-  type StuckReport,
-  shortVersion,
-  type TraceState,
-} from "./trace.ts";
+import type { StuckReport } from "./stuck.ts";
+import { HOPS, type Hop, type TraceState } from "./trace.ts";
 
 /**
  * What the watcher says, as platform-neutral cards. Versions, pod names,
@@ -30,6 +22,53 @@ export interface TraceContext {
   lab: string;
   /** Display name of who asked through labops (from the rotate thread), if known. */
   byName?: string;
+}
+
+export function shortVersion(version: string): string {
+  return version.slice(0, 8);
+}
+
+/** Elapsed time for hops: tenths under ten seconds (emulated worlds are fast), else as cards show it. */
+export function formatHopTime(ms: number): string {
+  if (ms < 9_950) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+  return formatElapsed(ms);
+}
+
+/** "color: 3f2a1b0c reached 2/2 pods in 1m12s (synced +41s, rollout +42s, ready +1m10s)". */
+export function completionSummary(state: TraceState): string {
+  const at = (hop: Hop) => {
+    const t = state.hops[hop];
+    return t === undefined ? "?" : `+${formatHopTime(t - state.setAt)}`;
+  };
+  const took = state.completedAt === undefined ? "?" : formatHopTime(state.completedAt - state.setAt);
+  const head = `${state.secret}: ${shortVersion(state.version)}`;
+  if (state.mode === "unused") return `${head} is not mounted by any pod: nothing to roll`;
+  const count = state.reached?.pods.length ?? Object.keys(state.newPods).length;
+  const desired = state.reached?.desired ?? count;
+  if (state.mode === "in-place" || state.sameValue) {
+    const why = state.sameValue ? "same value, no restart" : "mounted in place, no restart";
+    return `${head} reached ${count}/${desired} pods in ${took} (${why})`;
+  }
+  return `${head} reached ${count}/${desired} pods in ${took} (synced ${at("synced")}, rollout ${at("rollout")}, ready ${at("ready")})`;
+}
+
+/** Every hop with its time since the write, for the card. */
+export function hopLine(state: TraceState): string {
+  const labels: Record<Hop, string> = {
+    synced: "synced",
+    reloaded: "reloaded",
+    rollout: "rollout",
+    ready: "ready",
+    mounted: "mounted",
+  };
+  return HOPS.filter((h) => state.hops[h] !== undefined)
+    .map((h) => `${labels[h]} +${formatHopTime((state.hops[h] ?? 0) - state.setAt)}`)
+    .join(" · ");
+}
+
+export function changedByText(state: TraceState, name?: string): string {
+  if (!state.changedBy) return "changed outside labops";
+  return `changed by ${name ?? state.changedBy} through labops`;
 }
 
 function podList(names: readonly string[], max = 6): string {

@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.ts";
 import type { PodState } from "../ports/cluster.ts";
 import {
   type ClusterWatchSink,
@@ -63,7 +64,8 @@ export interface PodSignal {
 }
 
 export interface ClusterViewOptions {
-  now: () => number;
+  /** The watcher's clock: when a change arrives is read from it. */
+  clock: Pick<Clock, "now">;
   /** Called after every change the watches deliver (the owner coalesces). */
   onChange: () => void;
   /** Called when the synced Secret's data changes: a new version reached the cluster, so look at the vault. */
@@ -162,7 +164,7 @@ export class LabClusterView implements ClusterWatchSink {
   }
 
   #apply<K extends WatchKind>(kind: K, object: WatchedObjects[K], live: boolean): void {
-    const now = this.#o.now();
+    const now = this.#o.clock.now();
     switch (kind) {
       case "secret": {
         const { keys, name } = object as WatchedObjects["secret"];
@@ -282,7 +284,7 @@ export class LabClusterView implements ClusterWatchSink {
   }
 
   #remove(kind: WatchKind, key: string): void {
-    const now = this.#o.now();
+    const now = this.#o.clock.now();
     switch (kind) {
       case "secret":
         this.#secretKeys = undefined;

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import type { Cancel } from "../clock.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
@@ -40,8 +41,8 @@ export class RotationWatcher {
   readonly holder: string;
   readonly #log: Logger;
   readonly #owned = new Map<string, Owned>();
-  #scanTimer: ReturnType<typeof setTimeout> | undefined;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #cancelScan: Cancel | undefined;
+  #cancelRenew: Cancel | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #scanning: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -70,8 +71,7 @@ export class RotationWatcher {
 
   async start(): Promise<void> {
     this.#unsubscribe = await this.#d.threads.subscribe((lab) => this.#owned.get(lab)?.watcher.nudge());
-    this.#renewTimer = setInterval(() => void this.#renew(), this.#d.settings.renewEveryMs);
-    this.#renewTimer.unref?.();
+    this.#cancelRenew = this.#d.clock.interval(() => void this.#renew(), this.#d.settings.renewEveryMs);
     this.#scheduleScan(0);
     this.#log.info({ leaseTtlMs: this.#d.settings.leaseTtlMs }, "watcher.started");
   }
@@ -80,8 +80,8 @@ export class RotationWatcher {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#scanTimer) clearTimeout(this.#scanTimer);
-    if (this.#renewTimer) clearInterval(this.#renewTimer);
+    this.#cancelScan?.();
+    this.#cancelRenew?.();
     await this.#scanning;
     await this.#unsubscribe?.().catch(() => undefined);
     await Promise.all([...this.#owned.keys()].map((lab) => this.#letGo(lab, true)));
@@ -90,15 +90,17 @@ export class RotationWatcher {
 
   #scheduleScan(delay: number): void {
     if (this.#stopped) return;
-    this.#scanTimer = setTimeout(() => {
-      this.#scanning = this.#scan().finally(() =>
-        this.#scheduleScan(this.#jittered(this.#d.settings.scanMs)),
-      );
+    this.#cancelScan = this.#d.clock.timeout(() => {
+      this.#scanning = this.#scan().finally(() => this.#scheduleScan(this.#spread(this.#d.settings.scanMs)));
     }, delay);
-    this.#scanTimer.unref?.();
   }
 
-  #jittered(ms: number): number {
+  /**
+   * The scan interval, give or take a fifth, so that replicas started
+   * together do not scan in step. A spread around a period, not a back-off
+   * (nothing failed, nothing grows): not the clock's `backoff`.
+   */
+  #spread(ms: number): number {
     return Math.round(ms * (0.8 + 0.4 * this.#d.random()));
   }
 
@@ -140,7 +142,7 @@ export class RotationWatcher {
 
   #take(record: LabRecord): void {
     const watcher = new LabWatcher(this.#d, record, this.holder, () => void this.#letGo(record.name, false));
-    const owned: Owned = { watcher, started: Promise.resolve(), renewedAt: this.#d.now() };
+    const owned: Owned = { watcher, started: Promise.resolve(), renewedAt: this.#d.clock.now() };
     this.#owned.set(record.name, owned);
     owned.started = watcher.start().catch(async (error: unknown) => {
       // Not through #letGo: it waits for this very promise. The next scan tries the lab again.
@@ -164,7 +166,7 @@ export class RotationWatcher {
   }
 
   async #renew(): Promise<void> {
-    const now = this.#d.now();
+    const now = this.#d.clock.now();
     await Promise.all(
       [...this.#owned.entries()].map(async ([lab, owned]) => {
         try {

@@ -1,4 +1,5 @@
-import { DEFAULT_DEADLINES, type Deadlines } from "./trace.ts";
+import { backoff, type Clock } from "../clock.ts";
+import { DEFAULT_DEADLINES, type Deadlines } from "./stuck.ts";
 
 /**
  * The watcher's waits. Every one is scaled by LABOPS_TIME_SCALE (emulated
@@ -6,10 +7,11 @@ import { DEFAULT_DEADLINES, type Deadlines } from "./trace.ts";
  * be wrong rather than merely fast: a lease shorter than a few Redis round
  * trips and event-loop stalls changes hands for nothing, a deadline shorter
  * than watch latency reports healthy rotations as stuck, and a restart report
- * more often than twice a minute is noise whatever the time scale.
+ * more often than twice a minute is noise whatever the time scale. The time
+ * scale is the clock's: the settings are derived from it, and the deadlines
+ * the watcher computes later divide by the same one.
  */
 export interface WatcherSettings {
-  timeScale: number;
   /** Lease per lab: a dead owner's labs are taken over within leaseTtlMs + scanMs (30 s at most in real time). */
   leaseTtlMs: number;
   renewEveryMs: number;
@@ -44,28 +46,33 @@ export interface WatcherSettings {
   retryMaxMs: number;
 }
 
-const scaled = (ms: number, scale: number, floor: number) => Math.max(floor, Math.round(ms / scale));
-
 export function watcherSettings(
-  timeScale: number,
+  clock: Pick<Clock, "scaled">,
   overrides: Partial<WatcherSettings> = {},
 ): WatcherSettings {
-  const leaseTtlMs = overrides.leaseTtlMs ?? scaled(20_000, timeScale, 5_000);
+  const scaled = (ms: number, floor: number) => Math.max(floor, Math.round(clock.scaled(ms)));
+  const leaseTtlMs = overrides.leaseTtlMs ?? scaled(20_000, 5_000);
   return {
-    timeScale,
     leaseTtlMs,
     renewEveryMs: Math.max(250, Math.floor(leaseTtlMs / 3)),
-    scanMs: scaled(5_000, timeScale, 250),
-    vaultPollMs: scaled(10_000, timeScale, 500),
-    tickMs: scaled(1_000, timeScale, 100),
+    scanMs: scaled(5_000, 250),
+    vaultPollMs: scaled(10_000, 500),
+    tickMs: scaled(1_000, 100),
     deadlines: DEFAULT_DEADLINES,
     deadlineFloorMs: 10_000,
-    restartGatherMs: scaled(30_000, timeScale, 1_000),
-    restartWindowMs: scaled(15 * 60_000, timeScale, 30_000),
-    threadGraceMs: scaled(60_000, timeScale, 5_000),
-    giveUpMs: scaled(60 * 60_000, timeScale, 120_000),
-    retryInitialMs: scaled(2_000, timeScale, 250),
-    retryMaxMs: scaled(60_000, timeScale, 5_000),
+    restartGatherMs: scaled(30_000, 1_000),
+    restartWindowMs: scaled(15 * 60_000, 30_000),
+    threadGraceMs: scaled(60_000, 5_000),
+    giveUpMs: scaled(60 * 60_000, 120_000),
+    retryInitialMs: scaled(2_000, 250),
+    retryMaxMs: scaled(60_000, 5_000),
     ...overrides,
   };
+}
+
+/** The wait after the `attempt`-th failure in a row of a vault poll, a cluster call or an alert. */
+export function retryDelay(settings: WatcherSettings, attempt: number, random: () => number): number {
+  return Math.round(
+    backoff(attempt, { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs }, random),
+  );
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClusterWatchPort } from "../../adapters/kubernetes/watch.ts";
+import { systemClock } from "../../src/clock.ts";
 import type {
   ClusterWatch,
   ClusterWatchSink,
@@ -79,7 +80,7 @@ describe("lab cluster watches on client-node", () => {
       ),
     );
     sink = recorder();
-    const port = new KubeClusterWatchPort({ backoff: { initialMs: 50, maxMs: 400 } });
+    const port = new KubeClusterWatchPort({ clock: systemClock(), backoff: { initialMs: 50, maxMs: 400 } });
     watch = port.watch(
       cluster().kubeconfig(),
       {

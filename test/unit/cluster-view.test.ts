@@ -2,15 +2,16 @@ import { describe, expect, it } from "vitest";
 import type { PodState } from "../../src/ports/cluster.ts";
 import type { WatchedDeployment, WatchedEvent, WatchedReplicaSet } from "../../src/ports/cluster-watch.ts";
 import { LabClusterView } from "../../src/watcher/cluster-view.ts";
+import { ManualClock } from "../fakes/clock.ts";
 
 const T0 = 1_700_000_000_000;
 
 function setup() {
-  let now = T0;
+  const clock = new ManualClock({ now: T0 });
   let changes = 0;
   let secretChanges = 0;
   const view = new LabClusterView({
-    now: () => now,
+    clock,
     onChange: () => {
       changes += 1;
     },
@@ -23,7 +24,7 @@ function setup() {
   return {
     view,
     at: (ms: number) => {
-      now = T0 + ms;
+      clock.set(T0 + ms);
     },
     changes: () => changes,
     secretChanges: () => secretChanges,

@@ -16,14 +16,20 @@ import type {
 } from "../../src/ports/watcher.ts";
 import { LabWatcher } from "../../src/watcher/lab-watcher.ts";
 import { watcherSettings } from "../../src/watcher/settings.ts";
-import { waitFor } from "../helpers/env.ts";
+import { ManualClock } from "../fakes/clock.ts";
 
 /**
  * The per-lab watcher with every port in memory: the vault's versions and
  * the cluster's watch events are driven by the test, so the paths that are
  * hard to force against the emulators (a chat that fails, a lease lost
- * mid-work) are exercised exactly.
+ * mid-work) are exercised exactly. Time is a ManualClock: the test moves it
+ * tick by tick until what it waits for has happened, and never waits on the
+ * wall clock.
  */
+
+const T0 = Date.UTC(2026, 11, 1, 9, 0, 0);
+/** How far the watcher's time may move before a wait counts as failed (its waits are tens of ms). */
+const PATIENCE_MS = 30_000;
 
 const ADDRESS: ChatAddress = { platform: "slack", tenant: "T1", channel: "C1" };
 
@@ -88,8 +94,8 @@ const pod = (name: string, rs: string, extra: Partial<PodState> = {}): PodState 
   ready: true,
   reason: undefined,
   restartCount: 0,
-  createdAt: Date.now() - 60_000,
-  readyAt: Date.now() - 59_000,
+  createdAt: T0 - 60_000,
+  readyAt: T0 - 59_000,
   deletionTimestamp: undefined,
   labels: { app: "podinfo" },
   ownerReplicaSet: rs,
@@ -119,10 +125,11 @@ const rs = (name: string, revision: number, marker?: string) => ({
   reloadMarker: marker,
   replicas: 2,
   readyReplicas: 2,
-  createdAt: Date.now() - 60_000,
+  createdAt: T0 - 60_000,
 });
 
 function world(options: { chat?: RecordingChat } = {}) {
+  const clock = new ManualClock({ now: T0 });
   const store = new MemoryStore();
   const threads = new MemoryThreads();
   const chat = options.chat ?? new RecordingChat();
@@ -131,7 +138,7 @@ function world(options: { chat?: RecordingChat } = {}) {
       name: "color",
       version: "v1",
       enabled: true,
-      createdOn: Date.now() - 3_600_000,
+      createdOn: T0 - 3_600_000,
       updatedOn: undefined,
       tags: {},
     },
@@ -159,9 +166,9 @@ function world(options: { chat?: RecordingChat } = {}) {
     owner: { platform: "slack", id: "U1" },
     address: ADDRESS,
     location: "centralus",
-    createdAt: Date.now() - 7_200_000,
-    updatedAt: Date.now() - 7_200_000,
-    expiresAt: Date.now() + 3_600_000,
+    createdAt: T0 - 7_200_000,
+    updatedAt: T0 - 7_200_000,
+    expiresAt: T0 + 3_600_000,
     outputs: { vaultUri: "https://kv.example/", vaultName: "kv" },
   };
   let leaseLost = 0;
@@ -176,14 +183,14 @@ function world(options: { chat?: RecordingChat } = {}) {
       threads,
       metrics: NO_METRICS,
       logger: createLogger({ level: "silent" }),
-      settings: watcherSettings(1, {
+      settings: watcherSettings(clock, {
         vaultPollMs: 20,
         tickMs: 10,
         retryInitialMs: 5,
         retryMaxMs: 20,
         threadGraceMs: 5_000,
       }),
-      now: Date.now,
+      clock,
       random: () => 0.5,
     },
     record,
@@ -196,8 +203,19 @@ function world(options: { chat?: RecordingChat } = {}) {
     if (!sink) throw new Error("not watching yet");
     return sink;
   };
+  /** Moves the clock on, a tick at a time, until `probe` gives a value; fails after PATIENCE_MS of it. */
+  async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
+    for (let waited = 0; ; waited += 10) {
+      const value = probe();
+      if (value !== undefined && value !== false) return value;
+      if (waited >= PATIENCE_MS) throw new Error(`no ${what} within ${PATIENCE_MS} ms of the watcher's time`);
+      await clock.advance(10);
+    }
+  }
   return {
     watcher,
+    clock,
+    until,
     store,
     threads,
     chat,
@@ -205,8 +223,14 @@ function world(options: { chat?: RecordingChat } = {}) {
     setVersions(v: SecretVersionInfo[]) {
       versions = v;
     },
+    /** The version v2 of color, written now. */
+    v2(tags: Record<string, string> = {}): SecretVersionInfo[] {
+      return [
+        { name: "color", version: "v2", enabled: true, createdOn: clock.now(), updatedOn: undefined, tags },
+      ];
+    },
     async listed() {
-      await waitFor(() => sink, "the watches");
+      await until(() => sink, "the watches");
       s().replace("secret", [{ name: "keyvault-secrets", resourceVersion: "1", keys: { color: "d1" } }]);
       s().replace("deployment", [deployment()]);
       s().replace("replicaset", [rs("rs-old", 1)]);
@@ -229,10 +253,6 @@ function world(options: { chat?: RecordingChat } = {}) {
   };
 }
 
-const v2 = (tags: Record<string, string> = {}): SecretVersionInfo[] => [
-  { name: "color", version: "v2", enabled: true, createdOn: Date.now(), updatedOn: undefined, tags },
-];
-
 describe("the watcher of one lab", () => {
   let stop: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -245,16 +265,16 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await waitFor(() => w.store.state?.baselined, "the baseline");
+    await w.until(() => w.store.state?.baselined, "the baseline");
     expect(w.chat.threads.size).toBe(0);
-    w.setVersions(v2());
+    w.setVersions(w.v2());
     w.watcher.nudge();
-    await waitFor(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
-    const alert = await waitFor(() => [...w.chat.threads.values()][0], "the alert");
+    const alert = await w.until(() => [...w.chat.threads.values()][0], "the alert");
     expect(alert.alert).toBe(true);
     expect(alert.card.text).toMatch(/^color: v2 reached 2\/2 pods in/);
-    await waitFor(
+    await w.until(
       () => w.store.state?.finished.includes("team-u/color/v2") || undefined,
       "the trace to finish",
     );
@@ -268,14 +288,14 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await waitFor(() => w.store.state?.baselined, "the baseline");
-    w.setVersions(v2());
+    await w.until(() => w.store.state?.baselined, "the baseline");
+    w.setVersions(w.v2());
     w.watcher.nudge();
-    await waitFor(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
-    await waitFor(() => (chat.threads.size === 1 ? true : undefined), "the alert after retries");
+    await w.until(() => (chat.threads.size === 1 ? true : undefined), "the alert after retries");
     expect(chat.attempts).toBe(3);
-    await waitFor(() => w.store.state?.traces.length === 0 || undefined, "the trace to finish");
+    await w.until(() => w.store.state?.traces.length === 0 || undefined, "the trace to finish");
     expect(chat.threads.size).toBe(1);
   });
 
@@ -284,10 +304,10 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await waitFor(() => w.store.state?.baselined, "the baseline");
-    w.setVersions(v2({ "labops-by": "slack:U1", "labops-correlation": "c-1" }));
+    await w.until(() => w.store.state?.baselined, "the baseline");
+    w.setVersions(w.v2({ "labops-by": "slack:U1", "labops-correlation": "c-1" }));
     w.watcher.nudge();
-    await waitFor(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
     // The command's thread shows up only now (it writes first, then opens its thread).
     const thread = await w.chat.openThread(ADDRESS, {
@@ -306,14 +326,14 @@ describe("the watcher of one lab", () => {
       },
       by: "ada",
       correlationId: "c-1",
-      writtenAt: Date.now(),
+      writtenAt: w.clock.now(),
     });
-    const recorded = await waitFor(() => {
+    const recorded = await w.until(() => {
       const t = w.chat.threads.get(thread.threadId);
       return t && t.replies.length > 0 ? t : undefined;
     }, "the reply in the command's thread");
     expect(recorded.replies[0]).toMatch(/^color: v2 reached 2\/2 pods in/);
-    await waitFor(() => (recorded.card.status === "succeeded" ? true : undefined), "the card to finish");
+    await w.until(() => (recorded.card.status === "succeeded" ? true : undefined), "the card to finish");
     expect(recorded.card.text).toMatch(/Changed by ada through labops/);
     expect([...w.chat.threads.values()].filter((t) => t.alert)).toEqual([]);
   });
@@ -323,11 +343,11 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await waitFor(() => w.store.state?.baselined, "the baseline");
+    await w.until(() => w.store.state?.baselined, "the baseline");
     w.store.holder = "someone-else";
-    w.setVersions(v2());
+    w.setVersions(w.v2());
     w.watcher.nudge();
-    await waitFor(() => (w.leaseLost() > 0 ? true : undefined), "the lease loss to be noticed");
+    await w.until(() => (w.leaseLost() > 0 ? true : undefined), "the lease loss to be noticed");
     w.rollOut();
     expect(w.chat.calls).toEqual([]);
   });

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { completionSummary, formatHopTime, hopLine } from "../../src/watcher/alerts.ts";
+import { type Diagnosis, deadlineFor, diagnose, earlyStuck } from "../../src/watcher/stuck.ts";
 import {
   type ClusterObservation,
   completeIfSameValue,
-  completionSummary,
-  type Diagnosis,
-  deadlineFor,
-  diagnose,
-  earlyStuck,
-  formatHopTime,
-  hopLine,
   observe,
   type PodObservation,
   pendingHop,
