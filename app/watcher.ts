@@ -47,7 +47,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   const { config, redis, logger } = options;
   const metrics = options.metrics ?? NO_METRICS;
   const clock = options.clock ?? systemClock(config.timeScale);
-  const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher" });
+  const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher", clock });
   const deps: RotationWatcherDeps = {
     azure,
     keyVault,
@@ -83,6 +83,7 @@ export async function startWatcherRole(ctx: RoleContext): Promise<RoleStop> {
     chat,
     logger,
     metrics,
+    clock: ctx.clock,
     ...(options.watcher ? { settings: options.watcher } : {}),
   });
   return async () => {

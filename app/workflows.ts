@@ -78,7 +78,7 @@ export function createWorkflows(
   const deps: WorkflowDeps = {
     azure,
     keyVault,
-    cluster: new KubeClusterPort(),
+    cluster: new KubeClusterPort({ clock }),
     rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
     watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
