@@ -1,8 +1,9 @@
 import type { Redis } from "ioredis";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { KubeClusterWatchPort } from "../adapters/kubernetes/watch.ts";
+import { RedisLeases } from "../adapters/redis/leases.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
-import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
+import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
 import { createRedis, whenReady } from "../jobs/connection.ts";
 import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
@@ -55,7 +56,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort({ clock }),
     chat: options.chat,
     registry: new RedisLabRegistry(redis, config.redisPrefix),
-    leases: new RedisLeases(redis, config.redisPrefix),
+    leases: new RedisLeases(redis, config.redisPrefix, "watch:lease"),
     store: new RedisWatchStateStore(redis, config.redisPrefix),
     threads: new RedisRotationThreads(redis, config.redisPrefix),
     metrics,

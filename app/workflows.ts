@@ -5,7 +5,8 @@ import { KeyVaultSecrets } from "../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
-import { RedisLabLocks, RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { RedisLeases } from "../adapters/redis/leases.ts";
+import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
 import { labProcessors, type WorkflowDeps } from "../jobs/processors/index.ts";
 import { BullLabScheduler } from "../jobs/scheduler.ts";
@@ -82,7 +83,7 @@ export function createWorkflows(
     rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
     watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
-    locks: new RedisLabLocks(redis, config.redisPrefix),
+    locks: new RedisLeases(redis, config.redisPrefix, "lock:lab"),
     scheduler,
     metrics: options.metrics ?? NO_METRICS,
     audit: new RedisAuditLog(redis, config.redisPrefix),

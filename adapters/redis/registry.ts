@@ -1,8 +1,15 @@
 import type { Redis } from "ioredis";
-import type { LabLocks, LabRecord, LabRegistry } from "../../src/ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../../src/ports/registry.ts";
+
+/** KEYS: record, index; ARGV: JSON, createdAt, name. The record and its index entry, together or not at all. */
+const CREATE = `
+if not redis.call("set", KEYS[1], ARGV[1], "NX") then return 0 end
+redis.call("zadd", KEYS[2], ARGV[2], ARGV[3])
+return 1`;
 
 /**
- * The lab registry in Redis: one JSON document per lab plus a sorted index.
+ * The lab registry in Redis: one JSON document per lab plus an index sorted
+ * by creation time (ties by name), which is the order of `list`.
  * Updates use WATCH/MULTI so concurrent steps never lose each other's outputs.
  */
 export class RedisLabRegistry implements LabRegistry {
@@ -27,10 +34,16 @@ export class RedisLabRegistry implements LabRegistry {
   }
 
   async create(record: LabRecord): Promise<boolean> {
-    const ok = await this.#redis.set(this.#key(record.name), JSON.stringify(record), "NX");
-    if (ok === null) return false;
-    await this.#redis.zadd(this.#index, String(record.createdAt), record.name);
-    return true;
+    const created = await this.#redis.eval(
+      CREATE,
+      2,
+      this.#key(record.name),
+      this.#index,
+      JSON.stringify(record),
+      String(record.createdAt),
+      record.name,
+    );
+    return created === 1;
   }
 
   async update(name: string, change: (record: LabRecord) => LabRecord): Promise<LabRecord | undefined> {
@@ -65,41 +78,5 @@ export class RedisLabRegistry implements LabRegistry {
     if (names.length === 0) return [];
     const raws = await this.#redis.mget(...names.map((n) => this.#key(n)));
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as LabRecord);
-  }
-}
-
-const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
-
-export class RedisLabLocks implements LabLocks {
-  readonly #redis: Redis;
-  readonly #prefix: string;
-
-  constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
-    this.#prefix = prefix;
-  }
-
-  #key(lab: string): string {
-    return `${this.#prefix}:lock:lab:${lab}`;
-  }
-
-  async acquire(lab: string, holder: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.#redis.set(this.#key(lab), holder, "PX", ttlMs, "NX");
-    if (ok !== null) return true;
-    return this.renew(lab, holder, ttlMs);
-  }
-
-  async renew(lab: string, holder: string, ttlMs: number): Promise<boolean> {
-    const result = await this.#redis.eval(RENEW, 1, this.#key(lab), holder, String(ttlMs));
-    return result === 1;
-  }
-
-  async release(lab: string, holder: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, this.#key(lab), holder);
-  }
-
-  async holder(lab: string): Promise<string | undefined> {
-    return (await this.#redis.get(this.#key(lab))) ?? undefined;
   }
 }

@@ -3,16 +3,16 @@ import type { ThreadRef } from "../../src/ports/chat.ts";
 import type {
   AlertClaim,
   LabWatchState,
-  Leases,
   RotationThread,
   RotationThreads,
   WatchStateStore,
 } from "../../src/ports/watcher.ts";
+import { leaseKey } from "./leases.ts";
 
 /**
  * The rotation watcher's shared state in Redis. Keys, under the installation's prefix:
  *
- *   watch:lease:<lab>          holder id, PX ttl            (Leases)
+ *   watch:lease:<lab>          holder id, PX ttl            (RedisLeases, namespace "watch:lease")
  *   watch:state:<lab>          LabWatchState JSON            (written only by the lease holder)
  *   watch:alert:<lab>:<id>     "claimed:<holder>" | "posted:<thread JSON>"
  *   watch:thread:<lab>:<secret>:<version>   RotationThread JSON
@@ -21,9 +21,6 @@ import type {
  * Nothing here holds a secret value: versions, tags, thread references and
  * the fingerprint the rotate card shows.
  */
-
-const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 /** KEYS: lease, state; ARGV: holder, JSON, ttl ms. Writes only while the holder has the lease. */
 const SAVE = `
@@ -50,7 +47,7 @@ const THREAD_TTL_MS = 7 * 24 * 3_600_000;
 
 function keys(prefix: string) {
   return {
-    lease: (lab: string) => `${prefix}:watch:lease:${lab}`,
+    lease: (lab: string) => leaseKey(prefix, "watch:lease", lab),
     state: (lab: string) => `${prefix}:watch:state:${lab}`,
     alert: (lab: string, id: string) => `${prefix}:watch:alert:${lab}:${id}`,
     thread: (lab: string, secret: string, version: string) =>
@@ -59,36 +56,7 @@ function keys(prefix: string) {
   };
 }
 
-/** Leases on SET NX PX, renewed and released only by their holder (compare-and-act in Lua). */
-export class RedisLeases implements Leases {
-  readonly #redis: Redis;
-  readonly #keys: ReturnType<typeof keys>;
-
-  constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
-    this.#keys = keys(prefix);
-  }
-
-  async acquire(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.#redis.set(this.#keys.lease(name), holder, "PX", ttlMs, "NX");
-    if (ok !== null) return true;
-    return this.renew(name, holder, ttlMs);
-  }
-
-  async renew(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.eval(RENEW, 1, this.#keys.lease(name), holder, String(ttlMs))) === 1;
-  }
-
-  async release(name: string, holder: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, this.#keys.lease(name), holder);
-  }
-
-  async holder(name: string): Promise<string | undefined> {
-    return (await this.#redis.get(this.#keys.lease(name))) ?? undefined;
-  }
-}
-
-/** Watcher state and alert claims, fenced by the lab's lease (same key scheme as RedisLeases). */
+/** Watcher state and alert claims, fenced by the lab's lease (the watcher's RedisLeases). */
 export class RedisWatchStateStore implements WatchStateStore {
   readonly #redis: Redis;
   readonly #keys: ReturnType<typeof keys>;

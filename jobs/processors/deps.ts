@@ -2,8 +2,9 @@ import type { Clock } from "../../src/clock.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
+import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
-import type { LabLocks, LabRegistry } from "../../src/ports/registry.ts";
+import type { LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
 import type { RotationThreads, WatchStateStore } from "../../src/ports/watcher.ts";
 
@@ -13,7 +14,7 @@ export interface WorkflowDeps {
   keyVault: KeyVaultPort;
   cluster: ClusterPort;
   registry: LabRegistry;
-  locks: LabLocks;
+  locks: Leases;
   scheduler: LabScheduler;
   /** Where rotate and rollback leave their thread for the rotation watcher to finish. */
   rotationThreads: RotationThreads;

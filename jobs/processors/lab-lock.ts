@@ -1,5 +1,5 @@
 import type { Clock } from "../../src/clock.ts";
-import type { LabLocks } from "../../src/ports/registry.ts";
+import type { Leases } from "../../src/ports/leases.ts";
 import type { WorkflowSettings } from "./deps.ts";
 
 /** How long a command waits for a lab another job holds before it is turned away. */
@@ -13,7 +13,7 @@ const LOCK_POLL_MS = 250;
  * turned away. These are wall-clock guards, not Azure's pace: never scaled.
  */
 export async function withLabLock<T>(
-  deps: { locks: LabLocks; clock: Clock; settings: Pick<WorkflowSettings, "lockTtlMs"> },
+  deps: { locks: Leases; clock: Clock; settings: Pick<WorkflowSettings, "lockTtlMs"> },
   lab: string,
   holder: string,
   signal: AbortSignal,

@@ -6,6 +6,7 @@ export * from "./cluster-watch.ts";
 export * from "./confirmations.ts";
 export * from "./conversations.ts";
 export * from "./deliveries.ts";
+export * from "./leases.ts";
 export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./rate.ts";

@@ -27,20 +27,16 @@ export interface LabRecord {
 
 export interface LabRegistry {
   get(name: string): Promise<LabRecord | undefined>;
-  /** Creates the record; false when a lab of that name exists already. */
+  /** Creates the record if no lab of that name exists; false (and nothing written) when one does. */
   create(record: LabRecord): Promise<boolean>;
-  /** Applies `change` atomically to the stored record and returns the result; undefined when absent. */
+  /**
+   * Applies `change` atomically to the stored record and returns the result:
+   * concurrent updates never lose each other (`change` may run more than once).
+   * Undefined, and nothing written, when absent; a `change` that throws writes nothing.
+   */
   update(name: string, change: (record: LabRecord) => LabRecord): Promise<LabRecord | undefined>;
+  /** Forgets the lab; nothing when absent. */
   delete(name: string): Promise<void>;
+  /** Every lab, oldest first (by `createdAt`, then name): the order `lab list` shows. */
   list(): Promise<LabRecord[]>;
-}
-
-/** A per-lab mutual exclusion with expiry, so a crashed holder cannot block a lab forever. */
-export interface LabLocks {
-  /** True when `holder` now holds the lock (or already did). */
-  acquire(lab: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Extends the lock; false when `holder` lost it. */
-  renew(lab: string, holder: string, ttlMs: number): Promise<boolean>;
-  release(lab: string, holder: string): Promise<void>;
-  holder(lab: string): Promise<string | undefined>;
 }

@@ -3,20 +3,10 @@ import type { Card, ThreadRef } from "./chat.ts";
 
 /**
  * What the rotation watcher keeps outside its process, so that exactly one
- * replica watches a lab, another takes over when it dies, and neither says
- * anything twice.
+ * replica watches a lab (it holds the lab's lease, a `Leases` of its own
+ * namespace: ports/leases.ts), another takes over when it dies, and neither
+ * says anything twice.
  */
-
-/** Leases with expiry: the holder renews; a dead holder's lease lapses and another replica takes it. */
-export interface Leases {
-  /** True when `holder` now holds `name` (or already did; then it is extended). */
-  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Extends the lease; false when `holder` no longer has it. */
-  renew(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Gives the lease up if `holder` has it. */
-  release(name: string, holder: string): Promise<void>;
-  holder(name: string): Promise<string | undefined>;
-}
 
 /** The restart report of one lab (restarts with no vault change behind them). */
 export interface RestartReport {

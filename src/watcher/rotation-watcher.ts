@@ -3,8 +3,9 @@ import { hostname } from "node:os";
 import type { Cancel } from "../clock.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Leases } from "../ports/leases.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
-import type { Leases, RotationThreads } from "../ports/watcher.ts";
+import type { RotationThreads } from "../ports/watcher.ts";
 import { LabWatcher, type LabWatcherDeps } from "./lab-watcher.ts";
 
 /**

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { RedisLabLocks, RedisLabRegistry } from "../../adapters/redis/registry.ts";
+import { RedisLeases } from "../../adapters/redis/leases.ts";
+import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
@@ -41,9 +42,9 @@ describe("RedisLabRegistry", () => {
   });
 });
 
-describe("RedisLabLocks", () => {
+describe("RedisLeases (the lab lock)", () => {
   it("admits one holder at a time, renews only for the holder, and expires", async () => {
-    const locks = new RedisLabLocks(redis, uniquePrefix("lock"));
+    const locks = new RedisLeases(redis, uniquePrefix("lock"), "lock:lab");
     expect(await locks.acquire("team-a", "job-1", 5_000)).toBe(true);
     expect(await locks.acquire("team-a", "job-2", 5_000)).toBe(false);
     expect(await locks.acquire("team-a", "job-1", 5_000)).toBe(true);

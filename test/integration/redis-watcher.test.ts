@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { RedisLeases, RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
+import { RedisLeases } from "../../adapters/redis/leases.ts";
+import { RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
 import type { LabWatchState } from "../../src/ports/watcher.ts";
 import { REDIS_URL, uniquePrefix, waitFor } from "../helpers/env.ts";
@@ -32,7 +33,7 @@ describe("the watcher's Redis adapters", () => {
 
   beforeEach(() => {
     prefix = uniquePrefix("watch");
-    leases = new RedisLeases(redis, prefix);
+    leases = new RedisLeases(redis, prefix, "watch:lease");
     store = new RedisWatchStateStore(redis, prefix);
     threads = new RedisRotationThreads(redis, prefix);
   });

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisLeases } from "../../adapters/redis/leases.ts";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
-import { RedisLeases } from "../../adapters/redis/watcher.ts";
 import { type Running, startLabops } from "../../app/main.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
@@ -46,7 +46,7 @@ describe("rotation watcher: the owning replica dies, another takes over", () => 
     redis = new Redis(REDIS_URL);
     const prefix = String(world.env().LABOPS_REDIS_PREFIX);
     registry = new RedisLabRegistry(redis, prefix);
-    leases = new RedisLeases(redis, prefix);
+    leases = new RedisLeases(redis, prefix, "watch:lease");
   });
 
   afterAll(async () => {

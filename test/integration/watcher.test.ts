@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisLeases, RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
+import { RedisLeases } from "../../adapters/redis/leases.ts";
+import { RedisWatchStateStore } from "../../adapters/redis/watcher.ts";
 import { type Running, startLabops } from "../../app/main.ts";
 import { createLogger } from "../../src/log.ts";
 import { type Metrics, NO_METRICS } from "../../src/ports/metrics.ts";
@@ -133,7 +134,7 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     const traced = rootsTitled(/^Rotation traced/).length;
     await watcher?.stop();
     // A clean stop hands the lab back at once: no waiting for the lease to lapse.
-    expect(await new RedisLeases(w.redis, w.prefix).holder(LAB)).toBeUndefined();
+    expect(await new RedisLeases(w.redis, w.prefix, "watch:lease").holder(LAB)).toBeUndefined();
     watcherLogs.lines.length = 0;
     watcher = await startWatcherRole();
     await waitFor(
@@ -168,7 +169,7 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
       "the state to go",
       10_000,
     );
-    expect(await new RedisLeases(w.redis, w.prefix).holder(LAB)).toBeUndefined();
+    expect(await new RedisLeases(w.redis, w.prefix, "watch:lease").holder(LAB)).toBeUndefined();
     expect(watcherLogs.text()).toContain('"msg":"watcher.lab_stopped"');
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { withLabLock } from "../../jobs/processors/lab-lock.ts";
-import type { LabLocks } from "../../src/ports/registry.ts";
+import type { Leases } from "../../src/ports/leases.ts";
 import { ManualClock } from "../fakes/clock.ts";
 
 /** A lab lock held by `holder` until released; counts renewals. */
-function heldLocks(initial?: string): LabLocks & { renewals: number; held: string | undefined } {
+function heldLocks(initial?: string): Leases & { renewals: number; held: string | undefined } {
   const locks = {
     held: initial,
     renewals: 0,
