@@ -11,8 +11,8 @@ import { log, out, setting } from "./lib/report.ts";
 import { summarize } from "./lib/stats.ts";
 
 /**
- * The command queue: the product's BullCommandQueue (delivery marker, then
- * BullMQ add, envelope sealed with the secret key) feeding the product's
+ * The command queue: the product's BullCommandQueue (BullMQ add, envelope
+ * sealed with the secret key) feeding the product's
  * command worker (BullMQ Worker at the configured concurrency, envelope
  * opened, audit-free) with a processor that does nothing, on the shared Redis
  * under a prefix of its own.
@@ -79,8 +79,7 @@ function envelope(id: string): CommandEnvelope {
 async function enqueue(id: string): Promise<void> {
   const e = envelope(id);
   enqueuedAt.set(e.deliveryId, performance.now());
-  const result = await queue.enqueue(e);
-  if (result.duplicate) throw new Error(`job ${id} was taken for a duplicate`);
+  await queue.enqueue(e);
 }
 
 function allCompleted(total: number, timeoutMs: number): Promise<void> {

@@ -1,15 +1,22 @@
+import { createHash } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { toWire, type WireEnvelope } from "../src/commands/envelope.ts";
 import type { CommandEnvelope, CommandQueue, EnqueueResult } from "../src/ports/queue.ts";
 
 export const COMMANDS_QUEUE = "commands";
-/** How long a delivery id is remembered: well past Slack's 5-minute signature window and its retries. */
-const DELIVERY_MEMORY_SECONDS = 24 * 3600;
 
-/** BullMQ job ids may not contain ":"; delivery ids (Slack trigger ids, Teams activity ids) may. */
+/**
+ * The job id of a delivery: one delivery, one id; two deliveries, two ids.
+ * BullMQ job ids may not contain ":" and delivery ids (Slack trigger ids,
+ * Teams activity ids) may: an id that had to be changed or shortened gets a
+ * digest of the original, so that no two deliveries share a job.
+ */
 export function jobIdFor(deliveryId: string): string {
-  return `d-${deliveryId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 200)}`;
+  const safe = deliveryId.replace(/[^A-Za-z0-9._-]/g, "_");
+  if (safe === deliveryId && safe.length <= 200) return `d-${safe}`;
+  const digest = createHash("sha256").update(deliveryId).digest("hex").slice(0, 16);
+  return `d-${safe.slice(0, 180)}~${digest}`;
 }
 
 export interface BullCommandQueueOptions {
@@ -20,16 +27,17 @@ export interface BullCommandQueueOptions {
   queueName?: string;
 }
 
-/** The CommandQueue port on BullMQ: one queue, one job name per command kind. */
+/**
+ * The CommandQueue port on BullMQ: one queue, one job name per command kind,
+ * the job id derived from the delivery id. It keeps no delivery markers of its
+ * own: a chat delivery is de-duplicated once, by intake's DeliveryLog, before
+ * it gets here.
+ */
 export class BullCommandQueue implements CommandQueue {
   readonly queue: Queue<WireEnvelope>;
-  readonly #redis: Redis;
-  readonly #prefix: string;
   readonly #secretKey: Buffer;
 
   constructor(options: BullCommandQueueOptions) {
-    this.#redis = options.connection;
-    this.#prefix = options.prefix;
     this.#secretKey = options.secretKey;
     this.queue = new Queue<WireEnvelope>(options.queueName ?? COMMANDS_QUEUE, {
       connection: options.connection,
@@ -48,24 +56,9 @@ export class BullCommandQueue implements CommandQueue {
 
   async enqueue(envelope: CommandEnvelope): Promise<EnqueueResult> {
     const jobId = jobIdFor(envelope.deliveryId);
-    const marker = `${this.#prefix}:delivery:${jobId}`;
-    // The marker makes a delivery count once even after its job was removed.
-    const first = await this.#redis.set(
-      marker,
-      String(envelope.receivedAt),
-      "EX",
-      DELIVERY_MEMORY_SECONDS,
-      "NX",
-    );
-    if (first === null) return { jobId, duplicate: true };
-    try {
-      await this.queue.add(envelope.command.kind, toWire(envelope, this.#secretKey), { jobId });
-    } catch (error) {
-      // Forget the delivery so the platform's retry can succeed.
-      await this.#redis.del(marker).catch(() => undefined);
-      throw error;
-    }
-    return { jobId, duplicate: false };
+    // BullMQ adds nothing for a job id it still keeps: the same delivery makes one job.
+    await this.queue.add(envelope.command.kind, toWire(envelope, this.#secretKey), { jobId });
+    return { jobId };
   }
 
   async close(): Promise<void> {

@@ -46,7 +46,7 @@ const SECTIONS: Record<string, Section> = {
     title: "Queue: enqueue to start",
     command: "npm run bench -- queue",
     measures:
-      "500 jobs enqueued through `BullCommandQueue` (delivery marker, sealed envelope, BullMQ add) at 100 per second, below capacity, to the product's command worker at the configured concurrency with a processor that does nothing: time from the enqueue call to the processor's start.",
+      "500 jobs enqueued through `BullCommandQueue` (sealed envelope, BullMQ add) at 100 per second, below capacity, to the product's command worker at the configured concurrency with a processor that does nothing: time from the enqueue call to the processor's start.",
     goal: "No bar set; every job must complete.",
   },
   "queue.throughput": {

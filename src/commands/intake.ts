@@ -329,24 +329,14 @@ async function enqueue(
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
   try {
-    const { jobId, duplicate } = await deps.queue.enqueue({
+    const { jobId } = await deps.queue.enqueue({
       deliveryId: incoming.deliveryId,
       correlationId,
       command: cmd,
       origin: incoming.origin,
       receivedAt: incoming.receivedAt,
     });
-    log.info({ command: description, jobId, duplicate }, duplicate ? "command.duplicate" : "command.queued");
-    if (duplicate) {
-      return {
-        outcome: {
-          kind: "duplicate",
-          text: `\`${description}\` was already received; its progress is in the thread.`,
-        },
-        audit: { result: "answered", ...audit, reason: "duplicate" },
-        correlationId,
-      };
-    }
+    log.info({ command: description, jobId }, "command.queued");
     const confirmedBy = cmd.kind === "lab.destroy" ? ` Confirmed by ${mention(incoming.origin.user)}.` : "";
     return {
       outcome: {

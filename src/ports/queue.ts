@@ -13,8 +13,8 @@ export interface CommandOrigin {
 
 /**
  * One accepted command on its way to a worker. `deliveryId` comes from the
- * chat platform (Slack trigger_id or event_id, Teams activity id) so that a
- * retried or replayed delivery maps to the same job.
+ * chat platform (Slack trigger_id or event_id, Teams activity id), or names
+ * the schedule that raised it (`expire.<lab>.<expiresAt>`).
  */
 export interface CommandEnvelope {
   deliveryId: string;
@@ -26,10 +26,15 @@ export interface CommandEnvelope {
 
 export interface EnqueueResult {
   jobId: string;
-  /** True when this delivery had been accepted before: nothing new was queued. */
-  duplicate: boolean;
 }
 
+/**
+ * Jobs for the workers, taken in the order they were queued. A job's id
+ * follows from its delivery id, so the same delivery enqueued again while its
+ * job is kept adds nothing (an enqueue that failed after it was written, then
+ * retried, makes no second job). Telling a retried chat delivery from a new
+ * one is the DeliveryLog's work, before anything is enqueued.
+ */
 export interface CommandQueue {
   enqueue(envelope: CommandEnvelope): Promise<EnqueueResult>;
 }

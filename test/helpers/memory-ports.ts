@@ -54,9 +54,8 @@ export class MemoryQueue implements CommandQueue {
   async enqueue(envelope: CommandEnvelope): Promise<EnqueueResult> {
     if (this.failing) throw new Error("queue down");
     const jobId = `d-${envelope.deliveryId}`;
-    if (this.jobs.some((j) => j.deliveryId === envelope.deliveryId)) return { jobId, duplicate: true };
-    this.jobs.push(envelope);
-    return { jobId, duplicate: false };
+    if (!this.jobs.some((j) => j.deliveryId === envelope.deliveryId)) this.jobs.push(envelope);
+    return { jobId };
   }
 }
 
