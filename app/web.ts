@@ -31,7 +31,12 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
   const intakeDeps: Omit<IntakeDeps, "logger"> = {
     queue,
     registry: new RedisLabRegistry(producer, config.redisPrefix),
-    confirmations: new RedisConfirmationStore(producer, config.redisPrefix, options.now),
+    // On intake's clock (a test's `now` when it moves time), so expiry means the same to both.
+    confirmations: new RedisConfirmationStore(
+      producer,
+      config.redisPrefix,
+      options.now ? { now: options.now } : ctx.clock,
+    ),
     audit: new RedisAuditLog(producer, config.redisPrefix),
     deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
     admins: config.admins,

@@ -1,16 +1,21 @@
 import type { Redis } from "ioredis";
+import type { Clock } from "../../src/clock.ts";
 import type { ChatUser } from "../../src/ports/chat.ts";
-import type { ConfirmationStore, ConsumeResult, PendingConfirmation } from "../../src/ports/confirmations.ts";
+import {
+  CONFIRMATION_GRACE_MS,
+  type ConfirmationStore,
+  type ConsumeResult,
+  type PendingConfirmation,
+} from "../../src/ports/confirmations.ts";
 
 /**
  * Pending confirmations in Redis, one JSON document per id. Taking one is a
  * Lua script (check the user, then delete) so two presses, even on two web
  * replicas, cannot both succeed, and someone else's press leaves it in place.
- * A document outlives its expiry by a grace period so that a late press is
- * told "expired" rather than "unknown"; the core checks `expiresAt`.
+ * A document outlives its expiry by the grace period (Redis expires it) so
+ * that a late press is told "expired" rather than "unknown"; the core checks
+ * `expiresAt`.
  */
-const GRACE_MS = 10 * 60_000;
-
 const CONSUME = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'unknown'} end
@@ -23,12 +28,15 @@ return {'ok', raw}
 export class RedisConfirmationStore implements ConfirmationStore {
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, "now">;
+  readonly #graceMs: number;
 
-  constructor(redis: Redis, prefix: string, now: () => number = Date.now) {
+  /** `clock` says when it is now, to turn `expiresAt` into Redis's expiry. */
+  constructor(redis: Redis, prefix: string, clock: Pick<Clock, "now">, options: { graceMs?: number } = {}) {
     this.#redis = redis;
     this.#prefix = prefix;
-    this.#now = now;
+    this.#clock = clock;
+    this.#graceMs = options.graceMs ?? CONFIRMATION_GRACE_MS;
   }
 
   #key(id: string): string {
@@ -36,7 +44,7 @@ export class RedisConfirmationStore implements ConfirmationStore {
   }
 
   async create(confirmation: PendingConfirmation): Promise<void> {
-    const ttl = Math.max(1_000, confirmation.expiresAt - this.#now() + GRACE_MS);
+    const ttl = Math.max(1, Math.ceil(confirmation.expiresAt + this.#graceMs - this.#clock.now()));
     await this.#redis.set(this.#key(confirmation.id), JSON.stringify(confirmation), "PX", ttl);
   }
 

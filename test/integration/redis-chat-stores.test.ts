@@ -46,7 +46,7 @@ describe("RedisAuditLog", () => {
 
 describe("RedisConfirmationStore", () => {
   it("gives a confirmation once, to its own user only", async () => {
-    const store = new RedisConfirmationStore(redis, uniquePrefix("confirm"));
+    const store = new RedisConfirmationStore(redis, uniquePrefix("confirm"), { now: () => Date.now() });
     const pending = pendingDestroy({
       command: { kind: "lab.destroy", lab: "team-a", confirmed: false },
       user: ada,
@@ -69,7 +69,7 @@ describe("RedisConfirmationStore", () => {
   });
 
   it("lets only one of two simultaneous presses through", async () => {
-    const store = new RedisConfirmationStore(redis, uniquePrefix("confirm"));
+    const store = new RedisConfirmationStore(redis, uniquePrefix("confirm"), { now: () => Date.now() });
     const pending = pendingDestroy({
       command: { kind: "lab.destroy", lab: "team-a", confirmed: false },
       user: ada,
