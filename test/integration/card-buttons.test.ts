@@ -8,7 +8,7 @@ import type { ThreadRef } from "../../src/ports/chat.ts";
 import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { REDIS_URL, waitFor } from "../helpers/env.ts";
-import { labRecord } from "../helpers/memory-ports.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 
 /**
  * The buttons of a lab's status card, as the create workflow posts them:

@@ -9,7 +9,7 @@ import {
 } from "../../emulators/slack/index.ts";
 import { SLACK_SIGNING_SECRET, startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { waitFor } from "../helpers/env.ts";
-import { labRecord } from "../helpers/memory-ports.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 
 /**
  * Only requests that Slack or the Bot Framework really sent reach the queue:

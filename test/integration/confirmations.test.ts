@@ -4,7 +4,7 @@ import type { SlackMessage } from "../../emulators/slack/emulator.ts";
 import type { TeamsMessage } from "../../emulators/teams/emulator.ts";
 import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { waitFor } from "../helpers/env.ts";
-import { labRecord } from "../helpers/memory-ports.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 import { slackVisible } from "../helpers/slack-visible.ts";
 import { teamsVisible } from "../helpers/teams-visible.ts";
 

@@ -5,7 +5,7 @@ import type { SecretValue } from "../../src/secret-value.ts";
 import { startWorld, type World } from "../helpers/chat-world.ts";
 import { type ChatDriver, slackDriver, teamsDriver } from "../helpers/drivers.ts";
 import { waitFor } from "../helpers/env.ts";
-import { labRecord } from "../helpers/memory-ports.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 import { dumpRedis } from "../helpers/sinks.ts";
 
 /**

@@ -3,7 +3,7 @@ import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { startWorld, type World } from "../helpers/chat-world.ts";
 import { slackDriver } from "../helpers/drivers.ts";
 import { waitFor } from "../helpers/env.ts";
-import { labRecord } from "../helpers/memory-ports.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 
 /** SLACK_APP_TOKEN set: Bolt's SocketModeReceiver connects out to the emulator's WebSocket; nothing is POSTed to the bot. */
 describe("Slack over Socket Mode", () => {

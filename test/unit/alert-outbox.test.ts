@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
-import type { AlertClaim, LabWatchState, WatchStateStore } from "../../src/ports/watcher.ts";
 import { AlertOutbox, LeaseLostError, WAIT } from "../../src/watcher/alert-outbox.ts";
 import { watcherSettings } from "../../src/watcher/settings.ts";
 import { ManualClock } from "../fakes/clock.ts";
+import { MemoryLeases } from "../fakes/leases.ts";
+import { MemoryWatchStateStore } from "../fakes/watcher.ts";
 
 /**
  * The one claim -> post -> mark path every watcher alert takes: said once,
@@ -12,30 +13,6 @@ import { ManualClock } from "../fakes/clock.ts";
  * dropped after its last attempt, and silent once the lease is gone. Time is
  * whatever the test says it is.
  */
-
-class ClaimStore implements WatchStateStore {
-  holder = "me";
-  claims = 0;
-  readonly alerts = new Map<string, { posted: boolean; thread?: ThreadRef }>();
-  async load(): Promise<LabWatchState | undefined> {
-    return undefined;
-  }
-  async save() {
-    return true;
-  }
-  async delete() {}
-  async claimAlert(_lab: string, id: string, holder: string): Promise<AlertClaim> {
-    this.claims += 1;
-    if (holder !== this.holder) return { outcome: "lease_lost" };
-    const a = this.alerts.get(id);
-    if (a?.posted) return { outcome: "posted", thread: a.thread };
-    this.alerts.set(id, { posted: false });
-    return { outcome: "claimed" };
-  }
-  async markPosted(_lab: string, id: string, thread: ThreadRef | undefined) {
-    this.alerts.set(id, { posted: true, ...(thread ? { thread } : {}) });
-  }
-}
 
 const THREAD: ThreadRef = {
   address: { platform: "slack", tenant: "T1", channel: "C1" },
@@ -45,7 +22,9 @@ const THREAD: ThreadRef = {
 
 function outbox() {
   const clock = new ManualClock();
-  const store = new ClaimStore();
+  const leases = new MemoryLeases(clock);
+  leases.hand("team-u", "me", 24 * 3_600_000);
+  const store = new MemoryWatchStateStore(leases);
   const box = new AlertOutbox({
     lab: "team-u",
     holder: "me",
@@ -55,7 +34,7 @@ function outbox() {
     random: () => 0.5,
     log: createLogger({ level: "silent" }),
   });
-  return { clock, store, box };
+  return { clock, leases, store, box };
 }
 
 describe("the alert outbox", () => {
@@ -69,7 +48,7 @@ describe("the alert outbox", () => {
     expect(await box.send("a:done", clock.now(), post)).toEqual({ thread: THREAD, postedNow: true });
     expect(await box.send("a:done", clock.now(), post)).toEqual({ thread: THREAD, postedNow: false });
     expect(posts).toBe(1);
-    expect(store.alerts.get("a:done")).toEqual({ posted: true, thread: THREAD });
+    expect(store.peekAlert("team-u", "a:done")).toEqual({ posted: true, thread: THREAD });
   });
 
   it("tries a failed post again once its back-off is over, not before", async () => {
@@ -102,7 +81,7 @@ describe("the alert outbox", () => {
     }
     expect(posts).toBe(8);
     expect(said).toEqual({ thread: undefined, postedNow: false });
-    expect(store.alerts.get("restarts:1")).toEqual({ posted: true });
+    expect(store.peekAlert("team-u", "restarts:1")).toEqual({ posted: true });
   });
 
   it("counts nothing while a post waits, and tries a last word only once", async () => {
@@ -126,8 +105,8 @@ describe("the alert outbox", () => {
   });
 
   it("stops at the claim when the lease went to another replica", async () => {
-    const { clock, store, box } = outbox();
-    store.holder = "someone-else";
+    const { clock, leases, box } = outbox();
+    leases.hand("team-u", "someone-else", 24 * 3_600_000);
     let posts = 0;
     await expect(
       box.send("a:done", clock.now(), async () => {

@@ -1,6 +1,6 @@
-import { RecordingChat } from "../../src/chat/recording.ts";
 import type { Card, ChatMessage } from "../../src/ports/chat.ts";
 import { type ChatHarness, chatPortContract, type VisibleMessage } from "../contract/chat-port.contract.ts";
+import { RecordingChat } from "../fakes/chat.ts";
 
 /** RecordingChat keeps Cards as they are: this reads one the way a person would. */
 function visible(message: ChatMessage): VisibleMessage {

@@ -4,14 +4,12 @@ import { parseCommandText } from "../../src/commands/parse.ts";
 import { createLogger } from "../../src/log.ts";
 import type { ChatAddress, ChatUser } from "../../src/ports/chat.ts";
 import { NO_METRICS } from "../../src/ports/metrics.ts";
-import {
-  labRecord,
-  MemoryAuditLog,
-  MemoryConfirmationStore,
-  MemoryDeliveryLog,
-  MemoryLabRegistry,
-  MemoryQueue,
-} from "../helpers/memory-ports.ts";
+import { MemoryAuditLog } from "../fakes/audit.ts";
+import { MemoryConfirmationStore } from "../fakes/confirmations.ts";
+import { MemoryDeliveryLog } from "../fakes/deliveries.ts";
+import { MemoryQueue } from "../fakes/queue.ts";
+import { MemoryLabRegistry } from "../fakes/registry.ts";
+import { labRecord } from "../helpers/lab-record.ts";
 
 const here: ChatAddress = { platform: "slack", tenant: "T1", channel: "C-HERE" };
 const elsewhere: ChatAddress = { platform: "slack", tenant: "T1", channel: "C-ELSE" };
@@ -24,9 +22,10 @@ function setup() {
   let seq = 0;
   const queue = new MemoryQueue();
   const registry = new MemoryLabRegistry();
-  const confirmations = new MemoryConfirmationStore();
+  const clock = { now: () => now };
+  const confirmations = new MemoryConfirmationStore(clock);
   const audit = new MemoryAuditLog();
-  const deliveries = new MemoryDeliveryLog();
+  const deliveries = new MemoryDeliveryLog(clock);
   const counted: string[] = [];
   const deps: IntakeDeps = {
     queue,
@@ -303,9 +302,9 @@ describe("intake: round trips", () => {
       open = resolve;
     });
     const deliveries = {
-      claim: async (id: string) => {
+      claim: async (id: string, ttlMs: number) => {
         await claimed;
-        return t.deliveries.claim(id);
+        return t.deliveries.claim(id, ttlMs);
       },
       release: (id: string) => t.deliveries.release(id),
     };
@@ -354,7 +353,7 @@ describe("intake: round trips", () => {
   it("still answers a duplicate as one, and a registry that fails before the claim changes nothing", async () => {
     const { t, open, deliveries } = gated();
     open();
-    await t.deliveries.claim("d-dup");
+    await t.deliveries.claim("d-dup", 60_000);
     const failing = {
       get: () => Promise.reject(new Error("redis down")),
       list: () => Promise.reject(new Error("redis down")),

@@ -1,29 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { withLabLock } from "../../jobs/processors/lab-lock.ts";
-import type { Leases } from "../../src/ports/leases.ts";
 import { ManualClock } from "../fakes/clock.ts";
+import { MemoryLeases } from "../fakes/leases.ts";
 
-/** A lab lock held by `holder` until released; counts renewals. */
-function heldLocks(initial?: string): Leases & { renewals: number; held: string | undefined } {
-  const locks = {
-    held: initial,
-    renewals: 0,
-    async acquire(_lab: string, holder: string) {
-      if (locks.held !== undefined && locks.held !== holder) return false;
-      locks.held = holder;
-      return true;
-    },
-    async renew(_lab: string, holder: string) {
-      locks.renewals += 1;
-      return locks.held === holder;
-    },
-    async release(_lab: string, holder: string) {
-      if (locks.held === holder) locks.held = undefined;
-    },
-    async holder() {
-      return locks.held;
-    },
-  };
+/** Lab locks on the test's clock, lab "a" held by `initial` for an hour. */
+function heldLocks(clock: ManualClock, initial: string): MemoryLeases {
+  const locks = new MemoryLeases(clock);
+  locks.hand("a", initial, 3_600_000);
   return locks;
 }
 
@@ -32,7 +15,7 @@ const settings = { lockTtlMs: 3_000 };
 describe("withLabLock on the injected clock", () => {
   it("waits for a busy lab, then gives up after fifteen seconds naming the holder", async () => {
     const clock = new ManualClock();
-    const locks = heldLocks("job-other");
+    const locks = heldLocks(clock, "job-other");
     const deps = { clock, locks, settings };
     let settled: unknown;
     const result = withLabLock(deps, "a", "job-me", new AbortController().signal, async () => 1).then((r) => {
@@ -47,19 +30,19 @@ describe("withLabLock on the injected clock", () => {
 
   it("takes the lab once it is released, renews it every third of its lifetime, and lets it go", async () => {
     const clock = new ManualClock();
-    const locks = heldLocks("job-other");
+    const locks = heldLocks(clock, "job-other");
     const deps = { clock, locks, settings };
     const work = Promise.withResolvers<string>();
     const result = withLabLock(deps, "a", "job-me", new AbortController().signal, () => work.promise);
     await clock.advance(1_000);
-    locks.held = undefined;
+    await locks.release("a", "job-other");
     await clock.advance(250);
-    expect(locks.held).toBe("job-me");
+    expect(locks.holderNow("a")).toBe("job-me");
     await clock.advance(3_000);
     expect(locks.renewals).toBe(3);
     work.resolve("done");
     expect(await result).toEqual({ locked: true, value: "done" });
-    expect(locks.held).toBeUndefined();
+    expect(locks.holderNow("a")).toBeUndefined();
     await clock.advance(3_000);
     expect(locks.renewals).toBe(3);
     expect(clock.pending).toBe(0);

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { RecordingChat } from "../../src/chat/recording.ts";
 import { createLogger } from "../../src/log.ts";
 import type { AzureLabPort, KeyVaultPort, SecretVersionInfo } from "../../src/ports/azure.ts";
 import type { Card, ChatAddress, ThreadRef } from "../../src/ports/chat.ts";
@@ -7,16 +6,12 @@ import type { ClusterPort, PodState } from "../../src/ports/cluster.ts";
 import type { ClusterWatchPort, ClusterWatchSink } from "../../src/ports/cluster-watch.ts";
 import { NO_METRICS } from "../../src/ports/metrics.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
-import type {
-  AlertClaim,
-  LabWatchState,
-  RotationThread,
-  RotationThreads,
-  WatchStateStore,
-} from "../../src/ports/watcher.ts";
 import { LabWatcher } from "../../src/watcher/lab-watcher.ts";
 import { watcherSettings } from "../../src/watcher/settings.ts";
+import { RecordingChat } from "../fakes/chat.ts";
 import { ManualClock } from "../fakes/clock.ts";
+import { MemoryLeases } from "../fakes/leases.ts";
+import { MemoryRotationThreads, MemoryWatchStateStore } from "../fakes/watcher.ts";
 
 /**
  * The per-lab watcher with every port in memory: the vault's versions and
@@ -32,46 +27,6 @@ const T0 = Date.UTC(2026, 11, 1, 9, 0, 0);
 const PATIENCE_MS = 30_000;
 
 const ADDRESS: ChatAddress = { platform: "slack", tenant: "T1", channel: "C1" };
-
-class MemoryStore implements WatchStateStore {
-  state: LabWatchState | undefined;
-  holder = "me";
-  readonly alerts = new Map<string, { posted: boolean; thread?: ThreadRef }>();
-  async load() {
-    return this.state ? structuredClone(this.state) : undefined;
-  }
-  async save(state: LabWatchState, holder: string) {
-    if (holder !== this.holder) return false;
-    this.state = structuredClone(state);
-    return true;
-  }
-  async delete() {
-    this.state = undefined;
-  }
-  async claimAlert(_lab: string, id: string, holder: string): Promise<AlertClaim> {
-    if (holder !== this.holder) return { outcome: "lease_lost" };
-    const a = this.alerts.get(id);
-    if (a?.posted) return { outcome: "posted", thread: a.thread };
-    this.alerts.set(id, { posted: false });
-    return { outcome: "claimed" };
-  }
-  async markPosted(_lab: string, id: string, thread: ThreadRef | undefined) {
-    this.alerts.set(id, { posted: true, ...(thread ? { thread } : {}) });
-  }
-}
-
-class MemoryThreads implements RotationThreads {
-  readonly entries: RotationThread[] = [];
-  async register(entry: RotationThread) {
-    this.entries.push(entry);
-  }
-  async find(lab: string, secret: string, version: string) {
-    return this.entries.find((e) => e.lab === lab && e.secret === secret && e.version === version);
-  }
-  async subscribe() {
-    return async () => undefined;
-  }
-}
 
 /** A RecordingChat whose postAlert fails a given number of times first. */
 class FlakyChat extends RecordingChat {
@@ -130,8 +85,10 @@ const rs = (name: string, revision: number, marker?: string) => ({
 
 function world(options: { chat?: RecordingChat } = {}) {
   const clock = new ManualClock({ now: T0 });
-  const store = new MemoryStore();
-  const threads = new MemoryThreads();
+  const leases = new MemoryLeases(clock);
+  leases.hand("team-u", "me", 24 * 3_600_000);
+  const store = new MemoryWatchStateStore(leases);
+  const threads = new MemoryRotationThreads();
   const chat = options.chat ?? new RecordingChat();
   let versions: SecretVersionInfo[] = [
     {
@@ -216,6 +173,7 @@ function world(options: { chat?: RecordingChat } = {}) {
     watcher,
     clock,
     until,
+    leases,
     store,
     threads,
     chat,
@@ -265,20 +223,20 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await w.until(() => w.store.state?.baselined, "the baseline");
+    await w.until(() => w.store.peek("team-u")?.baselined, "the baseline");
     expect(w.chat.threads.size).toBe(0);
     w.setVersions(w.v2());
     w.watcher.nudge();
-    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.peek("team-u")?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
     const alert = await w.until(() => [...w.chat.threads.values()][0], "the alert");
     expect(alert.alert).toBe(true);
     expect(alert.card.text).toMatch(/^color: v2 reached 2\/2 pods in/);
     await w.until(
-      () => w.store.state?.finished.includes("team-u/color/v2") || undefined,
+      () => w.store.peek("team-u")?.finished.includes("team-u/color/v2") || undefined,
       "the trace to finish",
     );
-    expect(w.store.state?.traces).toEqual([]);
+    expect(w.store.peek("team-u")?.traces).toEqual([]);
   });
 
   it("tries a failed post again, and posts it once", async () => {
@@ -288,14 +246,14 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await w.until(() => w.store.state?.baselined, "the baseline");
+    await w.until(() => w.store.peek("team-u")?.baselined, "the baseline");
     w.setVersions(w.v2());
     w.watcher.nudge();
-    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.peek("team-u")?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
     await w.until(() => (chat.threads.size === 1 ? true : undefined), "the alert after retries");
     expect(chat.attempts).toBe(3);
-    await w.until(() => w.store.state?.traces.length === 0 || undefined, "the trace to finish");
+    await w.until(() => w.store.peek("team-u")?.traces.length === 0 || undefined, "the trace to finish");
     expect(chat.threads.size).toBe(1);
   });
 
@@ -304,10 +262,10 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await w.until(() => w.store.state?.baselined, "the baseline");
+    await w.until(() => w.store.peek("team-u")?.baselined, "the baseline");
     w.setVersions(w.v2({ "labops-by": "slack:U1", "labops-correlation": "c-1" }));
     w.watcher.nudge();
-    await w.until(() => w.store.state?.traces.length === 1 || undefined, "the trace");
+    await w.until(() => w.store.peek("team-u")?.traces.length === 1 || undefined, "the trace");
     w.rollOut();
     // The command's thread shows up only now (it writes first, then opens its thread).
     const thread = await w.chat.openThread(ADDRESS, {
@@ -343,8 +301,8 @@ describe("the watcher of one lab", () => {
     stop = () => w.watcher.stop();
     await w.watcher.start();
     await w.listed();
-    await w.until(() => w.store.state?.baselined, "the baseline");
-    w.store.holder = "someone-else";
+    await w.until(() => w.store.peek("team-u")?.baselined, "the baseline");
+    w.leases.hand("team-u", "someone-else", 24 * 3_600_000);
     w.setVersions(w.v2());
     w.watcher.nudge();
     await w.until(() => (w.leaseLost() > 0 ? true : undefined), "the lease loss to be noticed");

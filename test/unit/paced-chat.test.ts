@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { manualClock } from "../../emulators/shared/clock.ts";
 import { slackRatePolicy } from "../../src/chat/limits.ts";
-import { InMemoryRateLimiter } from "../../src/chat/memory-limiter.ts";
 import { PacedChat } from "../../src/chat/paced.ts";
-import { RecordingChat } from "../../src/chat/recording.ts";
 import { ExternalError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type {
@@ -16,6 +14,8 @@ import type {
   ThreadRef,
 } from "../../src/ports/chat.ts";
 import { NO_METRICS } from "../../src/ports/metrics.ts";
+import { RecordingChat } from "../fakes/chat.ts";
+import { InMemoryRateLimiter } from "../fakes/rate-limiter.ts";
 
 /** RecordingChat with calls that can be made to fail. */
 class Faulty implements ChatPort {

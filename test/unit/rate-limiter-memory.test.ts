@@ -1,5 +1,5 @@
-import { InMemoryRateLimiter } from "../../src/chat/memory-limiter.ts";
 import { rateLimiterContract } from "../contract/rate-limiter.contract.ts";
+import { InMemoryRateLimiter } from "../fakes/rate-limiter.ts";
 
 let now = 1_000_000;
 rateLimiterContract("InMemoryRateLimiter", () => new InMemoryRateLimiter({ now: () => now++ }));

@@ -1,3 +1,4 @@
+import { confirmationCard } from "../../src/chat/cards.ts";
 import type {
   Card,
   ChatAddress,
@@ -6,8 +7,7 @@ import type {
   ChatUser,
   ConfirmationPrompt,
   ThreadRef,
-} from "../ports/chat.ts";
-import { confirmationCard } from "./cards.ts";
+} from "../../src/ports/chat.ts";
 
 /** One thread as RecordingChat keeps it: what a user would see, plus how it got there. */
 export interface RecordedThread {

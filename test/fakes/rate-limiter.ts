@@ -1,8 +1,9 @@
-import type { RateLimiter, RateRequest } from "../ports/rate.ts";
+import { type Clock, systemClock } from "../../src/clock.ts";
+import type { RateLimiter, RateRequest } from "../../src/ports/rate.ts";
 
 /**
- * The rate limiter in one process's memory: the same algorithm as the Redis
- * one, for tests and for a bot that runs as a single process.
+ * The rate limiter in memory, on a Clock: the same algorithm as the Redis
+ * one, held to the same contract (test/contract/rate-limiter.contract.ts).
  *
  * Each key keeps the times of its recent reservations. A new one goes at the
  * earliest time t, no earlier than the key's last reservation (first come,
@@ -10,16 +11,16 @@ import type { RateLimiter, RateRequest } from "../ports/rate.ts";
  * most recent reservation is at least W before t.
  */
 export class InMemoryRateLimiter implements RateLimiter {
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, "now">;
   readonly #slots = new Map<string, number[]>();
   readonly #blocked = new Map<string, number>();
 
-  constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
+  constructor(clock: Pick<Clock, "now"> = systemClock()) {
+    this.#clock = clock;
   }
 
   async reserve(requests: readonly RateRequest[]): Promise<number> {
-    const now = this.#now();
+    const now = this.#clock.now();
     let at = now;
     for (const { key, windows } of requests) {
       const slots = this.#slots.get(key) ?? [];
@@ -40,7 +41,7 @@ export class InMemoryRateLimiter implements RateLimiter {
   }
 
   async block(key: string, forMs: number): Promise<void> {
-    const until = this.#now() + forMs;
+    const until = this.#clock.now() + forMs;
     this.#blocked.set(key, Math.max(this.#blocked.get(key) ?? 0, until));
   }
 }
