@@ -10,6 +10,13 @@ export function newConfirmationId(): string {
   return `cf-${randomBytes(16).toString("base64url")}`;
 }
 
+const CONFIRMATION_ID = /^cf-[A-Za-z0-9_-]{22}$/;
+
+/** Whether `id` has the shape newConfirmationId gives (a button's value is checked against it). */
+export function isConfirmationId(id: string): boolean {
+  return CONFIRMATION_ID.test(id);
+}
+
 export function pendingDestroy(options: {
   command: ConfirmableCommand;
   user: ChatUser;

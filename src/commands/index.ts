@@ -1,3 +1,4 @@
+export * from "./actions.ts";
 export * from "./audit-view.ts";
 export * from "./authorize.ts";
 export * from "./confirmation.ts";
