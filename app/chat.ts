@@ -5,6 +5,7 @@ import { SlackChat } from "../adapters/slack/chat.ts";
 import { slackRatePolicy, teamsRatePolicy } from "../src/chat/limits.ts";
 import { PacedChat } from "../src/chat/paced.ts";
 import { ChatRouter } from "../src/chat/router.ts";
+import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
 import { errorCode } from "../src/errors.ts";
 import type { Logger } from "../src/log.ts";
@@ -25,24 +26,27 @@ export type TeamsModules = Awaited<ReturnType<typeof loadTeams>>;
 export type TeamsAdapter = InstanceType<TeamsModules["LabopsCloudAdapter"]>;
 
 /**
- * What a process shares for chat, made once: the Teams CloudAdapter (one per
- * process, used by the web role's turns and by every role's proactive posts)
- * and the loaded Teams modules.
+ * What a process shares for chat, made once: the process's clock (which paces
+ * every chat call), the Teams CloudAdapter (one per process, used by the web
+ * role's turns and by every role's proactive posts) and the loaded Teams modules.
  */
 export interface ChatShared {
+  clock: Clock;
   teams?: { modules: TeamsModules; adapter: TeamsAdapter };
 }
 
-export async function createChatShared(config: Config, logger: Logger): Promise<ChatShared> {
-  if (!config.teams) return {};
+/** `clock` is the process's (RoleContext.clock); the wall clock at LABOPS_TIME_SCALE when absent. */
+export async function createChatShared(config: Config, logger: Logger, clock?: Clock): Promise<ChatShared> {
+  const shared = { clock: clock ?? systemClock(config.timeScale) };
+  if (!config.teams) return shared;
   const modules = await loadTeams();
   const adapter = new modules.LabopsCloudAdapter(
-    modules.teamsAuthentication(config.teams, config.caPem, (error) =>
+    modules.teamsAuthentication(config.teams, config.caPem, shared.clock, (error) =>
       logger.warn({ code: errorCode(error) }, "teams.token_failed"),
     ),
     logger,
   );
-  return { teams: { modules, adapter } };
+  return { ...shared, teams: { modules, adapter } };
 }
 
 /**
@@ -61,16 +65,22 @@ export async function createChat(
   given?: ChatShared,
 ): Promise<{ router: ChatRouter; teams: PacedChat | undefined }> {
   const shared = given ?? (await createChatShared(config, logger));
+  const { clock } = shared;
   const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
   let teams: PacedChat | undefined;
   if (config.slack) {
-    const slack = new SlackChat({ botToken: config.slack.botToken, apiUrl: config.slack.apiUrl, logger });
+    const slack = new SlackChat({
+      botToken: config.slack.botToken,
+      apiUrl: config.slack.apiUrl,
+      logger,
+      clock,
+    });
     byPlatform.slack = new PacedChat(slack, {
       limiter,
       policy: slackRatePolicy,
       logger,
-      timeScale: config.timeScale,
+      clock,
       ...(metrics ? { metrics: { metrics, service: "slack" } } : {}),
     });
   }
@@ -79,12 +89,13 @@ export async function createChat(
       adapter: shared.teams.adapter,
       appId: config.teams.appId,
       references: new RedisConversationReferenceStore(redis, config.redisPrefix),
+      clock,
     });
     teams = new PacedChat(inner, {
       limiter,
       policy: teamsRatePolicy,
       logger,
-      timeScale: config.timeScale,
+      clock,
       ...(metrics ? { metrics: { metrics, service: "teams" } } : {}),
     });
     byPlatform.teams = teams;

@@ -43,8 +43,13 @@ export async function startLabops(options: StartOptions): Promise<Running> {
   health.on("error", () => undefined); // reported through /readyz, not as a crash
 
   try {
-    const chatShared = await createChatShared(config, logger);
-    const clock = systemClock(config.timeScale);
+    const clock = options.clock ?? systemClock(config.timeScale);
+    if (clock.timeScale !== config.timeScale) {
+      throw new RangeError(
+        `The clock given runs at time scale ${clock.timeScale}, not LABOPS_TIME_SCALE's ${config.timeScale}.`,
+      );
+    }
+    const chatShared = await createChatShared(config, logger, clock);
     const ctx: RoleContext = { config, clock, logger, metrics, options, chatShared, health };
     if (config.roles.has("web")) stops.push(await startWebRole(ctx, web));
     if (config.roles.has("worker")) stops.push(await startWorkerRole(ctx));
@@ -55,6 +60,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
     let dashboard: QueueDashboard | undefined;
     const server = createWebServer({
       logger,
+      clock,
       rawRoutes: web.rawRoutes,
       extend(app: Express) {
         for (const mount of web.mounts) mount(app);

@@ -16,8 +16,12 @@ export interface StartOptions {
   /** "placeholder" runs every command through the placeholder step: the chat path alone, without Azure. */
   processors?: "workflows" | "placeholder";
   host?: string;
-  /** The clock of intake (confirmation expiry); tests move it instead of waiting. */
-  now?: () => number;
+  /**
+   * The process's clock (RoleContext.clock); `systemClock(LABOPS_TIME_SCALE)` when absent.
+   * Tests give one whose time they move (a confirmation's expiry) instead of waiting;
+   * its timeScale must be LABOPS_TIME_SCALE's.
+   */
+  clock?: Clock;
   /** Counts commands and chat calls (Prometheus in production); nothing when absent. */
   metrics?: Metrics;
   /** Overrides of the rotation watcher's derived waits (tests: shorter deadlines). */

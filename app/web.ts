@@ -12,7 +12,7 @@ import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
 
 /** The web role: Slack and Teams HTTP (or Socket Mode), intake, and the queue's producer side. */
 export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<RoleStop> {
-  const { config, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options } = ctx;
   const producer = createRedis(config.redisUrl, "producer");
   producer.on("error", () => undefined); // reported through /readyz, not as a crash
   const queue = new BullCommandQueue({
@@ -31,16 +31,12 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
   const intakeDeps: Omit<IntakeDeps, "logger"> = {
     queue,
     registry: new RedisLabRegistry(producer, config.redisPrefix),
-    // On intake's clock (a test's `now` when it moves time), so expiry means the same to both.
-    confirmations: new RedisConfirmationStore(
-      producer,
-      config.redisPrefix,
-      options.now ? { now: options.now } : ctx.clock,
-    ),
+    // On intake's clock (the process's), so expiry means the same to both.
+    confirmations: new RedisConfirmationStore(producer, config.redisPrefix, clock),
     audit: new RedisAuditLog(producer, config.redisPrefix),
     deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
     admins: config.admins,
-    ...(options.now ? { now: options.now } : {}),
+    clock,
     metrics,
   };
   let slack: SlackApp | undefined;
@@ -51,7 +47,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
       chat,
       logger,
       parseOptions: { maxTtlMs: config.maxTtlMs },
-      ...(options.now ? { now: options.now } : {}),
+      clock,
     });
     if (slack.requestListener) {
       web.rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
@@ -67,7 +63,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
           pace: (requests, call) => teamsChat.paced(requests, call, "turnReply"),
           logger,
           parseOptions: { maxTtlMs: config.maxTtlMs },
-          ...(options.now ? { now: options.now } : {}),
+          clock,
         })
       : undefined;
   if (teams) web.mounts.push((app) => teams.mount(app));

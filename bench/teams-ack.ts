@@ -3,6 +3,7 @@ import { CloudAdapter } from "botbuilder";
 import express from "express";
 import { teamsAuthentication } from "../adapters/teams/adapter.ts";
 import { scaleRequests, teamsConversationLimits } from "../src/chat/limits.ts";
+import { systemClock } from "../src/clock.ts";
 import { startWorld } from "../test/helpers/chat-world.ts";
 import { concurrentRounds, type LoadTarget, type Timed } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
@@ -40,7 +41,7 @@ if (!teamsConfig) throw new Error("Teams is not configured");
 const botEndpoint = `http://127.0.0.1:${world.bot.port}/api/messages`;
 
 // The bare app: botbuilder's CloudAdapter on express, validating the same tokens, doing nothing in the turn.
-const adapter = new CloudAdapter(teamsAuthentication(teamsConfig, world.bot.config.caPem));
+const adapter = new CloudAdapter(teamsAuthentication(teamsConfig, world.bot.config.caPem, systemClock()));
 const bareApp = express();
 bareApp.use(express.json());
 bareApp.post("/api/messages", (req, res) => {

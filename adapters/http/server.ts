@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Clock } from "../../src/clock.ts";
 import type { Logger } from "../../src/log.ts";
 
 export interface ReadinessCheck {
@@ -10,6 +11,8 @@ export interface ReadinessCheck {
 
 export interface WebServerOptions {
   logger: Logger;
+  /** Times the shutdown: the sweep of idle connections and the deadline for busy ones. */
+  clock: Clock;
   /** Each path is handed the raw request: no body parser runs before it (signatures need the raw body). */
   rawRoutes: Array<{ method: "POST"; path: string; listener: RequestListener }>;
   readiness: ReadinessCheck[];
@@ -101,12 +104,12 @@ export function createWebServer(options: WebServerOptions): WebServer {
       return new Promise((resolve) => {
         // A connection busy when the signal came goes idle once its response is out: close it
         // then, rather than after the 65 s keep-alive, which would hold the process past its grace.
-        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        const stopSweep = options.clock.interval(() => server.closeIdleConnections(), 100);
         // A client that never finishes its request does not hold the shutdown either.
-        const deadline = setTimeout(() => server.closeAllConnections(), CLOSE_DEADLINE_MS);
+        const cancelDeadline = options.clock.timeout(() => server.closeAllConnections(), CLOSE_DEADLINE_MS);
         server.close(() => {
-          clearInterval(sweep);
-          clearTimeout(deadline);
+          stopSweep();
+          cancelDeadline();
           resolve();
         });
         server.closeIdleConnections();

@@ -10,26 +10,22 @@ import {
   SocketModeReceiver,
 } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
+import type { Clock } from "../../src/clock.ts";
+import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
-import {
-  MAX_SECRET_VALUE_BYTES,
-  type ParseOptions,
-  parseMessageText,
-  parseSlashCommand,
-} from "../../src/commands/parse.ts";
-import type { Command, ParseResult } from "../../src/commands/types.ts";
+import { type ParseOptions, parseMessageText, parseSlashCommand } from "../../src/commands/parse.ts";
+import type { Command } from "../../src/commands/types.ts";
 import type { SlackConfig } from "../../src/config.ts";
 import { errorCode } from "../../src/errors.ts";
-import { isSecretName } from "../../src/labs/names.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { ChatAddress, ChatPort, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandOrigin } from "../../src/ports/queue.ts";
-import { SecretValue } from "../../src/secret-value.ts";
 import { slackLogger } from "./logger.ts";
 import {
   cardBlocks,
   ROTATE_CALLBACK_ID,
   type RotateModalMetadata,
+  readRotateModalMetadata,
   rotateModal,
   VALUE_ACTION_ID,
 } from "./render.ts";
@@ -66,13 +62,14 @@ export function authorizeOnce(
 
 export interface SlackAppOptions {
   config: SlackConfig;
-  /** What intake needs: queue, registry, confirmations, audit, deliveries, admins. */
+  /** What intake needs: queue, registry, confirmations, audit, deliveries, admins, its clock. */
   intake: Omit<IntakeDeps, "logger">;
   /** Paced chat, for answers that are not an HTTP acknowledgement (mentions, modal results). */
   chat: ChatPort;
   logger: Logger;
   parseOptions: ParseOptions;
-  now?: () => number;
+  /** When a command was received, and Slack's five-minute request window. */
+  clock: Pick<Clock, "now">;
 }
 
 export interface SlackApp {
@@ -88,15 +85,15 @@ export interface SlackApp {
  * Slack's side of the web role, over Bolt. The receiver does transport only:
  * HTTP (Bolt checks the v0 signature, guardRequests the 5-minute window both
  * ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
- * SLACK_APP_TOKEN is set. The handlers turn slash commands, @mentions,
- * button presses and the rotate modal into intake calls and answer with intake's outcome, visible only to the sender, well
- * inside Slack's 3 seconds. Every delivery is counted once by its Slack id
- * (trigger_id, event_id, view id+hash), because Bolt does not de-duplicate
- * Slack's retries.
+ * SLACK_APP_TOKEN is set. The handlers turn slash commands and @mentions into
+ * intake calls, hand button presses and the rotate modal to the core's action
+ * reading (src/commands/actions.ts), and answer with intake's outcome, visible
+ * only to the sender, well inside Slack's 3 seconds. Every delivery is counted
+ * once by its Slack id (trigger_id, event_id, view id+hash), because Bolt does
+ * not de-duplicate Slack's retries.
  */
 export function createSlackApp(options: SlackAppOptions): SlackApp {
-  const { config, logger, chat } = options;
-  const now = options.now ?? Date.now;
+  const { config, logger, chat, clock } = options;
   const log = logger.child({ component: "slack" });
   const deps: IntakeDeps = { ...options.intake, logger };
   const socketMode = config.appToken !== undefined;
@@ -142,10 +139,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     authorize: authorizeOnce(new WebClient(undefined, { slackApiUrl: config.apiUrl }), config.botToken),
   });
 
+  const originOf = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
+    address: { platform: "slack", tenant: team, channel } satisfies ChatAddress,
+    user,
+    ...extra,
+  });
   const base = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
     correlationId: newCorrelationId(),
-    receivedAt: now(),
-    origin: { address: { platform: "slack", tenant: team, channel } satisfies ChatAddress, user, ...extra },
+    receivedAt: clock.now(),
+    origin: originOf(team, channel, user, extra),
   });
   const slackUser = (id: string, name?: string): ChatUser => ({
     platform: "slack",
@@ -170,13 +172,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     client: WebClient,
     triggerId: string,
     command: Extract<Command, { kind: "secret.rotate" }>,
-    origin: { team: string; channel: string; correlationId: string },
+    channel: string,
   ): Promise<string | undefined> {
     const meta: RotateModalMetadata = {
       secret: command.secret,
-      team: origin.team,
-      channel: origin.channel,
-      correlationId: origin.correlationId,
+      channel,
       ...(command.lab ? { lab: command.lab } : {}),
     };
     try {
@@ -200,11 +200,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
     if (outcome.kind === "needs_value") {
       await ack();
-      const failed = await openRotateModal(client, command.trigger_id, outcome.command, {
-        team: command.team_id,
-        channel: command.channel_id,
-        correlationId: b.correlationId,
-      });
+      const failed = await openRotateModal(client, command.trigger_id, outcome.command, command.channel_id);
       if (failed) await respond({ response_type: "ephemeral", text: failed }).catch(() => undefined);
       return;
     }
@@ -216,81 +212,51 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   // Buttons. Each press has its own trigger_id: the delivery id that makes a replayed payload count once.
+  // Bolt checks a payload's outline only: every part read here may be of any type.
   type ActionBody = {
-    team?: { id: string } | null;
-    user: { id: string; name?: string; username?: string };
-    channel?: { id: string };
-    container?: { message_ts?: string; is_ephemeral?: boolean };
-    trigger_id?: string;
+    team?: { id?: unknown } | null;
+    user?: { id?: unknown; name?: unknown; username?: unknown };
+    channel?: { id?: unknown };
+    container?: { message_ts?: unknown; is_ephemeral?: unknown };
+    trigger_id?: unknown;
   };
-  const pressOrigin = (body: ActionBody) => {
-    const team = body.team?.id ?? "";
-    const channel = body.channel?.id ?? "";
-    const ts = body.container?.message_ts;
+  const pressedAt = (body: ActionBody) => {
+    const team = text(body.team?.id);
+    const channel = text(body.channel?.id);
+    const ts = text(body.container?.message_ts);
     const thread: ThreadRef | undefined =
       ts && body.container?.is_ephemeral !== true
         ? { address: { platform: "slack", tenant: team, channel }, threadId: ts, cardId: ts }
         : undefined;
+    const user = slackUser(text(body.user?.id), text(body.user?.username) || text(body.user?.name));
     return {
-      team,
-      channel,
-      deliveryId: `slack.${team}.${body.trigger_id ?? `${ts}.${now()}`}`,
-      ...base(
-        team,
-        channel,
-        slackUser(body.user.id, body.user.username ?? body.user.name),
-        thread ? { thread } : {},
-      ),
+      deliveryId: `slack.${team}.${text(body.trigger_id) || `${ts}.${clock.now()}`}`,
+      origin: originOf(team, channel, user, thread ? { thread } : {}),
+      receivedAt: clock.now(),
     };
   };
 
-  for (const confirm of [true, false]) {
-    app.action(confirm ? "destroy.confirm" : "destroy.cancel", async ({ ack, body, action, respond }) => {
+  for (const id of BUTTON_ACTIONS) {
+    app.action(id, async ({ ack, body, action, client, respond }) => {
       await ack();
-      const value = action.type === "button" ? (action.value ?? "") : "";
-      const o = pressOrigin(body as ActionBody);
-      const outcome = await decide({ ...o, answer: { confirmationId: value, confirm } });
-      // The prompt is spent once answered (or dead): replace it with the answer so it cannot be pressed again.
-      const replace =
-        outcome.kind === "queued" ||
-        outcome.kind === "cancelled" ||
-        (outcome.kind === "refused" && outcome.reason !== "confirmation_other_user");
-      await answerPress(respond, outcome.text, replace);
+      const at = pressedAt(body as ActionBody);
+      const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
+      const read = actionToIncoming({ verb: id, data: { value }, ...at });
+      if (!read.ok) {
+        log.warn({ code: read.reason, action: id }, "slack.action_refused");
+        return answerPress(respond, read.text, false);
+      }
+      const outcome = await decide(read.incoming);
+      const triggerId = text((body as ActionBody).trigger_id);
+      if (outcome.kind === "needs_value" && triggerId) {
+        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
+        if (failed) await answerPress(respond, failed, false);
+        return;
+      }
+      // A spent prompt is replaced with its answer, so it cannot be pressed again.
+      await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
     });
   }
-
-  const labButton = (actionId: "lab.retry" | "lab.extend", toCommand: (lab: string) => Command) =>
-    app.action(actionId, async ({ ack, body, action, respond }) => {
-      await ack();
-      const lab = action.type === "button" ? (action.value ?? "") : "";
-      const parsed: ParseResult = { ok: true, command: toCommand(lab) };
-      const outcome = await decide({ ...pressOrigin(body as ActionBody), parsed });
-      await answerPress(respond, outcome.text, false);
-    });
-  labButton("lab.retry", (lab) => ({ kind: "lab.create", lab, ttlMs: undefined }));
-  labButton("lab.extend", (lab) => ({ kind: "lab.extend", lab, byMs: undefined }));
-
-  app.action("secret.rotate.open", async ({ ack, body, action, client, respond }) => {
-    await ack();
-    const o = pressOrigin(body as ActionBody);
-    const [secret = "", lab] = (action.type === "button" ? (action.value ?? "") : "").split("|");
-    if (!isSecretName(secret)) return;
-    const parsed: ParseResult = {
-      ok: true,
-      command: { kind: "secret.rotate", secret, value: undefined, lab },
-    };
-    const outcome = await decide({ ...o, parsed });
-    if (outcome.kind === "needs_value" && (body as ActionBody).trigger_id) {
-      const failed = await openRotateModal(client, (body as ActionBody).trigger_id ?? "", outcome.command, {
-        team: o.team,
-        channel: o.channel,
-        correlationId: o.correlationId,
-      });
-      if (failed) await answerPress(respond, failed, false);
-      return;
-    }
-    await answerPress(respond, outcome.text, false);
-  });
 
   // Link buttons (Azure portal) open in the browser; Slack still tells us, and wants an ack.
   app.action(/^link\./, async ({ ack }) => {
@@ -298,49 +264,31 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
-    let meta: RotateModalMetadata;
-    try {
-      meta = JSON.parse(view.private_metadata) as RotateModalMetadata;
-    } catch {
-      await ack({
-        response_action: "errors",
-        errors: { [VALUE_ACTION_ID]: "This form is out of date; run the command again." },
-      });
-      return;
-    }
-    // The value is wrapped at once and never logged, echoed or stored in clear.
-    const typed = view.state.values[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value ?? "";
-    if (typed === "") {
-      await ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: "Type the new value." } });
-      return;
-    }
-    if (Buffer.byteLength(typed, "utf8") > MAX_SECRET_VALUE_BYTES) {
-      await ack({
-        response_action: "errors",
-        errors: { [VALUE_ACTION_ID]: "Key Vault takes at most 25 KB." },
-      });
-      return;
-    }
-    const user = slackUser(body.user.id, body.user.name);
-    const parsed: ParseResult = {
-      ok: true,
-      command: { kind: "secret.rotate", secret: meta.secret, value: new SecretValue(typed), lab: meta.lab },
-    };
-    const b = base(meta.team, meta.channel, user);
-    const outcome = await decide({
-      ...b,
-      correlationId: meta.correlationId,
-      parsed,
-      deliveryId: `slack.${meta.team}.view.${view.id}.${view.hash}`,
+    const refuse = (message: string) =>
+      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: message.slice(0, 1900) } });
+    // The workspace is the signed payload's; the channel is what the form was opened with.
+    const team = text(body.team?.id) || text(view.team_id);
+    const meta = readRotateModalMetadata(view.private_metadata);
+    if (!meta || !team) return refuse("This form is out of date; run the command again.");
+    const origin = originOf(team, meta.channel, slackUser(text(body.user?.id), text(body.user?.name)));
+    const read = actionToIncoming({
+      verb: ACTION.rotateSubmit,
+      // The typed value goes to the core as it came, which wraps it: never logged, echoed or stored in clear.
+      data: { secret: meta.secret, lab: meta.lab, value: typedValue(view.state) },
+      deliveryId: `slack.${team}.view.${view.id}.${view.hash}`,
+      origin,
+      receivedAt: clock.now(),
     });
+    if (!read.ok) return refuse(read.text);
+    const outcome = await decide(read.incoming);
     if (outcome.kind === "queued" || outcome.kind === "duplicate") {
       await ack();
       await chat
-        .notify(b.origin.address, user, outcome.text)
+        .notify(origin.address, origin.user, outcome.text)
         .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
       return;
     }
-    await ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: outcome.text.slice(0, 1900) } });
+    await refuse(outcome.text);
   });
 
   app.event("app_mention", async ({ event, body }) => {
@@ -376,7 +324,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: listener ? guardRequests(listener, config.signingSecret, log) : undefined,
+    requestListener: listener ? guardRequests(listener, config.signingSecret, log, clock) : undefined,
     async start() {
       if (socketMode) await app.start();
     },
@@ -384,6 +332,18 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       if (socketMode) await app.stop();
     },
   };
+}
+
+/** A string the client sent, or "" for anything else. */
+function text(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+/** What was typed into the modal's value input, as it came (any type). */
+function typedValue(state: unknown): unknown {
+  const values = (state as { values?: Record<string, Record<string, { value?: unknown }>> } | undefined)
+    ?.values;
+  return values?.[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value;
 }
 
 /** Slack's request window, both ways: Bolt refuses timestamps older than this, we refuse newer ones. */
@@ -419,7 +379,12 @@ function isSslCheck(req: BufferedIncomingMessage): boolean {
  * request was never answered and the rejection went unhandled, which ends a
  * Node process. Bolt then sees the buffered request and does not read it again.
  */
-function guardRequests(listener: RequestListener, signingSecret: string, log: Logger): RequestListener {
+function guardRequests(
+  listener: RequestListener,
+  signingSecret: string,
+  log: Logger,
+  clock: Pick<Clock, "now">,
+): RequestListener {
   const refuse = (res: ServerResponse, status: number, code: string) => {
     log.warn({ code }, "slack.request_refused");
     if (!res.headersSent) res.writeHead(status).end();
@@ -433,7 +398,10 @@ function guardRequests(listener: RequestListener, signingSecret: string, log: Lo
       refuse(res, tooLarge ? 413 : 400, tooLarge ? "slack_body_too_large" : "slack_body_unreadable");
       return;
     }
-    if (!isSslCheck(buffered) && isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], Date.now())) {
+    if (
+      !isSslCheck(buffered) &&
+      isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], clock.now())
+    ) {
       refuse(res, 401, "slack_request_timestamp");
       return;
     }

@@ -1,5 +1,6 @@
 import { WebClient } from "@slack/web-api";
 import { confirmationCard } from "../../src/chat/cards.ts";
+import type { Clock } from "../../src/clock.ts";
 import { ExternalError } from "../../src/errors.ts";
 import type { Logger } from "../../src/log.ts";
 import type {
@@ -18,6 +19,8 @@ export interface SlackChatOptions {
   botToken: string;
   apiUrl: string;
   logger: Logger;
+  /** For a confirmation card's "expires in N min". */
+  clock: Pick<Clock, "now">;
   /** Per-call timeout. */
   timeoutMs?: number;
 }
@@ -31,8 +34,10 @@ export interface SlackChatOptions {
  */
 export class SlackChat implements ChatPort {
   readonly client: WebClient;
+  readonly #clock: Pick<Clock, "now">;
 
   constructor(options: SlackChatOptions) {
+    this.#clock = options.clock;
     this.client = new WebClient(options.botToken, {
       slackApiUrl: options.apiUrl,
       logger: slackLogger(options.logger),
@@ -101,7 +106,7 @@ export class SlackChat implements ChatPort {
   }
 
   askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
-    return this.notify(address, user, confirmationCard(prompt));
+    return this.notify(address, user, confirmationCard(prompt, this.#clock.now()));
   }
 
   async #call<T>(method: string, fn: () => Promise<T>): Promise<T> {

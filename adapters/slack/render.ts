@@ -100,13 +100,40 @@ export function cardBlocks(card: Card): KnownBlock[] {
 export const ROTATE_CALLBACK_ID = "secret.rotate";
 export const VALUE_ACTION_ID = "value";
 
-/** What the rotate modal carries through Slack and back: where it was asked, never the value. */
+/**
+ * What the rotate modal carries through Slack and back: what it asks for and
+ * the channel it was asked in (a view_submission names no channel), never the
+ * value. The workspace is the submission's own, and the correlation id is made
+ * anew when it comes back: nothing of it is taken on trust.
+ */
 export interface RotateModalMetadata {
   secret: string;
   lab?: string;
-  team: string;
   channel: string;
-  correlationId: string;
+}
+
+/** Slack's ids (channels, workspaces): capital letters and digits. */
+const SLACK_ID = /^[A-Z0-9]{1,64}$/;
+
+/**
+ * The metadata of a submitted rotate modal, as far as the adapter needs it:
+ * the channel, checked against Slack's id pattern; `secret` and `lab` as they
+ * came, for the core to check (src/commands/actions.ts). Undefined when it is
+ * not JSON, not an object, or names no channel.
+ */
+export function readRotateModalMetadata(
+  raw: unknown,
+): { secret: unknown; lab: unknown; channel: string } | undefined {
+  let meta: unknown;
+  try {
+    meta = typeof raw === "string" ? JSON.parse(raw) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return undefined;
+  const { secret, lab, channel } = meta as Record<string, unknown>;
+  if (typeof channel !== "string" || !SLACK_ID.test(channel)) return undefined;
+  return { secret, lab, channel };
 }
 
 /** The modal `/secret rotate NAME` opens, so the new value is typed privately, never as command text. */

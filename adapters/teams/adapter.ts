@@ -6,6 +6,7 @@ import {
 } from "botbuilder";
 import { AuthenticationError } from "botframework-connector";
 import type { Request, Response } from "express";
+import type { Clock } from "../../src/clock.ts";
 import type { TeamsConfig } from "../../src/config.ts";
 import { errorCode } from "../../src/errors.ts";
 import type { Logger } from "../../src/log.ts";
@@ -16,16 +17,17 @@ const BOT_FRAMEWORK_SCOPE = "https://api.botframework.com";
 /**
  * ConfigurationBotFrameworkAuthentication with every endpoint from our
  * configuration. Once one custom key is given, botbuilder takes all of them
- * as given (DESIGN.md section 5), so all are set: login URL per tenant, scope,
+ * as given (docs/ARCHITECTURE.md), so all are set: login URL per tenant, scope,
  * issuer, OpenID metadata, caller id.
  */
 export function teamsAuthentication(
   config: TeamsConfig,
   caPem: string | undefined,
+  clock: Pick<Clock, "now">,
   onTokenError?: (error: unknown) => void,
 ): ConfigurationBotFrameworkAuthentication {
   const tenant = config.appType === "MultiTenant" ? "botframework.com" : (config.tenantId ?? "");
-  const factory = new TokenCredentialFactory(config.appId, botTokenCredential(config, caPem));
+  const factory = new TokenCredentialFactory(config.appId, botTokenCredential(config, caPem), clock);
   factory.warm(onTokenError);
   return new ConfigurationBotFrameworkAuthentication(
     {

@@ -2,19 +2,18 @@ import { type Activity, type ConversationReference, TurnContext } from "botbuild
 import type { ConnectorClient } from "botframework-connector";
 import express, { type Express } from "express";
 import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
+import type { Clock } from "../../src/clock.ts";
+import { actionToIncoming, spendsCard } from "../../src/commands/actions.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
-import { MAX_SECRET_VALUE_BYTES, type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
-import type { Command, ParseResult } from "../../src/commands/types.ts";
+import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import { errorCode } from "../../src/errors.ts";
-import { isSecretName } from "../../src/labs/names.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
 import type { RateRequest } from "../../src/ports/rate.ts";
-import { SecretValue } from "../../src/secret-value.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { ADAPTIVE_CARD, adaptiveCard, ROTATE_SUBMIT_VERB, rotateCard, VALUE_INPUT_ID } from "./render.ts";
+import { ADAPTIVE_CARD, adaptiveCard, rotateCard } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
 
@@ -25,7 +24,8 @@ export interface TeamsAppOptions {
   pace: <T>(requests: RateRequest[], call: () => Promise<T>) => Promise<T>;
   logger: Logger;
   parseOptions: ParseOptions;
-  now?: () => number;
+  /** When a command was received. */
+  clock: Pick<Clock, "now">;
   /** The process's one CloudAdapter (the chat port sends on the same one). */
   adapter: LabopsCloudAdapter;
 }
@@ -36,10 +36,6 @@ export interface TeamsApp {
   mount(app: Express): void;
   /** Resolves once every quick answer still being sent is out (or has failed and been logged). */
   settle(): Promise<void>;
-}
-
-interface ExecuteValue {
-  action?: { type?: string; verb?: string; data?: Record<string, unknown> };
 }
 
 /**
@@ -54,7 +50,7 @@ interface ExecuteValue {
 export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
   const { logger } = options;
   const log = logger.child({ component: "teams" });
-  const now = options.now ?? Date.now;
+  const { clock } = options;
   const deps: IntakeDeps = { ...options.intake, logger };
   const { adapter } = options;
 
@@ -149,15 +145,14 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     // not awaited first, so the ack does not pay a round trip for them.
     const remembered = remember(activity, address, user);
     const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
-    const correlationId = newCorrelationId();
     const [, outcome] = await Promise.all([
       remembered,
       decide({
         parsed: parseMessageText(text, options.parseOptions),
         deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
-        correlationId,
+        correlationId: newCorrelationId(),
         origin: { address, user },
-        receivedAt: now(),
+        receivedAt: clock.now(),
       }),
     ]);
     if (outcome.kind === "duplicate") return;
@@ -166,98 +161,55 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       return answer(
         context,
         address,
-        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab, correlationId }),
+        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab }),
       );
     }
     return answer(context, address, outcome.text);
   }
 
-  /** Action.Execute: answered in the invoke response, which Teams shows in place of the card or as a message. */
+  /**
+   * Action.Execute: answered in the invoke response, which Teams shows in place
+   * of the card or as a message. The verb and `data` are whatever the client
+   * sent: the core reads them (src/commands/actions.ts); this only renders.
+   */
   async function onExecute(context: TurnContext): Promise<void> {
     const activity = context.activity;
     const { address, user } = origin(activity);
     await remember(activity, address, user);
-    const action = (activity.value as ExecuteValue | undefined)?.action ?? {};
-    const verb = action.verb ?? "";
-    const data = action.data ?? {};
-    const value = typeof data.value === "string" ? data.value : "";
+    const action = field(activity.value, "action");
     // A press on a status card in a channel: the job's replies go to that card's thread.
     const root = activity.conversation.id.split(";messageid=")[1];
     const thread: ThreadRef | undefined =
       root && activity.replyToId ? { address, threadId: root, cardId: activity.replyToId } : undefined;
-    const base = {
+    const read = actionToIncoming({
+      verb: field(action, "verb"),
+      data: field(action, "data"),
       deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
-      correlationId: typeof data.correlationId === "string" ? data.correlationId : newCorrelationId(),
       origin: { address, user, ...(thread ? { thread } : {}) },
-      receivedAt: now(),
-    };
-    const command = (c: Command): Incoming => ({
-      ...base,
-      parsed: { ok: true, command: c } satisfies ParseResult,
+      receivedAt: clock.now(),
     });
-
-    let incoming: Incoming | undefined;
-    let replaceCard = false;
-    switch (verb) {
-      case "destroy.confirm":
-      case "destroy.cancel":
-        incoming = { ...base, answer: { confirmationId: value, confirm: verb === "destroy.confirm" } };
-        replaceCard = true;
-        break;
-      case "lab.retry":
-        incoming = command({ kind: "lab.create", lab: value, ttlMs: undefined });
-        break;
-      case "lab.extend":
-        incoming = command({ kind: "lab.extend", lab: value, byMs: undefined });
-        break;
-      case "secret.rotate.open": {
-        // A card button asking for a new value: the password form goes into the thread as a new message,
-        // so the card it was pressed on stays as it is.
-        const [secret = "", lab] = value.split("|");
-        if (!isSecretName(secret))
-          return invokeMessage(context, "That button names no secret; run the command again.");
-        const outcome = await decide(command({ kind: "secret.rotate", secret, value: undefined, lab }));
-        if (outcome.kind !== "needs_value") return invokeMessage(context, outcome.text);
-        answer(
-          context,
-          address,
-          rotateCard({ secret, lab: outcome.command.lab, correlationId: base.correlationId }),
-        );
-        return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
-      }
-      case ROTATE_SUBMIT_VERB: {
-        const secret = typeof data.secret === "string" ? data.secret : "";
-        const lab = typeof data.lab === "string" ? data.lab : undefined;
-        // The typed value is wrapped at once; it is never logged, echoed or stored in clear.
-        const typed = typeof data[VALUE_INPUT_ID] === "string" ? (data[VALUE_INPUT_ID] as string) : "";
-        if (
-          !isSecretName(secret) ||
-          typed === "" ||
-          Buffer.byteLength(typed, "utf8") > MAX_SECRET_VALUE_BYTES
-        ) {
-          return invokeMessage(context, "Type a value of at most 25 KB, then press Rotate.");
-        }
-        incoming = command({ kind: "secret.rotate", secret, value: new SecretValue(typed), lab });
-        replaceCard = true;
-        break;
-      }
-      default:
-        return invokeMessage(context, "That button is not one labops knows; run the command again.");
+    if (!read.ok) {
+      log.warn({ code: read.reason }, "teams.action_refused");
+      return invokeMessage(context, read.text);
     }
-    const outcome = await decide(incoming);
-    if (replaceCard && outcome.kind !== "refused") {
-      const status =
-        outcome.kind === "queued" ? "succeeded" : outcome.kind === "cancelled" ? "cancelled" : "info";
-      return invokeCard(context, {
-        title: outcome.kind === "queued" ? "Done" : "Answered",
-        status,
-        text: outcome.text,
-      });
+    const outcome = await decide(read.incoming);
+    if (outcome.kind === "needs_value") {
+      // A card button asking for a new value: the password form goes into the thread as a new message,
+      // so the card it was pressed on stays as it is.
+      const { secret, lab } = outcome.command;
+      answer(context, address, rotateCard({ secret, lab }));
+      return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
-    if (replaceCard && outcome.kind === "refused" && outcome.reason !== "confirmation_other_user") {
-      return invokeCard(context, { title: "Not done", status: "warning", text: outcome.text });
-    }
-    return invokeMessage(context, outcome.text);
+    if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);
+    // The prompt or form is spent: it is replaced with its answer, so it cannot be pressed again.
+    return invokeCard(
+      context,
+      outcome.kind === "queued"
+        ? { title: "Done", status: "succeeded", text: outcome.text }
+        : outcome.kind === "cancelled"
+          ? { title: "Answered", status: "cancelled", text: outcome.text }
+          : { title: "Not done", status: "warning", text: outcome.text },
+    );
   }
 
   async function invokeCard(context: TurnContext, card: Card): Promise<void> {
@@ -301,4 +253,11 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       });
     },
   };
+}
+
+/** `value[key]` when `value` is an object, else undefined: an activity's parts may be of any type. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }

@@ -2,6 +2,7 @@ import type { Activity, CloudAdapter, ConversationReference, TurnContext } from 
 import type { ConnectorClient } from "botframework-connector";
 import { confirmationCard } from "../../src/chat/cards.ts";
 import { teamsBaseConversation } from "../../src/chat/limits.ts";
+import type { Clock } from "../../src/clock.ts";
 import { ExternalError } from "../../src/errors.ts";
 import type {
   Card,
@@ -27,6 +28,8 @@ export interface TeamsChatOptions {
   adapter: CloudAdapter;
   appId: string;
   references: ConversationReferenceStore;
+  /** For a confirmation card's "expires in N min". */
+  clock: Pick<Clock, "now">;
 }
 
 /**
@@ -41,8 +44,10 @@ export class TeamsChat implements ChatPort {
   readonly #adapter: CloudAdapter;
   readonly #appId: string;
   readonly #references: ConversationReferenceStore;
+  readonly #clock: Pick<Clock, "now">;
 
   constructor(options: TeamsChatOptions) {
+    this.#clock = options.clock;
     this.#adapter = options.adapter;
     this.#appId = options.appId;
     this.#references = options.references;
@@ -162,7 +167,7 @@ export class TeamsChat implements ChatPort {
   }
 
   askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
-    return this.notify(address, user, confirmationCard(prompt));
+    return this.notify(address, user, confirmationCard(prompt, this.#clock.now()));
   }
 }
 

@@ -1,5 +1,6 @@
 import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { type ServiceClientCredentials, ServiceClientCredentialsFactory } from "botframework-connector";
+import type { Clock } from "../../src/clock.ts";
 import type { TeamsConfig } from "../../src/config.ts";
 
 /**
@@ -39,12 +40,15 @@ const DEFAULT_SCOPE = "https://api.botframework.com/.default";
 export class TokenCredentialFactory extends ServiceClientCredentialsFactory {
   readonly #appId: string;
   readonly #credential: TokenCredential;
+  readonly #clock: Pick<Clock, "now">;
   readonly #tokens = new Map<string, { token: string; refreshAt: number } | Promise<string>>();
 
-  constructor(appId: string, credential: TokenCredential) {
+  /** `clock` tells when a cached token is due for refresh (wall time: tokens expire on Entra ID's clock). */
+  constructor(appId: string, credential: TokenCredential, clock: Pick<Clock, "now">) {
     super();
     this.#appId = appId;
     this.#credential = credential;
+    this.#clock = clock;
   }
 
   /** Fetches the Bot Connector token ahead of the first call; a failure is tried again on use. */
@@ -54,7 +58,7 @@ export class TokenCredentialFactory extends ServiceClientCredentialsFactory {
 
   async token(scope: string): Promise<string> {
     const cached = this.#tokens.get(scope);
-    if (typeof cached === "object" && !(cached instanceof Promise) && cached.refreshAt > Date.now())
+    if (typeof cached === "object" && !(cached instanceof Promise) && cached.refreshAt > this.#clock.now())
       return cached.token;
     if (cached instanceof Promise) return cached;
     const fetching = this.#credential.getToken(scope).then(

@@ -1,3 +1,4 @@
+import { ACTION } from "../../src/commands/actions.ts";
 import type { Card, CardStatus, StepState } from "../../src/ports/chat.ts";
 
 /**
@@ -110,15 +111,16 @@ export function adaptiveCard(card: Card): AdaptiveCard {
   };
 }
 
-export const ROTATE_SUBMIT_VERB = "secret.rotate.submit";
+export const ROTATE_SUBMIT_VERB = ACTION.rotateSubmit;
+/** Teams puts an input's value into the action's `data` under its id: `value` is what the core reads. */
 export const VALUE_INPUT_ID = "value";
 
-/** Teams' counterpart of Slack's modal: a password input whose value travels only in the invoke. */
-export function rotateCard(input: {
-  secret: string;
-  lab: string | undefined;
-  correlationId: string;
-}): AdaptiveCard {
+/**
+ * Teams' counterpart of Slack's modal: a password input whose value travels
+ * only in the invoke. Its `data` names the secret and lab, checked again when
+ * it comes back; no correlation id (the server makes a new one).
+ */
+export function rotateCard(input: { secret: string; lab: string | undefined }): AdaptiveCard {
   const where = input.lab ? ` in lab ${input.lab}` : "";
   return {
     type: "AdaptiveCard",
@@ -147,7 +149,6 @@ export function rotateCard(input: {
         data: {
           secret: input.secret,
           ...(input.lab ? { lab: input.lab } : {}),
-          correlationId: input.correlationId,
         },
         style: "positive",
       },

@@ -1,7 +1,8 @@
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 
 /** The card behind every confirmation prompt; both platforms render it with their buttons. */
-export function confirmationCard(prompt: ConfirmationPrompt, now: number = Date.now()): Card {
+/** `now` is the clock's time when the card is shown: its footer says how long is left. */
+export function confirmationCard(prompt: ConfirmationPrompt, now: number): Card {
   const minutes = Math.max(1, Math.round((prompt.expiresAt - now) / 60_000));
   return {
     title: prompt.title,

@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.ts";
 import { ExternalError, errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type {
@@ -17,14 +18,15 @@ export interface PacedChatOptions {
   limiter: RateLimiter;
   policy: ChatRatePolicy;
   logger: Logger;
-  /** LABOPS_TIME_SCALE: the policy's windows are divided by it. A 429's Retry-After never is. */
-  timeScale?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /**
+   * Waits for slots and notices a late wake-up. Its `timeScale` (LABOPS_TIME_SCALE)
+   * divides the policy's windows; a 429's Retry-After never is.
+   */
+  clock: Clock;
   /** Tries per call while the platform still answers 429 (each after its Retry-After). */
   attempts?: number;
   /** Real milliseconds added to every window (JITTER_MARGIN_MS by default). */
   marginMs?: number;
-  now?: () => number;
   /** externalCall(service, operation, status, seconds) for every platform call (the wait for a slot not counted). */
   metrics?: { metrics: Metrics; service: ExternalService };
 }
@@ -35,8 +37,6 @@ interface PendingUpdate {
   latest: Card | undefined;
   drained: Promise<void>;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Milliseconds to wait when `error` is the platform saying "too many requests", else undefined. */
 export function rateLimitedFor(error: unknown): number | undefined {
@@ -62,11 +62,9 @@ export class PacedChat implements ChatPort {
   readonly #limiter: RateLimiter;
   readonly #policy: ChatRatePolicy;
   readonly #logger: Logger;
-  readonly #timeScale: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #clock: Clock;
   readonly #attempts: number;
   readonly #marginMs: number;
-  readonly #now: () => number;
   readonly #metrics: PacedChatOptions["metrics"];
   readonly #updates = new Map<string, PendingUpdate>();
 
@@ -75,11 +73,9 @@ export class PacedChat implements ChatPort {
     this.#limiter = options.limiter;
     this.#policy = options.policy;
     this.#logger = options.logger.child({ component: "chat.paced" });
-    this.#timeScale = options.timeScale ?? 1;
-    this.#sleep = options.sleep ?? defaultSleep;
+    this.#clock = options.clock;
     this.#attempts = options.attempts ?? 5;
     this.#marginMs = options.marginMs ?? JITTER_MARGIN_MS;
-    this.#now = options.now ?? Date.now;
     this.#metrics = options.metrics;
   }
 
@@ -167,7 +163,7 @@ export class PacedChat implements ChatPort {
    * call it makes itself (Teams' answer within a turn) under the same keys.
    */
   async paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
-    const scaled = scaleRequests(requests, this.#timeScale, this.#marginMs);
+    const scaled = scaleRequests(requests, this.#clock.timeScale, this.#marginMs);
     for (let attempt = 1; ; attempt++) {
       await this.#slot(scaled);
       const started = performance.now();
@@ -204,11 +200,11 @@ export class PacedChat implements ChatPort {
    */
   async #slot(requests: RateRequest[]): Promise<void> {
     for (let tries = 0; ; tries++) {
-      const asked = this.#now();
+      const asked = this.#clock.now();
       const wait = await this.#limiter.reserve(requests);
       const due = asked + wait;
-      if (wait > 0) await this.#sleep(wait);
-      if (this.#now() - due <= this.#marginMs / 2 || tries >= 3) return;
+      if (wait > 0) await this.#clock.sleep(wait);
+      if (this.#clock.now() - due <= this.#marginMs / 2 || tries >= 3) return;
     }
   }
 

@@ -1,4 +1,5 @@
 import { confirmationCard } from "../chat/cards.ts";
+import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
@@ -63,7 +64,8 @@ export interface IntakeDeps {
   deliveries: DeliveryLog;
   /** LABOPS_ADMINS: `slack:U…`, `teams:<aad object id>`. */
   admins: readonly string[];
-  now?: () => number;
+  /** Intake's time: when a delivery was audited, a confirmation asked for and checked. */
+  clock: Pick<Clock, "now">;
   confirmationTtlMs?: number;
   /** commandReceived(platform, kind, outcome) for every delivery. */
   metrics?: Metrics;
@@ -123,7 +125,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
   }
 
   const entry = auditEntry(
-    (deps.now ?? Date.now)(),
+    deps.clock.now(),
     { correlationId: decided.correlationId ?? correlationId, deliveryId: incoming.deliveryId, origin },
     { ...decided.audit, ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}) },
   );
@@ -211,7 +213,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
   }
 
   if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
-    const now = (deps.now ?? Date.now)();
+    const now = deps.clock.now();
     const pending = pendingDestroy({
       command: cmd,
       user: origin.user,
@@ -265,7 +267,7 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   const pending = taken.confirmation;
   const cmd = pending.command;
   const base = { command: describeCommand(cmd), kind: cmd.kind, lab: cmd.lab } as const;
-  const now = (deps.now ?? Date.now)();
+  const now = deps.clock.now();
   const refuse = (reason: string, text: string): Decided => {
     log.info({ reason }, "command.confirmation_refused");
     return {

@@ -84,7 +84,11 @@ export class RecordingChat implements ChatPort {
   }
 
   async askConfirmation(address: ChatAddress, user: ChatUser, prompt: ConfirmationPrompt): Promise<void> {
-    this.notices.push({ address: { ...address }, user: { ...user }, message: confirmationCard(prompt) });
+    this.notices.push({
+      address: { ...address },
+      user: { ...user },
+      message: confirmationCard(prompt, Date.now()),
+    });
     this.calls.push({ op: "askConfirmation", user: user.id });
   }
 

@@ -6,6 +6,7 @@ import type { SlackEmulator } from "../../emulators/slack/index.ts";
 import type { TeamsEmulator } from "../../emulators/teams/index.ts";
 import type { EmulatedCloud } from "../../emulators/world.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
+import type { Clock } from "../../src/clock.ts";
 import { createLogger } from "../../src/log.ts";
 import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
 import { dropPrefix } from "./sinks.ts";
@@ -21,7 +22,8 @@ export interface WorldOptions {
   /** Rate-limit windows divided by this, on the emulators and in the bot alike. */
   timeScale?: number;
   env?: Record<string, string | undefined>;
-  now?: () => number;
+  /** The bot's clock (its timeScale the world's), for a test that moves the bot's time instead of waiting. */
+  clock?: Clock;
   /**
    * The emulated Azure and AKS to run the real lab workflows against (the
    * chat emulators then share its CA and time scale); placeholder processors when absent.
@@ -70,7 +72,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     processors: cloud ? "workflows" : "placeholder",
     logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
     host: "127.0.0.1",
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   chat.connect(`http://127.0.0.1:${bot.port}`);
   const prefix = String(env.LABOPS_REDIS_PREFIX);

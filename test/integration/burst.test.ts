@@ -4,6 +4,7 @@ import { RedisConversationReferenceStore } from "../../adapters/redis/conversati
 import { SlackChat } from "../../adapters/slack/chat.ts";
 import { LabopsCloudAdapter, teamsAuthentication } from "../../adapters/teams/adapter.ts";
 import { TeamsChat } from "../../adapters/teams/chat.ts";
+import { systemClock } from "../../src/clock.ts";
 import { createLogger } from "../../src/log.ts";
 import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { slackDriver, teamsDriver } from "../helpers/drivers.ts";
@@ -57,6 +58,7 @@ describe("a burst of 20 labs in one channel", () => {
       botToken: String(w.bot.config.slack?.botToken),
       apiUrl: w.slack.apiUrl,
       logger,
+      clock: systemClock(),
     });
     const slackAddress = { platform: "slack", tenant: "T0001", channel: "C0UNPACED" } as const;
     const slackResults = await Promise.allSettled(
@@ -72,9 +74,13 @@ describe("a burst of 20 labs in one channel", () => {
     const redis = new Redis(REDIS_URL);
     try {
       const rawTeams = new TeamsChat({
-        adapter: new LabopsCloudAdapter(teamsAuthentication(config, w.bot.config.caPem), logger),
+        adapter: new LabopsCloudAdapter(
+          teamsAuthentication(config, w.bot.config.caPem, systemClock()),
+          logger,
+        ),
         appId: config.appId,
         references: new RedisConversationReferenceStore(redis, w.prefix),
+        clock: systemClock(),
       });
       const channel = w.teams.channel("unpaced");
       const address = {

@@ -5,6 +5,7 @@ import { SlackChat } from "../../adapters/slack/chat.ts";
 import { startSlackEmulatorServer } from "../../emulators/slack/emulator.ts";
 import { slackRatePolicy } from "../../src/chat/limits.ts";
 import { PacedChat } from "../../src/chat/paced.ts";
+import { systemClock } from "../../src/clock.ts";
 import { createLogger } from "../../src/log.ts";
 import { type ChatHarness, chatPortContract } from "../contract/chat-port.contract.ts";
 import { REDIS_URL, TEST_BOT_TOKEN, uniquePrefix } from "../helpers/env.ts";
@@ -18,12 +19,16 @@ afterAll(() => redis.disconnect());
 chatPortContract("SlackChat (paced) against the Slack emulator", async (): Promise<ChatHarness> => {
   const slack = await startSlackEmulatorServer({ botToken: TEST_BOT_TOKEN, timeScale: TIME_SCALE });
   const logger = createLogger({ level: "silent" });
-  const chat = new PacedChat(new SlackChat({ botToken: TEST_BOT_TOKEN, apiUrl: slack.apiUrl, logger }), {
-    limiter: new RedisRateLimiter(redis, uniquePrefix("slack-contract")),
-    policy: slackRatePolicy,
-    logger,
-    timeScale: TIME_SCALE,
-  });
+  const clock = systemClock(TIME_SCALE);
+  const chat = new PacedChat(
+    new SlackChat({ botToken: TEST_BOT_TOKEN, apiUrl: slack.apiUrl, logger, clock }),
+    {
+      limiter: new RedisRateLimiter(redis, uniquePrefix("slack-contract")),
+      policy: slackRatePolicy,
+      logger,
+      clock,
+    },
+  );
   const address = { platform: "slack", tenant: "T0001", channel: "C0CONTRACT" } as const;
   const ws = slack.workspace;
   return {

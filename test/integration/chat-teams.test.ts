@@ -7,6 +7,7 @@ import { TeamsChat, userConversationKey } from "../../adapters/teams/chat.ts";
 import { startTeamsEmulatorServer } from "../../emulators/teams/emulator.ts";
 import { teamsRatePolicy } from "../../src/chat/limits.ts";
 import { PacedChat } from "../../src/chat/paced.ts";
+import { systemClock } from "../../src/clock.ts";
 import { createLogger } from "../../src/log.ts";
 import { type ChatHarness, chatPortContract } from "../contract/chat-port.contract.ts";
 import { REDIS_URL, uniquePrefix } from "../helpers/env.ts";
@@ -36,12 +37,13 @@ chatPortContract("TeamsChat (paced) against the Teams emulator", async (): Promi
   };
   const prefix = uniquePrefix("teams-contract");
   const references = new RedisConversationReferenceStore(redis, prefix);
-  const adapter = new LabopsCloudAdapter(teamsAuthentication(config, teams.caPem), logger);
-  const chat = new PacedChat(new TeamsChat({ adapter, appId, references }), {
+  const clock = systemClock(TIME_SCALE);
+  const adapter = new LabopsCloudAdapter(teamsAuthentication(config, teams.caPem, clock), logger);
+  const chat = new PacedChat(new TeamsChat({ adapter, appId, references, clock }), {
     limiter: new RedisRateLimiter(redis, prefix),
     policy: teamsRatePolicy,
     logger,
-    timeScale: TIME_SCALE,
+    clock,
   });
   const address = { platform: "teams", tenant: tenantId, channel, serviceUrl: teams.serviceUrl } as const;
   const user = { platform: "teams", id: "aad-ada", name: "Ada" } as const;

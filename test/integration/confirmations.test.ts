@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import type { SlackMessage } from "../../emulators/slack/emulator.ts";
 import type { TeamsMessage } from "../../emulators/teams/emulator.ts";
+import { systemClock } from "../../src/clock.ts";
 import { startWorld, TEAMS_TENANT, type World } from "../helpers/chat-world.ts";
 import { waitFor } from "../helpers/env.ts";
 import { labRecord } from "../helpers/lab-record.ts";
@@ -17,10 +18,15 @@ describe("destroy confirmations on Slack and Teams", () => {
   let w: World;
   let skew = 0;
   beforeAll(async () => {
-    w = await startWorld({ now: () => Date.now() + skew });
+    // The world's time scale (20), with the wall clock's time moved on by `skew`.
+    const wall = systemClock(20);
+    w = await startWorld({ timeScale: 20, clock: { ...wall, now: () => wall.now() + skew } });
   });
   afterAll(async () => {
     await w?.close();
+  });
+  afterEach(() => {
+    skew = 0;
   });
 
   const destroyJobs = async (lab: string) =>
@@ -49,8 +55,13 @@ describe("destroy confirmations on Slack and Teams", () => {
         .at(-1)?.text ?? "";
 
     it("refuses an expired confirmation", async () => {
+      // Slack dates its requests on the wall clock, and labops refuses one more than five minutes off its
+      // own: the bot's time goes back a little over half of the five minutes while it asks, and as far
+      // forward when it is answered, so the prompt is more than five minutes old and no request is refused.
+      const half = 2.5 * 60_000 + 1_000;
+      skew = -half;
       const p = await prompt("exp-s");
-      skew += 5 * 60_000 + 1_000;
+      skew = half;
       await ada().click(p, "destroy.confirm");
       await waitFor(() => /expired/.test(lastToAda()) || undefined, "the refusal");
       expect(lastToAda()).toMatch(

@@ -35,7 +35,7 @@ function setup() {
     deliveries,
     admins: ["slack:U-ROOT", "teams:AAD-ADMIN"],
     logger: createLogger({ level: "silent" }),
-    now: () => now,
+    clock,
     metrics: { ...NO_METRICS, commandReceived: (p, k, o) => counted.push(`${p} ${k} ${o}`) },
   };
   const base = (user: ChatUser, address: ChatAddress) => {
@@ -335,6 +335,7 @@ describe("intake: round trips", () => {
       deliveries,
       admins: [],
       logger: createLogger({ level: "silent" }),
+      clock: { now: () => 0 },
     };
     const base = {
       deliveryId: "d-rt",
@@ -366,6 +367,7 @@ describe("intake: round trips", () => {
       deliveries,
       admins: [],
       logger: createLogger({ level: "silent" }),
+      clock: { now: () => 0 },
     };
     const base = { correlationId: "c-dup", origin: { address: here, user: ada }, receivedAt: 0 };
     const parsed = parseCommandText("secret rotate color orange --lab team-a");

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { manualClock } from "../../emulators/shared/clock.ts";
 import { slackRatePolicy } from "../../src/chat/limits.ts";
 import { PacedChat } from "../../src/chat/paced.ts";
 import { ExternalError } from "../../src/errors.ts";
@@ -15,7 +14,25 @@ import type {
 } from "../../src/ports/chat.ts";
 import { NO_METRICS } from "../../src/ports/metrics.ts";
 import { RecordingChat } from "../fakes/chat.ts";
+import { ManualClock } from "../fakes/clock.ts";
 import { InMemoryRateLimiter } from "../fakes/rate-limiter.ts";
+
+/**
+ * Virtual time that a sleep moves at once, by the time asked (plus `lag`, once:
+ * a wake-up that came late). Nothing in these tests waits for real.
+ */
+class SleepMovesTime extends ManualClock {
+  readonly slept: number[] = [];
+  lag = 0;
+  constructor() {
+    super({ now: 1_000_000 });
+  }
+  override async sleep(ms: number): Promise<void> {
+    this.slept.push(ms);
+    this.set(this.now() + ms + this.lag);
+    this.lag = 0;
+  }
+}
 
 /** RecordingChat with calls that can be made to fail. */
 class Faulty implements ChatPort {
@@ -51,23 +68,18 @@ const card = (n: number): Card => ({ title: `step ${n}`, status: "running" });
 
 /** Virtual time: sleeping moves the clock, so nothing in these tests waits for real. */
 function harness(inner: ChatPort = new RecordingChat(), marginMs = 0) {
-  let now = 1_000_000;
-  const slept: number[] = [];
-  const limiter = new InMemoryRateLimiter({ now: () => now });
+  const clock = new SleepMovesTime();
+  // The limiter and PacedChat read the same virtual clock: with Date.now here,
+  // a millisecond of real time spent in reserve() looked like a late wake-up.
+  const limiter = new InMemoryRateLimiter(clock);
   const chat = new PacedChat(inner, {
     limiter,
     policy: slackRatePolicy,
     logger: createLogger({ level: "silent" }),
     marginMs,
-    // The limiter and PacedChat read the same virtual clock: with Date.now here,
-    // a millisecond of real time spent in reserve() looked like a late wake-up.
-    now: () => now,
-    sleep: async (ms) => {
-      slept.push(ms);
-      now += ms;
-    },
+    clock,
   });
-  return { chat, inner, slept, limiter, advance: (ms: number) => (now += ms) };
+  return { chat, inner, slept: clock.slept, limiter, advance: (ms: number) => clock.set(clock.now() + ms) };
 }
 
 describe("PacedChat", () => {
@@ -87,8 +99,8 @@ describe("PacedChat", () => {
   });
 
   it("takes a new slot when it wakes up late, so calls delayed by a busy event loop do not go out together", async () => {
-    let now = 1_000_000;
-    const limiter = new InMemoryRateLimiter({ now: () => now });
+    const clock = new SleepMovesTime();
+    const limiter = new InMemoryRateLimiter(clock);
     let reservations = 0;
     const counting = {
       reserve: (r: Parameters<typeof limiter.reserve>[0]) => {
@@ -97,17 +109,13 @@ describe("PacedChat", () => {
       },
       block: limiter.block.bind(limiter),
     };
-    let lag = 200;
+    clock.lag = 200;
     const chat = new PacedChat(new RecordingChat(), {
       limiter: counting,
       policy: slackRatePolicy,
       logger: createLogger({ level: "silent" }),
       marginMs: 50,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms + lag;
-        lag = 0;
-      },
+      clock,
     });
     const t = await chat.openThread(address, card(0));
     expect(reservations).toBe(1);
@@ -116,8 +124,8 @@ describe("PacedChat", () => {
   });
 
   it("takes a new slot when the reservation itself answered late (Redis slow), not only when the sleep overran", async () => {
-    let now = 1_000_000;
-    const limiter = new InMemoryRateLimiter({ now: () => now });
+    const clock = new SleepMovesTime();
+    const limiter = new InMemoryRateLimiter(clock);
     let reservations = 0;
     let slowAnswers = 1;
     const slow = {
@@ -125,7 +133,7 @@ describe("PacedChat", () => {
         reservations += 1;
         const wait = await limiter.reserve(r);
         // The answer arrives 300 ms after it was asked for: the slot it names is already past.
-        if (slowAnswers-- > 0) now += 300;
+        if (slowAnswers-- > 0) clock.set(clock.now() + 300);
         return wait;
       },
       block: limiter.block.bind(limiter),
@@ -135,10 +143,7 @@ describe("PacedChat", () => {
       policy: slackRatePolicy,
       logger: createLogger({ level: "silent" }),
       marginMs: 50,
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
+      clock,
     });
     await chat.openThread(address, card(0));
     expect(reservations).toBe(2);
@@ -146,14 +151,13 @@ describe("PacedChat", () => {
 
   it("coalesces a burst of card updates: the latest card wins and older ones never follow it", async () => {
     // Here sleeping takes (virtual) time, as in production: the burst arrives while the first slot is awaited.
-    const clock = manualClock();
+    const clock = new ManualClock();
     const inner = new RecordingChat();
     const chat = new PacedChat(inner, {
-      limiter: new InMemoryRateLimiter({ now: clock.now }),
+      limiter: new InMemoryRateLimiter(clock),
       policy: slackRatePolicy,
       logger: createLogger({ level: "silent" }),
-      now: clock.now,
-      sleep: (ms) => clock.sleep(ms),
+      clock,
     });
     const thread = await chat.openThread(address, card(0));
     await chat.updateCard(thread, card(1));
@@ -210,12 +214,13 @@ describe("PacedChat", () => {
       refusals-- > 0
         ? new ExternalError("teams", "teams_rate_limited", "throttled", { status: 429, retryAfterMs: 10 })
         : undefined;
+    const clock = new SleepMovesTime();
     const chat = new PacedChat(flaky, {
-      limiter: new InMemoryRateLimiter(),
+      limiter: new InMemoryRateLimiter(clock),
       policy: slackRatePolicy,
       logger: createLogger({ level: "silent" }),
       marginMs: 0,
-      sleep: async () => undefined,
+      clock,
       metrics: { metrics, service: "teams" },
     });
     const thread = await chat.openThread(address, card(0));
