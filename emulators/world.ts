@@ -1,6 +1,5 @@
 import { type AzureEmulator, type StartAzureEmulatorOptions, startAzureEmulator } from "./azure/index.ts";
 import {
-  type CsiDriverRelease,
   type KubernetesEmulator,
   type KubernetesEmulatorOptions,
   startKubernetesEmulator,
@@ -27,25 +26,15 @@ export interface EmulatedCloudOptions extends Omit<StartAzureEmulatorOptions, "c
   timeScale: number;
   /**
    * The Secrets Store CSI driver release of every cluster (or per cluster):
-   * "1.6" (the default) or "1.5". LABOPS_EMULATOR_CSI_DRIVER sets it when
-   * this is absent, so a whole suite or the demo can run under either.
+   * "1.6" (the default) or "1.5"; LABOPS_EMULATOR_CSI_DRIVER when absent.
    */
   csiDriver?: KubernetesEmulatorOptions["csiDriver"];
 }
 
-/** LABOPS_EMULATOR_CSI_DRIVER ("1.5" or "1.6"), when set. */
-export function csiDriverFromEnv(env: NodeJS.ProcessEnv = process.env): CsiDriverRelease | undefined {
-  const v = env.LABOPS_EMULATOR_CSI_DRIVER?.trim();
-  if (v === undefined || v === "") return undefined;
-  if (v === "1.5" || v === "1.6") return v;
-  throw new RangeError(`LABOPS_EMULATOR_CSI_DRIVER must be 1.5 or 1.6, got '${v}'`);
-}
-
 export async function startEmulatedCloud(options: EmulatedCloudOptions): Promise<EmulatedCloud> {
   const ca = await createCertificateAuthority("labops emulators CA");
-  const { csiDriver: chosen, ...azureOptions } = options;
+  const { csiDriver, ...azureOptions } = options;
   const azure = await startAzureEmulator({ ...azureOptions, ca });
-  const csiDriver = chosen ?? csiDriverFromEnv();
   let kube: KubernetesEmulator;
   try {
     kube = await startKubernetesEmulator({ azure: azure.world, ca, ...(csiDriver ? { csiDriver } : {}) });

@@ -37,7 +37,8 @@ export interface KubernetesEmulatorOptions {
    * out) rotates on the kubelet's republish after rotationPollInterval and
    * emits no rotation events; "1.5" runs the v1.4/v1.5 rotation reconciler
    * with its MountRotation and SecretRotation events. A function chooses per
-   * cluster.
+   * cluster. When absent, LABOPS_EMULATOR_CSI_DRIVER ("1.5" or "1.6") if set,
+   * so a whole suite or the demo can run under either.
    */
   csiDriver?: CsiDriverRelease | ((cluster: ClusterInfo) => CsiDriverRelease);
   /**
@@ -145,13 +146,22 @@ interface Slot {
 
 const SPARE_SERVERS = 2;
 
+/** LABOPS_EMULATOR_CSI_DRIVER ("1.5" or "1.6"), when set. */
+export function csiDriverFromEnv(env: NodeJS.ProcessEnv = process.env): CsiDriverRelease | undefined {
+  const v = env.LABOPS_EMULATOR_CSI_DRIVER?.trim();
+  if (v === undefined || v === "") return undefined;
+  if (v === "1.5" || v === "1.6") return v;
+  throw new RangeError(`LABOPS_EMULATOR_CSI_DRIVER must be 1.5 or 1.6, got '${v}'`);
+}
+
 export async function startKubernetesEmulator(
   options: KubernetesEmulatorOptions,
 ): Promise<KubernetesEmulator> {
   const azure = options.azure;
   const clock = emulatedTimeline(options.clock ?? azure.clock);
+  const fromEnv = csiDriverFromEnv();
   const csiRelease = (info: ClusterInfo): CsiDriverRelease => {
-    const choice = options.csiDriver ?? DEFAULT_CSI_DRIVER_RELEASE;
+    const choice = options.csiDriver ?? fromEnv ?? DEFAULT_CSI_DRIVER_RELEASE;
     return typeof choice === "function" ? choice(info) : choice;
   };
   const host = options.host ?? "127.0.0.1";
