@@ -84,6 +84,10 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
     await waitFor(() => (/reached 2\/2 pods/.test(thread.text) ? true : undefined), "the card to finish");
     const card = cardOf(thread);
     expect(card).toMatch(/Changed by ada through labops/);
+    // It names the CSI driver's rotation it saw: the reconciler's events (1.5) or none (1.6's republish).
+    expect(card).toContain(
+      csiDriver === "1.5" ? "rotation reconciler" : "rotation on the kubelet's republish",
+    );
     expect(card).toMatch(/synced \+[\d.ms]+ · reloaded \+[\d.ms]+ · rollout \+[\d.ms]+ · ready/);
     expect(card).toMatch(/Old pods/);
     expect(card).toMatch(/New pods/);
