@@ -1,5 +1,9 @@
 import { type AzureEmulator, type StartAzureEmulatorOptions, startAzureEmulator } from "./azure/index.ts";
-import { type KubernetesEmulator, startKubernetesEmulator } from "./kubernetes/index.ts";
+import {
+  type KubernetesEmulator,
+  type KubernetesEmulatorOptions,
+  startKubernetesEmulator,
+} from "./kubernetes/index.ts";
 import { type CertificateAuthority, createCertificateAuthority } from "./shared/tls.ts";
 
 /**
@@ -20,14 +24,20 @@ export interface EmulatedCloud {
 
 export interface EmulatedCloudOptions extends Omit<StartAzureEmulatorOptions, "ca" | "timeScale"> {
   timeScale: number;
+  /**
+   * The Secrets Store CSI driver release of every cluster (or per cluster):
+   * "1.6" (the default) or "1.5"; LABOPS_EMULATOR_CSI_DRIVER when absent.
+   */
+  csiDriver?: KubernetesEmulatorOptions["csiDriver"];
 }
 
 export async function startEmulatedCloud(options: EmulatedCloudOptions): Promise<EmulatedCloud> {
   const ca = await createCertificateAuthority("labops emulators CA");
-  const azure = await startAzureEmulator({ ...options, ca });
+  const { csiDriver, ...azureOptions } = options;
+  const azure = await startAzureEmulator({ ...azureOptions, ca });
   let kube: KubernetesEmulator;
   try {
-    kube = await startKubernetesEmulator({ azure: azure.world, ca });
+    kube = await startKubernetesEmulator({ azure: azure.world, ca, ...(csiDriver ? { csiDriver } : {}) });
   } catch (error) {
     await azure.stop();
     throw error;

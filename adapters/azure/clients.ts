@@ -11,6 +11,18 @@ import { metricsPolicy } from "./metrics-policy.ts";
 /** Azure Resource Manager in the public cloud. */
 export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
 
+/**
+ * The Key Vault management API version, pinned so that an SDK upgrade cannot
+ * change it unnoticed. Versions before 2026-02-01 retire in February 2027;
+ * 2026-02-01 makes Azure RBAC the default permission model
+ * (azure-rest-api-specs specification/keyvault/resource-manager/
+ * Microsoft.KeyVault/stable/2026-02-01/openapi.json: VaultProperties.
+ * enableRbacAuthorization "default": true). @azure/arm-keyvault 5.0.0
+ * defaults to it already (dist api/vaults/operations.js: `context.apiVersion
+ * ?? "2026-02-01"`); the lab sets enableRbacAuthorization explicitly anyway.
+ */
+export const KEY_VAULT_MANAGEMENT_API_VERSION = "2026-02-01";
+
 export interface AzureRetrySettings {
   /** Retries after the first attempt (the SDK default is 3). */
   maxRetries?: number;
@@ -67,7 +79,10 @@ export function createAzureClients(settings: AzureClientSettings): AzureClients 
   return {
     resources: new ResourceManagementClient(credential, subscriptionId, common),
     containerService: new ContainerServiceClient(credential, subscriptionId, common),
-    keyVault: new KeyVaultManagementClient(credential, subscriptionId, common),
+    keyVault: new KeyVaultManagementClient(credential, subscriptionId, {
+      ...common,
+      apiVersion: KEY_VAULT_MANAGEMENT_API_VERSION,
+    }),
     msi: new ManagedServiceIdentityClient(credential, subscriptionId, common),
     authorization: new AuthorizationManagementClient(credential, subscriptionId, common),
     secrets(vaultUri: string) {

@@ -30,6 +30,7 @@ import {
   type HistoryEntry,
   type ObjectStore,
   objectKey,
+  previousJson,
   type Selectable,
   type StoreEvent,
 } from "./store.ts";
@@ -184,6 +185,83 @@ function selectableFields(rt: ResourceType, o: KubeObject): Record<string, strin
   }
 }
 
+/**
+ * The field labels each kind's conversion accepts: the API server converts a
+ * field selector's labels before it reads anything (kubernetes/kubernetes
+ * staging/src/k8s.io/apiserver/pkg/endpoints/handlers/get.go ListResource:
+ * `opts.FieldSelector.Transform(scope.Convertor.ConvertFieldLabel)`, a
+ * failure being 400 BadRequest with the conversion's message), so an
+ * unsupported label is refused whatever the collection holds.
+ *
+ * - Kinds with their own conversion function (pkg/apis/core/v1/conversion.go:
+ *   Pod, Node, Event, Namespace, Secret) answer "field label not supported:
+ *   LABEL"; so do custom resources, which accept metadata.name and, when
+ *   namespaced, metadata.namespace (apiextensions-apiserver
+ *   pkg/apiserver/conversion/converter.go crConverter.ConvertFieldLabel).
+ * - Every other kind gets runtime.DefaultMetaV1FieldSelectorConversion
+ *   (staging/src/k8s.io/apimachinery/pkg/runtime/conversion.go):
+ *   `"LABEL" is not a known field selector: only "metadata.name", "metadata.namespace"`.
+ *
+ * ReplicaSet keeps the fields its registry makes selectable
+ * (pkg/registry/apps/replicaset: status.replicas), and the events.k8s.io
+ * view the emulator's union of both Event field sets.
+ */
+const FIELD_LABELS: Record<string, readonly string[]> = {
+  Pod: [
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+  ],
+  Node: ["metadata.name", "spec.unschedulable"],
+  Event: [
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+    "metadata.namespace",
+    "metadata.name",
+  ],
+  Namespace: ["status.phase", "metadata.name"],
+  Secret: ["type", "metadata.namespace", "metadata.name"],
+  ReplicaSet: ["metadata.name", "metadata.namespace", "status.replicas"],
+};
+
+/** ConvertFieldLabel for the kind: the label to filter on, or a 400 with the conversion's message. */
+function convertFieldLabel(rt: ResourceType, label: string): string {
+  // Old v1 clients' spec.host is spec.nodeName (core/v1 conversion.go).
+  if (rt.kind === "Pod" && rt.group === "" && label === "spec.host") return "spec.nodeName";
+  if (rt.kind === "Event" && rt.group !== "") {
+    if (label in (selectableFields(rt, { metadata: {} }) ?? {})) return label;
+    throw badRequest(`field label not supported: ${label}`);
+  }
+  const own = rt.builtin ? FIELD_LABELS[rt.kind] : undefined;
+  if (own) {
+    if (own.includes(label)) return label;
+    throw badRequest(`field label not supported: ${label}`);
+  }
+  const meta = rt.namespaced ? ["metadata.name", "metadata.namespace"] : ["metadata.name"];
+  if (!rt.builtin) {
+    if (meta.includes(label)) return label;
+    throw badRequest(`field label not supported: ${label}`);
+  }
+  if (label === "metadata.name" || label === "metadata.namespace") return label;
+  throw badRequest(`"${label}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+}
+
 /** What the store keeps of an object for filtering watches it replays. */
 export function selectableOf(storageKey: string, o: KubeObject): Selectable {
   const rt = RESOURCES.find((r) => r.storageKey === storageKey && r.view === undefined);
@@ -274,8 +352,13 @@ export class ClusterApi {
     return o ? this.out(rt, o) : undefined;
   }
 
-  private filter(labelSelector?: string, fieldSelector?: string): Filter {
-    return { labels: parseLabelSelector(labelSelector), fields: parseFieldSelector(fieldSelector) };
+  /** Parses both selectors and converts the field labels as the kind's conversion does (400 when it refuses). */
+  private filter(rt: ResourceType, labelSelector?: string, fieldSelector?: string): Filter {
+    const fields = parseFieldSelector(fieldSelector).map((r) => ({
+      ...r,
+      field: convertFieldLabel(rt, r.field),
+    }));
+    return { labels: parseLabelSelector(labelSelector), fields };
   }
 
   private matches(rt: ResourceType, o: KubeObject, f: Filter): boolean {
@@ -288,16 +371,8 @@ export class ClusterApi {
     return matchesFields(fields, f.fields);
   }
 
-  /** Refuses a field selector naming a field the kind does not offer, before any object is looked at. */
-  private checkFields(rt: ResourceType, f: Filter): void {
-    const known = selectableFields(rt, { metadata: {} }) ?? {};
-    for (const r of f.fields) {
-      if (!(r.field in known)) throw badRequest(`field label not supported: ${r.field}`);
-    }
-  }
-
   list(rt: ResourceType, namespace: string | undefined, options: ListOptions = {}): ListResult {
-    const f = this.filter(options.labelSelector, options.fieldSelector);
+    const f = this.filter(rt, options.labelSelector, options.fieldSelector);
     const all = this.store
       .list(rt.storageKey, rt.namespaced ? namespace : undefined)
       .filter((o) => this.matches(rt, o, f))
@@ -358,8 +433,7 @@ export class ClusterApi {
     options: WatchOptions,
     emit: (type: string, object: unknown) => void,
   ): WatchHandle {
-    const f = this.filter(options.labelSelector, options.fieldSelector);
-    this.checkFields(rt, f);
+    const f = this.filter(rt, options.labelSelector, options.fieldSelector);
     const ns = rt.namespaced ? namespace : undefined;
     const inScope = (o: KubeObject) => ns === undefined || o.metadata.namespace === ns;
     const test = (o: KubeObject | undefined) => o !== undefined && inScope(o) && this.matches(rt, o, f);
@@ -368,26 +442,44 @@ export class ClusterApi {
       (ns === undefined || x.namespace === ns) &&
       matchesAll(x.labels, f.labels) &&
       matchesFields(x.fields, f.fields);
-    const route = (type: StoreEvent["type"], now: boolean, before: boolean, payload: () => unknown) => {
+    // cache_watcher.go convertToWatchEvent: an object entering the selection is ADDED, one leaving it
+    // DELETED with its previous content at the change's resourceVersion (`left`).
+    const route = (
+      type: StoreEvent["type"],
+      now: boolean,
+      before: boolean,
+      payload: () => unknown,
+      left: () => unknown,
+    ) => {
       if (type === "ADDED") {
         if (now) emit("ADDED", payload());
       } else if (type === "MODIFIED") {
         if (now && before) emit("MODIFIED", payload());
         else if (now) emit("ADDED", payload());
-        else if (before) emit("DELETED", payload());
+        else if (before) emit("DELETED", left());
       } else if (now || before) {
         emit("DELETED", payload());
       }
     };
+    const view = (json: string) =>
+      rt.view ? rt.view.out(JSON.parse(json) as KubeObject) : new RawJson(json);
     // Live changes: the object is at hand; it is serialised once for all watchers.
     const send = (e: StoreEvent) =>
-      route(e.type, test(e.object), e.prev !== undefined && test(e.prev), () =>
-        rt.view ? rt.view.out(e.object) : new RawJson(eventJson(e)),
+      route(
+        e.type,
+        test(e.object),
+        e.prev !== undefined && test(e.prev),
+        () => (rt.view ? rt.view.out(e.object) : new RawJson(eventJson(e))),
+        () => view(previousJson(e)),
       );
     // Replayed changes come from the history, already serialised.
     const replay = (h: HistoryEntry) =>
-      route(h.type, testSelectable(h.now), testSelectable(h.before), () =>
-        rt.view ? rt.view.out(JSON.parse(h.json) as KubeObject) : new RawJson(h.json),
+      route(
+        h.type,
+        testSelectable(h.now),
+        testSelectable(h.before),
+        () => view(h.json),
+        () => view(h.previousJson ?? h.json),
       );
     const rvText = options.resourceVersion;
     if (rvText === undefined || rvText === "" || rvText === "0") {

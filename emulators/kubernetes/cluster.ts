@@ -4,7 +4,7 @@ import type { AzureWorldLink, ClusterInfo } from "../shared/world.ts";
 import { type AdmissionPlugin, ClusterApi, selectableOf } from "./api.ts";
 import type { AzureHttpClient } from "./azure-http.ts";
 import { AzureKeyVaultProvider } from "./controllers/azure-provider.ts";
-import { SecretsStoreCsiDriver } from "./controllers/csi.ts";
+import { CSI_DRIVER_IMAGES, type CsiDriverRelease, SecretsStoreCsiDriver } from "./controllers/csi.ts";
 import { DaemonSetController } from "./controllers/daemonset.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { EventRecorder } from "./controllers/events.ts";
@@ -34,7 +34,10 @@ import { isPlainObject, randomSuffix, rfc3339 } from "./util.ts";
 export interface KubeClusterOptions {
   info: ClusterInfo;
   azure: AzureWorldLink;
+  /** Read in emulated time (emulatedTimeline): controllers, kubelet, events and API timestamps. */
   clock: EmulatorClock;
+  /** The Secrets Store CSI driver release the Key Vault addon runs. */
+  csiDriver: CsiDriverRelease;
   http: AzureHttpClient;
   timing: KubeletTiming;
   watchCacheSize: number;
@@ -66,6 +69,8 @@ export interface ClusterInventory {
   restarts: number;
   csi: {
     enabled: boolean;
+    /** The driver release ("1.5": rotation reconciler, "1.6": rotation on the kubelet's republish). */
+    driver: CsiDriverRelease;
     rotation: boolean;
     rotationPollInterval: string;
     rotationPasses: number;
@@ -73,6 +78,7 @@ export interface ClusterInventory {
     mounts: number;
     mountFailures: number;
     rotationPolls: number;
+    republishes: number;
     mountRotations: number;
     secretRotations: number;
     rotationFailures: number;
@@ -117,6 +123,7 @@ export class KubeCluster {
   readonly token: string;
   readonly server: string;
   readonly caPem: string;
+  readonly csiDriver: CsiDriverRelease;
   private readonly azure: AzureWorldLink;
   private readonly gc: GarbageCollector;
   private readonly replicasets: ReplicaSetController;
@@ -135,6 +142,7 @@ export class KubeCluster {
     this.token = o.token;
     this.server = o.server;
     this.caPem = o.caPem;
+    this.csiDriver = o.csiDriver;
     this.store = new ObjectStore(selectableOf, o.watchCacheSize);
     this.api = new ClusterApi(this.store, o.clock);
     this.events = new EventRecorder(this.api);
@@ -344,6 +352,7 @@ export class KubeCluster {
           events: this.events,
           kubelet: this.kubelet,
           provider: this.provider,
+          release: this.csiDriver,
           serviceAccountToken: (namespace, serviceAccount, audience) =>
             this.azure.signServiceAccountToken(this.info.id, {
               namespace,
@@ -370,7 +379,7 @@ export class KubeCluster {
       {
         name: "aks-secrets-store-csi-driver",
         label: "secrets-store-csi-driver",
-        image: "mcr.microsoft.com/oss/v2/kubernetes-csi/secrets-store/driver:v1.5.3",
+        image: CSI_DRIVER_IMAGES[this.csiDriver],
       },
       {
         name: "aks-secrets-store-provider-azure",
@@ -623,7 +632,7 @@ export class KubeCluster {
       : pod.spec.containers[0];
     if (!c) return "";
     const cr = runtime.containers.get(c.name);
-    if (isPodinfo(c)) return podinfoLog(c, cr?.startedAt);
+    if (isPodinfo(c)) return podinfoLog(c, cr?.startedAt, this.api.clock.now());
     return "";
   }
 
@@ -685,9 +694,14 @@ export class KubeCluster {
     this.store.compact(storageKey);
   }
 
-  /** Runs one pass of the CSI rotation reconciler now, whatever the poll interval. */
+  /**
+   * Rotates now: one pass of the v1.5 rotation reconciler whatever the poll
+   * interval, or (1.6) a republish of every pod's CSI volumes, which the
+   * driver still skips for a mount written within the poll interval.
+   */
   async rotateSecretsNow(): Promise<void> {
-    await this.csi?.rotateAll();
+    if (this.csiDriver === "1.5") await this.csi?.rotateAll();
+    else await this.kubelet.republishAll();
   }
 
   inventory(): ClusterInventory {
@@ -726,6 +740,7 @@ export class KubeCluster {
       restarts: this.kubelet.restarts,
       csi: {
         enabled: addon?.enabled === true,
+        driver: this.csiDriver,
         rotation: addon?.enableSecretRotation === true,
         rotationPollInterval: addon?.rotationPollInterval ?? "",
         rotationPasses: counters?.rotationPasses ?? 0,
@@ -733,6 +748,7 @@ export class KubeCluster {
         mounts: counters?.mounts ?? 0,
         mountFailures: counters?.mountFailures ?? 0,
         rotationPolls: counters?.rotationPolls ?? 0,
+        republishes: counters?.republishes ?? 0,
         mountRotations: counters?.mountRotations ?? 0,
         secretRotations: counters?.secretRotations ?? 0,
         rotationFailures: counters?.rotationFailures ?? 0,

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { stringify as toYaml } from "yaml";
-import type { EmulatorClock } from "../shared/clock.ts";
+import { type EmulatorClock, emulatedTimeline } from "../shared/clock.ts";
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -12,6 +12,7 @@ import {
 import type { AzureWorldLink, ClusterEvent, ClusterInfo, KubernetesEndpoint } from "../shared/world.ts";
 import { AzureHttpClient } from "./azure-http.ts";
 import { type ClusterInventory, KubeCluster } from "./cluster.ts";
+import { type CsiDriverRelease, DEFAULT_CSI_DRIVER_RELEASE } from "./controllers/csi.ts";
 import { type CrashRule, DEFAULT_KUBELET_TIMING, type KubeletTiming } from "./controllers/kubelet.ts";
 import { type ChaosCounts, type ChaosOptions, KubeChaos } from "./faults.ts";
 import type { ApiFault } from "./server.ts";
@@ -24,8 +25,22 @@ import type { ApiFault } from "./server.ts";
 
 export interface KubernetesEmulatorOptions {
   azure: AzureWorldLink;
-  /** Defaults to the Azure side's clock, so both run at the same time scale. */
+  /**
+   * Defaults to the Azure side's clock, so both run at the same time scale.
+   * The emulator reads it in emulated time (`emulatedTimeline`): every
+   * controller, the kubelet, events and the timestamps the API returns.
+   */
   clock?: EmulatorClock;
+  /**
+   * The Secrets Store CSI driver release each cluster's Key Vault addon runs,
+   * which decides how secrets rotate: "1.6" (the default, as AKS rolls it
+   * out) rotates on the kubelet's republish after rotationPollInterval and
+   * emits no rotation events; "1.5" runs the v1.4/v1.5 rotation reconciler
+   * with its MountRotation and SecretRotation events. A function chooses per
+   * cluster. When absent, LABOPS_EMULATOR_CSI_DRIVER ("1.5" or "1.6") if set,
+   * so a whole suite or the demo can run under either.
+   */
+  csiDriver?: CsiDriverRelease | ((cluster: ClusterInfo) => CsiDriverRelease);
   /**
    * The CA that signs the API servers' certificate. The world's CA when the
    * caller has it (AzureWorldLink carries only its certificate); otherwise the
@@ -87,8 +102,14 @@ export interface KubernetesClusterHandle {
   dropWatches(): void;
   /** Fails matching API requests (e.g. 429 with Retry-After) until the returned function is called or `count` runs out. */
   injectFault(fault: ApiFault): () => void;
-  /** Runs the CSI rotation reconciler once, now. */
+  /**
+   * Rotates now: one pass of the rotation reconciler (CSI driver 1.5), or a
+   * republish of every pod's CSI volumes (1.6, where a mount written less
+   * than rotationPollInterval ago is still left as it is).
+   */
   rotateSecretsNow(): Promise<void>;
+  /** The CSI driver release this cluster's addon runs. */
+  readonly csiDriver: CsiDriverRelease;
 }
 
 export interface KubernetesInventory {
@@ -125,11 +146,24 @@ interface Slot {
 
 const SPARE_SERVERS = 2;
 
+/** LABOPS_EMULATOR_CSI_DRIVER ("1.5" or "1.6"), when set. */
+export function csiDriverFromEnv(env: NodeJS.ProcessEnv = process.env): CsiDriverRelease | undefined {
+  const v = env.LABOPS_EMULATOR_CSI_DRIVER?.trim();
+  if (v === undefined || v === "") return undefined;
+  if (v === "1.5" || v === "1.6") return v;
+  throw new RangeError(`LABOPS_EMULATOR_CSI_DRIVER must be 1.5 or 1.6, got '${v}'`);
+}
+
 export async function startKubernetesEmulator(
   options: KubernetesEmulatorOptions,
 ): Promise<KubernetesEmulator> {
   const azure = options.azure;
-  const clock = options.clock ?? azure.clock;
+  const clock = emulatedTimeline(options.clock ?? azure.clock);
+  const fromEnv = csiDriverFromEnv();
+  const csiRelease = (info: ClusterInfo): CsiDriverRelease => {
+    const choice = options.csiDriver ?? fromEnv ?? DEFAULT_CSI_DRIVER_RELEASE;
+    return typeof choice === "function" ? choice(info) : choice;
+  };
   const host = options.host ?? "127.0.0.1";
   const ca = options.ca ?? (await createCertificateAuthority("labops AKS emulator CA"));
   const cert = await issueServerCertificate(ca, "kubernetes");
@@ -217,6 +251,7 @@ export async function startKubernetesEmulator(
       info,
       azure,
       clock,
+      csiDriver: csiRelease(info),
       http,
       timing,
       watchCacheSize: options.watchCacheSize ?? 100,
@@ -322,6 +357,7 @@ export async function startKubernetesEmulator(
     dropWatches: () => c.handler.closeWatches(),
     injectFault: (fault) => c.handler.injectFault(fault),
     rotateSecretsNow: () => c.rotateSecretsNow(),
+    csiDriver: c.csiDriver,
   });
 
   const find = (idOrName: string) => {

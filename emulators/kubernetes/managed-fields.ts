@@ -119,10 +119,17 @@ export function recordUpdate(old: KubeObject | undefined, next: KubeObject, ctx:
   else delete next.metadata.managedFields;
 }
 
+/**
+ * apimachinery's printManager (staging/src/k8s.io/apimachinery/pkg/util/
+ * managedfields/internal/conflict.go) prints the manager identifier, which
+ * BuildManagerIdentifier (internal/managedfields.go) builds without the time
+ * ("Never include the time in the manager identifier"): an Update manager is
+ * `"editor" using v1`, never `… at <time>`.
+ */
 function describeManager(e: Entry): string {
   let s = JSON.stringify(e.manager);
   if (e.subresource !== "") s += ` with subresource ${JSON.stringify(e.subresource)}`;
-  if (e.operation === "Update") s += ` using ${e.apiVersion} at ${e.time}`;
+  if (e.operation === "Update") s += ` using ${e.apiVersion}`;
   return s;
 }
 

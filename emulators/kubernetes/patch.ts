@@ -8,15 +8,40 @@ import { clone, deepEqual, isPlainObject } from "./util.ts";
  * server-side apply. All return a new document and leave their inputs alone.
  */
 
-function patchError(message: string): ApiError {
+/**
+ * A JSON patch that does not apply (a failed `test`, a missing path, an
+ * unknown op). The API server answers every such error the same way,
+ * dropping json-patch's own text: `errors.NewGenericServerResponse(422, "",
+ * schema.GroupResource{}, "", err.Error(), 0, false)`
+ * (kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+ * patch.go applyJSPatch), which for 422 is reason Invalid, the fixed message
+ * below and empty details (staging/src/k8s.io/apimachinery/pkg/api/errors/
+ * errors.go NewGenericServerResponse). `_why` is what json-patch would say,
+ * for whoever reads this code.
+ */
+function patchError(_why: string): ApiError {
+  return new ApiError({
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: "the server rejected our request due to an error in our request",
+    reason: "Invalid",
+    details: {},
+    code: 422,
+  });
+}
+
+/** A patch body that does not decode: 400 with the decoder's message (patch.go: errors.NewBadRequest). */
+function decodeError(message: string): ApiError {
   return new ApiError({
     kind: "Status",
     apiVersion: "v1",
     metadata: {},
     status: "Failure",
     message,
-    reason: "Invalid",
-    code: 422,
+    reason: "BadRequest",
+    code: 400,
   });
 }
 
@@ -65,7 +90,7 @@ function getAt(doc: unknown, path: string): unknown {
 
 export function jsonPatch(doc: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops))
-    throw patchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+    throw decodeError("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
   let out = clone(doc);
   for (const raw of ops as JsonPatchOp[]) {
     if (!isPlainObject(raw) || typeof raw.op !== "string" || typeof raw.path !== "string") {
@@ -165,7 +190,10 @@ export function strategicMergePatch(doc: unknown, patch: unknown): unknown {
 }
 
 function smpObject(target: Record<string, unknown>, patch: unknown, path: string[]): Record<string, unknown> {
-  if (!isPlainObject(patch)) throw patchError("strategic merge patch must be an object");
+  if (!isPlainObject(patch))
+    throw decodeError(
+      `json: cannot unmarshal ${Array.isArray(patch) ? "array" : typeof patch} into Go value of type map[string]interface {}`,
+    );
   const directive = patch[DIRECTIVE];
   if (directive === "replace") {
     const replaced: Record<string, unknown> = {};

@@ -81,8 +81,8 @@ export function podinfoRespond(pod: Pod, runtime: PodRuntime, c: Container, path
   }
 }
 
-export function podinfoLog(c: Container, startedAt: number | undefined): string {
-  const ts = rfc3339(startedAt ?? Date.now());
+export function podinfoLog(c: Container, startedAt: number | undefined, now: number): string {
+  const ts = rfc3339(startedAt ?? now);
   const version = versionOf(c.image ?? "");
   return [
     JSON.stringify({

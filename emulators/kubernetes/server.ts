@@ -225,6 +225,9 @@ export class KubeHttpHandler {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    // Go's net/http stamps every response with the server's clock: here the emulated one.
+    res.sendDate = false;
+    res.setHeader("Date", new Date(this.info.clock.now()).toUTCString());
     this.dispatch(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();

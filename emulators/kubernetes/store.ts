@@ -38,12 +38,45 @@ export interface HistoryEntry {
   json: string;
   now: Selectable;
   before: Selectable | undefined;
+  /**
+   * The previous version at this change's resourceVersion, kept only when
+   * the change altered what selectors see: a watch the object leaves is sent
+   * it as DELETED (previousJson).
+   */
+  previousJson?: string;
 }
 
 /** Serialises the object once per change, for every watcher and the history. */
 export function eventJson(e: StoreEvent & { json?: string }): string {
   if (e.json === undefined) e.json = JSON.stringify(e.object);
   return e.json;
+}
+
+/**
+ * The object before the change, stamped with the change's resourceVersion:
+ * what a watch the object stopped matching is sent as DELETED ("return a
+ * delete event with the previous object content, but with the event's
+ * resource version", kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/
+ * storage/cacher/cache_watcher.go convertToWatchEvent).
+ */
+export function previousJson(e: StoreEvent & { previousJson?: string }): string {
+  if (e.previousJson === undefined) {
+    const prev = e.prev ?? e.object;
+    e.previousJson = JSON.stringify({
+      ...prev,
+      metadata: { ...prev.metadata, resourceVersion: String(e.rv) },
+    });
+  }
+  return e.previousJson;
+}
+
+function sameSelectable(a: Selectable, b: Selectable): boolean {
+  if (a.namespace !== b.namespace) return false;
+  const eq = (x: Record<string, string> | undefined, y: Record<string, string> | undefined) => {
+    const kx = Object.keys(x ?? {});
+    return kx.length === Object.keys(y ?? {}).length && kx.every((k) => x?.[k] === y?.[k]);
+  };
+  return eq(a.labels, b.labels) && eq(a.fields, b.fields);
 }
 
 export interface StoreWatcher {
@@ -53,9 +86,19 @@ export interface StoreWatcher {
 class ResourceBucket {
   readonly objects = new Map<string, KubeObject>();
   readonly history: HistoryEntry[] = [];
-  /** Highest revision dropped from the history: watches from below it are too old. */
-  compactedRv = 0;
+  /**
+   * The oldest revision a watch can resume from: the revision the watch
+   * cache was filled at (its first list), then, once changes have dropped
+   * out of the history, the one before the oldest retained change. A watch
+   * from an older resourceVersion gets 410 "too old resource version: RV
+   * (floor)" (watch_cache.go getAllEventsSinceLocked: `resourceVersion <
+   * oldest-1`, oldest being listResourceVersion+1 or the first buffered event).
+   */
+  floorRv: number;
   readonly watchers = new Set<StoreWatcher>();
+  constructor(floorRv: number) {
+    this.floorRv = floorRv;
+  }
 }
 
 export function objectKey(namespace: string | undefined, name: string): string {
@@ -75,6 +118,8 @@ export class ObjectStore {
   /** owner uid -> dependents ("storageKey|ns/name"), for the garbage collector. */
   private readonly dependents = new Map<string, Set<string>>();
   readonly historySize: number;
+  /** The revision the API server started at, where every watch cache begins. */
+  private readonly startRevision: number;
   readonly counters: StoreCounters = { created: {}, deleted: {} };
 
   private readonly selectable: (storageKey: string, o: KubeObject) => Selectable;
@@ -87,16 +132,18 @@ export class ObjectStore {
     this.selectable = selectable;
     this.historySize = Math.max(1, historySize);
     this.revision = startRevision;
+    this.startRevision = startRevision;
   }
 
   get currentRevision(): number {
     return this.revision;
   }
 
+  /** A resource's bucket; its watch cache was filled when the API server started. */
   private bucket(storageKey: string): ResourceBucket {
     let b = this.buckets.get(storageKey);
     if (!b) {
-      b = new ResourceBucket();
+      b = new ResourceBucket(this.startRevision);
       this.buckets.set(storageKey, b);
     }
     return b;
@@ -155,17 +202,16 @@ export class ObjectStore {
     this.reindexOwners(storageKey, key, prev, type === "DELETED" ? undefined : object);
     const event: StoreEvent = { storageKey, type, object, rv };
     if (prev) event.prev = prev;
-    b.history.push({
-      type,
-      rv,
-      json: eventJson(event),
-      now: this.selectable(storageKey, object),
-      before: prev ? this.selectable(storageKey, prev) : undefined,
-    });
+    const now = this.selectable(storageKey, object);
+    const before = prev ? this.selectable(storageKey, prev) : undefined;
+    const entry: HistoryEntry = { type, rv, json: eventJson(event), now, before };
+    if (type === "MODIFIED" && before && !sameSelectable(now, before))
+      entry.previousJson = previousJson(event);
+    b.history.push(entry);
     if (b.history.length > this.historySize) {
-      const dropped = b.history.splice(0, b.history.length - this.historySize);
-      const last = dropped[dropped.length - 1];
-      if (last) b.compactedRv = last.rv;
+      b.history.splice(0, b.history.length - this.historySize);
+      const oldest = b.history[0];
+      if (oldest) b.floorRv = oldest.rv - 1;
     }
     for (const w of b.watchers) w.deliver(event);
     for (const l of this.listeners) l(event);
@@ -212,21 +258,21 @@ export class ObjectStore {
    */
   changesSince(storageKey: string, since: number): HistoryEntry[] | undefined {
     const b = this.bucket(storageKey);
-    if (since < b.compactedRv) return undefined;
+    if (since < b.floorRv) return undefined;
     return b.history.filter((e) => e.rv > since);
   }
 
   /** The revision below which resuming a watch of this resource is refused. */
   compactedRevision(storageKey: string): number {
-    return this.bucket(storageKey).compactedRv;
+    return this.bucket(storageKey).floorRv;
   }
 
-  /** Drops the retained history (etcd compaction), so older watches get 410. */
+  /** Drops the retained history (the watch cache relisted), so watches from before now get 410. */
   compact(storageKey?: string): void {
     for (const [key, b] of this.buckets) {
       if (storageKey !== undefined && key !== storageKey) continue;
       b.history.length = 0;
-      b.compactedRv = this.revision;
+      b.floorRv = this.revision;
     }
   }
 

@@ -1,8 +1,12 @@
 /**
- * The emulated world's clock. Timestamps stay on the wall clock (so the bot and
- * the emulators agree on "now"); only durations are divided by the time scale,
- * which is what lets a six-minute AKS create finish in a fraction of a second.
- * Tests that need determinism use `manualClock` and advance it themselves.
+ * The emulated world's clock. `scaledClock` keeps wall-clock timestamps and
+ * divides durations by the time scale, which is what lets a six-minute AKS
+ * create finish in a fraction of a second; the Azure emulator runs on it (the
+ * bot compares a vault version's `created` with its own clock, see
+ * emulators/README.md). `emulatedTimeline` reads the same clock in emulated
+ * time, for a world whose timestamps must keep Azure's durations (the AKS
+ * emulator). Tests that need determinism use `manualClock` and advance it
+ * themselves.
  */
 export interface EmulatorClock {
   /** Emulated durations are divided by this to get real ones (1 = Azure's own pace). */
@@ -45,6 +49,26 @@ export function scaledClock(scale = 1): EmulatorClock {
       timer.unref?.();
       return () => clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * The same clock read in emulated time: from `origin` (by default the moment
+ * it is made) its `now()` advances `scale` times faster than the clock it
+ * wraps, so that two readings taken 30 emulated seconds apart are 30 000 ms
+ * apart whatever the time scale. Waits are unchanged (they were emulated
+ * already). Every controller, the kubelet, the event recorder and the
+ * timestamps the AKS emulator's API returns read one such clock, so a
+ * deadline like `progressDeadlineSeconds` is measured in the same time as the
+ * waits that lead to it. A clock at scale 1 is returned as it is.
+ */
+export function emulatedTimeline(base: EmulatorClock, origin = base.now()): EmulatorClock {
+  if (base.scale === 1) return base;
+  return {
+    scale: base.scale,
+    now: () => origin + (base.now() - origin) * base.scale,
+    sleep: (emulatedMs, signal) => base.sleep(emulatedMs, signal),
+    schedule: (emulatedMs, fn) => base.schedule(emulatedMs, fn),
   };
 }
 

@@ -90,6 +90,7 @@ function traceFields(trace: TraceState, ctx: TraceContext): Array<{ label: strin
   ];
   const hops = hopLine(trace);
   if (hops) fields.push({ label: "Hops", value: hops });
+  fields.push(...driverField(trace));
   if (trace.mode !== "unused") {
     fields.push({ label: "Old pods", value: podList(trace.podsBefore) });
     const fresh = trace.reached?.pods ?? Object.keys(trace.newPods).sort();
@@ -97,6 +98,20 @@ function traceFields(trace: TraceState, ctx: TraceContext): Array<{ label: strin
       fields.push({ label: "New pods", value: podList(fresh) });
   }
   return fields;
+}
+
+/** The CSI driver's rotation as the trace saw it (a card field), if it saw one. */
+export function driverField(trace: TraceState): Array<{ label: string; value: string }> {
+  if (trace.driver === "reconciler")
+    return [{ label: "CSI driver", value: "rotation reconciler (v1.5 or older)" }];
+  if (trace.driver === "republish")
+    return [
+      {
+        label: "CSI driver",
+        value: "rotation on the kubelet's republish (v1.6 or newer, no rotation events)",
+      },
+    ];
+  return [];
 }
 
 function footer(trace: TraceState): string {
@@ -160,7 +175,13 @@ export function stuckCard(trace: TraceState, report: StuckReport, ctx: TraceCont
 
 /** The rotate command's card while it is stuck. */
 export function stuckCommandCard(base: Card, trace: TraceState, report: StuckReport, now: number): Card {
-  return { ...base, status: "warning", text: stuckText(trace, report, now) };
+  const driver = driverField(trace).filter((f) => !(base.fields ?? []).some((b) => b.label === f.label));
+  return {
+    ...base,
+    status: "warning",
+    text: stuckText(trace, report, now),
+    fields: [...(base.fields ?? []), ...driver],
+  };
 }
 
 export function supersededText(trace: TraceState, by: string): string {

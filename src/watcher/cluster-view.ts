@@ -97,6 +97,8 @@ export class LabClusterView implements ClusterWatchSink {
   readonly #events = new Map<string, WatchedEvent>();
   readonly #mountFailures = new Map<string, { message: string; at: number; count: number }>();
   readonly #driverEvents: number[] = [];
+  /** Any event of the CSI driver's rotation reconciler (MountRotation…, SecretRotation…; v1.6 has none). */
+  readonly #reconcilerEvents: number[] = [];
   #signals: PodSignal[] = [];
 
   constructor(options: ClusterViewOptions) {
@@ -258,6 +260,7 @@ export class LabClusterView implements ClusterWatchSink {
           }
           return;
         }
+        if (/^(Mount|Secret)Rotation/.test(e.reason)) pushBounded(this.#reconcilerEvents, now);
         if (e.reason === "FailedMount" || e.reason === "MountRotationFailed") {
           this.#mountFailures.set(e.involvedName, { message: e.message, at: now, count: e.count });
         } else if (e.reason === "SecretRotationComplete") {
@@ -363,6 +366,7 @@ export class LabClusterView implements ClusterWatchSink {
         [...this.#mounts.values()].some((m) => m.versions[secret] !== undefined) ||
         (this.#secretKeys !== undefined && secret in this.#secretKeys),
       mountFailures: [...this.#mountFailures.entries()].map(([pod, f]) => ({ pod, ...f })),
+      reconcilerEvents: [...this.#reconcilerEvents],
     };
   }
 

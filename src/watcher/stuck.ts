@@ -146,6 +146,19 @@ export function diagnose(
           cause: `the CSI driver cannot read the vault for ${f.pod}: ${f.message.slice(0, 200)}`,
           pods: [f.pod],
         };
+      // The pods' SecretProviderClassPodStatus against the vault: the driver fetched it, or not.
+      const mounting = cluster.pods.filter((p) => !p.deleting && p.mountedVersion === state.version);
+      if (mounting.length > 0)
+        return {
+          hop,
+          cause: `${mounting.map((p) => p.name).join(", ")} already mount the new version but the synced Secret was not rewritten (the driver updates only a Secret it manages: label secrets-store.csi.k8s.io/managed=true)`,
+        };
+      if (state.driver !== "reconciler" && !(cluster.reconcilerEvents ?? []).length)
+        return {
+          hop,
+          cause:
+            "no pod's mount shows the new version: the CSI driver has not re-fetched it (without rotation events, a v1.6 driver re-fetches on the kubelet's republish after rotationPollInterval and says nothing when that fails: check the identity's access to the vault)",
+        };
       return {
         hop,
         cause:

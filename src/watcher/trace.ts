@@ -9,7 +9,8 @@ import type { ThreadRef } from "../ports/chat.ts";
  *
  * Hops, in the order the lab's machinery makes them happen:
  *   set      the version exists in Key Vault (its createdOn)
- *   synced   the CSI driver's rotation reconciler rewrote the synced Secret
+ *   synced   the CSI driver rewrote the synced Secret (v1.5's rotation reconciler, or
+ *            v1.6's pod status controller after the kubelet's republish re-fetched it)
  *   reloaded Reloader patched the deployment's pod template
  *   rollout  a new ReplicaSet for that template exists
  *   ready    every pod of the new ReplicaSet is Ready (and no old pod is left)
@@ -83,6 +84,8 @@ export interface ClusterObservation {
   mountedByAny: boolean;
   /** Recent FailedMount and MountRotationFailed messages in the lab namespace. */
   mountFailures: Array<{ pod: string; message: string; at: number; count: number }>;
+  /** When events of the CSI driver's rotation reconciler arrived (v1.5 and older; v1.6 emits none). */
+  reconcilerEvents?: number[];
 }
 
 export interface TraceStart {
@@ -125,6 +128,12 @@ export interface TraceState extends TraceStart {
   thread?: ThreadRef;
   /** The CSI driver's SecretRotationComplete events seen while the trace ran (folded, never posted). */
   driverEvents?: number;
+  /**
+   * How the CSI driver was seen rotating this version: with its reconciler's
+   * events (v1.5 and older), or a Secret or mount rewritten with none (v1.6,
+   * on the kubelet's republish). Undefined until it did either.
+   */
+  driver?: "reconciler" | "republish";
 }
 
 export function traceId(lab: string, secret: string, version: string): string {
@@ -148,6 +157,8 @@ const isDone = (state: TraceState) => state.completedAt !== undefined || state.s
 export function observe(state: TraceState, cluster: ClusterObservation, now: number): TraceState {
   if (isDone(state)) return state;
   const next: TraceState = { ...state, hops: { ...state.hops }, newPods: { ...state.newPods } };
+  const driver = driverSeen(state, cluster);
+  if (driver) next.driver = driver;
   const { hops } = next;
   if (next.mode === undefined) {
     next.mode =
@@ -208,6 +219,16 @@ export function observe(state: TraceState, cluster: ClusterObservation, now: num
     delete hops.ready;
   }
   return next;
+}
+
+/** Which rotation the driver showed since the write: reconciler events, or a rewrite without them. */
+function driverSeen(state: TraceState, cluster: ClusterObservation): TraceState["driver"] {
+  if (state.driver === "reconciler" || (cluster.reconcilerEvents ?? []).some((t) => t >= state.setAt))
+    return "reconciler";
+  const rewritten =
+    firstAtOrAfter(cluster.syncedChanges, state.setAt) !== undefined ||
+    cluster.pods.some((p) => state.podsBefore.includes(p.name) && p.mountedVersion === state.version);
+  return rewritten ? "republish" : state.driver;
 }
 
 function trackPod(seen: NewPod | undefined, pod: PodObservation, version: string, now: number): NewPod {

@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { type Running, type StartOptions, startLabops } from "../../app/main.ts";
+import type { CsiDriverRelease } from "../../emulators/kubernetes/index.ts";
 import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
@@ -29,12 +30,14 @@ export interface BotWorld {
 
 export interface BotWorldOptions {
   env?: Record<string, string | undefined>;
+  /** The clusters' CSI driver release (see startTestWorld). */
+  csiDriver?: CsiDriverRelease;
   logLevel?: string;
   watcher?: StartOptions["watcher"];
 }
 
 export async function startBotWorld(timeScale: number, options: BotWorldOptions = {}): Promise<BotWorld> {
-  const world = await startTestWorld(timeScale);
+  const world = await startTestWorld(timeScale, options.csiDriver ? { csiDriver: options.csiDriver } : {});
   const env = world.env(options.env);
   const prefix = String(env.LABOPS_REDIS_PREFIX);
   const logs = new LogCapture();

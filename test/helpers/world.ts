@@ -1,3 +1,4 @@
+import type { CsiDriverRelease } from "../../emulators/kubernetes/index.ts";
 import { type SlackWebApiEmulator, startSlackWebApi } from "../../emulators/slack/web-api.ts";
 import { type EmulatedCloud, startEmulatedCloud } from "../../emulators/world.ts";
 import type { Env } from "../../src/config.ts";
@@ -11,8 +12,19 @@ export interface TestWorld {
   stop(): Promise<void>;
 }
 
-export async function startTestWorld(timeScale: number): Promise<TestWorld> {
-  const cloud = await startEmulatedCloud({ timeScale });
+/** The CSI driver releases the AKS emulator models: suites that depend on rotation run under each. */
+export const CSI_DRIVER_RELEASES: readonly CsiDriverRelease[] = ["1.5", "1.6"];
+
+export interface TestWorldOptions {
+  /** The clusters' CSI driver release (the emulator's default, or LABOPS_EMULATOR_CSI_DRIVER, when absent). */
+  csiDriver?: CsiDriverRelease;
+}
+
+export async function startTestWorld(timeScale: number, options: TestWorldOptions = {}): Promise<TestWorld> {
+  const cloud = await startEmulatedCloud({
+    timeScale,
+    ...(options.csiDriver ? { csiDriver: options.csiDriver } : {}),
+  });
   const slack = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
   const base = testEnv({ ...cloud.env(), SLACK_API_URL: slack.url });
   return {

@@ -7,6 +7,7 @@ import type {
   WatchedObjects,
   WatchKind,
 } from "../../src/ports/cluster-watch.ts";
+import { CSI_DRIVER_RELEASES } from "../helpers/world.ts";
 import { waitFor } from "./helpers/kube.ts";
 import { applyAll, createIdentity, type LabWorld, renderLabManifest, startLabWorld } from "./helpers/lab.ts";
 
@@ -45,7 +46,10 @@ function recorder(): ClusterWatchSink & Recorded {
   };
 }
 
-describe("lab cluster watches on client-node", () => {
+// Under each CSI driver release the AKS emulator models (the watcher relies on no rotation event).
+const SUITE = "lab cluster watches on client-node (CSI driver %s)";
+
+describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
   let world: LabWorld;
   let watch: ClusterWatch;
   let sink: ReturnType<typeof recorder>;
@@ -57,7 +61,7 @@ describe("lab cluster watches on client-node", () => {
   const podUpserts = () => sink.events.filter((e) => e.op === "upsert" && e.kind === "pod").length;
 
   beforeAll(async () => {
-    world = await startLabWorld(TIME_SCALE, "informers");
+    world = await startLabWorld(TIME_SCALE, `informers${csiDriver.replace(".", "")}`, { csiDriver });
     const mi = await createIdentity(
       world,
       "lab-informers-mi",

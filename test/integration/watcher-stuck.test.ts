@@ -4,6 +4,7 @@ import { createAzureClients } from "../../adapters/azure/clients.ts";
 import { createAzureCredential } from "../../adapters/azure/credential.ts";
 import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { waitFor } from "../helpers/env.ts";
+import { CSI_DRIVER_RELEASES } from "../helpers/world.ts";
 
 /**
  * Rotations that do not make it, against the emulators through the real bot:
@@ -14,13 +15,16 @@ import { waitFor } from "../helpers/env.ts";
 const TIME_SCALE = 600;
 const CHANNEL = "C0STUCK";
 
-describe("rotation watcher: stuck rotations and restarts with no vault change", () => {
+// Under each CSI driver release the AKS emulator models (the watcher relies on no rotation event).
+const SUITE = "rotation watcher: stuck rotations and restarts with no vault change (CSI driver %s)";
+
+describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
   let w: BotWorld;
   const { say, rootsTitled, replies } = slackChannel(() => w, CHANNEL);
 
   beforeAll(async () => {
     // Healthy hops take milliseconds here; a few seconds is still far above watch latency.
-    w = await startBotWorld(TIME_SCALE, { watcher: { deadlineFloorMs: 4_000 } });
+    w = await startBotWorld(TIME_SCALE, { watcher: { deadlineFloorMs: 4_000 }, csiDriver });
   });
 
   afterAll(async () => {

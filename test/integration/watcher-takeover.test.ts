@@ -8,7 +8,7 @@ import { SlackRequestClient } from "../../emulators/slack/client.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { createLogger } from "../../src/log.ts";
 import { LogCapture, REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../helpers/env.ts";
-import { startTestWorld, type TestWorld } from "../helpers/world.ts";
+import { CSI_DRIVER_RELEASES, startTestWorld, type TestWorld } from "../helpers/world.ts";
 
 /**
  * Two watcher replicas: the one owning the lab is a child process, killed
@@ -23,7 +23,10 @@ const CHANNEL = "C0TAKE";
 const LAB = "team-t";
 const COMPLETED = /^color: [0-9a-f]{8} reached 2\/2 pods in/;
 
-describe("rotation watcher: the owning replica dies, another takes over", () => {
+// Under each CSI driver release the AKS emulator models (the watcher relies on no rotation event).
+const SUITE = "rotation watcher: the owning replica dies, another takes over (CSI driver %s)";
+
+describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
   let world: TestWorld;
   let bot: Running;
   let standby: Running | undefined;
@@ -36,7 +39,7 @@ describe("rotation watcher: the owning replica dies, another takes over", () => 
   const standbyLogs = new LogCapture();
 
   beforeAll(async () => {
-    world = await startTestWorld(TIME_SCALE);
+    world = await startTestWorld(TIME_SCALE, { csiDriver });
     bot = await startLabops({
       env: world.env({ LABOPS_ROLE: "web,worker" }),
       logger: createLogger({ level: "silent" }),

@@ -6,6 +6,7 @@ import { createLogger } from "../../src/log.ts";
 import { type Metrics, NO_METRICS } from "../../src/ports/metrics.ts";
 import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { LogCapture, waitFor } from "../helpers/env.ts";
+import { CSI_DRIVER_RELEASES } from "../helpers/world.ts";
 
 /**
  * The rotation watcher against the emulators, through the real bot: a lab
@@ -19,7 +20,10 @@ const LAB = "team-w";
 const CANARY = "canary-7d41e9-never-shown";
 const HOPS = /reached 2\/2 pods in [\d.ms]+ \(synced \+[\d.ms]+, rollout \+[\d.ms]+, ready \+[\d.ms]+\)/;
 
-describe("rotation watcher: every vault change traced to every pod, told once", () => {
+// Under each CSI driver release the AKS emulator models (the watcher relies on no rotation event).
+const SUITE = "rotation watcher: every vault change traced to every pod, told once (CSI driver %s)";
+
+describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
   let w: BotWorld;
   let watcher: Running | undefined;
   const { say, rootsTitled, replies } = slackChannel(() => w, CHANNEL);
@@ -40,7 +44,7 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     });
 
   beforeAll(async () => {
-    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ROLE: "web,worker" } });
+    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ROLE: "web,worker" }, csiDriver });
     watcher = await startWatcherRole();
   });
 
@@ -80,6 +84,10 @@ describe("rotation watcher: every vault change traced to every pod, told once", 
     await waitFor(() => (/reached 2\/2 pods/.test(thread.text) ? true : undefined), "the card to finish");
     const card = cardOf(thread);
     expect(card).toMatch(/Changed by ada through labops/);
+    // It names the CSI driver's rotation it saw: the reconciler's events (1.5) or none (1.6's republish).
+    expect(card).toContain(
+      csiDriver === "1.5" ? "rotation reconciler" : "rotation on the kubelet's republish",
+    );
     expect(card).toMatch(/synced \+[\d.ms]+ · reloaded \+[\d.ms]+ · rollout \+[\d.ms]+ · ready/);
     expect(card).toMatch(/Old pods/);
     expect(card).toMatch(/New pods/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { manualClock, scaledClock } from "../../emulators/shared/clock.ts";
+import { emulatedTimeline, manualClock, scaledClock } from "../../emulators/shared/clock.ts";
 
 describe("emulator clocks", () => {
   it("manual clock fires timers in order and only when advanced past them", async () => {
@@ -33,6 +33,21 @@ describe("emulator clocks", () => {
     const real = performance.now() - start;
     expect(real).toBeLessThan(500);
     expect(real).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reads a scaled clock in emulated time, so timestamps keep emulated durations", async () => {
+    const base = scaledClock(1000);
+    const timeline = emulatedTimeline(base);
+    const before = timeline.now();
+    const realBefore = base.now();
+    await timeline.sleep(20_000); // twenty emulated seconds, about 20 real ms
+    const emulated = timeline.now() - before;
+    const real = base.now() - realBefore;
+    expect(emulated).toBeGreaterThanOrEqual(20_000);
+    expect(emulated).toBeLessThanOrEqual((real + 2) * 1000);
+    // At scale 1 (a manual clock in tests) the timeline is the clock itself.
+    const manual = manualClock(0);
+    expect(emulatedTimeline(manual)).toBe(manual);
   });
 
   it("refuses a scale that is not a positive number", () => {

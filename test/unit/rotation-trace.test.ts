@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { completionSummary, formatHopTime, hopLine } from "../../src/watcher/alerts.ts";
+import {
+  completionCard,
+  completionSummary,
+  formatHopTime,
+  hopLine,
+  stuckCard,
+} from "../../src/watcher/alerts.ts";
 import { type Diagnosis, deadlineFor, diagnose, earlyStuck } from "../../src/watcher/stuck.ts";
 import {
   type ClusterObservation,
@@ -279,6 +285,41 @@ describe("rotation trace", () => {
   it("keeps a real-time floor under scaled deadlines", () => {
     expect(deadlineFor(trace(), healthy, undefined, 600, 5_000)).toBe(T0 + 5_000);
     expect(deadlineFor(trace(), healthy, undefined, 1, 5_000)).toBe(s(165));
+  });
+
+  it("names the CSI driver's rotation it saw: the reconciler's events, or a rewrite without any", () => {
+    const synced = { syncedChanges: [s(-100), s(41)] };
+    const withEvents = observe(trace(), cluster({ ...synced, reconcilerEvents: [s(40)] }), s(41));
+    expect(withEvents.driver).toBe("reconciler");
+    // The events may arrive after the Secret's change; once seen, the reconciler stays the answer.
+    expect(observe(withEvents, cluster(synced), s(50)).driver).toBe("reconciler");
+    const without = observe(trace(), cluster(synced), s(41));
+    expect(without.driver).toBe("republish");
+    expect(completionCard(without, { lab: "team-a" }).fields).toContainEqual({
+      label: "CSI driver",
+      value: "rotation on the kubelet's republish (v1.6 or newer, no rotation events)",
+    });
+    expect(observe(trace(), cluster({}), s(41)).driver).toBeUndefined();
+    const stuck = diagnose(withEvents, cluster({}), healthy);
+    if (!stuck) throw new Error("no diagnosis");
+    expect(stuckCard(withEvents, stuck, { lab: "team-a" }, s(200)).fields).toContainEqual({
+      label: "CSI driver",
+      value: "rotation reconciler (v1.5 or older)",
+    });
+  });
+
+  it("diagnoses a missing sync from the pods' mounted versions when the driver emits no events", () => {
+    const t = observe(trace(), cluster({}), s(200));
+    expect(diagnose(t, cluster({}), healthy)?.cause).toMatch(/^no pod's mount shows the new version/);
+    const mounted = cluster({
+      pods: [
+        pod("old-1", "podinfo-old", { ready: true, mountedVersion: "v4abcdef0123" }),
+        pod("old-2", "podinfo-old", { ready: true, mountedVersion: "v4abcdef0123" }),
+      ],
+    });
+    expect(diagnose(t, mounted, healthy)?.cause).toMatch(
+      /^old-1, old-2 already mount the new version but the synced Secret was not rewritten/,
+    );
   });
 
   it("shows tenths under ten seconds", () => {

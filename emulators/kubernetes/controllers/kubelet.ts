@@ -48,8 +48,13 @@ export interface KubeletTiming {
   /** Crash-loop back-off: 10 s doubling to 5 min. */
   crashBackoffInitialMs: number;
   crashBackoffMaxMs: number;
-  /** After this long without volumes, the kubelet reports the timeout (FailedMount). */
-  mountTimeoutMs: number;
+  /**
+   * How often a running pod is synced again (--sync-frequency, 1m by default),
+   * each time with up to half of it again as jitter (pkg/kubelet/pod_workers.go
+   * wrapUp: wait.Jitter(resyncInterval, workerResyncIntervalJitterFactor=0.5)).
+   * Each sync republishes the CSI volumes whose driver requires it.
+   */
+  syncFrequencyMs: number;
 }
 
 export const DEFAULT_KUBELET_TIMING: KubeletTiming = {
@@ -64,7 +69,7 @@ export const DEFAULT_KUBELET_TIMING: KubeletTiming = {
   mountRetryMaxMs: 122_000,
   crashBackoffInitialMs: 10_000,
   crashBackoffMaxMs: 300_000,
-  mountTimeoutMs: 120_000,
+  syncFrequencyMs: 60_000,
 };
 
 /** When a container should crash: any field given must match. */
@@ -83,13 +88,19 @@ export interface CrashRule {
 export interface CsiPublishTarget {
   targetPath: string;
   files: Map<string, string>;
+  /** The driver mounted the path (a later publish is a remount). */
+  mounted?: boolean;
+  /** When the files were last written (the target path's mtime). */
+  writtenAt?: number;
 }
 
 export interface CsiNodePlugin {
   readonly driverName: string;
+  /** CSIDriver.spec.requiresRepublish: NodePublishVolume again on every pod sync. */
+  readonly requiresRepublish: boolean;
   /** NodePublishVolume; throws with the driver's error text when the mount fails. */
   publish(pod: Pod, volume: Volume, target: CsiPublishTarget): Promise<void>;
-  unpublish(pod: Pod, volume: Volume): void;
+  unpublish(pod: Pod, volume: Volume, target?: CsiPublishTarget): void;
 }
 
 interface ContainerRuntime {
@@ -250,7 +261,10 @@ export class Kubelet {
 
   private forget(r: PodRuntime, pod: Pod): void {
     r.abort.abort(new Error("pod deleted"));
-    for (const v of pod.spec?.volumes ?? []) if (v.csi && r.mounts.has(v.name)) this.csi?.unpublish(pod, v);
+    for (const v of pod.spec?.volumes ?? []) {
+      const target = r.mounts.get(v.name);
+      if (v.csi && target) this.csi?.unpublish(pod, v, target);
+    }
     this.pods.delete(`${r.namespace}/${r.name}`);
   }
 
@@ -319,15 +333,69 @@ export class Kubelet {
     this.writeStatus(r);
     const pod = this.current(r);
     if (!pod) return;
+    if (r.mounts.size > 0) this.resyncLoop(r).catch((e: unknown) => this.failed(r, e));
     for (const c of pod.spec.containers) {
       await this.startContainer(r, c);
     }
   }
 
+  /** The pod worker's periodic sync, as far as volumes go: republish what the driver asks for. */
+  private async resyncLoop(r: PodRuntime): Promise<void> {
+    // A fixed per-pod jitter in [0, 0.5) of the period, so runs replay but pods do not sync in step.
+    const jitter = Number.parseInt(imageDigest(r.uid).slice(0, 8), 16) / 0x1_0000_0000 / 2;
+    for (;;) {
+      await this.sleep(r, this.timing.syncFrequencyMs * (1 + jitter));
+      if (r.terminating) return;
+      await this.republish(r);
+    }
+  }
+
+  /** NodePublishVolume again for each mounted CSI volume whose driver requires republishing. */
+  private async republish(r: PodRuntime): Promise<void> {
+    const plugin = this.csi;
+    const pod = this.current(r);
+    if (!plugin?.requiresRepublish || !pod || r.terminating) return;
+    for (const v of pod.spec.volumes ?? []) {
+      const target = r.mounts.get(v.name);
+      if (!v.csi || v.csi.driver !== plugin.driverName || !target) continue;
+      try {
+        await plugin.publish(pod, v, target);
+      } catch (e) {
+        if (r.abort.signal.aborted) throw e;
+        this.events.record(
+          pod,
+          "Warning",
+          "FailedMount",
+          `MountVolume.SetUp failed for volume "${v.name}" : ${(e as Error).message}`,
+          this.source(r),
+        );
+      }
+    }
+  }
+
+  /** Republishes every running pod's CSI volumes now (a sync of every pod, as a kubelet restart would). */
+  async republishAll(): Promise<void> {
+    const running = [...this.pods.values()].filter((r) => r.sandboxReady && !r.terminating);
+    for (const r of running) {
+      try {
+        await this.republish(r);
+      } catch (e) {
+        this.failed(r, e);
+      }
+    }
+  }
+
+  /**
+   * WaitForAttachAndMount until every volume is set up, each failure a
+   * FailedMount event and a retry with back-off. When the wait times out
+   * (2m3s) the 1.33 kubelet records nothing more: SyncPod skips its "Unable
+   * to attach or mount volumes" event for an interrupted wait
+   * (kubernetes/kubernetes pkg/kubelet/kubelet.go SyncPod: `if
+   * !wait.Interrupted(err)`), so only the FailedMount events of the
+   * individual volumes show, and the pod is synced again.
+   */
   private async mountVolumes(r: PodRuntime): Promise<void> {
     await this.sleep(r, this.timing.volumeSetupMs);
-    const started = this.api.clock.now();
-    let timeoutReported = false;
     const pending = new Map<string, number>();
     for (;;) {
       const pod = this.current(r);
@@ -358,17 +426,6 @@ export class Kubelet {
         nextRetry = Math.min(nextRetry, delay);
       }
       if (unmounted.length === 0) return;
-      if (!timeoutReported && this.api.clock.now() - started >= this.timing.mountTimeoutMs) {
-        timeoutReported = true;
-        const all = (pod.spec.volumes ?? []).map((v) => v.name).sort();
-        this.events.record(
-          pod,
-          "Warning",
-          "FailedMount",
-          `Unable to attach or mount volumes: unmounted volumes=[${unmounted.sort().join(" ")}], unattached volumes=[${all.join(" ")}]: timed out waiting for the condition`,
-          this.source(r),
-        );
-      }
       await this.sleep(r, nextRetry);
     }
   }

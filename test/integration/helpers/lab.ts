@@ -11,7 +11,11 @@ import {
   KEY_VAULT_SECRETS_USER,
   startAzureEmulator,
 } from "../../../emulators/azure/index.ts";
-import { type KubernetesEmulator, startKubernetesEmulator } from "../../../emulators/kubernetes/index.ts";
+import {
+  type CsiDriverRelease,
+  type KubernetesEmulator,
+  startKubernetesEmulator,
+} from "../../../emulators/kubernetes/index.ts";
 import { createCertificateAuthority } from "../../../emulators/shared/tls.ts";
 import { waitFor } from "./kube.ts";
 
@@ -70,11 +74,26 @@ function roleDefinition(azure: AzureEmulator, guid: string): string {
   return `/subscriptions/${azure.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 }
 
+export interface LabWorldOptions {
+  /** The CSI driver release the AKS emulator runs (its default when absent). */
+  csiDriver?: CsiDriverRelease;
+  /** The addon's rotationPollInterval ("1m" when absent). */
+  rotationPollInterval?: string;
+}
+
 /** Resource group, AKS (addon with rotation every minute, OIDC, workload identity) and an RBAC vault with the seed secrets. */
-export async function startLabWorld(timeScale: number, lab = "chain"): Promise<LabWorld> {
+export async function startLabWorld(
+  timeScale: number,
+  lab = "chain",
+  options: LabWorldOptions = {},
+): Promise<LabWorld> {
   const ca = await createCertificateAuthority("labops test CA");
   const azure = await startAzureEmulator({ timeScale, ca });
-  const kube = await startKubernetesEmulator({ azure: azure.world, ca });
+  const kube = await startKubernetesEmulator({
+    azure: azure.world,
+    ca,
+    ...(options.csiDriver ? { csiDriver: options.csiDriver } : {}),
+  });
   const clients = clientsFor(azure);
   const resourceGroup = `lab-${lab}-rg`;
   const clusterName = `lab-${lab}-aks`;
@@ -95,7 +114,10 @@ export async function startLabWorld(timeScale: number, lab = "chain"): Promise<L
         addonProfiles: {
           azureKeyvaultSecretsProvider: {
             enabled: true,
-            config: { enableSecretRotation: "true", rotationPollInterval: "1m" },
+            config: {
+              enableSecretRotation: "true",
+              rotationPollInterval: options.rotationPollInterval ?? "1m",
+            },
           },
         },
       })
