@@ -3,9 +3,10 @@ import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startScheduleWorker } from "../jobs/scheduler.ts";
 import { startCommandWorker } from "../jobs/worker.ts";
+import { checkLabSettings } from "../src/labs/startup-check.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop } from "./roles.ts";
-import { createWorkflows } from "./workflows.ts";
+import { createAzurePorts, createWorkflows } from "./workflows.ts";
 
 /** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
 export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
@@ -18,6 +19,17 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
   const workflows = createWorkflows(config, client, { clock, metrics });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
+  // Bad lab settings show in the log at start-up, not at the first lab; the start does not wait for Azure.
+  const startup = new AbortController();
+  if (options.processors !== "placeholder" && config.azure) {
+    const { capacity } = createAzurePorts(config, { clock, metrics });
+    void checkLabSettings(
+      capacity,
+      { location: config.azure.location, vmSize: config.lab.vmSize },
+      logger,
+      startup.signal,
+    ).catch(() => undefined);
+  }
   const worker = startCommandWorker({
     connection,
     prefix: config.redisPrefix,
@@ -54,6 +66,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
   });
   // After the web server has stopped taking commands, running jobs drain.
   return async () => {
+    startup.abort();
     await Promise.all([worker.close(), schedules.close()]);
     // Cards accepted from finished jobs still go out before the process leaves.
     await chat.flush();

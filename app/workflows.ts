@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { createAzureClients } from "../adapters/azure/clients.ts";
+import { ArmCapacity, createComputeClient } from "../adapters/azure/compute.ts";
 import { createAzureCredential } from "../adapters/azure/credential.ts";
 import { KeyVaultSecrets } from "../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
@@ -31,7 +32,7 @@ export interface Workflows {
 export function createAzurePorts(
   config: Config,
   options: { metrics?: Metrics; role?: string; clock?: Clock } = {},
-): { azure: ArmLabAzure; keyVault: KeyVaultSecrets } {
+): { azure: ArmLabAzure; keyVault: KeyVaultSecrets; capacity: ArmCapacity } {
   const clock = options.clock ?? systemClock(config.timeScale);
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error(`the ${options.role ?? "worker"} role needs the AZURE_* settings`);
@@ -43,14 +44,16 @@ export function createAzurePorts(
     authorityHost: azureConfig.authorityHost,
     ...(config.caPem ? { caPem: config.caPem } : {}),
   });
-  const clients = createAzureClients({
+  const settings = {
     endpoint: azureConfig.armEndpoint,
     credential,
     subscriptionId: azureConfig.subscriptionId,
     ...(config.caPem ? { caPem: config.caPem } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
-  });
+  };
+  const clients = createAzureClients(settings);
   return {
+    capacity: new ArmCapacity(createComputeClient(settings), clients.containerService, clock),
     azure: new ArmLabAzure({
       clients,
       credential,

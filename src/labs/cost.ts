@@ -1,0 +1,63 @@
+import { type PriceBook, pricesFor } from "./prices.ts";
+
+/** What a lab is billed for by the hour: its nodes, its cluster's tier, its load balancer and IP, its vault. */
+export interface LabShape {
+  nodeCount: number;
+  vmSize: string;
+  /** AKS tier: Free (labops' default), Standard or Premium. */
+  tier: string;
+}
+
+export interface CostLine {
+  item: string;
+  hourly: number;
+}
+
+export interface LabCost {
+  currency: string;
+  /** Sum of the lines (what has no price is left out and named in `unpriced`). */
+  hourly: number;
+  lines: CostLine[];
+  unpriced: string[];
+}
+
+/** The hourly estimate of a lab of `shape` in `location`, from `prices`. Pure. */
+export function labHourlyCost(shape: LabShape, location: string, prices: PriceBook): LabCost {
+  const table = pricesFor(prices, location);
+  const lines: CostLine[] = [];
+  const unpriced: string[] = [];
+  const vm = table.vm[shape.vmSize];
+  if (vm === undefined) unpriced.push(shape.vmSize);
+  else lines.push({ item: `${shape.nodeCount} × ${shape.vmSize}`, hourly: vm * shape.nodeCount });
+  lines.push({ item: `${shape.nodeCount} × OS disk`, hourly: table.osDisk * shape.nodeCount });
+  const tier = table.clusterTier[shape.tier];
+  if (tier === undefined) unpriced.push(`AKS ${shape.tier} tier`);
+  else lines.push({ item: `AKS ${shape.tier} tier`, hourly: tier });
+  lines.push({ item: "load balancer", hourly: table.loadBalancer });
+  lines.push({ item: "public IP", hourly: table.publicIp });
+  lines.push({ item: "Key Vault", hourly: table.vault });
+  const hourly = lines.reduce((sum, l) => sum + l.hourly, 0);
+  return { currency: table.currency, hourly, lines, unpriced };
+}
+
+/** "$0.17" (two decimals; four below a cent). */
+export function formatMoney(amount: number, currency = "USD"): string {
+  const symbol = currency === "USD" ? "$" : `${currency} `;
+  const digits = amount > 0 && amount < 0.01 ? 4 : 2;
+  return `${symbol}${amount.toFixed(digits)}`;
+}
+
+/** "≈ $0.17/h" (with "+ unpriced Standard_X" when a part has no price). */
+export function formatHourly(cost: LabCost): string {
+  const missing = cost.unpriced.length ? ` + ${cost.unpriced.join(", ")} (no price)` : "";
+  return `≈ ${formatMoney(cost.hourly, cost.currency)}/h${missing}`;
+}
+
+/**
+ * What a lab has cost since `createdAt`, in Azure's time: in an emulated world
+ * running `timeScale` times faster, an hour there passes in 60/timeScale minutes.
+ */
+export function costSoFar(cost: LabCost, createdAt: number, now: number, timeScale = 1): number {
+  const hours = (Math.max(0, now - createdAt) * timeScale) / 3_600_000;
+  return cost.hourly * hours;
+}
