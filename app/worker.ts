@@ -3,10 +3,12 @@ import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startScheduleWorker } from "../jobs/scheduler.ts";
 import { startCommandWorker } from "../jobs/worker.ts";
+import { costSoFar, formatMoney, labCostIn } from "../src/labs/cost.ts";
+import { PRICES } from "../src/labs/prices.ts";
 import { checkLabSettings } from "../src/labs/startup-check.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop } from "./roles.ts";
-import { createAzurePorts, createWorkflows } from "./workflows.ts";
+import { createWorkflows } from "./workflows.ts";
 
 /** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
 export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
@@ -17,14 +19,13 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
-  const workflows = createWorkflows(config, client, { clock, metrics });
+  const workflows = createWorkflows(config, client, { clock, metrics, logger });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
   // Bad lab settings show in the log at start-up, not at the first lab; the start does not wait for Azure.
   const startup = new AbortController();
   if (options.processors !== "placeholder" && config.azure) {
-    const { capacity } = createAzurePorts(config, { clock, metrics });
     void checkLabSettings(
-      capacity,
+      workflows.capacity,
       { location: config.azure.location, vmSize: config.lab.vmSize },
       logger,
       startup.signal,
@@ -63,6 +64,15 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     chat,
     logger,
     clock,
+    costSoFar: (record) => {
+      const settings = {
+        ...workflows.deps.settings,
+        timeScale: clock.timeScale,
+        prices: workflows.deps.prices ?? PRICES,
+      };
+      const cost = labCostIn(settings, record.location);
+      return formatMoney(costSoFar(cost, record.createdAt, clock.now(), clock.timeScale));
+    },
   });
   // After the web server has stopped taking commands, running jobs drain.
   return async () => {

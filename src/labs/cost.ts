@@ -61,3 +61,42 @@ export function costSoFar(cost: LabCost, createdAt: number, now: number, timeSca
   const hours = (Math.max(0, now - createdAt) * timeScale) / 3_600_000;
   return cost.hourly * hours;
 }
+
+/** What the cost lines of cards need: the lab shape in force, the prices, the world's time scale. */
+export interface CostSettings {
+  nodeCount: number;
+  vmSize: string;
+  /** AKS tier of labops' clusters. */
+  tier?: string;
+  timeScale: number;
+  prices: PriceBook;
+}
+
+export function labCostIn(settings: CostSettings, location: string): LabCost {
+  return labHourlyCost(
+    { nodeCount: settings.nodeCount, vmSize: settings.vmSize, tier: settings.tier ?? "Free" },
+    location,
+    settings.prices,
+  );
+}
+
+/** "≈ $0.17/h · about $0.34 so far" for a lab's card. */
+export function labCostText(
+  settings: CostSettings,
+  lab: { location: string; createdAt: number },
+  now: number,
+): string {
+  const cost = labCostIn(settings, lab.location);
+  const spent = costSoFar(cost, lab.createdAt, now, settings.timeScale);
+  return `${formatHourly(cost)} · about ${formatMoney(spent, cost.currency)} so far`;
+}
+
+/** The labs that bill (everything but a destroyed one) and what they cost together by the hour. */
+export function labsHourlyTotal(
+  settings: CostSettings,
+  labs: ReadonlyArray<{ location: string; state: string }>,
+): string {
+  const live = labs.filter((l) => l.state !== "destroyed");
+  const total = live.reduce((sum, l) => sum + labCostIn(settings, l.location).hourly, 0);
+  return `≈ ${formatMoney(total)}/h for ${live.length} live lab${live.length === 1 ? "" : "s"}`;
+}
