@@ -53,6 +53,14 @@ describe("pre-flight and cost: quotas and VM sizes checked before a lab creates 
     return { text: m.text, ms: performance.now() - started };
   }
 
+  it("checks the configured location and VM size when the worker starts", async () => {
+    const line = await waitFor(
+      () => w.logs.entries().find((e) => String(e.msg).startsWith("startup.lab_settings")),
+      "the start-up check's log line",
+    );
+    expect(line).toMatchObject({ level: "info", location: "centralus", vmSize: "Standard_B2s", status: "ok" });
+  });
+
   it("builds two labs of 2 × Standard_B2s under cores=10, each card showing its hourly estimate", {
     timeout: 90_000,
   }, async () => {
@@ -166,5 +174,26 @@ describe("pre-flight and cost: quotas and VM sizes checked before a lab creates 
     );
     expect((error as ExternalError).hint).toMatch(/vCPU quota/);
     await azure.deleteResourceGroup(names.resourceGroup, new AbortController().signal);
+  });
+});
+
+describe("start-up check with a location Azure does not offer", () => {
+  let w: BotWorld;
+  beforeAll(async () => {
+    w = await startBotWorld(TIME_SCALE, { env: { AZURE_LOCATION: "atlantis" } });
+  });
+  afterAll(async () => {
+    await w?.stop();
+  });
+
+  it("logs a clear warning naming the setting", async () => {
+    const line = await waitFor(
+      () => w.logs.entries().find((e) => String(e.msg).startsWith("startup.lab_settings")),
+      "the start-up check's log line",
+    );
+    expect(line).toMatchObject({ level: "warn", status: "warning" });
+    expect(String(line.msg)).toContain(
+      "AZURE_LOCATION=atlantis: Azure offers no VM size to this subscription there",
+    );
   });
 });
