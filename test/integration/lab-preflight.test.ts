@@ -58,7 +58,12 @@ describe("pre-flight and cost: quotas and VM sizes checked before a lab creates 
       () => w.logs.entries().find((e) => String(e.msg).startsWith("startup.lab_settings")),
       "the start-up check's log line",
     );
-    expect(line).toMatchObject({ level: "info", location: "centralus", vmSize: "Standard_B2s", status: "ok" });
+    expect(line).toMatchObject({
+      level: "info",
+      location: "centralus",
+      vmSize: "Standard_B2s",
+      status: "ok",
+    });
   });
 
   it("builds two labs of 2 × Standard_B2s under cores=10, each card showing its hourly estimate", {
