@@ -3,6 +3,9 @@ import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startScheduleWorker } from "../jobs/scheduler.ts";
 import { startCommandWorker } from "../jobs/worker.ts";
+import { costSoFar, formatMoney, labCostIn } from "../src/labs/cost.ts";
+import { PRICES } from "../src/labs/prices.ts";
+import { checkLabSettings } from "../src/labs/startup-check.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop } from "./roles.ts";
 import { createWorkflows } from "./workflows.ts";
@@ -16,8 +19,18 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
-  const workflows = createWorkflows(config, client, { clock, metrics });
+  const workflows = createWorkflows(config, client, { clock, metrics, logger });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
+  // Bad lab settings show in the log at start-up, not at the first lab; the start does not wait for Azure.
+  const startup = new AbortController();
+  if (options.processors !== "placeholder" && config.azure) {
+    void checkLabSettings(
+      workflows.capacity,
+      { location: config.azure.location, vmSize: config.lab.vmSize },
+      logger,
+      startup.signal,
+    ).catch(() => undefined);
+  }
   const worker = startCommandWorker({
     connection,
     prefix: config.redisPrefix,
@@ -51,9 +64,19 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     chat,
     logger,
     clock,
+    costSoFar: (record) => {
+      const settings = {
+        ...workflows.deps.settings,
+        timeScale: clock.timeScale,
+        prices: workflows.deps.prices ?? PRICES,
+      };
+      const cost = labCostIn(settings, record.location);
+      return formatMoney(costSoFar(cost, record.createdAt, clock.now(), clock.timeScale));
+    },
   });
   // After the web server has stopped taking commands, running jobs drain.
   return async () => {
+    startup.abort();
     await Promise.all([worker.close(), schedules.close()]);
     // Cards accepted from finished jobs still go out before the process leaves.
     await chat.flush();

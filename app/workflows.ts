@@ -1,10 +1,12 @@
 import type { Redis } from "ioredis";
 import { createAzureClients } from "../adapters/azure/clients.ts";
+import { ArmCapacity, createComputeClient } from "../adapters/azure/compute.ts";
 import { createAzureCredential } from "../adapters/azure/credential.ts";
 import { KeyVaultSecrets } from "../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisCapacityReservations } from "../adapters/redis/capacity-reservations.ts";
 import { RedisLeases } from "../adapters/redis/leases.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
@@ -13,6 +15,10 @@ import { BullLabScheduler } from "../jobs/scheduler.ts";
 import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
 import { DEFAULT_LAB_SHAPE } from "../src/labs/create-plan.ts";
+import { CapacityPreflight } from "../src/labs/preflight.ts";
+import { PRICES, withOverrides } from "../src/labs/prices.ts";
+import type { Logger } from "../src/log.ts";
+import type { CapacityPort } from "../src/ports/capacity.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 
 /**
@@ -22,6 +28,8 @@ import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
  */
 export interface Workflows {
   deps: WorkflowDeps;
+  /** Compute quotas and VM sizes (the worker's start-up check). */
+  capacity: CapacityPort;
   processors: ReturnType<typeof labProcessors>;
   scheduler: BullLabScheduler;
   close(): Promise<void>;
@@ -31,7 +39,7 @@ export interface Workflows {
 export function createAzurePorts(
   config: Config,
   options: { metrics?: Metrics; role?: string; clock?: Clock } = {},
-): { azure: ArmLabAzure; keyVault: KeyVaultSecrets } {
+): { azure: ArmLabAzure; keyVault: KeyVaultSecrets; capacity: ArmCapacity } {
   const clock = options.clock ?? systemClock(config.timeScale);
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error(`the ${options.role ?? "worker"} role needs the AZURE_* settings`);
@@ -43,14 +51,16 @@ export function createAzurePorts(
     authorityHost: azureConfig.authorityHost,
     ...(config.caPem ? { caPem: config.caPem } : {}),
   });
-  const clients = createAzureClients({
+  const settings = {
     endpoint: azureConfig.armEndpoint,
     credential,
     subscriptionId: azureConfig.subscriptionId,
     ...(config.caPem ? { caPem: config.caPem } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
-  });
+  };
+  const clients = createAzureClients(settings);
   return {
+    capacity: new ArmCapacity(createComputeClient(settings), clients.containerService, clock),
     azure: new ArmLabAzure({
       clients,
       credential,
@@ -66,12 +76,12 @@ export function createAzurePorts(
 export function createWorkflows(
   config: Config,
   redis: Redis,
-  options: { clock: Clock; metrics?: Metrics; overrides?: Partial<WorkflowDeps> },
+  options: { clock: Clock; metrics?: Metrics; logger?: Logger; overrides?: Partial<WorkflowDeps> },
 ): Workflows {
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
   const { clock } = options;
-  const { azure, keyVault } = createAzurePorts(config, {
+  const { azure, keyVault, capacity } = createAzurePorts(config, {
     clock,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
@@ -94,13 +104,28 @@ export function createWorkflows(
       defaultTtlMs: config.defaultTtlMs,
       maxTtlMs: config.maxTtlMs,
       ...DEFAULT_LAB_SHAPE,
+      vmSize: config.lab.vmSize,
+      nodeCount: config.lab.nodeCount,
       lockTtlMs: 60_000,
     },
+    // The pre-flight logs what it could not read, so it runs where there is a logger (the worker role).
+    ...(options.logger
+      ? {
+          preflight: new CapacityPreflight({
+            capacity,
+            reservations: new RedisCapacityReservations(redis, config.redisPrefix),
+            clock,
+            logger: options.logger,
+          }),
+        }
+      : {}),
+    prices: withOverrides(PRICES, config.prices),
     clock,
     ...options.overrides,
   };
   return {
     deps,
+    capacity,
     processors: labProcessors(deps),
     scheduler,
     async close() {

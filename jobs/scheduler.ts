@@ -5,7 +5,7 @@ import { formatWhen } from "../src/labs/cards.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import type { CommandQueue } from "../src/ports/queue.ts";
-import type { LabRegistry } from "../src/ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../src/ports/registry.ts";
 import type { LabScheduler } from "../src/ports/scheduler.ts";
 
 export const SCHEDULES_QUEUE = "schedules";
@@ -81,6 +81,8 @@ export interface ScheduleWorkerOptions {
   /** When an expiry was received (its envelope's receivedAt). */
   clock: Clock;
   queueName?: string;
+  /** "$0.52": what a lab has cost so far, for the reminder (none: not said). */
+  costSoFar?: (record: LabRecord) => string;
 }
 
 export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<ScheduleData> {
@@ -97,7 +99,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
           await options.chat.reply(record.thread, {
             title: `Lab ${lab} expires ${formatWhen(expiresAt)}`,
             status: "warning",
-            text: `It will be destroyed then. Extend it to keep it: \`lab extend ${lab} --by 4h\`.`,
+            text: `It will be destroyed then.${options.costSoFar ? ` This lab has cost about ${options.costSoFar(record)} so far.` : ""} Extend it to keep it: \`lab extend ${lab} --by 4h\`.`,
             actions: [{ kind: "button", id: "lab.extend", label: "Extend 4h", value: lab, style: "primary" }],
           });
         }

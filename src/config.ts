@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
+import type { PriceOverride } from "./labs/prices.ts";
 
 /**
  * Configuration comes only from the environment, read by a function of `env`
@@ -180,6 +181,25 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: "Bearer token for the operator pages (`/admin/queues`); unset disables them.",
   },
   {
+    name: "LABOPS_VM_SIZE",
+    default: "Standard_B2s",
+    secret: false,
+    description: "VM size of a lab's nodes; checked against the region's offer and quotas before each lab.",
+  },
+  {
+    name: "LABOPS_NODE_COUNT",
+    default: "2",
+    secret: false,
+    description: "Nodes of a lab's cluster (1 to 10).",
+  },
+  {
+    name: "LABOPS_PRICES",
+    default: "–",
+    secret: false,
+    description:
+      'Hourly prices per location over the built-in table, JSON: `{"westeurope":{"vm":{"Standard_B2s":0.048}}}`.',
+  },
+  {
     name: "LABOPS_TIME_SCALE",
     default: "1",
     secret: false,
@@ -237,6 +257,10 @@ export interface Config {
   jobLockMs: number;
   adminToken: string | undefined;
   timeScale: number;
+  /** The shape of every lab: its nodes' VM size and count. */
+  lab: { vmSize: string; nodeCount: number };
+  /** LABOPS_PRICES: per-location price overrides. */
+  prices: Record<string, PriceOverride>;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -282,6 +306,21 @@ const wholeNumber = (name: string, what: string, min: number, max: number) =>
       .transform(Number)
       .refine((n) => n >= min && n <= max, { message: `set ${what}` }),
   );
+
+const price = z.number().finite().nonnegative();
+const priceOverrides = z.record(
+  z.string().regex(/^[a-z0-9]+$/i),
+  z
+    .object({
+      vm: z.record(z.string(), price).optional(),
+      clusterTier: z.record(z.string(), price).optional(),
+      osDisk: price.optional(),
+      loadBalancer: price.optional(),
+      publicIp: price.optional(),
+      vault: price.optional(),
+    })
+    .strict(),
+);
 
 const schema = z.object({
   PORT: wholeNumber("PORT", "a TCP port number between 1 and 65535 (0 picks a free one)", 0, 65535),
@@ -341,6 +380,28 @@ const schema = z.object({
   LABOPS_WORKER_CONCURRENCY: wholeNumber("LABOPS_WORKER_CONCURRENCY", "a whole number from 1 to 100", 1, 100),
   LABOPS_JOB_LOCK_MS: wholeNumber("LABOPS_JOB_LOCK_MS", "milliseconds from 1000 to 600000", 1000, 600_000),
   LABOPS_ADMIN_TOKEN: optionalText,
+  LABOPS_VM_SIZE: textWithDefault("LABOPS_VM_SIZE").pipe(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{1,63}$/, { message: "set a VM size such as Standard_B2s" }),
+  ),
+  LABOPS_NODE_COUNT: wholeNumber("LABOPS_NODE_COUNT", "a whole number from 1 to 10", 1, 10),
+  LABOPS_PRICES: optionalText.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return {};
+        try {
+          return priceOverrides.parse(JSON.parse(v));
+        } catch {
+          ctx.addIssue({
+            code: "custom",
+            message:
+              'set JSON of hourly USD prices per location, e.g. {"westeurope":{"vm":{"Standard_B2s":0.048},"loadBalancer":0.028}}',
+          });
+          return z.NEVER;
+        }
+      }),
+  ),
   LABOPS_TIME_SCALE: textWithDefault("LABOPS_TIME_SCALE").pipe(
     z
       .string()
@@ -573,5 +634,7 @@ export function loadConfig(env: Env): Config {
     jobLockMs: e.LABOPS_JOB_LOCK_MS,
     adminToken: e.LABOPS_ADMIN_TOKEN,
     timeScale: e.LABOPS_TIME_SCALE,
+    lab: { vmSize: e.LABOPS_VM_SIZE, nodeCount: e.LABOPS_NODE_COUNT },
+    prices: e.LABOPS_PRICES,
   };
 }

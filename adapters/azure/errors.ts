@@ -12,8 +12,8 @@ const HINTS: Array<[RegExp, string]> = [
     "The subscription's vCPU quota is used up in this region: request more quota for Standard_B2s, or set AZURE_LOCATION to another region.",
   ],
   [
-    /SkuNotAvailable|LocationNotAvailableForResourceType|NoRegisteredProviderFound|RegionDoesNotAllowProvisioning/i,
-    "This region does not offer what the lab needs: set AZURE_LOCATION to a region that offers AKS and Standard_B2s (centralus does).",
+    /SkuNotAvailable|LocationNotAvailableForResourceType|NoRegisteredProviderFound|RegionDoesNotAllowProvisioning|VM size of .* is not allowed in your subscription/i,
+    "This region does not offer what the lab needs to this subscription: set AZURE_LOCATION to another region, or LABOPS_VM_SIZE to a size offered here.",
   ],
   [
     /AuthorizationFailed|LinkedAuthorizationFailed/i,

@@ -1,3 +1,4 @@
+import { clusterPools, computeInUse } from "./arm-compute.ts";
 import {
   type ArmContext,
   type ArmRequest,
@@ -13,6 +14,7 @@ import {
   requireSubscription,
   tagsOf,
 } from "./arm-context.ts";
+import { ComputeModel, quotaExceeded, sizeNotAllowed } from "./compute.ts";
 import { AzureHttpError, asRecord, type EmulatorResponse } from "./http.ts";
 import { buildKubeconfig } from "./kubeconfig.ts";
 import {
@@ -382,6 +384,33 @@ function busy(c: ManagedCluster): AzureHttpError {
   );
 }
 
+/**
+ * AKS checks the node pools before it accepts a create or a scale: a size the
+ * subscription may not use in the location, then the vCPUs the change adds
+ * against the regional and family quotas (what the other clusters there take,
+ * plus this cluster's pools before the change). Called after the last await of
+ * the PUT, so the check and the change it allows are one step.
+ */
+function checkCompute(
+  ctx: ArmContext,
+  cluster: { name: string; resourceGroup: string; location: string; subscriptionId: string },
+  requested: Record<string, unknown>,
+  existing: ManagedCluster | undefined,
+): void {
+  const pools = clusterPools({ requested });
+  for (const pool of pools) {
+    if (ctx.compute.isRestricted(pool.vmSize))
+      throw sizeNotAllowed(ctx.compute, pool.vmSize, cluster.location);
+  }
+  const inUse = computeInUse(ctx.state, cluster.subscriptionId, cluster.location, existing);
+  const before = ComputeModel.demand(existing ? clusterPools(existing) : []);
+  for (const [usage, n] of before) inUse.set(usage, (inUse.get(usage) ?? 0) + n);
+  const extra = new Map<string, number>();
+  for (const [usage, n] of ComputeModel.demand(pools)) extra.set(usage, n - (before.get(usage) ?? 0));
+  const shortfall = ctx.compute.shortfall(inUse, extra);
+  if (shortfall) throw quotaExceeded(cluster, shortfall);
+}
+
 async function putCluster(
   ctx: ArmContext,
   req: ArmRequest,
@@ -434,6 +463,7 @@ async function putCluster(
     }
     await ctx.delay("armWrite");
     if (running(existing)) throw busy(existing);
+    checkCompute(ctx, existing, requested, existing);
     existing.requested = requested;
     existing.tags = tags;
     existing.sku = sku;
@@ -463,6 +493,7 @@ async function putCluster(
   await ctx.delay("armWrite");
   const raced = state.clusterById(id);
   if (raced) throw busy(raced);
+  checkCompute(ctx, { name, resourceGroup: group.name, location, subscriptionId: sub }, requested, undefined);
   const guid = state.ids.guid();
   const dnsPrefix =
     typeof props.dnsPrefix === "string" && props.dnsPrefix !== ""

@@ -1,3 +1,4 @@
+import type { ComputeModel } from "./compute.ts";
 import { AzureHttpError, type EmulatorResponse } from "./http.ts";
 import type { SigningKey } from "./jwt.ts";
 import type { AzureLatencyProfile } from "./latency.ts";
@@ -32,6 +33,8 @@ export interface ArmContext {
   newIssuerKey(): Promise<SigningKey>;
   /** Whether `Retry-After` on operation polls should be 1 s regardless of the remaining time (manual clocks). */
   manualClock: boolean;
+  /** Compute quotas and VM size restrictions (what a cluster's node pools may take). */
+  compute: ComputeModel;
 }
 
 export type ArmHandler = (ctx: ArmContext, req: ArmRequest) => Promise<EmulatorResponse | undefined>;

@@ -13,11 +13,13 @@ import {
 import type { AzureWorldLink, ClusterInfo, ServiceAccountTokenRequest } from "../shared/world.ts";
 import { aksRoutes } from "./arm-aks.ts";
 import { authorizationRoutes } from "./arm-authorization.ts";
+import { computeInUse, computeRoutes } from "./arm-compute.ts";
 import type { ArmContext, ArmHandler, ArmRequest } from "./arm-context.ts";
 import { keyVaultRoutes } from "./arm-keyvault.ts";
 import { msiRoutes } from "./arm-msi.ts";
 import { resourcesRoutes } from "./arm-resources.ts";
 import { ARM_AUDIENCES, Authority } from "./authority.ts";
+import { ComputeModel, type ComputeSettings, RAISED_QUOTAS } from "./compute.ts";
 import {
   type ChaosCounts,
   type ChaosOptions,
@@ -53,6 +55,13 @@ import {
 import { VaultDataPlane } from "./vault-data.ts";
 import { VaultListeners } from "./vault-listeners.ts";
 
+export {
+  type ComputeSettings,
+  PAY_AS_YOU_GO_QUOTAS,
+  RAISED_QUOTAS,
+  USAGE_NAMES,
+  VM_SKUS,
+} from "./compute.ts";
 export type { ChaosCounts, ChaosOptions, FaultRule, FaultTarget, PlannedFault } from "./faults.ts";
 export { AZURE_LATENCY_PROFILE, type AzureLatencyProfile } from "./latency.ts";
 export {
@@ -88,6 +97,13 @@ export interface StartAzureEmulatorOptions {
   throttling?: false | Partial<ThrottleLimits>;
   /** Random failures from the start (see `faults.setChaos`). */
   chaos?: ChaosOptions;
+  /**
+   * Compute quotas (by Azure usage name, e.g. `{ cores: 10, standardBSFamily: 8 }`)
+   * and VM sizes the subscription may not use. Names left out keep
+   * RAISED_QUOTAS (1000 vCPUs and more each); the command lines start from
+   * PAY_AS_YOU_GO_QUOTAS instead.
+   */
+  compute?: ComputeSettings & { defaults?: Readonly<Record<string, number>> };
   /** Port of the ARM/authority listener; ephemeral when absent. */
   port?: number;
   /** Ids of the world; random GUIDs when absent. */
@@ -122,6 +138,16 @@ export interface FaultsApi {
   list(): PlannedFault[];
   /** Turns random failures on (or off with null). */
   setChaos(options: ChaosOptions | null): void;
+}
+
+export interface ComputeApi {
+  /** Sets the limit of a usage (`cores`, `standardBSFamily`, …). */
+  setQuota(name: string, limit: number): void;
+  /** Restricts a VM size for the subscription in every location (NotAvailableForSubscription), or lifts it. */
+  restrictSize(size: string, restricted?: boolean): void;
+  settings(): { quotas: Record<string, number>; restrictedSizes: string[] };
+  /** What the clusters take in a location, by usage name. */
+  inUse(location: string, subscriptionId?: string): Record<string, number>;
 }
 
 export interface AzureEmulatorStats {
@@ -161,6 +187,8 @@ export interface AzureEmulator {
   /** The latency profile in force (emulated ms). */
   readonly latency: Readonly<AzureLatencyProfile>;
   readonly faults: FaultsApi;
+  /** Compute quotas and VM size restrictions, changeable while the emulator runs. */
+  readonly compute: ComputeApi;
   inventory(): AzureInventory;
   stats(): AzureEmulatorStats;
   /** Emulated ms before a new role assignment is honoured (applies to assignments created afterwards). */
@@ -206,6 +234,7 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
     tenantId,
     subscriptionIds: [subscriptionId, secondarySubscriptionId],
   });
+  const compute = new ComputeModel(options.compute?.defaults ?? RAISED_QUOTAS, options.compute);
   const counters = { requests: 0, throttled: 0, faultsInjected: 0 };
   const faults = new FaultPlan(ids, (seed) => createIdSource(seed ?? options.seed));
   if (options.chaos) faults.setChaos(options.chaos);
@@ -327,8 +356,16 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
     vaultEndpoint: (name) => vaultListeners.ensure(name),
     newIssuerKey: () => createSigningKey(ids.hex(16)),
     manualClock: manual,
+    compute,
   };
-  const handlers: ArmHandler[] = [resourcesRoutes, aksRoutes, keyVaultRoutes, msiRoutes, authorizationRoutes];
+  const handlers: ArmHandler[] = [
+    resourcesRoutes,
+    aksRoutes,
+    keyVaultRoutes,
+    msiRoutes,
+    authorizationRoutes,
+    computeRoutes(compute),
+  ];
 
   async function applyFault(
     decision: FaultDecision | undefined,
@@ -509,6 +546,31 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
         return { status: 204 };
       }
     }
+    if (path === "/_emulator/compute") {
+      if (method === "GET") return { status: 200, body: compute.settings() };
+      if (method === "POST") {
+        // {"quotas": {"cores": 10}, "restrict": ["Standard_B2s"], "unrestrict": [...]}
+        const b = await json();
+        try {
+          const quotas = b.quotas === undefined ? {} : b.quotas;
+          if (typeof quotas !== "object" || quotas === null || Array.isArray(quotas)) {
+            throw new Error("quotas must be an object of usage names to limits");
+          }
+          for (const [name, limit] of Object.entries(quotas)) compute.setQuota(name, Number(limit));
+          for (const [key, restricted] of [
+            ["restrict", true],
+            ["unrestrict", false],
+          ] as const) {
+            const sizes = b[key] === undefined ? [] : b[key];
+            if (!Array.isArray(sizes)) throw new Error(`${key} must be an array of VM sizes`);
+            for (const size of sizes) compute.restrictSize(String(size), restricted);
+          }
+        } catch (e) {
+          throw bad(e);
+        }
+        return { status: 200, body: compute.settings() };
+      }
+    }
     if (path === "/_emulator/role-assignment-propagation" && method === "POST") {
       const b = await json();
       try {
@@ -685,6 +747,12 @@ export async function startAzureEmulator(options: StartAzureEmulatorOptions = {}
       clear: () => faults.clear(),
       list: () => faults.list(),
       setChaos: (chaos) => faults.setChaos(chaos),
+    },
+    compute: {
+      setQuota: (name, limit) => compute.setQuota(name, limit),
+      restrictSize: (size, restricted = true) => compute.restrictSize(size, restricted),
+      settings: () => compute.settings(),
+      inUse: (location, sub = subscriptionId) => Object.fromEntries(computeInUse(state, sub, location)),
     },
     inventory: () => state.inventory(),
     stats,

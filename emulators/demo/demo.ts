@@ -4,6 +4,7 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { StartAzureEmulatorOptions } from "../azure/index.ts";
 import { type ChatEmulators, startChatEmulators } from "../chat.ts";
 import type { SlackMessage } from "../slack/index.ts";
 import { type EmulatedCloud, startEmulatedCloud } from "../world.ts";
@@ -30,6 +31,8 @@ export interface DemoOptions {
   page?: boolean;
   /** Where the bot's JSON log goes; a temp file when absent. */
   botLogFile?: string;
+  /** Compute quotas and restricted VM sizes (`--quota`, `--restrict-size`). */
+  compute?: StartAzureEmulatorOptions["compute"];
 }
 
 export type CardState =
@@ -99,7 +102,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   try {
     const redis = await ensureRedis(options.redisUrl);
     stops.push(() => redis.stop());
-    const cloud = await startEmulatedCloud({ timeScale });
+    const cloud = await startEmulatedCloud({
+      timeScale,
+      ...(options.compute ? { compute: options.compute } : {}),
+    });
     stops.push(() => cloud.stop());
     const chat = await startChatEmulators({ timeScale, ca: cloud.ca });
     stops.push(() => chat.close());

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { computeFromFlags } from "../azure/compute.ts";
 import { conversationText, runScript, startDemo } from "./demo.ts";
 import { RedisUnavailableError } from "./redis.ts";
 
@@ -6,11 +7,13 @@ import { RedisUnavailableError } from "./redis.ts";
  * npm run demo [-- --script "lab create team-a; secret rotate color orange; lab destroy team-a --yes"]
  *              [--time-scale N] [--port P]
  */
-const USAGE = `Usage: npm run demo [-- --script "CMD; CMD; …"] [--time-scale N] [--port P]
+const USAGE = `Usage: npm run demo [-- --script "CMD; CMD; …"] [--time-scale N] [--port P] [--quota NAME=N]… [--restrict-size SIZE]…
   (no options)   start the emulated world and the bot, and print the URL of the channel page
   --script       run the commands one after the other, print the conversation, exit 0 if all ended well
   --time-scale   how much faster than Azure the world runs (default 10: a lab in well under a minute)
-  --port         port of the channel page (default: a free one)`;
+  --port         port of the channel page (default: a free one)
+  --quota        a compute quota by Azure usage name, e.g. cores=10 (repeatable; default a new pay-as-you-go subscription's)
+  --restrict-size  a VM size the subscription may not use, e.g. Standard_B2s (repeatable)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -21,6 +24,8 @@ let values: {
   script?: string | undefined;
   "time-scale"?: string | undefined;
   port?: string | undefined;
+  quota?: string[] | undefined;
+  "restrict-size"?: string[] | undefined;
   help?: boolean | undefined;
 };
 try {
@@ -29,6 +34,8 @@ try {
       script: { type: "string" },
       "time-scale": { type: "string" },
       port: { type: "string" },
+      quota: { type: "string", multiple: true },
+      "restrict-size": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -52,11 +59,19 @@ const script = values.script
 if (values.script !== undefined && (!script || script.length === 0))
   fail("--script needs at least one command");
 
+let compute: ReturnType<typeof computeFromFlags>;
+try {
+  compute = computeFromFlags(values.quota, values["restrict-size"]);
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+
 process.stdout.write("Starting the emulated world (Azure, AKS, Key Vault, Slack, Teams) and the bot…\n");
 let demo: Awaited<ReturnType<typeof startDemo>>;
 try {
   demo = await startDemo({
     timeScale,
+    compute,
     page: script === undefined,
     ...(port !== undefined ? { pagePort: port } : {}),
     ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),

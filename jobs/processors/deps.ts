@@ -1,4 +1,6 @@
 import type { Clock } from "../../src/clock.ts";
+import type { CapacityPreflight } from "../../src/labs/preflight.ts";
+import type { PriceBook } from "../../src/labs/prices.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
@@ -24,6 +26,10 @@ export interface WorkflowDeps {
   /** The audit trail, for `lab status` to show a lab's recent commands. */
   audit?: AuditLog;
   settings: WorkflowSettings;
+  /** Quota and VM size check before a lab creates anything (none: the create is not checked). */
+  preflight?: Pick<CapacityPreflight, "check" | "release">;
+  /** Prices for the cost lines of cards (none: no cost shown). */
+  prices?: PriceBook;
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
 }

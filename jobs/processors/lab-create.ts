@@ -1,5 +1,6 @@
 import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
 import { CREATE_STEPS, createLabPlan, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
@@ -74,6 +75,18 @@ async function create(
   const { settings } = deps;
   const now = deps.clock.now();
   const names = labNames(lab);
+  // Pre-flight, before anything exists (see src/labs/preflight.ts): a refusal leaves no record and no resource.
+  const demand = {
+    ...settings,
+    lab,
+    cluster: names.cluster,
+    location: existing?.location ?? settings.location,
+  };
+  const fits = await deps.preflight?.check(demand, ctx.signal);
+  if (fits && !fits.ok) {
+    await ctx.chat.notify(origin.address, origin.user, fits.message);
+    return { failed: fits.code };
+  }
 
   let record: LabRecord;
   if (existing) {
@@ -117,6 +130,13 @@ async function create(
     now: startedAt,
     record,
     tenantId: settings.tenantId,
+    ...(deps.prices
+      ? {
+          cost: formatHourly(
+            labCostIn({ ...settings, timeScale: deps.clock.timeScale, prices: deps.prices }, record.location),
+          ),
+        }
+      : {}),
   };
   let thread = record.thread;
   if (!thread) {
@@ -204,6 +224,7 @@ async function create(
       );
       await progress.flush();
       plan.dispose();
+      await deps.preflight?.release(demand).catch(() => undefined);
       // Last, as on success: whoever sees "failed" (and retries) also sees the card.
       await deps.registry.update(lab, (r) => ({
         ...r,
@@ -229,6 +250,7 @@ async function create(
     return { ...rest, state: "ready", updatedAt: deps.clock.now() };
   });
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
+  await deps.preflight?.release(demand).catch(() => undefined);
   return undefined;
 }
 

@@ -1,4 +1,6 @@
 import { formatWhen } from "../../src/labs/cards.ts";
+import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
+import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 
@@ -6,6 +8,10 @@ import type { WorkflowDeps } from "./deps.ts";
 export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx) => {
     const labs = await deps.registry.list();
+    const prices = deps.prices
+      ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
+      : undefined;
+    const cost = (r: LabRecord) => (prices ? ` · ${formatHourly(labCostIn(prices, r.location))}` : "");
     await ctx.chat.openThread(ctx.envelope.origin.address, {
       title: labs.length === 0 ? "No labs yet" : `${labs.length} lab${labs.length === 1 ? "" : "s"}`,
       status: "info",
@@ -15,9 +21,9 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
           : labs
               .map(
                 (r) =>
-                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}`,
+                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
               )
-              .join("\n"),
+              .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
       footer: `ref ${ctx.envelope.correlationId}`,
     });
   };

@@ -1,6 +1,7 @@
 import { auditLine } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
+import { labCostText } from "../../src/labs/cost.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
@@ -108,6 +109,18 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
       { label: "Owner", value: record.owner.name ?? record.owner.id },
       { label: "Expires", value: formatWhen(record.expiresAt) },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
+      ...(deps.prices
+        ? [
+            {
+              label: "Cost",
+              value: labCostText(
+                { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices },
+                record,
+                deps.clock.now(),
+              ),
+            },
+          ]
+        : []),
     ],
     ...(actions.length ? { actions } : {}),
     footer: `ref ${ctx.envelope.correlationId}`,

@@ -39,6 +39,8 @@ export interface ProgressView {
   record?: LabRecord;
   tenantId?: string;
   error?: { step: string; code: string; message: string; hint?: string };
+  /** The lab's hourly estimate ("≈ $0.17/h · about $0.34 so far"). */
+  cost?: string;
 }
 
 export function progressCard(view: ProgressView): Card {
@@ -64,6 +66,7 @@ export function progressCard(view: ProgressView): Card {
     fields.push({ label: "Expires", value: formatWhen(r.expiresAt) });
     if (r.outputs.vaultName) fields.push({ label: "Key Vault", value: r.outputs.vaultName });
     fields.push({ label: "Location", value: r.location });
+    if (view.cost) fields.push({ label: "Cost", value: view.cost });
   }
   const actions: CardAction[] = [];
   if (view.status === "failed" && view.verb === "create") {

@@ -76,6 +76,7 @@ describe("lab lifecycle: a failed create retried from chat, and expiry", () => {
       30_000,
     );
     expect(JSON.stringify(reminder.blocks)).toContain('"action_id":"lab.extend"');
+    expect(JSON.stringify(reminder.blocks)).toMatch(/This lab has cost about \$\d+\.\d+ so far\./);
     await waitFor(
       async () => ((await w.registry.get("team-e")) === undefined ? true : undefined),
       "the lab to expire",

@@ -109,3 +109,31 @@ describe("Slack over Socket Mode", () => {
     );
   });
 });
+
+describe("lab shape and prices", () => {
+  it("defaults to 2 × Standard_B2s and no price overrides", () => {
+    const config = loadConfig(testEnv());
+    expect(config.lab).toEqual({ vmSize: "Standard_B2s", nodeCount: 2 });
+    expect(config.prices).toEqual({});
+  });
+
+  it("takes LABOPS_VM_SIZE, LABOPS_NODE_COUNT and per-location LABOPS_PRICES", () => {
+    const config = loadConfig(
+      testEnv({
+        LABOPS_VM_SIZE: "Standard_D2s_v5",
+        LABOPS_NODE_COUNT: "1",
+        LABOPS_PRICES: '{"westeurope":{"vm":{"Standard_B2s":0.048},"loadBalancer":0.028}}',
+      }),
+    );
+    expect(config.lab).toEqual({ vmSize: "Standard_D2s_v5", nodeCount: 1 });
+    expect(config.prices).toEqual({ westeurope: { vm: { Standard_B2s: 0.048 }, loadBalancer: 0.028 } });
+  });
+
+  it("names a bad price table or node count with what to write", () => {
+    const error = problems(testEnv({ LABOPS_PRICES: '{"westeurope":{"vms":1}}', LABOPS_NODE_COUNT: "0" }));
+    expect(error.problems.map((p) => p.variable).sort()).toEqual(["LABOPS_NODE_COUNT", "LABOPS_PRICES"]);
+    expect(error.problems.find((p) => p.variable === "LABOPS_PRICES")?.message).toMatch(
+      /set JSON of hourly USD prices/,
+    );
+  });
+});
