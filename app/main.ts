@@ -83,7 +83,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         },
       ],
     });
-    port = await server.listen(config.port, options.host);
+    port = await server.listen(config.port, options.host ?? config.host);
     logger.info({ port, roles: [...config.roles] }, "web.listening");
     // The listener stops first: no new command is accepted while the rest drains.
     stops.unshift(() => server.close());

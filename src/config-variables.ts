@@ -16,6 +16,12 @@ export interface ConfigVariable {
 export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: "PORT", default: "3978", secret: false, description: "HTTP port of the web role." },
   {
+    name: "LABOPS_HOST",
+    default: "0.0.0.0",
+    secret: false,
+    description: "Address the HTTP server listens on; `127.0.0.1` keeps it to this machine.",
+  },
+  {
     name: "REDIS_URL",
     default: "redis://127.0.0.1:6379",
     secret: true,

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { CONFIG_VARIABLES } from "./config-variables.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
@@ -51,6 +52,8 @@ export interface AzureConfig {
 
 export interface Config {
   port: number;
+  /** Address the HTTP server listens on. */
+  host: string;
   redisUrl: string;
   roles: ReadonlySet<Role>;
   redisPrefix: string;
@@ -134,6 +137,11 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const schema = z.object({
   PORT: wholeNumber("PORT", "a TCP port number between 1 and 65535 (0 picks a free one)", 0, 65535),
+  LABOPS_HOST: textWithDefault("LABOPS_HOST").pipe(
+    z.string().refine((v) => isIP(v) !== 0 || /^[a-z0-9.-]+$/i.test(v), {
+      message: "set an IP address to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1",
+    }),
+  ),
   REDIS_URL: textWithDefault("REDIS_URL").pipe(
     z.string().superRefine((v, ctx) => {
       const problem = redisUrlProblem(v);
@@ -441,6 +449,7 @@ export function loadConfig(env: Env): Config {
 
   return {
     port: e.PORT,
+    host: e.LABOPS_HOST,
     redisUrl: e.REDIS_URL,
     roles,
     redisPrefix: e.LABOPS_REDIS_PREFIX,
