@@ -21,7 +21,7 @@ export function podinfoUiHtml(options: { title: string; subtitle: string }): str
 <style>
   html, body { margin: 0; height: 100%; font: 16px/1.5 "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; }
   body { display: grid; place-items: center; background: #34577c; transition: background-color .6s; }
-  .card { background: rgba(255,255,255,.94); border-radius: 12px; padding: 28px 36px; min-width: 340px; max-width: 560px;
+  .card { background: rgba(255,255,255,.94); border-radius: 12px; padding: 24px 28px; box-sizing: border-box; width: min(560px, calc(100vw - 40px));
           box-shadow: 0 10px 40px rgba(0,0,0,.25); text-align: center; color: #222; }
   .logo { font: 700 34px/1 "DejaVu Sans Mono", monospace; letter-spacing: -1px; color: #34577c; margin-bottom: 6px; }
   .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px; border: 1px solid rgba(0,0,0,.25); }

@@ -284,6 +284,7 @@ describe("the demo page in a browser, at 1280×720", () => {
     await password.fill("teal");
     await page.waitForTimeout(1_000); // the list re-renders meanwhile; what was typed stays
     expect(await password.inputValue()).toBe("teal");
+    await page.screenshot({ path: join(shots, "teams.png") });
     await posts.getByRole("button", { name: "Rotate" }).last().click();
     await posts
       .getByText(/Rotation: color in team-b/)
@@ -294,7 +295,6 @@ describe("the demo page in a browser, at 1280×720", () => {
       .first()
       .waitFor({ timeout: 60_000 });
     expect(await posts.textContent()).not.toMatch(/\bteal\b/);
-    await page.screenshot({ path: join(shots, "teams.png") });
 
     await say("@labops lab destroy team-b");
     const confirm = posts.getByRole("button", { name: "Destroy team-b" }).last();
