@@ -119,8 +119,8 @@ out(
     ? `Redis: a private redis-server at ${demo.redis.url} (pid ${demo.redis.pid ?? "?"}), gone at exit`
     : `Redis: REDIS_URL at ${demo.redis.url}, keys under ${demo.redisPrefix}: (removed at exit)`,
 );
-out(`Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile}`);
-out(`Demo: pid ${process.pid}; Ctrl-C (SIGINT) or SIGTERM stops it all.`);
+out(`Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile} (removed at exit)`);
+out(`Demo: pid ${process.pid}`);
 out(
   `The world runs ${timeScale}× faster than Azure: a minute on the cards takes ${Number((60 / timeScale).toFixed(1))} s here.`,
 );
