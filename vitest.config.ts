@@ -1,3 +1,5 @@
+// First: on a Node too old for the .ts entry points the tests start, say so in one line and stop.
+import "./scripts/check-node.mjs";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

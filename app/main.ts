@@ -91,7 +91,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         },
       ],
     });
-    port = await server.listen(config.port, options.host);
+    port = await server.listen(config.port, options.host ?? config.host);
     logger.info({ port, roles: [...config.roles] }, "web.listening");
     // The listener stops first: no new command is accepted while the rest drains.
     stops.unshift(() => server.close());
@@ -119,6 +119,31 @@ export async function startLabops(options: StartOptions): Promise<Running> {
   };
 }
 
+/**
+ * The worker and watcher roles wait for Redis before they take work
+ * (jobs/connection.ts `whenReady`); when it never answers, one message that
+ * names where labops looked (without the password) and what to check.
+ */
+function redisUnreachable(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !/^Redis did not become ready within (\d+) ms/.test(error.message))
+    return undefined;
+  const seconds = Math.round(Number(/(\d+) ms/.exec(error.message)?.[1] ?? 0) / 1000);
+  let where = "the Redis in REDIS_URL";
+  try {
+    const url = new URL(loadConfig(process.env).redisUrl);
+    if (url.password) url.password = "***";
+    where = `${url.toString()} (REDIS_URL)`;
+  } catch {
+    // the configuration was read once already; keep the generic wording
+  }
+  return (
+    `labops cannot start: no Redis answered at ${where} within ${seconds} s. ` +
+    "Check that Redis is running there (redis-cli -h HOST -p PORT ping), that the host and port are " +
+    "reachable from this machine (firewall, container network), and that REDIS_URL carries the password, " +
+    "and rediss:// if the server wants TLS."
+  );
+}
+
 async function main(): Promise<void> {
   let running: Running | undefined;
   let stopAsked = false;
@@ -144,6 +169,11 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
+    }
+    const unreachable = redisUnreachable(error);
+    if (unreachable) {
+      process.stderr.write(`${unreachable}\n`);
+      process.exit(1);
     }
     throw error;
   }

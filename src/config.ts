@@ -1,211 +1,24 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { z } from "zod";
+import { CONFIG_VARIABLES } from "./config-variables.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import type { PriceOverride } from "./labs/prices.ts";
 
 /**
  * Configuration comes only from the environment, read by a function of `env`
- * so tests pass their own. Every variable is listed in `CONFIG_VARIABLES`;
- * the README's configuration table is checked against that list by a test.
+ * so tests pass their own. Every variable is listed in `CONFIG_VARIABLES`
+ * (src/config-variables.ts). Every problem is reported at once, in one
+ * ConfigError: a value that fails its own check is set aside and the checks
+ * that combine variables still run, so fixing what one message names never
+ * reveals more.
  */
 
 export type Role = "web" | "worker" | "watcher";
 export const ROLES: readonly Role[] = ["web", "worker", "watcher"];
 
-export interface ConfigVariable {
-  name: string;
-  /** Shown in the README; "–" when there is none. */
-  default: string;
-  /** Never printed, in errors or anywhere else. */
-  secret: boolean;
-  description: string;
-}
-
-export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
-  { name: "PORT", default: "3978", secret: false, description: "HTTP port of the web role." },
-  {
-    name: "REDIS_URL",
-    default: "redis://127.0.0.1:6379",
-    secret: true,
-    description: "Redis for BullMQ and all shared state (`rediss://` for TLS).",
-  },
-  {
-    name: "LABOPS_ROLE",
-    default: "all",
-    secret: false,
-    description: "`all`, or a comma list of `web`, `worker`, `watcher`.",
-  },
-  {
-    name: "LABOPS_REDIS_PREFIX",
-    default: "labops",
-    secret: false,
-    description: "Prefix of every Redis key and queue; one per installation.",
-  },
-  {
-    name: "LABOPS_SECRET_KEY",
-    default: "–",
-    secret: true,
-    description: "32 random bytes, base64 (`openssl rand -base64 32`): seals secret values in job data.",
-  },
-  { name: "LABOPS_LOG_LEVEL", default: "info", secret: false, description: "pino level." },
-  {
-    name: "SLACK_SIGNING_SECRET",
-    default: "–",
-    secret: true,
-    description: "Slack app's Signing Secret (Basic Information); not used in Socket Mode.",
-  },
-  { name: "SLACK_BOT_TOKEN", default: "–", secret: true, description: "Slack bot token, `xoxb-…`." },
-  {
-    name: "SLACK_APP_TOKEN",
-    default: "–",
-    secret: true,
-    description: "Slack app-level token, `xapp-…`; when set, Slack is served over Socket Mode.",
-  },
-  {
-    name: "SLACK_API_URL",
-    default: "https://slack.com/api/",
-    secret: false,
-    description: "Slack Web API base.",
-  },
-  { name: "MICROSOFT_APP_ID", default: "–", secret: false, description: "Teams bot's app (client) id." },
-  { name: "MICROSOFT_APP_PASSWORD", default: "–", secret: true, description: "Teams bot's client secret." },
-  {
-    name: "MICROSOFT_APP_TENANT_ID",
-    default: "–",
-    secret: false,
-    description: "Tenant of the Teams bot (required for `SingleTenant`).",
-  },
-  {
-    name: "MICROSOFT_APP_TYPE",
-    default: "SingleTenant",
-    secret: false,
-    description: "`SingleTenant`, `MultiTenant` or `UserAssignedMSI`.",
-  },
-  {
-    name: "BOTFRAMEWORK_OPENID_METADATA_URL",
-    default: "https://login.botframework.com/v1/.well-known/openidconfiguration",
-    secret: false,
-    description: "OpenID metadata that inbound Teams tokens are checked against.",
-  },
-  {
-    name: "BOTFRAMEWORK_TOKEN_ISSUER",
-    default: "https://api.botframework.com",
-    secret: false,
-    description: "Issuer of inbound Teams tokens.",
-  },
-  {
-    name: "BOTFRAMEWORK_LOGIN_URL",
-    default: "https://login.microsoftonline.com",
-    secret: false,
-    description: "Authority for the bot's outbound Bot Connector tokens.",
-  },
-  {
-    name: "AZURE_SUBSCRIPTION_ID",
-    default: "–",
-    secret: false,
-    description: "Subscription the labs are created in.",
-  },
-  {
-    name: "AZURE_TENANT_ID",
-    default: "–",
-    secret: false,
-    description: "Entra ID tenant of the bot's identity.",
-  },
-  { name: "AZURE_CLIENT_ID", default: "–", secret: false, description: "Client id of the bot's identity." },
-  {
-    name: "AZURE_CLIENT_SECRET",
-    default: "–",
-    secret: true,
-    description: "Client secret of the bot's identity (or use `AZURE_FEDERATED_TOKEN_FILE`).",
-  },
-  {
-    name: "AZURE_FEDERATED_TOKEN_FILE",
-    default: "–",
-    secret: false,
-    description: "Workload identity token file (set by AKS workload identity).",
-  },
-  {
-    name: "AZURE_AUTHORITY_HOST",
-    default: "https://login.microsoftonline.com",
-    secret: false,
-    description: "Entra ID authority (sovereign clouds, Azure Stack, the emulator).",
-  },
-  { name: "AZURE_LOCATION", default: "centralus", secret: false, description: "Region of new labs." },
-  {
-    name: "ARM_ENDPOINT",
-    default: "https://management.azure.com",
-    secret: false,
-    description: "Azure Resource Manager endpoint.",
-  },
-  {
-    name: "LABOPS_CA_FILE",
-    default: "–",
-    secret: false,
-    description: "Extra PEM certificates to trust for Azure and the clusters (emulators).",
-  },
-  {
-    name: "LABOPS_ADMINS",
-    default: "–",
-    secret: false,
-    description: "Comma list of admin users, e.g. `slack:U0123,teams:<aad-object-id>`.",
-  },
-  {
-    name: "LABOPS_DEFAULT_TTL",
-    default: "8h",
-    secret: false,
-    description: "Lifetime of a lab created without `--ttl`.",
-  },
-  {
-    name: "LABOPS_MAX_TTL",
-    default: "7d",
-    secret: false,
-    description: "Longest lifetime a lab may be given.",
-  },
-  {
-    name: "LABOPS_WORKER_CONCURRENCY",
-    default: "10",
-    secret: false,
-    description: "Jobs one worker process runs at once.",
-  },
-  {
-    name: "LABOPS_JOB_LOCK_MS",
-    default: "30000",
-    secret: false,
-    description:
-      "How long a worker's lock on a job lasts without renewal: a dead worker's job is taken over after about twice this.",
-  },
-  {
-    name: "LABOPS_ADMIN_TOKEN",
-    default: "–",
-    secret: true,
-    description: "Bearer token for the operator pages (`/admin/queues`); unset disables them.",
-  },
-  {
-    name: "LABOPS_VM_SIZE",
-    default: "Standard_B2s",
-    secret: false,
-    description: "VM size of a lab's nodes; checked against the region's offer and quotas before each lab.",
-  },
-  {
-    name: "LABOPS_NODE_COUNT",
-    default: "2",
-    secret: false,
-    description: "Nodes of a lab's cluster (1 to 10).",
-  },
-  {
-    name: "LABOPS_PRICES",
-    default: "–",
-    secret: false,
-    description:
-      'Hourly prices per location over the built-in table, JSON: `{"westeurope":{"vm":{"Standard_B2s":0.048}}}`.',
-  },
-  {
-    name: "LABOPS_TIME_SCALE",
-    default: "1",
-    secret: false,
-    description: "Emulators only: divides the bot's waits to match emulators run faster than Azure.",
-  },
-];
+export type { ConfigVariable } from "./config-variables.ts";
+export { CONFIG_VARIABLES };
 
 export interface SlackConfig {
   /** Empty in Socket Mode, where there is no request to verify. */
@@ -240,6 +53,8 @@ export interface AzureConfig {
 
 export interface Config {
   port: number;
+  /** Address the HTTP server listens on. */
+  host: string;
   redisUrl: string;
   roles: ReadonlySet<Role>;
   redisPrefix: string;
@@ -322,11 +137,35 @@ const priceOverrides = z.record(
     .strict(),
 );
 
+const REDIS_EXAMPLE = "redis://HOST:6379, or rediss://HOST:6380 for TLS (e.g. redis://127.0.0.1:6379)";
+
+/** What is wrong with a REDIS_URL, in words that never quote it (it may hold a password). */
+function redisUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return `is not a URL: set ${REDIS_EXAMPLE}`;
+  const url = new URL(value);
+  if (!value.includes("://")) return `has no redis:// in front: set ${REDIS_EXAMPLE}`;
+  if (!/^rediss?:$/.test(url.protocol)) {
+    // The scheme alone is safe to echo, and says what went wrong.
+    const scheme = /^[a-z][a-z0-9+.-]{0,15}:$/i.test(url.protocol) ? `${url.protocol}//` : "another scheme";
+    return `starts with ${scheme} but labops speaks the Redis protocol: set ${REDIS_EXAMPLE}`;
+  }
+  if (url.hostname === "") return `names no host: set ${REDIS_EXAMPLE}`;
+  return undefined;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const schema = z.object({
   PORT: wholeNumber("PORT", "a TCP port number between 1 and 65535 (0 picks a free one)", 0, 65535),
+  LABOPS_HOST: textWithDefault("LABOPS_HOST").pipe(
+    z.string().refine((v) => isIP(v) !== 0 || /^[a-z0-9.-]+$/i.test(v), {
+      message: "set an IP address to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1",
+    }),
+  ),
   REDIS_URL: textWithDefault("REDIS_URL").pipe(
-    z.string().refine((v) => URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol), {
-      message: "set a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379",
+    z.string().superRefine((v, ctx) => {
+      const problem = redisUrlProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
   ),
   LABOPS_ROLE: textWithDefault("LABOPS_ROLE").pipe(
@@ -363,7 +202,10 @@ const schema = z.object({
   ),
   BOTFRAMEWORK_TOKEN_ISSUER: textWithDefault("BOTFRAMEWORK_TOKEN_ISSUER"),
   BOTFRAMEWORK_LOGIN_URL: httpsUrl("BOTFRAMEWORK_LOGIN_URL", "the Entra ID login authority"),
-  AZURE_SUBSCRIPTION_ID: optionalText,
+  AZURE_SUBSCRIPTION_ID: optionalText.refine((v) => v === undefined || GUID.test(v.trim()), {
+    message:
+      "is not a subscription id: set the GUID shown by `az account show --query id` (e.g. 00000000-0000-0000-0000-000000000000), not the subscription's name.",
+  }),
   AZURE_TENANT_ID: optionalText,
   AZURE_CLIENT_ID: optionalText,
   AZURE_CLIENT_SECRET: optionalText,
@@ -414,6 +256,17 @@ const schema = z.object({
 
 const SECRET_NAMES = new Set(CONFIG_VARIABLES.filter((v) => v.secret).map((v) => v.name));
 
+/**
+ * One schema problem in words. Our own checks word their message ("is not a
+ * URL: …", or "set …" after "is not valid"); zod's own messages may quote the
+ * input, so a secret gets only "is not valid".
+ */
+function schemaMessage(variable: string, issue: z.core.$ZodIssue): string {
+  const own = issue.code === "custom";
+  if (!own && SECRET_NAMES.has(variable)) return "is not valid.";
+  return /^(is|starts|names|has) /.test(issue.message) ? issue.message : `is not valid: ${issue.message}`;
+}
+
 export function parseRoles(value: string): Set<Role> {
   if (value === "all") return new Set(ROLES);
   return new Set(value.split(",").map((r) => r.trim() as Role));
@@ -435,17 +288,24 @@ function parseSecretKey(value: string | undefined, problems: ConfigProblem[]): B
 /** Reads and checks the configuration; throws one ConfigError naming every problem. */
 export function loadConfig(env: Env): Config {
   const problems: ConfigProblem[] = [];
-  const parsed = schema.safeParse(env);
+  let parsed = schema.safeParse(env);
+  const invalid = new Set<string>();
   if (!parsed.success) {
+    const repaired: Record<string, string | undefined> = { ...env };
     for (const issue of parsed.error.issues) {
       const variable = String(issue.path[0] ?? "?");
-      // zod's messages may quote the input; for secrets only our own wording is used.
-      const message = SECRET_NAMES.has(variable) ? "is not valid" : issue.message;
-      problems.push({ variable, message: `is not valid: ${message}` });
+      if (invalid.has(variable)) continue;
+      invalid.add(variable);
+      repaired[variable] = undefined;
+      problems.push({ variable, message: schemaMessage(variable, issue) });
     }
-    throw new ConfigError(problems);
+    // Checked again without the bad values (their defaults, or unset), so that the checks
+    // combining variables below report everything else in the same message.
+    parsed = schema.safeParse(repaired);
+    if (!parsed.success) throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const schemaProblems = problems.length;
   const roles = parseRoles(e.LABOPS_ROLE);
 
   const slackSet = [e.SLACK_SIGNING_SECRET, e.SLACK_BOT_TOKEN, e.SLACK_APP_TOKEN].some(
@@ -471,6 +331,15 @@ export function loadConfig(env: Env): Config {
           "is missing: set the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
       });
     }
+    const botToken = e.SLACK_BOT_TOKEN;
+    // Bot tokens are xoxb-…, or xoxe.xoxb-… with token rotation; a user token (xoxp-) acts as a person.
+    const botTokenOk = botToken === undefined || /^(xoxe\.)?xoxb-/.test(botToken);
+    if (!botTokenOk) {
+      problems.push({
+        variable: "SLACK_BOT_TOKEN",
+        message: `${botToken?.startsWith("xoxp-") ? "is a user token (xoxp-…), which acts as a person" : "is not a bot token"}: set the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.`,
+      });
+    }
     if (e.SLACK_APP_TOKEN !== undefined && !e.SLACK_APP_TOKEN.startsWith("xapp-")) {
       problems.push({
         variable: "SLACK_APP_TOKEN",
@@ -480,7 +349,8 @@ export function loadConfig(env: Env): Config {
     }
     if (
       (e.SLACK_SIGNING_SECRET !== undefined || e.SLACK_APP_TOKEN !== undefined) &&
-      e.SLACK_BOT_TOKEN !== undefined
+      e.SLACK_BOT_TOKEN !== undefined &&
+      botTokenOk
     ) {
       slack = {
         signingSecret: e.SLACK_SIGNING_SECRET ?? "",
@@ -614,10 +484,14 @@ export function loadConfig(env: Env): Config {
     });
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    // A variable already named as not valid (set aside above) is not named again as missing.
+    throw new ConfigError(problems.filter((p, i) => i < schemaProblems || !invalid.has(p.variable)));
+  }
 
   return {
     port: e.PORT,
+    host: e.LABOPS_HOST,
     redisUrl: e.REDIS_URL,
     roles,
     redisPrefix: e.LABOPS_REDIS_PREFIX,

@@ -1,25 +1,37 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdtempSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StartAzureEmulatorOptions } from "../azure/index.ts";
 import { type ChatEmulators, startChatEmulators } from "../chat.ts";
 import type { SlackMessage } from "../slack/index.ts";
+import type { TeamsPerson } from "../teams/index.ts";
 import { type EmulatedCloud, startEmulatedCloud } from "../world.ts";
+import { track } from "./children.ts";
 import { type DemoPage, startDemoPage } from "./page.ts";
-import { type DemoRedis, ensureRedis, freePort } from "./redis.ts";
+import { type DemoRedis, dropKeys, ensureRedis, freePort } from "./redis.ts";
+import { cardBlock, cardState, cardSteps } from "./transcript.ts";
+
+export { type CardState, cardRef, cardState } from "./transcript.ts";
 
 /**
  * `npm run demo`: the emulated world (Azure, AKS, Slack, Teams) and the
  * unchanged bot, started as its own process exactly as `npm start` runs it,
- * only pointed at the emulators. A web page shows the Slack channel.
+ * only pointed at the emulators (and kept to loopback). A web page shows the
+ * Slack channel and the Teams channel the bot is in.
  */
 
 export const DEMO_CHANNEL = "C0DEMO";
 export const DEMO_USER = "U0DEMO";
 export const DEMO_USER_NAME = "you";
+export const DEMO_TEAMS_CHANNEL = "platform";
+/** The demo's Teams user (an AAD object id is a GUID); an admin like the Slack one. */
+export const DEMO_TEAMS_USER: TeamsPerson = {
+  aadObjectId: "6f1d2c3b-0d3e-4000-8000-00000000d3e0",
+  name: "You",
+};
 
 export interface DemoOptions {
   /** How much faster than Azure the world runs; 10 makes a lab take well under a minute. */
@@ -29,41 +41,10 @@ export interface DemoOptions {
   pagePort?: number;
   /** Serve the channel page (the script mode does without). */
   page?: boolean;
-  /** Where the bot's JSON log goes; a temp file when absent. */
+  /** Where the bot's JSON log goes; a temp file (removed at stop) when absent. */
   botLogFile?: string;
   /** Compute quotas and restricted VM sizes (`--quota`, `--restrict-size`). */
   compute?: StartAzureEmulatorOptions["compute"];
-}
-
-export type CardState =
-  | "queued"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "cancelled"
-  | "info"
-  | "warning"
-  | "none";
-
-const ICONS: Array<[string, CardState]> = [
-  [":white_check_mark:", "succeeded"],
-  [":x:", "failed"],
-  [":warning:", "warning"],
-  [":information_source:", "info"],
-  [":no_entry_sign:", "cancelled"],
-  [":arrows_counterclockwise:", "running"],
-  [":hourglass_flowing_sand:", "queued"],
-];
-
-/** The status of a bot card, read from how the Slack adapter renders it. */
-export function cardState(message: SlackMessage): CardState {
-  const first = (message.blocks?.[0] ?? {}) as { text?: { text?: string } };
-  const text = first.text?.text ?? "";
-  return ICONS.find(([icon]) => text.startsWith(icon))?.[1] ?? "none";
-}
-
-export function cardRef(message: SlackMessage): string | undefined {
-  return /ref (c-[a-z0-9-]+)/.exec(JSON.stringify(message.blocks ?? []))?.[1];
 }
 
 export interface Demo {
@@ -74,7 +55,16 @@ export interface Demo {
   cloud: EmulatedCloud;
   chat: ChatEmulators;
   redis: DemoRedis;
+  /** Prefix of every Redis key the bot writes (removed at stop on a Redis the demo did not start). */
+  redisPrefix: string;
+  /** The Teams channel's conversation id. */
+  teamsChannel: string;
+  /** The steps running in any job card right now, by label (for "Stopping… waiting for …"). */
+  runningSteps(): string[];
+  /** Stops everything: the page, the bot (letting a running step finish), the emulators, Redis's keys. */
   stop(): Promise<void>;
+  /** Kills the bot at once; a stop under way then finishes without waiting for it. */
+  force(): void;
 }
 
 async function waitReady(url: string, bot: ChildProcess, timeoutMs: number): Promise<void> {
@@ -97,11 +87,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const timeScale = options.timeScale ?? 10;
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
+  let stopping: Promise<void> | undefined;
+  let bot: ChildProcess | undefined;
   try {
     const redis = await ensureRedis(options.redisUrl);
     stops.push(() => redis.stop());
+    // A private Redis is thrown away; on one the user runs, the demo's keys go with it.
+    const prefix = redis.kind === "private" ? "demo" : `demo-${randomBytes(3).toString("hex")}`;
+    if (redis.kind === "existing") stops.push(async () => void (await dropKeys(redis.url, prefix)));
     const cloud = await startEmulatedCloud({
       timeScale,
       ...(options.compute ? { compute: options.compute } : {}),
@@ -109,12 +104,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     stops.push(() => cloud.stop());
     const chat = await startChatEmulators({ timeScale, ca: cloud.ca });
     stops.push(() => chat.close());
+    const teamsChannel = chat.teams.channel(DEMO_TEAMS_CHANNEL);
 
     const port = await freePort();
     const botUrl = `http://127.0.0.1:${port}`;
     const logDir = mkdtempSync(join(tmpdir(), "labops-demo-"));
+    stops.push(async () => rmSync(logDir, { recursive: true, force: true }));
     const botLogFile = options.botLogFile ?? join(logDir, "bot.log");
-    const prefix = redis.kind === "private" ? "demo" : `demo-${randomBytes(3).toString("hex")}`;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       ...cloud.env(),
@@ -124,138 +120,115 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       LABOPS_REDIS_PREFIX: prefix,
       LABOPS_SECRET_KEY: randomBytes(32).toString("base64"),
       LABOPS_TIME_SCALE: String(timeScale),
-      LABOPS_ADMINS: `slack:${DEMO_USER}`,
+      LABOPS_ADMINS: `slack:${DEMO_USER},teams:${DEMO_TEAMS_USER.aadObjectId}`,
       LABOPS_LOG_LEVEL: "info",
+      LABOPS_HOST: "127.0.0.1",
       PORT: String(port),
     };
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const bot = spawn(process.execPath, ["app/main.ts"], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const log = createWriteStream(botLogFile);
-    bot.stdout?.pipe(log);
-    bot.stderr?.pipe(log);
-    stops.push(
-      () =>
-        new Promise<void>((resolve) => {
-          if (bot.exitCode !== null || bot.signalCode !== null) return resolve();
-          const timer = setTimeout(() => bot.kill("SIGKILL"), 40_000);
-          bot.once("exit", () => {
-            clearTimeout(timer);
-            log.end();
-            resolve();
-          });
-          bot.kill("SIGTERM");
-        }),
+    // Its own process group (children.ts): a Ctrl-C reaches the demo, which stops the bot first.
+    const child = track(
+      spawn(process.execPath, ["app/main.ts"], {
+        cwd: root,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      }),
     );
-    await waitReady(botUrl, bot, 30_000);
+    bot = child;
+    const log = createWriteStream(botLogFile);
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once("exit", () => resolve());
+    });
+    stops.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+        child.kill("SIGTERM");
+        await exited;
+        clearTimeout(timer);
+      }
+      await new Promise<void>((resolve) => log.end(() => resolve()));
+    });
+    await waitReady(botUrl, child, 30_000);
     chat.connect(botUrl);
 
     let page: DemoPage | undefined;
     if (options.page !== false) {
       page = await startDemoPage({
         slack: chat.slack,
+        teams: chat.teams,
+        cloud,
         channel: DEMO_CHANNEL,
         user: DEMO_USER,
         userName: DEMO_USER_NAME,
+        teamsChannel,
+        teamsUser: DEMO_TEAMS_USER,
+        timeScale,
         ...(options.pagePort !== undefined ? { port: options.pagePort } : {}),
       });
       const p = page;
       stops.push(() => p.close());
     }
-    return { pageUrl: page?.url, botUrl, botPid: bot.pid, botLogFile, cloud, chat, redis, stop: stopAll };
+    return {
+      pageUrl: page?.url,
+      botUrl,
+      botPid: child.pid,
+      botLogFile,
+      cloud,
+      chat,
+      redis,
+      redisPrefix: prefix,
+      teamsChannel,
+      runningSteps: () => runningSteps(chat),
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
+      },
+      force() {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      },
+    };
   } catch (error) {
+    bot?.kill("SIGKILL");
     await stopAll();
     throw error;
   }
 }
 
-export interface ScriptStep {
-  command: string;
-  ack: string;
-  state: CardState;
-  ok: boolean;
-}
-
-const SLASH: Record<string, string> = { lab: "/lab", labs: "/lab", secret: "/secret", secrets: "/secret" };
-
-/**
- * Runs commands one after the other, as the demo user in the demo channel,
- * each until its card reaches a final state (or a private answer arrives).
- */
-export async function runScript(
-  demo: Demo,
-  commands: string[],
-  options: { timeoutMs?: number; onProgress?: (line: string) => void } = {},
-): Promise<ScriptStep[]> {
-  const user = demo.chat.slack.as(DEMO_USER, DEMO_USER_NAME);
-  const workspace = demo.chat.slack.workspace;
-  const results: ScriptStep[] = [];
-  for (const command of commands) {
-    const [head = "", ...rest] = command.trim().split(/\s+/);
-    const slash = SLASH[head.toLowerCase()] ?? "/lab";
-    const text = SLASH[head.toLowerCase()] ? rest.join(" ") : command.trim();
-    const before = workspace.messages.length;
-    options.onProgress?.(`> /${slash.slice(1)} ${text}`);
-    const delivery = await user.slash(slash, text, { channel: DEMO_CHANNEL });
-    const ack = typeof delivery.body?.text === "string" ? delivery.body.text : "";
-    options.onProgress?.(`  ${ack}`);
-    const ref = /ref (c-[a-z0-9]+)/.exec(ack)?.[1];
-    if (!ref) {
-      results.push({ command, ack, state: "none", ok: /^(\*|•)/.test(ack) });
-      continue;
-    }
-    const deadline = Date.now() + (options.timeoutMs ?? 5 * 60_000);
-    let state: CardState = "none";
-    for (;;) {
-      const card = workspace.messages.find((m) => !m.ephemeral && !m.threadTs && cardRef(m) === ref);
-      state = card ? cardState(card) : "none";
-      const notice = workspace.messages
-        .slice(before)
-        .find((m) => m.ephemeral && m.visibleTo === DEMO_USER && !/ref c-/.test(m.text));
-      if (["succeeded", "failed", "cancelled", "info", "warning"].includes(state)) break;
-      if (!card && notice) {
-        options.onProgress?.(`  ${notice.text}`);
-        state = "failed";
-        break;
-      }
-      if (Date.now() > deadline) {
-        state = "failed";
-        options.onProgress?.("  (gave up waiting)");
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    results.push({ command, ack, state, ok: state === "succeeded" || state === "info" });
+/** Labels of the steps running in the cards of either channel. */
+function runningSteps(chat: ChatEmulators): string[] {
+  const labels = new Set<string>();
+  for (const m of chat.slack.workspace.messages) {
+    if (m.ephemeral || m.threadTs || !["running", "queued"].includes(cardState(m))) continue;
+    for (const s of cardSteps(m)) if (s.state === "running") labels.add(s.label);
   }
-  return results;
+  for (const m of chat.teams.tenant.messages) {
+    for (const a of m.attachments) {
+      const facts = JSON.stringify(a.content).match(/"title":"🔵 ([^"]+)"/g) ?? [];
+      for (const f of facts) labels.add(f.slice('"title":"🔵 '.length, -1));
+    }
+  }
+  return [...labels];
 }
 
-/** The channel as the demo user sees it, as plain text: roots with their final text and their threads. */
+/** The Slack channel as the demo user sees it, as plain text: each card a short block, replies under it. */
 export function conversationText(demo: Demo): string {
+  const names = { [DEMO_USER]: DEMO_USER_NAME, U0BOT: "labops" };
   const lines: string[] = [];
+  const say = (who: string, m: SlackMessage) => {
+    const pad = " ".repeat(who.length);
+    const block = cardBlock(m, names, pad);
+    lines.push(`${who}${(block[0] ?? "").slice(pad.length)}`, ...block.slice(1));
+  };
   for (const root of demo.chat.slack.workspace.conversation(DEMO_CHANNEL, DEMO_USER)) {
-    const who = root.ephemeral ? "labops (only you)" : root.user === DEMO_USER ? DEMO_USER_NAME : "labops";
-    lines.push(`${who}: ${blocksText(root)}`);
-    for (const reply of root.replies) lines.push(`    ↳ ${blocksText(reply)}`);
+    say(
+      root.ephemeral ? "labops, to you only: " : root.user === DEMO_USER ? `${DEMO_USER_NAME}: ` : "labops: ",
+      root,
+    );
+    for (const reply of root.replies) say("    ↳ ", reply);
   }
   return lines.join("\n");
-}
-
-function blocksText(message: SlackMessage): string {
-  if (!message.blocks?.length) return message.text;
-  const parts: string[] = [];
-  for (const block of message.blocks as Array<Record<string, unknown>>) {
-    const text = (block.text as { text?: string } | undefined)?.text;
-    if (text) parts.push(text);
-    for (const f of (block.fields as Array<{ text?: string }> | undefined) ?? [])
-      if (f.text) parts.push(f.text.replace("\n", ": "));
-    for (const e of (block.elements as Array<{ text?: string | { text?: string } }> | undefined) ?? []) {
-      const t = typeof e.text === "string" ? e.text : e.text?.text;
-      if (t && block.type !== "actions") parts.push(t);
-    }
-  }
-  return parts.join(" | ").replace(/\n/g, " / ");
 }

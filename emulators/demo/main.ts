@@ -1,25 +1,33 @@
 import { parseArgs } from "node:util";
 import { computeFromFlags } from "../azure/compute.ts";
-import { conversationText, runScript, startDemo } from "./demo.ts";
+import { conversationText, type Demo, startDemo } from "./demo.ts";
 import { RedisUnavailableError } from "./redis.ts";
+import { runScript, scriptSummary } from "./script.ts";
 
 /**
  * npm run demo [-- --script "lab create team-a; secret rotate color orange; lab destroy team-a --yes"]
  *              [--time-scale N] [--port P]
  */
-const USAGE = `Usage: npm run demo [-- --script "CMD; CMD; …"] [--time-scale N] [--port P] [--quota NAME=N]… [--restrict-size SIZE]…
+const USAGE = `Usage: npm run demo -- [--script "CMD; CMD; …"] [--time-scale N] [--port P] [--quota NAME=N]… [--restrict-size SIZE]…
   (no options)   start the emulated world and the bot, and print the URL of the channel page
   --script       run the commands one after the other, print the conversation, exit 0 if all ended well
   --time-scale   how much faster than Azure the world runs (default 10: a lab in well under a minute)
   --port         port of the channel page (default: a free one)
   --quota        a compute quota by Azure usage name, e.g. cores=10 (repeatable; default a new pay-as-you-go subscription's)
-  --restrict-size  a VM size the subscription may not use, e.g. Standard_B2s (repeatable)`;
+  --restrict-size  a VM size the subscription may not use, e.g. Standard_B2s (repeatable)
+The -- after "npm run demo" hands the options to the demo; without it npm keeps them for itself.`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
   process.exit(2);
 }
 
+// `npm run demo --time-scale 5` (no --): npm takes --time-scale as its own setting (npm_config_time_scale)
+// and passes the 5 on as a stray argument. (npm 11 even expands --script to its --script-shell and
+// fails to spawn "lab list" before anything here runs; later npms hand it over like the others.)
+const takenByNpm = ["script", "time_scale", "port"].filter(
+  (k) => process.env[`npm_config_${k}`] !== undefined,
+);
 let values: {
   script?: string | undefined;
   "time-scale"?: string | undefined;
@@ -28,8 +36,9 @@ let values: {
   "restrict-size"?: string[] | undefined;
   help?: boolean | undefined;
 };
+let positionals: string[];
 try {
-  ({ values } = parseArgs({
+  ({ values, positionals } = parseArgs({
     options: {
       script: { type: "string" },
       "time-scale": { type: "string" },
@@ -39,10 +48,18 @@ try {
       help: { type: "boolean", short: "h" },
     },
     strict: true,
+    allowPositionals: true,
   }));
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }
+if (process.env.npm_lifecycle_event === "demo" && (takenByNpm.length > 0 || positionals.length > 0)) {
+  const options = takenByNpm.map((k) => `--${k.replace("_", "-")}`).join(", ") || "the options";
+  fail(
+    `npm kept ${options} for itself: add -- after "npm run demo", e.g. npm run demo -- --script "lab list"`,
+  );
+}
+if (positionals.length > 0) fail(`Unexpected argument: ${positionals[0]}`);
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
@@ -66,8 +83,35 @@ try {
   fail(error instanceof Error ? error.message : String(error));
 }
 
-process.stdout.write("Starting the emulated world (Azure, AKS, Key Vault, Slack, Teams) and the bot…\n");
-let demo: Awaited<ReturnType<typeof startDemo>>;
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+// Ctrl-C while starting or running: stop in order, saying what is awaited; a second one forces.
+let demo: Demo | undefined;
+let stopping: Promise<void> | undefined;
+let interrupted = 0;
+const stop = (code: number) => {
+  stopping ??= (demo?.stop() ?? Promise.resolve()).then(() => process.exit(code));
+  return stopping;
+};
+const onSignal = (signal: NodeJS.Signals) => {
+  interrupted += 1;
+  if (interrupted > 1) {
+    out("Forcing: the bot is killed mid-step; the emulated world goes with it.");
+    demo?.force();
+    setTimeout(() => process.exit(130), 5_000).unref();
+    return;
+  }
+  const running = demo?.runningSteps() ?? [];
+  const more =
+    running.length > 1 ? ` (and ${running.length - 1} more step${running.length > 2 ? "s" : ""})` : "";
+  const waiting = running[0] ? ` waiting for ${running[0]}${more} to finish` : demo ? "" : " once started";
+  out(`\nStopping…${waiting} (${signal === "SIGINT" ? "Ctrl-C" : signal} again to force)`);
+  if (demo) void stop(0);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+out("Starting the emulated world (Azure, AKS, Key Vault, Slack, Teams) and the bot…");
 try {
   demo = await startDemo({
     timeScale,
@@ -83,31 +127,29 @@ try {
   }
   throw error;
 }
+if (interrupted > 0) await stop(0);
 
-let stopping: Promise<void> | undefined;
-const stop = (code: number) => {
-  stopping ??= demo.stop().then(() => process.exit(code));
-  return stopping;
-};
-process.once("SIGINT", () => void stop(0));
-process.once("SIGTERM", () => void stop(0));
-
-process.stdout.write(
-  `Redis: ${demo.redis.kind === "private" ? "a private redis-server" : "REDIS_URL"} at ${demo.redis.url}\n` +
-    `Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile}\n`,
+out(
+  demo.redis.kind === "private"
+    ? `Redis: a private redis-server at ${demo.redis.url} (pid ${demo.redis.pid ?? "?"}), gone at exit`
+    : `Redis: REDIS_URL at ${demo.redis.url}, keys under ${demo.redisPrefix}: (removed at exit)`,
+);
+out(`Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile} (removed at exit)`);
+out(`Demo: pid ${process.pid}`);
+out(
+  `The world runs ${timeScale}× faster than Azure: a minute on the cards takes ${Number((60 / timeScale).toFixed(1))} s here.`,
 );
 if (script !== undefined) {
-  const steps = await runScript(demo, script, { onProgress: (line) => process.stdout.write(`${line}\n`) });
-  process.stdout.write(`\n── the channel, as you see it ──\n${conversationText(demo)}\n\n`);
-  for (const step of steps)
-    process.stdout.write(`${step.ok ? "ok  " : "FAIL"} ${step.command} (${step.state})\n`);
-  const ok = steps.every((s) => s.ok);
-  process.stdout.write(ok ? "All commands ended well.\n" : "Some commands did not end well.\n");
-  await stop(ok ? 0 : 1);
+  const steps = await runScript(demo, script, { onProgress: out });
+  out(`\n── the channel, as you see it ──\n${conversationText(demo)}\n`);
+  out("── summary ──");
+  for (const line of scriptSummary(steps)) out(line);
+  await stop(steps.every((s) => s.ok) ? 0 : 1);
 } else {
-  process.stdout.write(
-    `\nOpen ${demo.pageUrl} — an emulated Slack channel with labops in it.\n` +
-      `Type /lab create team-a, watch the card and its thread, then /secret rotate color orange --lab team-a.\n` +
-      "Ctrl-C stops everything.\n",
+  out(
+    `\nOpen ${demo.pageUrl} — an emulated Slack channel (and a Teams one) with labops in it.\n` +
+      "Type /lab create team-a, watch the card and its thread, open podinfo from the sidebar,\n" +
+      "then /secret rotate color orange --lab team-a and watch the page turn orange.\n" +
+      "Ctrl-C stops everything.",
   );
 }

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { connect, createServer } from "node:net";
+import { Redis } from "ioredis";
+import { track } from "./children.ts";
 
 /** Resolves true when something at `url` answers PING with PONG. */
 export function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
@@ -39,6 +41,8 @@ export interface DemoRedis {
   url: string;
   /** "existing" when REDIS_URL answered; "private" when the demo started its own. */
   kind: "existing" | "private";
+  /** The private redis-server's process. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -63,21 +67,23 @@ export async function ensureRedis(url: string | undefined): Promise<DemoRedis> {
     );
   }
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    "redis-server",
-    [
-      "--bind",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--protected-mode",
-      "yes",
-    ],
-    { stdio: "ignore" },
+  const child: ChildProcess = track(
+    spawn(
+      "redis-server",
+      [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+      ],
+      { stdio: "ignore", detached: true },
+    ),
   );
   const privateUrl = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -85,9 +91,10 @@ export async function ensureRedis(url: string | undefined): Promise<DemoRedis> {
       return {
         url: privateUrl,
         kind: "private",
+        ...(child.pid !== undefined ? { pid: child.pid } : {}),
         stop: () =>
           new Promise((resolve) => {
-            if (child.exitCode !== null) return resolve();
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
             child.once("exit", () => resolve());
             child.kill("SIGTERM");
           }),
@@ -99,4 +106,21 @@ export async function ensureRedis(url: string | undefined): Promise<DemoRedis> {
   throw new RedisUnavailableError(
     `redis-server did not start on port ${port}; start one yourself and set REDIS_URL.`,
   );
+}
+
+/** Removes every key under `prefix:` (what one demo run wrote into a Redis it did not start). */
+export async function dropKeys(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  redis.on("error", () => undefined);
+  let removed = 0;
+  try {
+    await redis.connect();
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 })) {
+      const batch = keys as string[];
+      if (batch.length > 0) removed += await redis.unlink(...batch);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
 }

@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { type Running, startLabops } from "../../app/main.ts";
@@ -94,6 +96,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await bot.stop();
       await dropPrefix(redis, prefix, queue);
       await chat.close();
+      // writeCaFile made a folder of its own (labops-ca-…): nothing of a test stays in the temp dir.
+      await rm(dirname(caFile), { recursive: true, force: true });
     },
   };
 }

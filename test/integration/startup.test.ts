@@ -25,6 +25,74 @@ describe("npm start configuration errors", () => {
   });
 });
 
+describe("npm start with no Redis to reach", () => {
+  it("ends with one message naming the URL (without its password) and what to check", () => {
+    const env = testEnv({ REDIS_URL: "redis://:pw-canary@127.0.0.1:1", LABOPS_ROLE: "worker" });
+    const result = spawnSync(process.execPath, ["app/main.ts"], {
+      cwd: root,
+      env: { ...(env as Record<string, string>), PATH: process.env.PATH ?? "" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toMatch(
+      /^labops cannot start: no Redis answered at redis:\/\/:\*\*\*@127\.0\.0\.1:1 \(REDIS_URL\) within 10 s\. Check that Redis is running there/,
+    );
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).not.toContain("pw-canary");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 40_000);
+});
+
+/** The system Node, when it is one the project does not run on (Debian's Node 20 here). */
+const OLD_NODE = (() => {
+  const found = spawnSync("/usr/bin/node", ["-p", "process.versions.node"], { encoding: "utf8" });
+  if (found.status !== 0) return undefined;
+  const [major = 0, minor = 0] = found.stdout.trim().split(".").map(Number);
+  return major < 22 || (major === 22 && minor < 19) ? found.stdout.trim() : undefined;
+})();
+
+describe.skipIf(OLD_NODE === undefined)(`an old Node (/usr/bin/node ${OLD_NODE ?? "absent"})`, () => {
+  const oneLine = (version: string) =>
+    new RegExp(
+      `^labops needs Node\\.js 22\\.19 or newer \\(Node 24 recommended\\); this is Node ${version.replace(/\./g, "\\.")}\\. Get Node 24 beside the system one: npm install --prefix \\.tools/node24 node@24`,
+      "m",
+    );
+
+  it("is named in one line by every npm entry point, which exits non-zero", () => {
+    for (const args of [["run", "demo"], ["start"], ["test"], ["run", "emulators"], ["run", "bench"]]) {
+      const result = spawnSync("npm", ["--silent", ...args], {
+        cwd: root,
+        // /usr/bin first: npm and node are the system's.
+        env: { PATH: `/usr/bin:/bin`, HOME: process.env.HOME ?? "/tmp" },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(result.status, args.join(" ")).not.toBe(0);
+      const lines = result.stderr.split("\n").filter((l) => l.startsWith("labops"));
+      expect(lines, args.join(" ")).toHaveLength(1);
+      expect(lines[0]).toMatch(oneLine(OLD_NODE ?? ""));
+      expect(result.stderr + result.stdout).not.toContain("ERR_UNKNOWN_FILE_EXTENSION");
+    }
+  }, 120_000);
+
+  it("stops vitest before a single test runs", () => {
+    const result = spawnSync(
+      "/usr/bin/node",
+      ["node_modules/vitest/vitest.mjs", "run", "test/unit/config.test.ts"],
+      {
+        cwd: root,
+        env: { PATH: "/usr/bin:/bin" },
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(oneLine(OLD_NODE ?? ""));
+    expect(result.stdout).not.toMatch(/Tests\s+\d+ passed/);
+  }, 70_000);
+});
+
 describe("SIGTERM", () => {
   it("stops taking work, drains the worker and exits 0 with nothing left active", async () => {
     const { spawn } = await import("node:child_process");

@@ -49,6 +49,71 @@ describe("loadConfig", () => {
     expect(error.message).toMatch(/PORT: is not valid: set a TCP port/);
   });
 
+  it("names malformed and missing variables in the same message, never in rounds", () => {
+    const error = problems(
+      testEnv({
+        PORT: "http",
+        LABOPS_TIME_SCALE: "0",
+        SLACK_BOT_TOKEN: undefined,
+        AZURE_TENANT_ID: undefined,
+        LABOPS_SECRET_KEY: "short",
+        LABOPS_DEFAULT_TTL: "30d",
+      }),
+    );
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      "AZURE_TENANT_ID",
+      "LABOPS_DEFAULT_TTL",
+      "LABOPS_SECRET_KEY",
+      "LABOPS_TIME_SCALE",
+      "PORT",
+      "SLACK_BOT_TOKEN",
+    ]);
+    expect(error.message).toMatch(/6 settings need attention/);
+  });
+
+  it("names a variable once, as not valid, rather than also as missing", () => {
+    const error = problems(
+      testEnv({ SLACK_BOT_TOKEN: "xoxp-1-user", AZURE_SUBSCRIPTION_ID: "Pay-As-You-Go" }),
+    );
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      "AZURE_SUBSCRIPTION_ID",
+      "SLACK_BOT_TOKEN",
+    ]);
+  });
+
+  it("says what is wrong with a REDIS_URL of another scheme, without quoting it", () => {
+    const error = problems(testEnv({ REDIS_URL: "http://user:pw-canary@redis.example:6379" }));
+    expect(error.message).toMatch(
+      /REDIS_URL: starts with http:\/\/ but labops speaks the Redis protocol: set redis:\/\/HOST:6379, or rediss:\/\//,
+    );
+    expect(error.message).not.toMatch(/is not valid: is not valid/);
+    expect(error.message).not.toContain("pw-canary");
+    expect(problems(testEnv({ REDIS_URL: "localhost:6379" })).message).toMatch(
+      /REDIS_URL: has no redis:\/\/ in front/,
+    );
+    expect(problems(testEnv({ REDIS_URL: "not a url" })).message).toMatch(
+      /REDIS_URL: is not a URL: set redis:/,
+    );
+  });
+
+  it("refuses a Slack user token as the bot token, and takes a rotating bot token", () => {
+    expect(problems(testEnv({ SLACK_BOT_TOKEN: "xoxp-1234-user" })).message).toMatch(
+      /SLACK_BOT_TOKEN: is a user token \(xoxp-…\), which acts as a person: set the Bot User OAuth Token \(xoxb-…\)/,
+    );
+    expect(problems(testEnv({ SLACK_BOT_TOKEN: "xapp-1-A1-x" })).message).toMatch(
+      /SLACK_BOT_TOKEN: is not a bot token: set the Bot User OAuth Token/,
+    );
+    expect(loadConfig(testEnv({ SLACK_BOT_TOKEN: "xoxe.xoxb-1-rotating" })).slack?.botToken).toBe(
+      "xoxe.xoxb-1-rotating",
+    );
+  });
+
+  it("refuses a subscription given by name instead of its GUID", () => {
+    expect(problems(testEnv({ AZURE_SUBSCRIPTION_ID: "Pay-As-You-Go" })).message).toMatch(
+      /AZURE_SUBSCRIPTION_ID: is not a subscription id: set the GUID shown by `az account show --query id`/,
+    );
+  });
+
   it("asks for a chat platform when none is configured, naming SLACK_SIGNING_SECRET", () => {
     const error = problems(testEnv({ SLACK_SIGNING_SECRET: undefined, SLACK_BOT_TOKEN: undefined }));
     expect(error.message).toMatch(/SLACK_SIGNING_SECRET: is missing, and no chat platform is configured/);
