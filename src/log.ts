@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type DestinationStream, type Logger, pino } from "pino";
+import { isValidRef, type SpanRef, type Tracing } from "./ports/tracing.ts";
 
 export type { Logger } from "pino";
 
@@ -37,6 +38,8 @@ export interface LoggerOptions {
   /** Where lines go; stdout when absent. Tests pass a stream to read what was logged. */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
+  /** When it is enabled, every line written while a span is active carries `trace_id` and `span_id`. */
+  tracing?: Tracing;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -47,6 +50,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(options.tracing?.enabled ? { mixin: traceMixin(options.tracing) } : {}),
     },
     options.destination,
   );
@@ -63,4 +67,24 @@ export function withCorrelation(
   fields: Record<string, unknown> = {},
 ): Logger {
   return logger.child({ correlationId, ...fields });
+}
+
+const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The log fields of a span: the names OpenTelemetry's log data model uses. */
+export function traceFields(ref: SpanRef): { trace_id: string; span_id: string } {
+  return { trace_id: ref.traceId, span_id: ref.spanId };
+}
+
+/** A pino mixin that adds the active span's ids to each line (nothing when no span is active). */
+export function traceMixin(tracing: Tracing): () => Readonly<Record<string, string>> {
+  return () => {
+    const ref = tracing.active();
+    return ref ? traceFields(ref) : NO_FIELDS;
+  };
+}
+
+/** A child logger bound to one span, for code that logs about a span outside of it. */
+export function withSpan(logger: Logger, ref: SpanRef | undefined): Logger {
+  return isValidRef(ref) ? logger.child(traceFields(ref)) : logger;
 }

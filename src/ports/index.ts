@@ -12,4 +12,5 @@ export * from "./queue.ts";
 export * from "./rate.ts";
 export * from "./registry.ts";
 export * from "./scheduler.ts";
+export * from "./tracing.ts";
 export * from "./watcher.ts";

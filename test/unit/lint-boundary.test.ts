@@ -52,6 +52,16 @@ describe("the src/ import boundary", () => {
     expect(result.output).toMatch(/src\/ is the core/);
   });
 
+  it.each(["@opentelemetry/api", "@opentelemetry/sdk-trace"])(
+    "rejects %s under src/ and points at the Tracing port",
+    (sdk) => {
+      const result = lint({ "src/labs/x.ts": `import { x } from "${sdk}";\nexport const y = x;\n` });
+      expect(result.ok).toBe(false);
+      expect(result.output).toMatch(/noRestrictedImports/);
+      expect(result.output).toMatch(/src\/ is the core: start spans through the Tracing port/);
+    },
+  );
+
   it.each([
     ["src/labs/x.ts", "../../adapters/azure/lab-azure.ts"],
     ["src/x.ts", "../jobs/worker.ts"],
@@ -78,6 +88,7 @@ describe("the src/ import boundary", () => {
   it("allows the same import in an adapter, and plain libraries in src/", () => {
     const result = lint({
       "adapters/slack/x.ts": 'import { x } from "@slack/bolt";\nexport const y = x;\n',
+      "adapters/otel/x.ts": 'import { trace } from "@opentelemetry/api";\nexport const y = trace;\n',
       "src/ok.ts": 'import { z } from "zod";\nexport const y = z;\n',
     });
     expect(result.output).not.toMatch(/noRestrictedImports/);
