@@ -1,9 +1,28 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
+import {
+  duration,
+  GUID,
+  httpsUrl,
+  optionalText,
+  parseDuration,
+  priceOverrides,
+  redisUrlProblem,
+  textWithDefault,
+  wholeNumber,
+} from "./config-fields.ts";
+import {
+  type AzureConfig,
+  type Config,
+  type Env,
+  ROLES,
+  type Role,
+  type SlackConfig,
+  type TeamsConfig,
+} from "./config-types.ts";
 import { CONFIG_VARIABLES } from "./config-variables.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
-import type { PriceOverride } from "./labs/prices.ts";
 
 /**
  * Configuration comes only from the environment, read by a function of `env`
@@ -14,146 +33,18 @@ import type { PriceOverride } from "./labs/prices.ts";
  * reveals more.
  */
 
-export type Role = "web" | "worker" | "watcher";
-export const ROLES: readonly Role[] = ["web", "worker", "watcher"];
-
+export { parseDuration } from "./config-fields.ts";
+export type {
+  AzureConfig,
+  Config,
+  Env,
+  Role,
+  SlackConfig,
+  TeamsAppType,
+  TeamsConfig,
+} from "./config-types.ts";
 export type { ConfigVariable } from "./config-variables.ts";
-export { CONFIG_VARIABLES };
-
-export interface SlackConfig {
-  /** Empty in Socket Mode, where there is no request to verify. */
-  signingSecret: string;
-  botToken: string;
-  appToken: string | undefined;
-  apiUrl: string;
-}
-
-export type TeamsAppType = "SingleTenant" | "MultiTenant" | "UserAssignedMSI";
-
-export interface TeamsConfig {
-  appId: string;
-  appPassword: string | undefined;
-  tenantId: string | undefined;
-  appType: TeamsAppType;
-  openIdMetadataUrl: string;
-  tokenIssuer: string;
-  loginUrl: string;
-}
-
-export interface AzureConfig {
-  subscriptionId: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string | undefined;
-  federatedTokenFile: string | undefined;
-  authorityHost: string;
-  location: string;
-  armEndpoint: string;
-}
-
-export interface Config {
-  port: number;
-  /** Address the HTTP server listens on. */
-  host: string;
-  redisUrl: string;
-  roles: ReadonlySet<Role>;
-  redisPrefix: string;
-  secretKey: Buffer;
-  logLevel: string;
-  slack: SlackConfig | undefined;
-  teams: TeamsConfig | undefined;
-  azure: AzureConfig | undefined;
-  /** PEM text of LABOPS_CA_FILE, read at start-up. */
-  caPem: string | undefined;
-  admins: readonly string[];
-  defaultTtlMs: number;
-  maxTtlMs: number;
-  workerConcurrency: number;
-  jobLockMs: number;
-  adminToken: string | undefined;
-  timeScale: number;
-  /** The shape of every lab: its nodes' VM size and count. */
-  lab: { vmSize: string; nodeCount: number };
-  /** LABOPS_PRICES: per-location price overrides. */
-  prices: Record<string, PriceOverride>;
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-const DURATION = /^(\d+)(m|h|d)$/;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** "90m", "8h", "2d" → milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  const [, amount, unit] = match;
-  if (amount === undefined || unit === undefined) return undefined;
-  return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
-}
-
-function defaultOf(name: string): string {
-  const v = CONFIG_VARIABLES.find((c) => c.name === name);
-  if (!v || v.default === "–") throw new Error(`${name} has no default`);
-  return v.default;
-}
-
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-const optionalText = z.preprocess(blankToUndefined, z.string().optional());
-const textWithDefault = (name: string) => z.preprocess(blankToUndefined, z.string().default(defaultOf(name)));
-const httpsUrl = (name: string, what: string) =>
-  textWithDefault(name).pipe(
-    z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
-      message: `set an http(s) URL of ${what}`,
-    }),
-  );
-const duration = (name: string) =>
-  textWithDefault(name).pipe(
-    z.string().refine((v) => parseDuration(v) !== undefined, {
-      message: "set a duration such as 90m, 8h or 2d",
-    }),
-  );
-const wholeNumber = (name: string, what: string, min: number, max: number) =>
-  textWithDefault(name).pipe(
-    z
-      .string()
-      .regex(/^\d+$/, { message: `set ${what}` })
-      .transform(Number)
-      .refine((n) => n >= min && n <= max, { message: `set ${what}` }),
-  );
-
-const price = z.number().finite().nonnegative();
-const priceOverrides = z.record(
-  z.string().regex(/^[a-z0-9]+$/i),
-  z
-    .object({
-      vm: z.record(z.string(), price).optional(),
-      clusterTier: z.record(z.string(), price).optional(),
-      osDisk: price.optional(),
-      loadBalancer: price.optional(),
-      publicIp: price.optional(),
-      vault: price.optional(),
-    })
-    .strict(),
-);
-
-const REDIS_EXAMPLE = "redis://HOST:6379, or rediss://HOST:6380 for TLS (e.g. redis://127.0.0.1:6379)";
-
-/** What is wrong with a REDIS_URL, in words that never quote it (it may hold a password). */
-function redisUrlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return `is not a URL: set ${REDIS_EXAMPLE}`;
-  const url = new URL(value);
-  if (!value.includes("://")) return `has no redis:// in front: set ${REDIS_EXAMPLE}`;
-  if (!/^rediss?:$/.test(url.protocol)) {
-    // The scheme alone is safe to echo, and says what went wrong.
-    const scheme = /^[a-z][a-z0-9+.-]{0,15}:$/i.test(url.protocol) ? `${url.protocol}//` : "another scheme";
-    return `starts with ${scheme} but labops speaks the Redis protocol: set ${REDIS_EXAMPLE}`;
-  }
-  if (url.hostname === "") return `names no host: set ${REDIS_EXAMPLE}`;
-  return undefined;
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { CONFIG_VARIABLES, ROLES };
 
 const schema = z.object({
   PORT: wholeNumber("PORT", "a TCP port number between 1 and 65535 (0 picks a free one)", 0, 65535),

@@ -75,29 +75,6 @@ export class CancelledError extends LabopsError {
   }
 }
 
-/**
- * Waits `ms`, or rejects with CancelledError as soon as `signal` fires (at once if it already has).
- * @deprecated Take a Clock (src/clock.ts) and use `clock.sleep`. Kept only for
- * adapters/kubernetes/cluster.ts's request retries until that adapter is given a Clock.
- */
-export function cancellableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new CancelledError());
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 export function isRetryable(error: unknown): boolean {
   return error instanceof ExternalError && error.retryable;
 }
