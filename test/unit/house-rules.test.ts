@@ -58,15 +58,16 @@ describe("small rooms", () => {
   });
 });
 
+/** The old sketch's name, spelled so that this file does not match itself (a plain grep must find nothing). */
+const CITATION = new RegExp(["DES", "IGN"].join(""));
+
 describe("a repository that explains itself", () => {
   it("no file cites the design document that is not in the repository", () => {
     const text = (p: string) => /\.(ts|md|json|ya?ml|html)$/.test(p) || p.endsWith("Dockerfile");
     const all = ["src", "jobs", "adapters", "app", "emulators", "bench", "infra", "docs", "test"]
       .flatMap((d) => files(d, text))
       .concat(["README.md", "biome.json", "package.json", "Dockerfile"].map((f) => join(root, f)));
-    const citing = all.filter(
-      (f) => f !== join(root, "test/unit/house-rules.test.ts") && /DESIGN/.test(readFileSync(f, "utf8")),
-    );
+    const citing = all.filter((f) => CITATION.test(readFileSync(f, "utf8")));
     expect(citing.map(rel)).toEqual([]);
   });
 
