@@ -10,6 +10,8 @@ describe("observability", () => {
   let web: Running;
   let worker: Running;
   const adminToken = "operators-only-token-0123456789";
+  const admin = { authorization: `Bearer ${adminToken}` };
+  const wrong = { authorization: "Bearer wrong" };
 
   beforeAll(async () => {
     slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
@@ -36,7 +38,10 @@ describe("observability", () => {
     const client = new SlackRequestClient(`http://127.0.0.1:${web.port}/slack/events`, TEST_SIGNING_SECRET);
     await client.slashCommand({ command: "/lab", text: "list", channel: "C0OBS" });
     await client.slashCommand({ command: "/lab", text: "create Bad_Name", channel: "C0OBS" });
-    const res = await fetch(`http://127.0.0.1:${web.port}/metrics`);
+    // Issue 14, finding 9: /metrics is behind the admin token on the public port.
+    expect((await fetch(`http://127.0.0.1:${web.port}/metrics`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: wrong })).status).toBe(401);
+    const res = await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: admin });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/labops_commands_total\{platform="slack",kind="lab.list",outcome="queued"\} 1/);
@@ -48,7 +53,8 @@ describe("observability", () => {
   it("answers health, readiness and metrics on the worker role too", async () => {
     expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`, { headers: admin })).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`)).status).toBe(401);
     // Chat endpoints belong to the web role only.
     expect((await fetch(`http://127.0.0.1:${worker.port}/slack/events`, { method: "POST" })).status).toBe(
       404,
@@ -67,4 +73,5 @@ describe("observability", () => {
       200,
     );
   });
+
 });
