@@ -61,7 +61,10 @@ export function mountQueueDashboard(
       queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
       serverAdapter: adapter,
     });
-    app.use(ADMIN_PATH, adminGuard(options.token), adapter.getRouter());
+    // The board is an express app of its own, which would announce itself: it must not.
+    const board: Express = adapter.getRouter();
+    board.disable("x-powered-by");
+    app.use(ADMIN_PATH, adminGuard(options.token), board);
   }
   return {
     async counts() {

@@ -74,4 +74,28 @@ describe("observability", () => {
     );
   });
 
+  it("sends the usual security headers on every answer", async () => {
+    const answers = [
+      await fetch(`http://127.0.0.1:${web.port}/healthz`),
+      await fetch(`http://127.0.0.1:${web.port}/readyz`),
+      await fetch(`http://127.0.0.1:${web.port}/metrics`),
+      await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/admin/queues`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/admin/queues/api/queues`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/no-such-path`),
+      await fetch(`http://127.0.0.1:${web.port}/slack/events`, { method: "POST", body: "x" }),
+      await fetch(`http://127.0.0.1:${worker.port}/healthz`),
+    ];
+    for (const res of answers) {
+      const where = `${res.url} ${res.status}`;
+      expect(res.headers.get("x-content-type-options"), where).toBe("nosniff");
+      expect(res.headers.get("x-frame-options"), where).toBe("DENY");
+      expect(res.headers.get("content-security-policy") ?? "", where).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("referrer-policy"), where).toBe("no-referrer");
+      expect(res.headers.get("x-powered-by"), where).toBeNull();
+    }
+    for (const res of [answers[0], answers[1], answers[3], answers[5], answers[7]]) {
+      expect(res?.headers.get("cache-control"), res?.url).toBe("no-store");
+    }
+  });
 });
