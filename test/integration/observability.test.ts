@@ -74,6 +74,27 @@ describe("observability", () => {
     );
   });
 
+  it("keeps Bull Board read-only: retry, clean, remove, add and pause are refused", async () => {
+    const api = `http://127.0.0.1:${web.port}/admin/queues/api/queues`;
+    const json = { ...admin, "content-type": "application/json" };
+    for (const [method, path] of [
+      ["PUT", "/commands/retry/failed"],
+      ["PUT", "/commands/clean/completed"],
+      ["PUT", "/commands/some-job/remove"],
+      ["PUT", "/commands/some-job/retry/failed"],
+      ["PUT", "/commands/empty"],
+      ["PUT", "/commands/obliterate"],
+      ["POST", "/commands/add"],
+      ["PUT", "/pause"],
+    ] as const) {
+      const res = await fetch(`${api}${path}`, { method, headers: json, body: "{}" });
+      expect([403, 405], `${method} ${path}`).toContain(res.status);
+    }
+    const queues = await (await fetch(api, { headers: admin })).json();
+    expect(JSON.stringify(queues)).toMatch(/"readOnlyMode":true/);
+    expect(JSON.stringify(queues)).not.toMatch(/"readOnlyMode":false/);
+  });
+
   it("sends the usual security headers on every answer", async () => {
     const answers = [
       await fetch(`http://127.0.0.1:${web.port}/healthz`),
