@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
-import type { Express } from "express";
+import type { Express, NextFunction, Request, Response } from "express";
 import { createWebServer } from "../adapters/http/server.ts";
 import { PrometheusMetrics } from "../adapters/metrics/prometheus.ts";
-import { mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
+import { adminGuard, mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
 import { createRedis } from "../jobs/connection.ts";
 import { systemClock } from "../src/clock.ts";
 import { type Config, loadConfig } from "../src/config.ts";
@@ -71,7 +71,10 @@ export async function startLabops(options: StartOptions): Promise<Running> {
           token: config.adminToken,
           ...(options.queueName ? { queueName: options.queueName } : {}),
         });
-        app.get("/metrics", async (_req, res) => {
+        // Metrics say what runs and how much: operators only, behind the same token as Bull Board;
+        // without LABOPS_ADMIN_TOKEN they are not served at all.
+        const metricsGuard = config.adminToken ? adminGuard(config.adminToken) : metricsOff;
+        app.get("/metrics", metricsGuard, async (_req, res) => {
           if (metrics instanceof PrometheusMetrics) {
             const counts = (await dashboard?.counts().catch(() => [])) ?? [];
             for (const c of counts) metrics.queueJobs.set({ queue: c.queue, state: c.state }, c.count);
@@ -124,6 +127,11 @@ export async function startLabops(options: StartOptions): Promise<Running> {
  * (jobs/connection.ts `whenReady`); when it never answers, one message that
  * names where labops looked (without the password) and what to check.
  */
+/** /metrics when no LABOPS_ADMIN_TOKEN is set: not served, and says why. */
+function metricsOff(_req: Request, res: Response, _next: NextFunction): void {
+  res.status(404).json({ error: "/metrics is served only with LABOPS_ADMIN_TOKEN set, as a bearer token." });
+}
+
 function redisUnreachable(error: unknown): string | undefined {
   if (!(error instanceof Error) || !/^Redis did not become ready within (\d+) ms/.test(error.message))
     return undefined;

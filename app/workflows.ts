@@ -14,6 +14,7 @@ import { labProcessors, type WorkflowDeps } from "../jobs/processors/index.ts";
 import { BullLabScheduler } from "../jobs/scheduler.ts";
 import { type Clock, systemClock } from "../src/clock.ts";
 import type { Config } from "../src/config.ts";
+import { fingerprintKey } from "../src/crypto.ts";
 import { DEFAULT_LAB_SHAPE } from "../src/labs/create-plan.ts";
 import { CapacityPreflight } from "../src/labs/preflight.ts";
 import { PRICES, withOverrides } from "../src/labs/prices.ts";
@@ -120,6 +121,7 @@ export function createWorkflows(
         }
       : {}),
     prices: withOverrides(PRICES, config.prices),
+    fingerprintKey: fingerprintKey(config.secretKey),
     clock,
     ...options.overrides,
   };

@@ -34,6 +34,13 @@ export function adminGuard(token: string) {
   };
 }
 
+/** Bull Board's own read-only mode covers its queue actions; this also refuses the board-wide ones. */
+function readOnly(req: Request, res: Response, next: NextFunction) {
+  if (req.method === "GET" || req.method === "HEAD") return next();
+  res.setHeader("allow", "GET, HEAD");
+  res.status(405).json({ error: "The queue dashboard is read-only." });
+}
+
 export interface QueueDashboard {
   /** Job counts by queue and state, for the metrics gauge. */
   counts(): Promise<Array<{ queue: string; state: string; count: number }>>;
@@ -41,7 +48,7 @@ export interface QueueDashboard {
 }
 
 /**
- * Bull Board for operators at /admin/queues, behind LABOPS_ADMIN_TOKEN.
+ * Bull Board for operators at /admin/queues, behind LABOPS_ADMIN_TOKEN, read-only.
  * Without a token the page is not mounted at all; the queues are still
  * sampled for /metrics.
  */
@@ -57,11 +64,16 @@ export function mountQueueDashboard(
   if (app && options.token) {
     const adapter = new ExpressAdapter();
     adapter.setBasePath(ADMIN_PATH);
+    // Read-only: operators look, they do not retry, clean, remove, add or pause jobs from a
+    // browser (a retried destroy or a removed expiry is a command nobody typed or audited).
     createBullBoard({
-      queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+      queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
       serverAdapter: adapter,
     });
-    app.use(ADMIN_PATH, adminGuard(options.token), adapter.getRouter());
+    // The board is an express app of its own, which would announce itself: it must not.
+    const board: Express = adapter.getRouter();
+    board.disable("x-powered-by");
+    app.use(ADMIN_PATH, adminGuard(options.token), readOnly, board);
   }
   return {
     async counts() {

@@ -176,7 +176,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "LABOPS_ADMIN_TOKEN",
     default: "–",
     secret: true,
-    description: "Bearer token for the operator pages (`/admin/queues`); unset disables them.",
+    description: "Bearer token for the operator pages (`/admin/queues`, `/metrics`); unset disables them.",
   },
   {
     name: "LABOPS_VM_SIZE",

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
 import { LabopsError } from "./errors.ts";
 import { SecretValue } from "./secret-value.ts";
 
@@ -41,8 +41,21 @@ export function unseal(sealed: string, key: Buffer, context: string): SecretValu
   }
 }
 
-/** A short, non-reversible fingerprint of a value, safe to show ("sha256:1a2b3c4d"). */
-export function fingerprint(value: SecretValue | string): string {
+/**
+ * The key of the fingerprints the rotation card shows: derived from
+ * LABOPS_SECRET_KEY with HKDF-SHA256 under its own label, so it is never the
+ * sealing key itself and knowing a fingerprint says nothing about it.
+ */
+export function fingerprintKey(secretKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "labops fingerprint v1", 32));
+}
+
+/**
+ * A short fingerprint of a value, safe to show to a channel ("hmac:1a2b3c4d"):
+ * HMAC-SHA256 under `fingerprintKey`, so a short value (a word, a PIN) cannot
+ * be found by hashing guesses, as an unkeyed sha256 prefix could be.
+ */
+export function fingerprint(value: SecretValue | string, key: Buffer): string {
   const text = typeof value === "string" ? value : value.reveal();
-  return `sha256:${createHash("sha256").update(text, "utf8").digest("hex").slice(0, 8)}`;
+  return `hmac:${createHmac("sha256", key).update(text, "utf8").digest("hex").slice(0, 8)}`;
 }

@@ -35,6 +35,17 @@ export function createWebServer(options: WebServerOptions): WebServer {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", true);
+  // First, so every answer carries them, the raw chat routes and the error handler's included:
+  // no sniffing, no framing (old and new header), no referrer, and nothing cached (every
+  // answer here is an API answer or an operator page).
+  app.use((_req, res, next) => {
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("X-Frame-Options", "DENY");
+    res.setHeader("Content-Security-Policy", "frame-ancestors 'none'");
+    res.setHeader("Referrer-Policy", "no-referrer");
+    res.setHeader("Cache-Control", "no-store");
+    next();
+  });
 
   for (const route of options.rawRoutes) {
     app.post(route.path, (req, res) => {
@@ -62,6 +73,11 @@ export function createWebServer(options: WebServerOptions): WebServer {
   });
 
   options.extend?.(app);
+
+  // No route: a short JSON 404 of ours, with the headers above (express's own page replaces them).
+  app.use((_req, res) => {
+    res.status(404).json({ error: "not found" });
+  });
 
   // Last: express's own handler answers a body parser's refusal (too large, bad JSON, unknown
   // charset) with an HTML page holding the stack trace. Say what it is, in JSON, and no more.

@@ -30,6 +30,8 @@ export interface WorkflowDeps {
   preflight?: Pick<CapacityPreflight, "check" | "release">;
   /** Prices for the cost lines of cards (none: no cost shown). */
   prices?: PriceBook;
+  /** The key of the rotation card's fingerprint (`fingerprintKey(LABOPS_SECRET_KEY)`), never the sealing key. */
+  fingerprintKey: Buffer;
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
 }

@@ -59,7 +59,7 @@ export async function writeAndHandOff(
     text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
     fields: [
       { label: "New version", value: shortVersion(version) },
-      { label: "Fingerprint", value: fingerprint(spec.value) },
+      { label: "Fingerprint", value: fingerprint(spec.value, deps.fingerprintKey) },
     ],
     footer: `ref ${correlationId}`,
   };

@@ -78,6 +78,10 @@ function splitArgs(
     const raw = word === "-y" ? "yes" : word.slice(2);
     const eq = raw.indexOf("=");
     const name = (eq >= 0 ? raw.slice(0, eq) : raw).toLowerCase();
+    // A repeated option is refused rather than silently taking the last one.
+    if (flags.has(name)) {
+      return reject(`\`--${name}\` is given twice: give it once. ${usageLine(kind)}`);
+    }
     if (booleans.includes(name)) {
       flags.set(name, true);
       continue;
@@ -223,6 +227,11 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
       if (name === undefined) return reject(`Which lab? ${usageLine("lab.extend")}`);
       const bad = labName(name, "lab.extend") ?? tooMany(args, 1, "lab.extend");
       if (bad) return bad;
+      if (args.flags.has("by") && args.flags.has("ttl")) {
+        return reject(
+          `\`--by\` and \`--ttl\` are the same option here: give one. ${usageLine("lab.extend")}`,
+        );
+      }
       const by = args.flags.get("by") ?? args.flags.get("ttl");
       let byMs: number | undefined;
       if (typeof by === "string") {

@@ -151,6 +151,9 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     );
     expect((await podEnvs("team-a")).map((e) => e.PODINFO_UI_COLOR)).toEqual(["orange", "orange"]);
     expect(cardOf(rotation)).not.toContain("orange");
+    // Issue 14, finding 4: a keyed fingerprint, not sha256("orange")[:8], which anyone can look up.
+    expect(cardOf(rotation)).toMatch(/hmac:[0-9a-f]{8}/);
+    expect(cardOf(rotation)).not.toContain("1b4c9133");
   }, 60_000);
 
   it("rolls a secret back to its previous version and follows that to every pod", async () => {

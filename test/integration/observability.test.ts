@@ -10,6 +10,8 @@ describe("observability", () => {
   let web: Running;
   let worker: Running;
   const adminToken = "operators-only-token-0123456789";
+  const admin = { authorization: `Bearer ${adminToken}` };
+  const wrong = { authorization: "Bearer wrong" };
 
   beforeAll(async () => {
     slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
@@ -36,7 +38,10 @@ describe("observability", () => {
     const client = new SlackRequestClient(`http://127.0.0.1:${web.port}/slack/events`, TEST_SIGNING_SECRET);
     await client.slashCommand({ command: "/lab", text: "list", channel: "C0OBS" });
     await client.slashCommand({ command: "/lab", text: "create Bad_Name", channel: "C0OBS" });
-    const res = await fetch(`http://127.0.0.1:${web.port}/metrics`);
+    // Issue 14, finding 9: /metrics is behind the admin token on the public port.
+    expect((await fetch(`http://127.0.0.1:${web.port}/metrics`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: wrong })).status).toBe(401);
+    const res = await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: admin });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/labops_commands_total\{platform="slack",kind="lab.list",outcome="queued"\} 1/);
@@ -48,7 +53,8 @@ describe("observability", () => {
   it("answers health, readiness and metrics on the worker role too", async () => {
     expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${worker.port}/readyz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`, { headers: admin })).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${worker.port}/metrics`)).status).toBe(401);
     // Chat endpoints belong to the web role only.
     expect((await fetch(`http://127.0.0.1:${worker.port}/slack/events`, { method: "POST" })).status).toBe(
       404,
@@ -66,5 +72,51 @@ describe("observability", () => {
     expect((await fetch(`${base}/api/queues`, { headers: { authorization: `Basic ${basic}` } })).status).toBe(
       200,
     );
+  });
+
+  it("keeps Bull Board read-only: retry, clean, remove, add and pause are refused", async () => {
+    const api = `http://127.0.0.1:${web.port}/admin/queues/api/queues`;
+    const json = { ...admin, "content-type": "application/json" };
+    for (const [method, path] of [
+      ["PUT", "/commands/retry/failed"],
+      ["PUT", "/commands/clean/completed"],
+      ["PUT", "/commands/some-job/remove"],
+      ["PUT", "/commands/some-job/retry/failed"],
+      ["PUT", "/commands/empty"],
+      ["PUT", "/commands/obliterate"],
+      ["POST", "/commands/add"],
+      ["PUT", "/pause"],
+    ] as const) {
+      const res = await fetch(`${api}${path}`, { method, headers: json, body: "{}" });
+      expect([403, 405], `${method} ${path}`).toContain(res.status);
+    }
+    const queues = await (await fetch(api, { headers: admin })).json();
+    expect(JSON.stringify(queues)).toMatch(/"readOnlyMode":true/);
+    expect(JSON.stringify(queues)).not.toMatch(/"readOnlyMode":false/);
+  });
+
+  it("sends the usual security headers on every answer", async () => {
+    const answers = [
+      await fetch(`http://127.0.0.1:${web.port}/healthz`),
+      await fetch(`http://127.0.0.1:${web.port}/readyz`),
+      await fetch(`http://127.0.0.1:${web.port}/metrics`),
+      await fetch(`http://127.0.0.1:${web.port}/metrics`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/admin/queues`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/admin/queues/api/queues`, { headers: admin }),
+      await fetch(`http://127.0.0.1:${web.port}/no-such-path`),
+      await fetch(`http://127.0.0.1:${web.port}/slack/events`, { method: "POST", body: "x" }),
+      await fetch(`http://127.0.0.1:${worker.port}/healthz`),
+    ];
+    for (const res of answers) {
+      const where = `${res.url} ${res.status}`;
+      expect(res.headers.get("x-content-type-options"), where).toBe("nosniff");
+      expect(res.headers.get("x-frame-options"), where).toBe("DENY");
+      expect(res.headers.get("content-security-policy") ?? "", where).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("referrer-policy"), where).toBe("no-referrer");
+      expect(res.headers.get("x-powered-by"), where).toBeNull();
+    }
+    for (const res of [answers[0], answers[1], answers[3], answers[5], answers[7]]) {
+      expect(res?.headers.get("cache-control"), res?.url).toBe("no-store");
+    }
   });
 });

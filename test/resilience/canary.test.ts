@@ -9,6 +9,9 @@ import { waitFor } from "../helpers/env.ts";
 import { dumpRedis, findCanary } from "../helpers/sinks.ts";
 import { clientsFor } from "../integration/azure-emulator-helpers.ts";
 
+/** /metrics is served behind the admin token (issue 14, finding 9). */
+const CANARY_ADMIN_TOKEN = "canary-operators-token-0123456789";
+
 const TIME_SCALE = 1_000;
 
 interface Rotation {
@@ -50,7 +53,10 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
       }) as typeof stream.write;
     }
     cloud = await startEmulatedCloud({ timeScale: TIME_SCALE });
-    w = await startWorld({ cloud, env: { LABOPS_LOG_LEVEL: "debug" } });
+    w = await startWorld({
+      cloud,
+      env: { LABOPS_LOG_LEVEL: "debug", LABOPS_ADMIN_TOKEN: CANARY_ADMIN_TOKEN },
+    });
   });
   afterAll(async () => {
     process.stdout.write = originalWrites.out;
@@ -140,7 +146,9 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
     }
 
     // Gather every sink while the bot still runs (metrics, Redis), then stop it so every log line is written.
-    const metricsRes = await fetch(`http://127.0.0.1:${w.bot.port}/metrics`);
+    const metricsRes = await fetch(`http://127.0.0.1:${w.bot.port}/metrics`, {
+      headers: { authorization: `Bearer ${CANARY_ADMIN_TOKEN}` },
+    });
     expect(metricsRes.status).toBe(200);
     const metrics = await metricsRes.text();
     const audit = JSON.stringify(await new RedisAuditLog(w.redis, w.prefix).recent({ limit: 1_000 }));

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { fromWire, toWire } from "../../src/commands/envelope.ts";
 import { parseCommandText } from "../../src/commands/parse.ts";
-import { fingerprint, seal, unseal } from "../../src/crypto.ts";
+import { fingerprint, fingerprintKey, seal, unseal } from "../../src/crypto.ts";
 import type { CommandEnvelope } from "../../src/ports/queue.ts";
 import { SecretValue } from "../../src/secret-value.ts";
 
@@ -37,7 +37,18 @@ describe("sealed secret values", () => {
   });
 
   it("fingerprints without revealing", () => {
-    expect(fingerprint(new SecretValue("orange"))).toMatch(/^sha256:[0-9a-f]{8}$/);
-    expect(fingerprint("orange")).toBe(fingerprint(new SecretValue("orange")));
+    const fp = fingerprintKey(key);
+    expect(fingerprint(new SecretValue("orange"), fp)).toMatch(/^hmac:[0-9a-f]{8}$/);
+    expect(fingerprint("orange", fp)).toBe(fingerprint(new SecretValue("orange"), fp));
+  });
+
+  it("keys the fingerprint, so a short value cannot be found by hashing guesses (issue 14, finding 4)", () => {
+    const sha = createHash("sha256").update("orange", "utf8").digest("hex").slice(0, 8);
+    const shown = fingerprint("orange", fingerprintKey(key));
+    expect(shown).not.toContain(sha);
+    expect(shown).not.toBe(fingerprint("orange", fingerprintKey(randomBytes(32))));
+    // Derived under its own label: the fingerprint key is not the sealing key.
+    expect(fingerprintKey(key).equals(key)).toBe(false);
+    expect(fingerprintKey(key).equals(fingerprintKey(key))).toBe(true);
   });
 });

@@ -93,6 +93,13 @@ describe("command grammar", () => {
     ["secret rotate bad_name x", /not a valid secret name/],
     ["secret list --lab BAD", /not a valid lab name/],
     ["deploy everything", /did not understand/],
+    // Issue 14, finding 9: a repeated option is refused, not silently the last one.
+    ["secret list --lab team-a --lab team-b", /`--lab` is given twice/],
+    ["lab create team-a --ttl 8h --ttl 2d", /`--ttl` is given twice/],
+    ["lab create team-a --ttl=8h --TTL 2d", /`--ttl` is given twice/],
+    ["secret rotate color x --lab=team-a --lab team-b", /`--lab` is given twice/],
+    ["lab extend team-a --by 4h --ttl 2h", /`--by` and `--ttl` are the same option/],
+    ["lab destroy team-a --yes -y", /`--yes` is given twice/],
   ])("rejects %s with one message that shows what is allowed and an example", (text, pattern) => {
     const message = rejection(text);
     expect(message).toMatch(pattern);
