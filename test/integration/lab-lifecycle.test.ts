@@ -10,6 +10,7 @@ describe("lab lifecycle: a failed create retried from chat, and expiry", () => {
   const retry = slackChannel(() => w, "C0RETRY", { id: "U0OWNER", name: "ada" });
   const expire = slackChannel(() => w, "C0EXPIRE", { id: "U0OWNER", name: "ada" });
   const broken = slackChannel(() => w, "C0BROKEN", { id: "U0OWNER", name: "ada" });
+  const extended = slackChannel(() => w, "C0EXTENDED", { id: "U0OWNER", name: "ada" });
 
   beforeAll(async () => {
     w = await startBotWorld(TIME_SCALE, { logLevel: "silent" });
@@ -120,6 +121,31 @@ describe("lab lifecycle: a failed create retried from chat, and expiry", () => {
       () => broken.roots().find((m) => /Lab team-f is destroyed/.test(m.text)),
       "the destroy card in the lab's channel",
     );
+    w.world.cloud.azure.faults.clear();
+  });
+
+  it("expires a failed lab at its new time when it was extended", { timeout: 90_000 }, async () => {
+    w.world.cloud.azure.faults.add({
+      method: "PUT",
+      path: "managedClusters/lab-team-x-aks$",
+      status: 403,
+      code: "AuthorizationFailed",
+      count: 1_000,
+    });
+    // Two hours are twelve seconds here: the create fails, and is extended, well before that.
+    await extended.say("/lab", "create team-x --ttl 2h");
+    const failed = await waitFor(() => state("team-x", "failed"), "the lab to fail", 60_000);
+    expect(await extended.say("/lab", "extend team-x --by 1h")).toMatch(/^Queued `lab extend team-x/);
+    await waitFor(
+      async () => ((await w.registry.get("team-x"))?.expiresAt ?? 0) > (failed?.expiresAt ?? 0) || undefined,
+      "the extend to move the expiry",
+    );
+    await waitFor(
+      async () => ((await w.registry.get("team-x")) === undefined ? true : undefined),
+      "the extended failed lab to expire",
+      60_000,
+    );
+    expect(w.world.cloud.azure.inventory().resources.filter((r) => r.id.includes("lab-team-x"))).toEqual([]);
     w.world.cloud.azure.faults.clear();
   });
 });
