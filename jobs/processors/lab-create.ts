@@ -113,7 +113,11 @@ async function create(
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: ctx.jobId,
     };
-    if (!(await deps.registry.create(record))) {
+    if (await deps.registry.create(record)) {
+      // Every lab expires, whether or not it ever becomes ready: the expiry (and its reminder) is
+      // scheduled with the record, and kept if the create fails, so a half-built lab is destroyed too.
+      await deps.scheduler.scheduleExpiry(lab, record.expiresAt);
+    } else {
       record = (await deps.registry.get(lab)) ?? record;
     }
   }
@@ -249,6 +253,7 @@ async function create(
     const { lastError: _dropped, ...rest } = r;
     return { ...rest, state: "ready", updatedAt: deps.clock.now() };
   });
+  // Again, in case the lab was extended while it was being built (the schedule replaces the first).
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
   await deps.preflight?.release(demand).catch(() => undefined);
   return undefined;

@@ -32,7 +32,11 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
       updatedAt: deps.clock.now(),
     }));
     if (!updated) return;
-    if (updated.state === "ready") await deps.scheduler.scheduleExpiry(record.name, expiresAt);
+    // Every lab has its expiry from its creation on, a failed one too (a lab being created is
+    // rescheduled again when it turns ready); only a lab being or already destroyed has none.
+    if (updated.state !== "destroying" && updated.state !== "destroyed") {
+      await deps.scheduler.scheduleExpiry(record.name, expiresAt);
+    }
     const capped =
       expiresAt === limit ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)` : "";
     const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;

@@ -76,6 +76,13 @@ export function resolveConversationLab(
   const here = labs.filter((l) => l.state !== "destroyed" && sameConversation(l.address, address));
   const only = here[0];
   if (here.length === 1 && only) return { ok: true, command: withLab(command, only.name) };
+  if (command.kind === "lab.status" && here.length === 0) {
+    return {
+      ok: false,
+      reason: "no_lab_here",
+      text: "This conversation has no lab. Create one with `lab create NAME`, or say `lab list` to see the labs.",
+    };
+  }
   if (command.kind === "lab.status") return { ok: true, command };
   const example =
     command.kind === "secret.list"
@@ -134,17 +141,19 @@ export function authorize(
     return { ok: true };
   }
 
-  if (!OWNER_OR_ADMIN.has(command.kind) || lab === undefined) return { ok: true };
-  const verb = command.kind.split(".")[1] ?? command.kind;
+  if (lab === undefined) return { ok: true };
   if (!live) {
     // An admin may destroy what is left of a lab whose record is gone (its resource group, its vault).
     if (command.kind === "lab.destroy" && admin) return { ok: true };
+    // Nothing to act on: answered now rather than by a job (intake adds the labs of the conversation).
     return {
       ok: false,
       reason: "no_lab",
       text: `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
     };
   }
+  if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
+  const verb = command.kind.split(".")[1] ?? command.kind;
   if (!sameConversation(live.address, address)) {
     return {
       ok: false,
@@ -161,4 +170,13 @@ export function authorize(
     };
   }
   return { ok: true };
+}
+
+/** The answer to a command about a lab that does not exist: the labs of this conversation, or how to make one. */
+export function noLabText(lab: string, address: ChatAddress, labs: readonly LabRecord[]): string {
+  const here = labs.filter((l) => l.state !== "destroyed" && sameConversation(l.address, address));
+  if (here.length === 0) {
+    return `There is no lab \`${lab}\`, and this conversation has none: create one with \`lab create NAME\`, or say \`lab list\` to see every lab.`;
+  }
+  return `There is no lab \`${lab}\`; labs here: ${here.map((l) => `\`${l.name}\``).join(", ")}.`;
 }

@@ -10,7 +10,14 @@ import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRegistry } from "../ports/registry.ts";
 import { auditEntry } from "./audit-entry.ts";
-import { authorize, commandLab, mention, resolveConversationLab, sameConversation } from "./authorize.ts";
+import {
+  authorize,
+  commandLab,
+  mention,
+  noLabText,
+  resolveConversationLab,
+  sameConversation,
+} from "./authorize.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
@@ -196,6 +203,10 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
     if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
       cmd = { kind: "lab.status", lab };
+    } else if (!decision.ok && decision.reason === "no_lab") {
+      // No confirmation, no job: the answer names the labs there are here.
+      const text = noLabText(lab, origin.address, await deps.registry.list());
+      return refused(cmd, { reason: decision.reason, text }, log);
     } else if (!decision.ok) {
       return refused(cmd, decision, log);
     }

@@ -9,6 +9,8 @@ describe("lab lifecycle: a failed create retried from chat, and expiry", () => {
   let w: BotWorld;
   const retry = slackChannel(() => w, "C0RETRY", { id: "U0OWNER", name: "ada" });
   const expire = slackChannel(() => w, "C0EXPIRE", { id: "U0OWNER", name: "ada" });
+  const broken = slackChannel(() => w, "C0BROKEN", { id: "U0OWNER", name: "ada" });
+  const extended = slackChannel(() => w, "C0EXTENDED", { id: "U0OWNER", name: "ada" });
 
   beforeAll(async () => {
     w = await startBotWorld(TIME_SCALE, { logLevel: "silent" });
@@ -88,5 +90,62 @@ describe("lab lifecycle: a failed create retried from chat, and expiry", () => {
       () => expire.roots().find((m) => /Lab team-e is destroyed/.test(m.text)),
       "the destroy card in the lab's channel",
     );
+  });
+
+  it("destroys a lab that failed half-built at its expiry: nothing of it left in Azure", {
+    timeout: 90_000,
+  }, async () => {
+    // The cluster can never be created: the plan fails after the resource group, vault and identity exist.
+    w.world.cloud.azure.faults.add({
+      method: "PUT",
+      path: "managedClusters/lab-team-f-aks$",
+      status: 403,
+      code: "AuthorizationFailed",
+      count: 1_000,
+    });
+    // An hour is six seconds here: long enough for the create to fail before the lab expires.
+    await broken.say("/lab", "create team-f --ttl 1h");
+    const failed = await waitFor(() => state("team-f", "failed"), "the lab to fail", 60_000);
+    expect(failed?.lastError).toMatchObject({ code: "AuthorizationFailed" });
+    expect(Object.keys(failed?.steps ?? {})).toEqual(expect.arrayContaining(["rg", "kv"]));
+    const left = () => w.world.cloud.azure.inventory().resources.filter((r) => r.id.includes("lab-team-f"));
+    expect(left().length).toBeGreaterThan(0);
+
+    await waitFor(
+      async () => ((await w.registry.get("team-f")) === undefined ? true : undefined),
+      "the failed lab to expire",
+      60_000,
+    );
+    expect(left()).toEqual([]);
+    await waitFor(
+      () => broken.roots().find((m) => /Lab team-f is destroyed/.test(m.text)),
+      "the destroy card in the lab's channel",
+    );
+    w.world.cloud.azure.faults.clear();
+  });
+
+  it("expires a failed lab at its new time when it was extended", { timeout: 90_000 }, async () => {
+    w.world.cloud.azure.faults.add({
+      method: "PUT",
+      path: "managedClusters/lab-team-x-aks$",
+      status: 403,
+      code: "AuthorizationFailed",
+      count: 1_000,
+    });
+    // Two hours are twelve seconds here: the create fails, and is extended, well before that.
+    await extended.say("/lab", "create team-x --ttl 2h");
+    const failed = await waitFor(() => state("team-x", "failed"), "the lab to fail", 60_000);
+    expect(await extended.say("/lab", "extend team-x --by 1h")).toMatch(/^Queued `lab extend team-x/);
+    await waitFor(
+      async () => ((await w.registry.get("team-x"))?.expiresAt ?? 0) > (failed?.expiresAt ?? 0) || undefined,
+      "the extend to move the expiry",
+    );
+    await waitFor(
+      async () => ((await w.registry.get("team-x")) === undefined ? true : undefined),
+      "the extended failed lab to expire",
+      60_000,
+    );
+    expect(w.world.cloud.azure.inventory().resources.filter((r) => r.id.includes("lab-team-x"))).toEqual([]);
+    w.world.cloud.azure.faults.clear();
   });
 });

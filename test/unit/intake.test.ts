@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { parseCommandText } from "../../src/commands/parse.ts";
 import { createLogger } from "../../src/log.ts";
@@ -375,6 +375,49 @@ describe("intake: round trips", () => {
     expect(await intake({ ...base, deliveryId: "d-new", parsed }, deps)).toMatchObject({
       kind: "unavailable",
     });
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+});
+
+describe("intake: commands about a lab that does not exist are answered at once, never queued", () => {
+  it("answers `lab destroy nope` with the labs here, without a confirmation or a job", async () => {
+    const t = setup();
+    const asked = vi.spyOn(t.confirmations, "create");
+    await t.registry.create(labRecord("team-a", ada, here));
+    await t.registry.create(labRecord("team-z", ada, elsewhere));
+    const outcome = await t.say("lab destroy nope");
+    expect(outcome).toMatchObject({ kind: "refused", reason: "no_lab" });
+    expect(outcome.text).toBe("There is no lab `nope`; labs here: `team-a`.");
+    expect(asked).not.toHaveBeenCalled();
+    expect(t.queue.jobs).toHaveLength(0);
+    expect(t.audit.entries.at(-1)).toMatchObject({ result: "refused", reason: "no_lab", lab: "nope" });
+  });
+
+  it("answers `lab extend nope`, `lab status nope` and `secret list --lab nope` the same way", async () => {
+    const t = setup();
+    await t.registry.create(labRecord("team-a", ada, here));
+    for (const text of ["lab extend nope --by 2h", "lab status nope", "secret list --lab nope"]) {
+      const outcome = await t.say(text);
+      expect(outcome, text).toMatchObject({ kind: "refused", reason: "no_lab" });
+      expect(outcome.text, text).toBe("There is no lab `nope`; labs here: `team-a`.");
+    }
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+
+  it("answers `lab status` and the secret commands in a conversation without labs instead of queuing", async () => {
+    const t = setup();
+    const asked = vi.spyOn(t.confirmations, "create");
+    await t.registry.create(labRecord("team-z", ada, elsewhere));
+    const status = await t.say("lab status");
+    expect(status).toMatchObject({ kind: "refused", reason: "no_lab_here" });
+    expect(status.text).toMatch(/^This conversation has no lab\. Create one with `lab create NAME`/);
+    expect(await t.say("secret list")).toMatchObject({ kind: "refused", reason: "no_lab_here" });
+    const named = await t.say("secret rotate color orange --lab nope");
+    expect(named).toMatchObject({ kind: "refused", reason: "no_lab" });
+    expect(named.text).toBe(
+      "There is no lab `nope`, and this conversation has none: create one with `lab create NAME`, or say `lab list` to see every lab.",
+    );
+    expect(asked).not.toHaveBeenCalled();
     expect(t.queue.jobs).toHaveLength(0);
   });
 });
