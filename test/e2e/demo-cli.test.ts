@@ -117,9 +117,8 @@ describe("npm run demo", () => {
     const demo = run(["--time-scale", "100", "--script", "lab status no-such-lab; lab extend gone"]);
     expect(await demo.exited).toBe(1);
     const out = demo.output();
-    expect(out).toMatch(
-      /FAIL lab status no-such-lab \(failed\): There is no lab "no-such-lab"\. Say "lab list"/,
-    );
+    // Answered at intake now: a command about a lab that does not exist is refused, never queued.
+    expect(out).toMatch(/FAIL lab status no-such-lab \(refused\): There is no lab "no-such-lab"/);
     expect(out).toMatch(/FAIL lab extend gone \(refused\): There is no lab "gone"/);
     expect(out).toMatch(/Some commands did not end well \(2 of 2\); the reasons are above\./);
   });

@@ -106,7 +106,7 @@ describe("walking skeleton: signed Slack command -> queue -> worker -> reply in 
     const before = await jobCount();
     const body = slashCommandBody({
       command: "/lab",
-      text: "status team-a",
+      text: "list",
       channel: "C0DUP",
       triggerId: newTriggerId(),
     });
