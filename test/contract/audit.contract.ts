@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEntry, AuditLog } from "../../src/ports/audit.ts";
 
-const entry = (n: number, lab?: string): AuditEntry => ({
+/** An audit entry numbered `n`, about `lab` when given (also used by the Redis-only audit tests). */
+export const auditEntryFixture = (n: number, lab?: string): AuditEntry => ({
   at: 1_000 + n,
   correlationId: `c-${n}`,
   deliveryId: `d-${n}`,
@@ -15,6 +16,8 @@ const entry = (n: number, lab?: string): AuditEntry => ({
   result: "queued",
   ...(lab ? { lab, jobId: `j-${n}` } : {}),
 });
+
+const entry = auditEntryFixture;
 
 /**
  * What every AuditLog keeps: entries read back as written, the most recently

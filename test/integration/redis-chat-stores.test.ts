@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { RedisAuditLog } from "../../adapters/redis/audit.ts";
 import { RedisConversationReferenceStore } from "../../adapters/redis/conversations.ts";
-import type { AuditEntry } from "../../src/ports/audit.ts";
+import { auditEntryFixture } from "../contract/audit.contract.ts";
 import { REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const redis = new Redis(REDIS_URL);
@@ -14,20 +14,7 @@ afterAll(() => redis.disconnect());
  * contracts, in port-contracts-redis.test.ts, hold the rest.
  */
 describe("RedisAuditLog", () => {
-  const entry = (n: number, lab?: string): AuditEntry => ({
-    at: 1_000 + n,
-    correlationId: `c-${n}`,
-    deliveryId: `d-${n}`,
-    platform: "slack",
-    tenant: "T1",
-    channel: "C1",
-    userId: "U1",
-    userName: "ada",
-    command: lab ? `lab destroy ${lab}` : "lab list",
-    kind: lab ? "lab.destroy" : "lab.list",
-    result: "queued",
-    ...(lab ? { lab, jobId: `j-${n}` } : {}),
-  });
+  const entry = auditEntryFixture;
 
   it("appends to a stream and reads a lab's recent entries back, newest first", async () => {
     const prefix = uniquePrefix("audit");
