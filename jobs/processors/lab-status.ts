@@ -1,4 +1,4 @@
-import { auditLine } from "../../src/commands/audit-view.ts";
+import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
 import { labCostText } from "../../src/labs/cost.ts";
@@ -86,8 +86,10 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
   }
   if (record.lastError) lines.push(`*Last error* · ${record.lastError.step}: \`${record.lastError.code}\``);
   const audit = deps.audit;
-  const recent = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 5 })) : [];
-  if (recent && recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
+  // Several entries make one command (queued, then its outcome): read enough for five commands.
+  const trail = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 30 })) : [];
+  const recent = recentCommands(trail ?? [], 5);
+  if (recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
 
   const actions: Card["actions"] = [];
   if (record.outputs.resourceGroupId) {
