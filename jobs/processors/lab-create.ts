@@ -1,10 +1,11 @@
 import type { Command } from "../../src/commands/types.ts";
-import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { progressCard } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
 import { CREATE_STEPS, createLabPlan, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
+import { expiryText, tookText } from "../../src/labs/world-time.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -38,7 +39,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `Lab \`${lab}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${lab}\` for details.`,
+        `Lab \`${lab}\` already exists and is ready (expires ${expiryText(existing.expiresAt, deps.clock.now(), deps.clock.timeScale)}). Say \`lab status ${lab}\` for details.`,
       );
       return;
     }
@@ -134,6 +135,7 @@ async function create(
     now: startedAt,
     record,
     tenantId: settings.tenantId,
+    timeScale: deps.clock.timeScale,
     ...(deps.prices
       ? {
           cost: formatHourly(
@@ -159,7 +161,7 @@ async function create(
     view,
     milestones: {
       aks: (e) =>
-        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${formatElapsed(e.durationMs)}).`,
+        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${tookText(e.durationMs, deps.clock.timeScale)}).`,
       kv: (e) => `Key Vault \`${e.outputs.name ?? ""}\` is ready.`,
       verify: (e) =>
         `podinfo runs on ${e.outputs.pods ?? "its"} pods with secrets from the vault. Try \`secret rotate color orange --lab ${lab}\`.`,

@@ -64,6 +64,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     correlationId,
     startedAt,
     now: startedAt,
+    timeScale: deps.clock.timeScale,
   };
   // A retried job keeps its own thread: it is saved in the job before anything else happens.
   let thread = ctx.saved.thread as ThreadRef | undefined;
@@ -130,6 +131,8 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       await progress.flush();
       return { failed: error.code };
     }
+    // Cancelled or drained: the card stops ticking and what is queued goes out before another worker resumes.
+    await progress.flush();
     throw error;
   }
   progress.update({ status: "succeeded" });

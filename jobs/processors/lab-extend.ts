@@ -1,7 +1,7 @@
 import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatWhen } from "../../src/labs/cards.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
+import { expiryText } from "../../src/labs/world-time.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { resolveLab } from "./lab-resolve.ts";
@@ -39,7 +39,7 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
     }
     const capped =
       expiresAt === limit ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)` : "";
-    const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
+    const text = `Lab \`${record.name}\` now expires ${expiryText(expiresAt, now, scale)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
     if (record.thread) await ctx.chat.reply(record.thread, text);
     else await ctx.chat.notify(origin.address, origin.user, text);
   };

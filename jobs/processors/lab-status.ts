@@ -1,8 +1,9 @@
 import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
+import { portalUrl } from "../../src/labs/cards.ts";
 import { labCostText } from "../../src/labs/cost.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
+import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext } from "./context.ts";
@@ -109,7 +110,10 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     text: lines.join("\n"),
     fields: [
       { label: "Owner", value: record.owner.name ?? record.owner.id },
-      { label: "Expires", value: formatWhen(record.expiresAt) },
+      {
+        label: "Expires",
+        value: expiryText(record.expiresAt, deps.clock.now(), deps.clock.timeScale),
+      },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
       ...(deps.prices
         ? [
@@ -125,7 +129,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
         : []),
     ],
     ...(actions.length ? { actions } : {}),
-    footer: `ref ${ctx.envelope.correlationId}`,
+    footer: withWorldNote(`ref ${ctx.envelope.correlationId}`, deps.clock.timeScale),
   };
 }
 

@@ -34,7 +34,9 @@ describe("lab status: recent commands", () => {
   it("shows each command once, with its latest outcome and when it was asked", () => {
     const lines = recentCommands(trail, 5).map(auditLine);
     expect(lines).toEqual([
-      expect.stringMatching(/^2026-12-01 09:08 UTC · .* · `secret rotate color --lab team-a` · succeeded · ref c-3$/),
+      expect.stringMatching(
+        /^2026-12-01 09:08 UTC · .* · `secret rotate color --lab team-a` · succeeded · ref c-3$/,
+      ),
       expect.stringMatching(/09:06 UTC · .* · `lab destroy team-a` · refused · ref c-4$/),
       expect.stringMatching(/^2026-12-01 09:00 UTC · .* · `lab create team-a` · succeeded · ref c-1$/),
     ]);
