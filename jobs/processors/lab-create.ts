@@ -113,6 +113,7 @@ async function create(
       expiresAt: now + scaledInterval(ttl, deps.clock.timeScale),
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: ctx.jobId,
+      correlationId,
     };
     if (await deps.registry.create(record)) {
       // Every lab expires, whether or not it ever becomes ready: the expiry (and its reminder) is

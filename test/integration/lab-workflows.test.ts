@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_TYPES } from "../../emulators/azure/index.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { labNames } from "../../src/labs/naming.ts";
+import { lifetimeText } from "../../src/labs/world-time.ts";
 import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { waitFor } from "../helpers/env.ts";
 
@@ -194,7 +195,26 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(messages().filter((m) => !m.ephemeral).length).toBe(before);
   });
 
+  it("extends the lab and its create card shows the new expiry (issue 17, item 6)", async () => {
+    const before = await w.registry.get("team-a");
+    const createCard = () => messages().find((m) => m.ts === before?.thread?.cardId);
+    expect(await say("/lab", "extend team-a --by 4h")).toMatch(/^Queued `lab extend team-a/);
+    const after = await waitFor(async () => {
+      const r = await w.registry.get("team-a");
+      return r && r.expiresAt !== before?.expiresAt ? r : undefined;
+    }, "the new expiry");
+    const expires = lifetimeText(after.createdAt, after.expiresAt, TIME_SCALE);
+    const card = await waitFor(
+      () =>
+        createCard() && cardOf(createCard() as SlackMessage).includes(expires) ? createCard() : undefined,
+      "the create card redrawn with the new expiry",
+    );
+    expect(card?.text).toMatch(/^Lab team-a is ready/);
+    expect(cardOf(card as SlackMessage)).toContain("lab.extend");
+  });
+
   it("destroys the lab: nothing of it is left in Azure or in the registry", async () => {
+    const createTs = (await w.registry.get("team-a"))?.thread?.cardId;
     await say("/lab", "destroy team-a --yes");
     await waitFor(
       async () => ((await w.registry.get("team-a")) === undefined ? true : undefined),
@@ -207,5 +227,12 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(w.world.cloud.azure.world.clusters()).toEqual([]);
     const card = await waitFor(() => rootsTitled(/^Lab team-a is destroyed/).at(-1), "the destroy card");
     expect(cardOf(card)).toContain("3/3");
+    // The create card says so too, and its buttons are gone (issue 17, item 6).
+    const createCard = await waitFor(
+      () => messages().find((m) => m.ts === createTs && /^Lab team-a is destroyed: Destroyed/.test(m.text)),
+      "the create card marked destroyed",
+    );
+    expect(cardOf(createCard)).toMatch(/its resource group is deleted and its vault purged/);
+    expect(cardOf(createCard)).not.toMatch(/lab\.extend|"actions"/);
   });
 });
