@@ -83,8 +83,8 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
   // The lab's create card loses its buttons and says what is happening to the lab, then what happened.
   const facts = {
     by: origin.user.name ?? origin.user.id,
-    correlationId,
     timeScale: deps.clock.timeScale,
+    ...(record?.correlationId ? { labRef: record.correlationId } : {}),
   };
   const labCard = async (card: Card) => {
     if (!record?.thread) return;

@@ -2,7 +2,7 @@ import type { Card } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import { type ProgressView, progressCard, type StepView } from "./cards.ts";
 import { CREATE_STEPS } from "./create-plan.ts";
-import { formatWhen, withWorldNote } from "./world-time.ts";
+import { formatWhen, withWorldNote, worldNote } from "./world-time.ts";
 
 /**
  * A lab's create card redrawn from its record, so the card at the top of its
@@ -60,9 +60,21 @@ export function labCardFromRecord(record: LabRecord, now: number, ctx: LabCardCo
 export interface DestroyFacts {
   /** Who asked (a name, or "labops (expiry)"). */
   by: string;
-  /** The destroy command's ref. */
-  correlationId: string;
+  /**
+   * The ref of the command that created the lab (LabRecord.correlationId): the
+   * card stays that command's, so its footer keeps that ref; the destroy's
+   * own card, in its own thread, carries the destroy's.
+   */
+  labRef?: string;
   timeScale: number;
+}
+
+/** The create card's small print: its own ref and, when the world is sped up, the note. */
+function footer(facts: DestroyFacts): { footer?: string } {
+  const text = facts.labRef
+    ? withWorldNote(`ref ${facts.labRef}`, facts.timeScale)
+    : worldNote(facts.timeScale);
+  return text ? { footer: text } : {};
 }
 
 /** The create card while its lab is being destroyed: no buttons, and where to follow it. */
@@ -71,7 +83,7 @@ export function destroyingLabCard(lab: string, facts: DestroyFacts): Card {
     title: `Lab ${lab}: being destroyed`,
     status: "running",
     text: `Destroy asked by ${facts.by}; its progress is in its own thread. The lab's buttons are gone.`,
-    footer: withWorldNote(`ref ${facts.correlationId}`, facts.timeScale),
+    ...footer(facts),
   };
 }
 
@@ -84,16 +96,17 @@ export function destroyStoppedLabCard(
     title: `Lab ${lab}: destroy stopped at ${facts.step}`,
     status: "failed",
     text: `The destroy asked by ${facts.by} stopped with \`${facts.code}\`. Say \`lab destroy ${lab}\` again to resume it.`,
-    footer: withWorldNote(`ref ${facts.correlationId}`, facts.timeScale),
+    ...footer(facts),
   };
 }
 
 /** The create card once its lab is gone: what happened, when, and how to start again. */
 export function destroyedLabCard(lab: string, at: number, facts: DestroyFacts): Card {
   return {
-    title: `Lab ${lab} is destroyed`,
+    // Not "is destroyed": that is the title of the destroy's own card, in its own thread.
+    title: `Lab ${lab}: destroyed`,
     status: "cancelled",
     text: `Destroyed ${formatWhen(at)}, asked by ${facts.by}: its resource group is deleted and its vault purged. Say \`lab create ${lab}\` for a new one.`,
-    footer: withWorldNote(`ref ${facts.correlationId}`, facts.timeScale),
+    ...footer(facts),
   };
 }

@@ -33,6 +33,8 @@ function short(ms: number): string {
 /** `4–6 min`, `6–12s`, `30s–1 min`: a usual range. */
 function range(lowMs: number, highMs: number): string {
   const [low, high] = [Math.round(lowMs / 1000), Math.round(highMs / 1000)];
+  // A world sped up a hundredfold makes minutes into moments: "under 1s", not "0–1s".
+  if (low === 0) return `under ${Math.max(1, high)}s`;
   if (high < 60) return `${low}–${high}s`;
   if (low >= 60 && low % 60 === 0 && high % 60 === 0) return `${low / 60}–${high / 60} min`;
   return `${short(lowMs)}–${short(highMs)}`;

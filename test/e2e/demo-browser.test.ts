@@ -255,7 +255,7 @@ describe("the demo page in a browser, at 1280×720", () => {
       .first()
       .waitFor({ timeout: 90_000 });
     await page
-      .getByText(/Lab team-a is destroyed$/)
+      .getByText(/Lab team-a: destroyed$/)
       .first()
       .waitFor();
     expect(await page.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);
@@ -324,7 +324,7 @@ describe("the demo page in a browser, at 1280×720", () => {
       .waitFor({ timeout: 90_000 });
     // The lab's create card follows it, for everyone: destroyed, its Extend button gone.
     await posts
-      .getByText(/Lab team-b is destroyed$/)
+      .getByText(/Lab team-b: destroyed$/)
       .first()
       .waitFor();
     expect(await posts.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);

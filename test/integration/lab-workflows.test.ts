@@ -229,7 +229,7 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(cardOf(card)).toContain("3/3");
     // The create card says so too, and its buttons are gone (issue 17, item 6).
     const createCard = await waitFor(
-      () => messages().find((m) => m.ts === createTs && /^Lab team-a is destroyed: Destroyed/.test(m.text)),
+      () => messages().find((m) => m.ts === createTs && /^Lab team-a: destroyed: Destroyed/.test(m.text)),
       "the create card marked destroyed",
     );
     expect(cardOf(createCard)).toMatch(/its resource group is deleted and its vault purged/);

@@ -72,15 +72,15 @@ describe("the create card redrawn from the lab's record", () => {
   });
 
   it("has no buttons while the lab is being destroyed, nor once it is gone", () => {
-    const facts = { by: "ada", correlationId: "c-destroy", timeScale: 1 };
+    const facts = { by: "ada", labRef: "c-create", timeScale: 1 };
     const going = destroyingLabCard("team-a", facts);
     expect(going.title).toBe("Lab team-a: being destroyed");
     expect(going.actions).toBeUndefined();
     const gone = destroyedLabCard("team-a", T0, facts);
     expect(gone).toMatchObject({
-      title: "Lab team-a is destroyed",
+      title: "Lab team-a: destroyed",
       status: "cancelled",
-      footer: "ref c-destroy",
+      footer: "ref c-create",
     });
     expect(gone.text).toMatch(
       /Destroyed 2026-12-01 09:00 UTC, asked by ada: .* Say `lab create team-a` for a new one\./,

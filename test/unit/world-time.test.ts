@@ -89,6 +89,9 @@ describe("world time on cards", () => {
     );
     expect(usualText(USUAL_STEP_MS.kv ?? [0, 0], 1)).toBe("usually 20s–1 min");
     expect(tookText(36_000, 10)).toBe("36s here, 6m00s in Azure");
+    expect(usualText(USUAL_STEP_MS["kv-purge"] ?? [0, 0], 100)).toBe(
+      "usually under 1s here, 30s–1 min in Azure",
+    );
     expect(tookText(250_000, 1)).toBe("4m10s");
     expect(expiryText(T0, T0 + 1, 10)).toBe("2026-12-01 09:00 UTC, due now");
   });
