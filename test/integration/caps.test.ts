@@ -21,6 +21,8 @@ describe("caps at intake, through Slack and Teams", () => {
     w = await startWorld({
       timeScale: TIME_SCALE,
       env: {
+        // Intake alone: queued jobs stay queued, and each create keeps the name it holds.
+        LABOPS_ROLE: "web",
         LABOPS_MAX_LABS_PER_USER: "2",
         LABOPS_MAX_LABS_PER_CONVERSATION: "3",
         LABOPS_MAX_LABS: String(MAX_LABS),
