@@ -13,14 +13,16 @@ import { registryKeys } from "./registry.ts";
  * - The live labs: read from the lab registry itself (its index and records,
  *   keys made from the prefix given in ARGV, so it reads one installation's
  *   registry whole; a standalone Redis, like every script here), plus the
- *   names held by creates not yet recorded, in one hash (lab -> JSON
- *   {token, user, conversation, owner, expires}); expired holds are dropped
- *   as the script reads them.
+ *   names held by creates not yet recorded: a hash (lab -> JSON {token, user,
+ *   conversation, owner, expires, userSet, conversationSet}) and three sorted
+ *   sets of held names scored by their expiry (all, the user's, the
+ *   conversation's), so a create reads only its own holds and counts the
+ *   rest; lapsed holds are dropped as they are met.
  *
  * A user is `platform\nid` (Teams ids lowercased), a conversation
  * `platform\ntenant\nchannel`: the same keys src/commands/caps.ts makes.
  *
- * KEYS: rate set, holds hash, registry index.
+ * KEYS: rate set, holds hash, all holds, the user's holds, the conversation's holds, registry index.
  * ARGV: now, token, user, conversation, exempt (0/1), commands, windowMs,
  *       lab ("" when not a create), holdMs, owner, labsPerUser, labsPerConversation, labs, record key prefix.
  */
@@ -50,54 +52,72 @@ if lab ~= "" then
   local function conversationOf(a)
     return text(a.platform) .. "\\n" .. text(a.tenant) .. "\\n" .. text(a.channel)
   end
-  local live = {}
+  -- Lapsed holds go first.
+  for _, name in ipairs(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now)) do
+    redis.call("HDEL", KEYS[2], name)
+  end
+  redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now)
+  redis.call("ZREMRANGEBYSCORE", KEYS[4], "-inf", now)
+  redis.call("ZREMRANGEBYSCORE", KEYS[5], "-inf", now)
+  local raw = redis.call("HGET", KEYS[2], lab)
+  if raw then
+    local held = cjson.decode(raw)
+    if held.token ~= token then
+      return cjson.encode({cap = "name", holder = "pending", sameConversation = held.conversation == conversation, owner = held.owner})
+    end
+  end
   local recorded = {}
-  for _, name in ipairs(redis.call("ZRANGE", KEYS[3], 0, -1)) do
-    local raw = redis.call("GET", ARGV[14] .. name)
-    if raw then
-      local r = cjson.decode(raw)
+  local mine, here, all = {}, {}, {}
+  for _, name in ipairs(redis.call("ZRANGE", KEYS[6], 0, -1)) do
+    local doc = redis.call("GET", ARGV[14] .. name)
+    if doc then
+      local r = cjson.decode(doc)
       if r.state ~= "destroyed" and type(r.owner) == "table" and type(r.address) == "table" then
-        local entry = {name = name, user = userOf(r.owner), conversation = conversationOf(r.address)}
-        table.insert(live, entry)
-        recorded[name] = entry
+        local owner, where = userOf(r.owner), conversationOf(r.address)
+        recorded[name] = where
+        table.insert(all, name)
+        if owner == user then table.insert(mine, name) end
+        if where == conversation then table.insert(here, name) end
       end
     end
   end
-  local held = nil
-  local holds = redis.call("HGETALL", KEYS[2])
-  for i = 1, #holds, 2 do
-    local name = holds[i]
-    local h = cjson.decode(holds[i + 1])
-    if tonumber(h.expires) <= now then
-      redis.call("HDEL", KEYS[2], name)
-    else
-      if name == lab then held = h end
-      if not recorded[name] then
-        table.insert(live, {name = name, user = h.user, conversation = h.conversation})
-      end
-    end
-  end
-  if held and held.token ~= token then
-    return cjson.encode({cap = "name", holder = "pending", sameConversation = held.conversation == conversation, owner = held.owner})
-  end
-  local record = recorded[lab]
-  if record and record.conversation ~= conversation then
+  local where = recorded[lab]
+  if where and where ~= conversation then
     return cjson.encode({cap = "name", holder = "record", sameConversation = false})
   end
-  if not record then
-    local mine, here, all = {}, {}, {}
-    for _, e in ipairs(live) do
-      table.insert(all, e.name)
-      if e.user == user then table.insert(mine, e.name) end
-      if e.conversation == conversation then table.insert(here, e.name) end
+  if not where then
+    -- Held names not yet recorded, counted without reading them; named only in a refusal.
+    local function held(key)
+      local n = redis.call("ZCARD", key)
+      for name in pairs(recorded) do
+        if redis.call("ZSCORE", key, name) then n = n - 1 end
+      end
+      return n
     end
-    if not exempt and #mine >= tonumber(ARGV[11]) then return cjson.encode({cap = "user", labs = mine}) end
-    if not exempt and #here >= tonumber(ARGV[12]) then return cjson.encode({cap = "conversation", labs = here}) end
-    if #all >= tonumber(ARGV[13]) then return cjson.encode({cap = "labs", labs = all}) end
+    local function named(list, key)
+      for _, name in ipairs(redis.call("ZRANGE", key, 0, -1)) do
+        if not recorded[name] then table.insert(list, name) end
+      end
+      return list
+    end
+    if not exempt and #mine + held(KEYS[4]) >= tonumber(ARGV[11]) then
+      return cjson.encode({cap = "user", labs = named(mine, KEYS[4])})
+    end
+    if not exempt and #here + held(KEYS[5]) >= tonumber(ARGV[12]) then
+      return cjson.encode({cap = "conversation", labs = named(here, KEYS[5])})
+    end
+    if #all + held(KEYS[3]) >= tonumber(ARGV[13]) then
+      return cjson.encode({cap = "labs", labs = named(all, KEYS[3])})
+    end
   end
   local hold = tonumber(ARGV[9])
-  redis.call("HSET", KEYS[2], lab, cjson.encode({token = token, user = user, conversation = conversation, owner = ARGV[10], expires = now + hold}))
-  redis.call("PEXPIRE", KEYS[2], hold)
+  local expires = now + hold
+  redis.call("HSET", KEYS[2], lab, cjson.encode({token = token, user = user, conversation = conversation, owner = ARGV[10], expires = expires, userSet = KEYS[4], conversationSet = KEYS[5]}))
+  for i = 2, 5 do
+    if i > 2 then redis.call("ZADD", KEYS[i], expires, lab) end
+    -- Kept as long as their longest hold: never shortened by a shorter one.
+    if redis.call("PTTL", KEYS[i]) < hold then redis.call("PEXPIRE", KEYS[i], hold) end
+  end
 end
 if not exempt then
   redis.call("ZADD", KEYS[1], now, token)
@@ -106,14 +126,22 @@ end
 return "ok"
 `;
 
-/** KEYS: holds hash. ARGV: lab, token. */
+/** KEYS: holds hash, all holds. ARGV: lab, token. The user's and conversation's sets are named in the hold. */
 const RELEASE = `
 local raw = redis.call("HGET", KEYS[1], ARGV[1])
-if raw and cjson.decode(raw).token == ARGV[2] then redis.call("HDEL", KEYS[1], ARGV[1]) end
-return 0
+if not raw then return 0 end
+local held = cjson.decode(raw)
+if held.token ~= ARGV[2] then return 0 end
+redis.call("HDEL", KEYS[1], ARGV[1])
+redis.call("ZREM", KEYS[2], ARGV[1])
+if type(held.userSet) == "string" then redis.call("ZREM", held.userSet, ARGV[1]) end
+if type(held.conversationSet) == "string" then redis.call("ZREM", held.conversationSet, ARGV[1]) end
+return 1
 `;
 
 const sha1 = (script: string) => createHash("sha1").update(script).digest("hex");
+/** Key names never hold a user's or a conversation's id, only a digest of it. */
+const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 24);
 const ADMIT_SHA = sha1(ADMIT);
 
 export class RedisLabCaps implements LabCaps {
@@ -131,9 +159,16 @@ export class RedisLabCaps implements LabCaps {
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const { subject, limits, create } = request;
-    const userDigest = createHash("sha256").update(subject.user).digest("hex").slice(0, 24);
+    const user = digest(subject.user);
     const registry = registryKeys(this.#prefix);
-    const keys = [`${this.#prefix}:caps:rate:${userDigest}`, this.#holds, registry.index];
+    const keys = [
+      `${this.#prefix}:caps:rate:${user}`,
+      this.#holds,
+      `${this.#holds}:all`,
+      `${this.#holds}:user:${user}`,
+      `${this.#holds}:conversation:${digest(subject.conversation)}`,
+      registry.index,
+    ];
     const args = [
       String(request.now),
       request.token,
@@ -163,7 +198,7 @@ export class RedisLabCaps implements LabCaps {
   }
 
   async release(lab: string, token: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, this.#holds, lab, token);
+    await this.#redis.eval(RELEASE, 2, this.#holds, `${this.#holds}:all`, lab, token);
   }
 }
 
