@@ -34,12 +34,15 @@ describe("a burst of 20 labs in one channel", () => {
   it("completes every thread on Slack and on Teams without a single 429", async () => {
     const slack = slackDriver(w, "C0BURST");
     const teams = teamsDriver(w, "burst");
-    const names = Array.from({ length: LABS }, (_, i) => `burst-${String(i).padStart(2, "0")}`);
+    // A lab's name is one conversation's (issue 14): each platform's burst has names of its own.
+    const namesOf = (platform: string) =>
+      Array.from({ length: LABS }, (_, i) => `burst-${platform[0]}-${String(i).padStart(2, "0")}`);
     await Promise.all([
-      ...names.map((n) => slack.say("ada", `lab create ${n}`)),
-      ...names.map((n) => teams.say("ada", `lab create ${n}`)),
+      ...namesOf("slack").map((n) => slack.say("ada", `lab create ${n}`)),
+      ...namesOf("teams").map((n) => teams.say("ada", `lab create ${n}`)),
     ]);
     for (const chat of [slack, teams]) {
+      const names = namesOf(chat.platform);
       await waitFor(
         () =>
           chat.threads().filter((t) => t.status === "succeeded" && t.replies.length === 1).length === LABS ||
