@@ -62,8 +62,8 @@ export function lifetimeEnd(
 }
 
 export type CapsDecision =
-  | { ok: true; release(): Promise<void> }
-  | { ok: false; reason: string; text: string };
+  /** `note`: what the queued answer should add (a `--ttl` longer than a lab may live is cut). */
+  { ok: true; release(): Promise<void>; note?: string } | { ok: false; reason: string; text: string };
 
 const NOTHING_HELD = async () => undefined;
 
@@ -111,9 +111,15 @@ export async function admitCommand(
       : undefined;
   const result = await deps.store.admit({ subject, limits, now, token, ...(create ? { create } : {}) });
   if (result.ok) {
+    const cut = command.kind === "lab.create" && (command.ttlMs ?? 0) > settings.maxLabLifetimeMs;
     return {
       ok: true,
       release: create ? () => deps.store.release(create.lab, token) : NOTHING_HELD,
+      ...(cut
+        ? {
+            note: `It will live ${formatDuration(settings.maxLabLifetimeMs)}, the longest a lab may (LABOPS_MAX_LAB_LIFETIME).`,
+          }
+        : {}),
     };
   }
   return { ok: false, reason: `cap_${result.cap}`, text: refusalText(result, command, now, settings) };

@@ -229,11 +229,13 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
 
   // ── Caps (issue 14): checked and counted in one atomic step before anything is queued. ──
   let releaseCaps = async (): Promise<void> => undefined;
+  let capsNote: string | undefined;
   if (deps.caps) {
     const token = incoming.correlationId;
     const capped = await admitCommand(cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
     if (!capped.ok) return refused(cmd, capped, log);
     releaseCaps = capped.release;
+    capsNote = capped.note;
   }
   // ── end of caps ──
 
@@ -269,6 +271,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
   const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log);
   // A create not queued after all lets go of the name it held (caps).
   if (queued.outcome.kind !== "queued") await releaseCaps().catch(() => undefined);
+  else if (capsNote) queued.outcome.text = `${queued.outcome.text} ${capsNote}`;
   return queued;
 }
 

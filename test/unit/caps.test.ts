@@ -72,7 +72,9 @@ function setup(settings: Partial<CapSettings> = {}, options: { queue?: CommandQu
 describe("caps at intake: live labs", () => {
   it("queues a person's creates up to LABOPS_MAX_LABS_PER_USER, then refuses naming their labs and what to do", async () => {
     const t = setup();
-    expect(await t.say("lab create fl-0 --ttl 7d")).toMatchObject({ kind: "queued" });
+    const first = await t.say("lab create fl-0 --ttl 7d");
+    expect(first).toMatchObject({ kind: "queued" });
+    expect(first.text).toMatch(/ It will live 1d, the longest a lab may \(LABOPS_MAX_LAB_LIFETIME\)\.$/);
     expect(await t.say("lab create fl-1 --ttl 7d")).toMatchObject({ kind: "queued" });
     const refused = await t.say("lab create fl-2 --ttl 7d");
     expect(refused).toMatchObject({ kind: "refused", reason: "cap_user" });
