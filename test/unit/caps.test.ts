@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { type CapSettings, lifetimeEnd } from "../../src/commands/caps.ts";
 import { type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { parseCommandText } from "../../src/commands/parse.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { ConfigError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type { ChatAddress, ChatUser } from "../../src/ports/chat.ts";
 import type { CommandQueue } from "../../src/ports/queue.ts";
@@ -12,6 +14,7 @@ import { MemoryConfirmationStore } from "../fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../fakes/deliveries.ts";
 import { MemoryQueue } from "../fakes/queue.ts";
 import { MemoryLabRegistry } from "../fakes/registry.ts";
+import { testEnv } from "../helpers/env.ts";
 import { labRecord } from "../helpers/lab-record.ts";
 
 /** The caps as intake applies them (src/commands/caps.ts), over the in-memory caps and a ManualClock. */
@@ -218,5 +221,48 @@ describe("caps at intake: a lab's whole lifetime", () => {
 
   it("scales the lifetime like every lifetime", () => {
     expect(lifetimeEnd({ createdAt: 1_000 }, 24 * 3_600_000, 600)).toBe(1_000 + 144_000);
+  });
+});
+
+describe("caps settings", () => {
+  const unset = {
+    LABOPS_MAX_LABS_PER_USER: undefined,
+    LABOPS_MAX_LABS_PER_CONVERSATION: undefined,
+    LABOPS_MAX_LABS: undefined,
+    LABOPS_MAX_COMMANDS_PER_MINUTE: undefined,
+    LABOPS_MAX_LAB_LIFETIME: undefined,
+  };
+
+  it("default to a workshop of 30 teams: 2 per person, 3 per conversation, 40 in all, 20 a minute, 24 h", () => {
+    expect(loadConfig(testEnv(unset)).caps).toEqual(DEFAULTS);
+  });
+
+  it("name a bad value with what to write, and a default lifetime longer than a lab may live", () => {
+    const error = (() => {
+      try {
+        loadConfig(
+          testEnv({
+            ...unset,
+            LABOPS_MAX_LABS_PER_USER: "0",
+            LABOPS_MAX_COMMANDS_PER_MINUTE: "many",
+            LABOPS_MAX_LAB_LIFETIME: "4h",
+          }),
+        );
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error("loadConfig accepted bad caps");
+    })();
+    expect(error.problems).toEqual([
+      { variable: "LABOPS_MAX_LABS_PER_USER", message: "is not valid: set a whole number from 1 to 1000" },
+      {
+        variable: "LABOPS_MAX_COMMANDS_PER_MINUTE",
+        message: "is not valid: set a whole number from 1 to 100000",
+      },
+      {
+        variable: "LABOPS_DEFAULT_TTL",
+        message: "is longer than LABOPS_MAX_LAB_LIFETIME: shorten one or raise the other.",
+      },
+    ]);
   });
 });
