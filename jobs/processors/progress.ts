@@ -24,7 +24,10 @@ export class ProgressReporter {
   readonly #clock: Clock;
   readonly #view: ProgressView;
   readonly #milestones: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
+  /** Steps whose milestone is said or queued to be said (so it is queued once). */
   readonly #announced: Set<string>;
+  /** Steps whose milestone reply is out: only these are recorded as said. */
+  readonly #said: Set<string>;
   readonly #onAnnounced: ((steps: string[]) => Promise<void>) | undefined;
   #pending: Promise<void> = Promise.resolve();
   readonly #tickMs: number;
@@ -53,6 +56,7 @@ export class ProgressReporter {
     this.#view = options.view;
     this.#milestones = options.milestones ?? {};
     this.#announced = new Set(options.announced ?? []);
+    this.#said = new Set(options.announced ?? []);
     this.#onAnnounced = options.onAnnounced;
   }
 
@@ -155,7 +159,10 @@ export class ProgressReporter {
     this.#enqueue(async () => {
       const said = catchingUp && (await this.#chat.hasReply?.(this.#thread, milestone).catch(() => false));
       if (!said) await this.#chat.reply(this.#thread, milestone);
-      await this.#onAnnounced?.([...this.#announced]);
+      // Record only what is out: a milestone still queued behind this one is not said yet,
+      // and a worker killed now must leave it to its successor's catch-up.
+      this.#said.add(event.step);
+      await this.#onAnnounced?.([...this.#said]);
     });
   }
 
