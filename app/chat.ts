@@ -81,6 +81,7 @@ export async function createChat(
       policy: slackRatePolicy,
       logger,
       clock,
+      marginMs: config.chatMarginMs,
       ...(metrics ? { metrics: { metrics, service: "slack" } } : {}),
     });
   }
@@ -96,6 +97,7 @@ export async function createChat(
       policy: teamsRatePolicy,
       logger,
       clock,
+      marginMs: config.chatMarginMs,
       ...(metrics ? { metrics: { metrics, service: "teams" } } : {}),
     });
     byPlatform.teams = teams;

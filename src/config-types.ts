@@ -60,6 +60,8 @@ export interface Config {
   jobLockMs: number;
   adminToken: string | undefined;
   timeScale: number;
+  /** LABOPS_CHAT_MARGIN_MS: real ms added to every chat rate window (PacedChat's jitter margin). */
+  chatMarginMs: number;
   /** The shape of every lab: its nodes' VM size and count. */
   lab: { vmSize: string; nodeCount: number };
   /** LABOPS_PRICES: per-location price overrides. */

@@ -230,6 +230,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       'Hourly prices per location over the built-in table, JSON: `{"westeurope":{"vm":{"Standard_B2s":0.048}}}`.',
   },
   {
+    name: "LABOPS_CHAT_MARGIN_MS",
+    default: "50",
+    secret: false,
+    description:
+      "Real milliseconds added to each Slack and Teams rate window, for the spread between reserving a call and the platform counting it; raise it on a host whose event loop stalls longer.",
+  },
+  {
     name: "LABOPS_TIME_SCALE",
     default: "1",
     secret: false,

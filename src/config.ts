@@ -150,6 +150,14 @@ const schema = z.object({
         }
       }),
   ),
+  LABOPS_CHAT_MARGIN_MS: textWithDefault("LABOPS_CHAT_MARGIN_MS").pipe(
+    z
+      .string()
+      .transform(Number)
+      .refine((n) => Number.isInteger(n) && n >= 0 && n <= 10_000, {
+        message: "set whole milliseconds from 0 to 10000",
+      }),
+  ),
   LABOPS_TIME_SCALE: textWithDefault("LABOPS_TIME_SCALE").pipe(
     z
       .string()
@@ -428,6 +436,7 @@ export function loadConfig(env: Env): Config {
     jobLockMs: e.LABOPS_JOB_LOCK_MS,
     adminToken: e.LABOPS_ADMIN_TOKEN,
     timeScale: e.LABOPS_TIME_SCALE,
+    chatMarginMs: e.LABOPS_CHAT_MARGIN_MS,
     lab: { vmSize: e.LABOPS_VM_SIZE, nodeCount: e.LABOPS_NODE_COUNT },
     prices: e.LABOPS_PRICES,
   };
