@@ -10,6 +10,7 @@ import {
   SocketModeReceiver,
 } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
+import { withoutMarks } from "../../src/chat/markup.ts";
 import type { Clock } from "../../src/clock.ts";
 import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
@@ -27,6 +28,7 @@ import {
   type RotateModalMetadata,
   readRotateModalMetadata,
   rotateModal,
+  slackMarkup,
   VALUE_ACTION_ID,
 } from "./render.ts";
 
@@ -201,14 +203,19 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     if (outcome.kind === "needs_value") {
       await ack();
       const failed = await openRotateModal(client, command.trigger_id, outcome.command, command.channel_id);
-      if (failed) await respond({ response_type: "ephemeral", text: failed }).catch(() => undefined);
+      if (failed)
+        await respond({ response_type: "ephemeral", text: slackMarkup(failed) }).catch(() => undefined);
       return;
     }
     if (outcome.kind === "confirm") {
-      await ack({ response_type: "ephemeral", text: outcome.text, blocks: cardBlocks(outcome.card) });
+      await ack({
+        response_type: "ephemeral",
+        text: slackMarkup(outcome.text),
+        blocks: cardBlocks(outcome.card),
+      });
       return;
     }
-    await ack({ response_type: "ephemeral", text: outcome.text });
+    await ack({ response_type: "ephemeral", text: slackMarkup(outcome.text) });
   });
 
   // Buttons. Each press has its own trigger_id: the delivery id that makes a replayed payload count once.
@@ -265,7 +272,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
     const refuse = (message: string) =>
-      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: message.slice(0, 1900) } });
+      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: withoutMarks(message).slice(0, 1900) } });
     // The workspace is the signed payload's; the channel is what the form was opened with.
     const team = text(body.team?.id) || text(view.team_id);
     const meta = readRotateModalMetadata(view.private_metadata);
@@ -316,8 +323,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   async function answerPress(respond: RespondFn, text: string, replace: boolean): Promise<void> {
-    await respond({ response_type: "ephemeral", replace_original: replace, text }).catch((error: unknown) =>
-      log.warn({ code: errorCode(error) }, "slack.respond_failed"),
+    await respond({ response_type: "ephemeral", replace_original: replace, text: slackMarkup(text) }).catch(
+      (error: unknown) => log.warn({ code: errorCode(error) }, "slack.respond_failed"),
     );
   }
 

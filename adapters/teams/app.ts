@@ -13,7 +13,7 @@ import type { ConversationReferenceStore } from "../../src/ports/conversations.t
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { ADAPTIVE_CARD, adaptiveCard, rotateCard } from "./render.ts";
+import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
 
@@ -224,7 +224,11 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       type: "invokeResponse",
       value: {
         status: 200,
-        body: { statusCode: 200, type: "application/vnd.microsoft.activity.message", value: text },
+        body: {
+          statusCode: 200,
+          type: "application/vnd.microsoft.activity.message",
+          value: teamsMarkup(text),
+        },
       },
     });
   }

@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
@@ -30,7 +31,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `The name \`${lab}\` is taken by a lab in another channel. Pick another name, e.g. \`lab create ${lab}-2\`.`,
+        `The name \`${verbatim(lab)}\` is taken by a lab in another channel. Pick another name, e.g. \`lab create ${verbatim(lab)}-2\`.`,
       );
       return;
     }
@@ -38,7 +39,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `Lab \`${lab}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${lab}\` for details.`,
+        `Lab \`${verbatim(lab)}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${verbatim(lab)}\` for details.`,
       );
       return;
     }
@@ -46,7 +47,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `Lab \`${lab}\` is being destroyed; create it again once that finishes.`,
+        `Lab \`${verbatim(lab)}\` is being destroyed; create it again once that finishes.`,
       );
       return;
     }
@@ -58,7 +59,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
+      `Lab \`${verbatim(lab)}\` is busy with another command (${verbatim(result.holder ?? "unknown")}). Wait for it to finish; its thread shows progress.`,
     );
     return { failed: "lab_busy" };
   };
@@ -222,9 +223,9 @@ async function create(
           ...(error.hint ? { hint: error.hint } : {}),
         },
       });
-      const hint = error.hint ? ` ${error.hint}` : "";
+      const hint = error.hint ? ` ${verbatim(error.hint)}` : "";
       progress.reply(
-        `Step *${error.step}* failed with \`${error.code}\`.${hint} Press *Retry* or say \`lab create ${lab}\` to resume from there.`,
+        `Step *${verbatim(error.step)}* failed with \`${verbatim(error.code)}\`.${hint} Press *Retry* or say \`lab create ${verbatim(lab)}\` to resume from there.`,
       );
       await progress.flush();
       plan.dispose();

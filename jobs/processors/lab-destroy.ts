@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
@@ -27,7 +28,7 @@ export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${command.lab}\` is busy with another command (${result.holder ?? "unknown"}); destroy it once that finishes.`,
+      `Lab \`${verbatim(command.lab)}\` is busy with another command (${verbatim(result.holder ?? "unknown")}); destroy it once that finishes.`,
     );
     return { failed: "lab_busy" };
   };
@@ -42,7 +43,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
+        `There is no lab \`${verbatim(lab)}\`. Say \`lab list\` to see the labs.`,
       );
       return;
     }
@@ -82,7 +83,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     await ctx.chat
       .reply(
         record.thread,
-        `Being destroyed by ${origin.user.name ?? origin.user.id} (ref ${correlationId}).`,
+        `Being destroyed by ${verbatim(origin.user.name ?? origin.user.id)} (ref ${verbatim(correlationId)}).`,
       )
       .catch(() => undefined);
   }
@@ -125,7 +126,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         },
       });
       progress.reply(
-        `Destroy stopped at *${error.step}* (\`${error.code}\`). Say \`lab destroy ${lab}\` again to resume.`,
+        `Destroy stopped at *${verbatim(error.step)}* (\`${verbatim(error.code)}\`). Say \`lab destroy ${verbatim(lab)}\` again to resume.`,
       );
       await progress.flush();
       return { failed: error.code };
@@ -133,7 +134,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     throw error;
   }
   progress.update({ status: "succeeded" });
-  progress.reply(`Lab \`${lab}\` is gone: its resource group is deleted and its vault purged.`);
+  progress.reply(`Lab \`${verbatim(lab)}\` is gone: its resource group is deleted and its vault purged.`);
   await progress.flush();
   return undefined;
 }

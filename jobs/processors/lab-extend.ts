@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen } from "../../src/labs/cards.ts";
@@ -39,7 +40,7 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
     }
     const capped =
       expiresAt === limit ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)` : "";
-    const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
+    const text = `Lab \`${verbatim(record.name)}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${verbatim(origin.user.name ?? origin.user.id)}.`;
     if (record.thread) await ctx.chat.reply(record.thread, text);
     else await ctx.chat.notify(origin.address, origin.user, text);
   };

@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
@@ -21,7 +22,7 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
           : labs
               .map(
                 (r) =>
-                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
+                  `• *${verbatim(r.name)}* · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
               )
               .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
       footer: `ref ${ctx.envelope.correlationId}`,

@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { auditLine } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
@@ -19,7 +20,9 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     try {
       return await read();
     } catch (error) {
-      lines.push(`:warning: ${what}: ${error instanceof Error ? error.message.slice(0, 160) : "unreadable"}`);
+      lines.push(
+        `:warning: ${what}: ${error instanceof Error ? verbatim(error.message.slice(0, 160)) : "unreadable"}`,
+      );
       return undefined;
     }
   };
@@ -64,7 +67,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
             (s) => `${s}@${mount?.versions[s] ? shortVersion(mount.versions[s] ?? "") : "–"}`,
           ).join(" ");
           lines.push(
-            `• \`${pod.name}\` ${pod.ready ? "ready" : (pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
+            `• \`${verbatim(pod.name)}\` ${pod.ready ? "ready" : verbatim(pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
           );
         }
       } finally {
@@ -84,7 +87,8 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
       );
     }
   }
-  if (record.lastError) lines.push(`*Last error* · ${record.lastError.step}: \`${record.lastError.code}\``);
+  if (record.lastError)
+    lines.push(`*Last error* · ${verbatim(record.lastError.step)}: \`${verbatim(record.lastError.code)}\``);
   const audit = deps.audit;
   const recent = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 5 })) : [];
   if (recent && recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
@@ -123,7 +127,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
         : []),
     ],
     ...(actions.length ? { actions } : {}),
-    footer: `ref ${ctx.envelope.correlationId}`,
+    footer: `ref ${verbatim(ctx.envelope.correlationId)}`,
   };
 }
 

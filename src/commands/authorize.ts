@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import type { ChatAddress, ChatUser } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import type { Command, CommandKind } from "./types.ts";
@@ -47,10 +48,14 @@ export function sameConversation(a: ChatAddress, b: ChatAddress): boolean {
   return a.platform === b.platform && a.tenant === b.tenant && a.channel === b.channel;
 }
 
-/** How to name a user in a message: a Slack mention renders as their name; Teams shows the name it sent. */
+/**
+ * How to name a user in a message: a Slack mention renders as their name
+ * (only for an id of Slack's shape; anything else is shown as text); Teams
+ * shows the name it sent, as text.
+ */
 export function mention(user: ChatUser): string {
-  if (user.platform === "slack") return `<@${user.id}>`;
-  return user.name ?? user.id;
+  if (user.platform === "slack" && /^[A-Za-z0-9_-]{1,40}$/.test(user.id)) return `<@${user.id}>`;
+  return verbatim(user.name ?? user.id);
 }
 
 /** The lab a command is about, when it names one or the conversation has exactly one. */
@@ -98,7 +103,7 @@ export function resolveConversationLab(
   return {
     ok: false,
     reason: "several_labs_here",
-    text: `This conversation has ${here.length} labs (${here.map((l) => `\`${l.name}\``).join(", ")}): say which with \`--lab\`, e.g. \`${example}\`.`,
+    text: `This conversation has ${here.length} labs (${here.map((l) => `\`${verbatim(l.name)}\``).join(", ")}): say which with \`--lab\`, e.g. \`${example}\`.`,
   };
 }
 
@@ -120,14 +125,14 @@ export function authorize(
       return {
         ok: false,
         reason: "name_taken",
-        text: `The name \`${live.name}\` is taken by a lab in another conversation. Pick another name, e.g. \`lab create ${live.name}-2\`.`,
+        text: `The name \`${verbatim(live.name)}\` is taken by a lab in another conversation. Pick another name, e.g. \`lab create ${verbatim(live.name)}-2\`.`,
       };
     }
     if (live.state !== "failed") {
       return {
         ok: false,
         reason: "lab_exists",
-        text: `Lab \`${live.name}\` already exists (${live.state}, owner ${mention(live.owner)}). Say \`lab status ${live.name}\` for details.`,
+        text: `Lab \`${verbatim(live.name)}\` already exists (${live.state}, owner ${mention(live.owner)}). Say \`lab status ${verbatim(live.name)}\` for details.`,
       };
     }
     // Creating a failed lab again resumes it: that changes it, so it is the owner's call.
@@ -135,7 +140,7 @@ export function authorize(
       return {
         ok: false,
         reason: "not_owner",
-        text: `Only ${mention(live.owner)}, who created \`${live.name}\`, or an admin can retry it.`,
+        text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, or an admin can retry it.`,
       };
     }
     return { ok: true };
@@ -149,7 +154,7 @@ export function authorize(
     return {
       ok: false,
       reason: "no_lab",
-      text: `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
+      text: `There is no lab \`${verbatim(lab)}\`. Say \`lab list\` to see the labs.`,
     };
   }
   if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
@@ -158,7 +163,7 @@ export function authorize(
     return {
       ok: false,
       reason: "wrong_conversation",
-      text: `Lab \`${live.name}\` belongs to another conversation: ${verb} it there, where its owner ${mention(live.owner)} and its thread are.`,
+      text: `Lab \`${verbatim(live.name)}\` belongs to another conversation: ${verb} it there, where its owner ${mention(live.owner)} and its thread are.`,
     };
   }
   if (!admin && !sameUser(live.owner, user)) {
@@ -166,7 +171,7 @@ export function authorize(
     return {
       ok: false,
       reason: "not_owner",
-      text: `Only ${mention(live.owner)}, who created \`${live.name}\`, or an admin can ${what}. Ask them, or an admin listed in LABOPS_ADMINS.`,
+      text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, or an admin can ${what}. Ask them, or an admin listed in LABOPS_ADMINS.`,
     };
   }
   return { ok: true };
@@ -176,7 +181,7 @@ export function authorize(
 export function noLabText(lab: string, address: ChatAddress, labs: readonly LabRecord[]): string {
   const here = labs.filter((l) => l.state !== "destroyed" && sameConversation(l.address, address));
   if (here.length === 0) {
-    return `There is no lab \`${lab}\`, and this conversation has none: create one with \`lab create NAME\`, or say \`lab list\` to see every lab.`;
+    return `There is no lab \`${verbatim(lab)}\`, and this conversation has none: create one with \`lab create NAME\`, or say \`lab list\` to see every lab.`;
   }
-  return `There is no lab \`${lab}\`; labs here: ${here.map((l) => `\`${l.name}\``).join(", ")}.`;
+  return `There is no lab \`${verbatim(lab)}\`; labs here: ${here.map((l) => `\`${verbatim(l.name)}\``).join(", ")}.`;
 }

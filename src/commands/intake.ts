@@ -1,4 +1,5 @@
 import { confirmationCard } from "../chat/cards.ts";
+import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -217,7 +218,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
       outcome: {
         kind: "needs_value",
         command: cmd,
-        text: `Type the new value of \`${cmd.secret}\` in the form that opened; it never appears in the channel.`,
+        text: `Type the new value of \`${verbatim(cmd.secret)}\` in the form that opened; it never appears in the channel.`,
       },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
     };
@@ -241,7 +242,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy lab \`${cmd.lab}\`? Press *${prompt.confirmLabel}* within 5 minutes, or say \`lab destroy ${cmd.lab} --yes\`.`,
+        text: `Destroy lab \`${verbatim(cmd.lab)}\`? Press *${verbatim(prompt.confirmLabel)}* within 5 minutes, or say \`lab destroy ${verbatim(cmd.lab)} --yes\`.`,
       },
       audit: {
         result: "confirmation_requested",
@@ -296,13 +297,13 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   if (pending.expiresAt <= now) {
     return refuse(
       "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); \`${cmd.lab}\` was not destroyed. Run \`lab destroy ${cmd.lab}\` again to get a new one.`,
+      `This confirmation expired (they last 5 minutes); \`${verbatim(cmd.lab)}\` was not destroyed. Run \`lab destroy ${verbatim(cmd.lab)}\` again to get a new one.`,
     );
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
-      outcome: { kind: "cancelled", text: `Cancelled: lab \`${cmd.lab}\` stays as it is.` },
+      outcome: { kind: "cancelled", text: `Cancelled: lab \`${verbatim(cmd.lab)}\` stays as it is.` },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };
@@ -355,7 +356,7 @@ async function enqueue(
       outcome: {
         kind: "queued",
         jobId,
-        text: `Queued \`${description}\` (ref ${correlationId}).${confirmedBy} Progress will appear in a thread in this channel.`,
+        text: `Queued \`${verbatim(description)}\` (ref ${verbatim(correlationId)}).${confirmedBy} Progress will appear in a thread in this channel.`,
       },
       audit: { result: "queued", ...audit },
       correlationId,
@@ -366,7 +367,7 @@ async function enqueue(
     return {
       outcome: {
         kind: "unavailable",
-        text: `labops could not queue \`${description}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+        text: `labops could not queue \`${verbatim(description)}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${verbatim(correlationId)}).`,
       },
       audit: { result: "unavailable", ...audit, reason: errorCode(error) },
       correlationId,

@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import type { Card, CardAction, CardStep, StepState } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 
@@ -80,7 +81,7 @@ export function progressCard(view: ProgressView): Card {
   }
   let text: string | undefined;
   if (view.error) {
-    text = `*${view.error.code}*: ${view.error.message}${view.error.hint ? `\n_${view.error.hint}_` : ""}`;
+    text = `*${verbatim(view.error.code)}*: ${verbatim(view.error.message)}${view.error.hint ? `\n_${verbatim(view.error.hint)}_` : ""}`;
   }
   return {
     title,
@@ -90,6 +91,6 @@ export function progressCard(view: ProgressView): Card {
     ...(text ? { text } : {}),
     ...(fields.length ? { fields } : {}),
     ...(actions.length ? { actions } : {}),
-    footer: `ref ${view.correlationId}`,
+    footer: `ref ${verbatim(view.correlationId)}`,
   };
 }
