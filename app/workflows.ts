@@ -122,6 +122,7 @@ export function createWorkflows(
       : {}),
     prices: withOverrides(PRICES, config.prices),
     fingerprintKey: fingerprintKey(config.secretKey),
+    admins: config.admins,
     clock,
     ...options.overrides,
   };

@@ -1,14 +1,22 @@
 import { verbatim } from "../../src/chat/markup.ts";
+import { isAdmin, sameConversation } from "../../src/commands/authorize.ts";
 import { formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 
-/** `lab list`: every lab, its state, owner and expiry. */
+/**
+ * `lab list`: every lab and its state; owner, expiry and cost for the labs of
+ * the conversation asking (every lab for an admin). Elsewhere a lab's name and
+ * state are all a conversation sees of it.
+ */
 export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx) => {
     const labs = await deps.registry.list();
+    const { address, user } = ctx.envelope.origin;
+    const admin = isAdmin(user, deps.admins ?? []);
+    const detailed = (r: LabRecord) => admin || sameConversation(r.address, address);
     const prices = deps.prices
       ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
       : undefined;
@@ -20,9 +28,10 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
         labs.length === 0
           ? "Create one with `lab create team-a`."
           : labs
-              .map(
-                (r) =>
-                  `• *${verbatim(r.name)}* · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
+              .map((r) =>
+                detailed(r)
+                  ? `• *${verbatim(r.name)}* · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`
+                  : `• *${verbatim(r.name)}* · ${r.state} · another conversation`,
               )
               .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
       footer: `ref ${ctx.envelope.correlationId}`,

@@ -17,6 +17,16 @@ export const OWNER_OR_ADMIN: ReadonlySet<CommandKind> = new Set<CommandKind>([
   "lab.extend",
 ]);
 
+/**
+ * Commands that read a lab: only in its own conversation, or by an admin, since
+ * their cards show what only its members should see (pods, versions, the vault,
+ * a portal link with tenant and subscription ids, its recent commands).
+ */
+export const CONVERSATION_ONLY: ReadonlySet<CommandKind> = new Set<CommandKind>([
+  "lab.status",
+  "secret.list",
+]);
+
 /** Commands that take `--lab` and fall back to the only lab of the conversation. */
 const CHANNEL_LAB: ReadonlySet<CommandKind> = new Set<CommandKind>([
   "secret.rotate",
@@ -155,6 +165,14 @@ export function authorize(
       ok: false,
       reason: "no_lab",
       text: `There is no lab \`${verbatim(lab)}\`. Say \`lab list\` to see the labs.`,
+    };
+  }
+  if (CONVERSATION_ONLY.has(command.kind)) {
+    if (admin || sameConversation(live.address, address)) return { ok: true };
+    return {
+      ok: false,
+      reason: "wrong_conversation",
+      text: `Lab \`${verbatim(live.name)}\` belongs to another conversation; ask there or an admin.`,
     };
   }
   if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
