@@ -180,6 +180,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       secret: command.secret,
       channel,
       ...(command.lab ? { lab: command.lab } : {}),
+      ...(command.create ? { create: true } : {}),
     };
     try {
       await client.views.open({ trigger_id: triggerId, view: rotateModal(meta) });
@@ -281,7 +282,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const read = actionToIncoming({
       verb: ACTION.rotateSubmit,
       // The typed value goes to the core as it came, which wraps it: never logged, echoed or stored in clear.
-      data: { secret: meta.secret, lab: meta.lab, value: typedValue(view.state) },
+      data: { secret: meta.secret, lab: meta.lab, create: meta.create, value: typedValue(view.state) },
       deliveryId: `slack.${team}.view.${view.id}.${view.hash}`,
       origin,
       receivedAt: clock.now(),

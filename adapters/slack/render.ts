@@ -143,6 +143,8 @@ export interface RotateModalMetadata {
   secret: string;
   lab?: string;
   channel: string;
+  /** `--new`: the secret may be one the lab does not have yet. */
+  create?: true;
 }
 
 /** Slack's ids (channels, workspaces): capital letters and digits. */
@@ -156,7 +158,7 @@ const SLACK_ID = /^[A-Z0-9]{1,64}$/;
  */
 export function readRotateModalMetadata(
   raw: unknown,
-): { secret: unknown; lab: unknown; channel: string } | undefined {
+): { secret: unknown; lab: unknown; create: unknown; channel: string } | undefined {
   let meta: unknown;
   try {
     meta = typeof raw === "string" ? JSON.parse(raw) : undefined;
@@ -164,9 +166,9 @@ export function readRotateModalMetadata(
     return undefined;
   }
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return undefined;
-  const { secret, lab, channel } = meta as Record<string, unknown>;
+  const { secret, lab, create, channel } = meta as Record<string, unknown>;
   if (typeof channel !== "string" || !SLACK_ID.test(channel)) return undefined;
-  return { secret, lab, channel };
+  return { secret, lab, create, channel };
 }
 
 /** The modal `/secret rotate NAME` opens, so the new value is typed privately, never as command text. */

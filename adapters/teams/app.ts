@@ -161,7 +161,11 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       return answer(
         context,
         address,
-        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab }),
+        rotateCard({
+          secret: outcome.command.secret,
+          lab: outcome.command.lab,
+          create: outcome.command.create,
+        }),
       );
     }
     return answer(context, address, outcome.text);
@@ -196,8 +200,8 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     if (outcome.kind === "needs_value") {
       // A card button asking for a new value: the password form goes into the thread as a new message,
       // so the card it was pressed on stays as it is.
-      const { secret, lab } = outcome.command;
-      answer(context, address, rotateCard({ secret, lab }));
+      const { secret, lab, create } = outcome.command;
+      answer(context, address, rotateCard({ secret, lab, create }));
       return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
     if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);

@@ -151,7 +151,11 @@ export const VALUE_INPUT_ID = "value";
  * only in the invoke. Its `data` names the secret and lab, checked again when
  * it comes back; no correlation id (the server makes a new one).
  */
-export function rotateCard(input: { secret: string; lab: string | undefined }): AdaptiveCard {
+export function rotateCard(input: {
+  secret: string;
+  lab: string | undefined;
+  create?: boolean | undefined;
+}): AdaptiveCard {
   const where = input.lab ? ` in lab ${teamsEscape(input.lab)}` : "";
   return {
     type: "AdaptiveCard",
@@ -180,6 +184,7 @@ export function rotateCard(input: { secret: string; lab: string | undefined }): 
         data: {
           secret: input.secret,
           ...(input.lab ? { lab: input.lab } : {}),
+          ...(input.create ? { create: true } : {}),
         },
         style: "positive",
       },

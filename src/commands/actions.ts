@@ -147,9 +147,10 @@ export function readAction(verb: unknown, data: unknown): { ok: true; action: Ch
 
 /** The rotate form: the secret and lab it was opened for, and the value typed into it. */
 function readRotateForm(data: Record<string, unknown>): { ok: true; action: ChatAction } | ActionRefusal {
-  const { secret, lab, value } = data;
+  const { secret, lab, create, value } = data;
   if (typeof secret !== "string" || !isSecretName(secret)) return invalidSecret("This form");
   if (lab !== undefined && (typeof lab !== "string" || !isLabName(lab))) return invalidLab("This form");
+  if (create !== undefined && create !== true) return refuse("malformed", MALFORMED);
   // The typed value is wrapped at once, and never echoed, logged or kept in clear.
   if (value === undefined || value === null || value === "")
     return refuse("value_missing", "Type the new value.");
@@ -161,7 +162,13 @@ function readRotateForm(data: Record<string, unknown>): { ok: true; action: Chat
     ok: true,
     action: {
       kind: "command",
-      command: { kind: "secret.rotate", secret, value: new SecretValue(value), lab },
+      command: {
+        kind: "secret.rotate",
+        secret,
+        value: new SecretValue(value),
+        lab,
+        ...(create === true ? { create: true } : {}),
+      },
       form: true,
     },
   };

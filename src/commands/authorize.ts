@@ -1,4 +1,5 @@
 import { verbatim } from "../chat/markup.ts";
+import { labSecrets } from "../labs/naming.ts";
 import type { ChatAddress, ChatUser } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import type { Command, CommandKind } from "./types.ts";
@@ -193,6 +194,31 @@ export function authorize(
     };
   }
   return { ok: true };
+}
+
+/**
+ * A secret the lab does not have, refused before anything is queued (a typo
+ * would otherwise add a secret and report success), unless `secret rotate`
+ * was given `--new`. The answer names the secrets it has.
+ */
+export function unknownSecret(command: Command, record: LabRecord | undefined): Decision {
+  if (!record || (command.kind !== "secret.rotate" && command.kind !== "secret.rollback"))
+    return { ok: true };
+  const names = labSecrets(record);
+  const wanted = command.secret.toLowerCase();
+  if (names.some((n) => n.toLowerCase() === wanted)) return { ok: true };
+  if (command.kind === "secret.rotate" && command.create) return { ok: true };
+  const has = names.map((n) => `\`${verbatim(n)}\``).join(", ");
+  const lab = verbatim(record.name);
+  const add =
+    command.kind === "secret.rotate"
+      ? ` To add a new secret, say \`secret rotate ${verbatim(command.secret)} --new --lab ${lab}\`.`
+      : "";
+  return {
+    ok: false,
+    reason: "no_secret",
+    text: `Lab \`${lab}\` has no secret \`${verbatim(command.secret)}\`; its secrets are ${has}.${add}`,
+  };
 }
 
 /** The answer to a command about a lab that does not exist: the labs of this conversation, or how to make one. */

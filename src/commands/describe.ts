@@ -14,7 +14,7 @@ export function describeCommand(command: Command): string {
     case "lab.extend":
       return `lab extend ${command.lab}`;
     case "secret.rotate":
-      return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+      return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}${command.create ? " --new" : ""}`;
     case "secret.list":
       return `secret list${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
     case "secret.rollback":

@@ -18,6 +18,7 @@ import {
   noLabText,
   resolveConversationLab,
   sameConversation,
+  unknownSecret,
 } from "./authorize.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
@@ -211,6 +212,8 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     } else if (!decision.ok) {
       return refused(cmd, decision, log);
     }
+    const secret = unknownSecret(cmd, record);
+    if (!secret.ok) return refused(cmd, secret, log);
   }
 
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {

@@ -22,7 +22,7 @@ export const USAGE = {
   "lab.status": "lab status [NAME]",
   "lab.list": "lab list",
   "lab.extend": "lab extend NAME [--by 4h]",
-  "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME]",
+  "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME] [--new]",
   "secret.list": "secret list [--lab NAME]",
   "secret.rollback": "secret rollback NAME [--lab NAME]",
   help: "help",
@@ -259,7 +259,7 @@ function parseSecret(words: Word[]): ParseResult {
   switch (verb?.toLowerCase()) {
     case "rotate":
     case "set": {
-      const args = splitArgs(rest, "secret.rotate", ["lab"], []);
+      const args = splitArgs(rest, "secret.rotate", ["lab"], ["new"]);
       if (isResult(args)) return args;
       const [name, value] = args.positional;
       if (name === undefined) return reject(`Which secret? ${usageLine("secret.rotate")}`);
@@ -280,6 +280,7 @@ function parseSecret(words: Word[]): ParseResult {
         secret: name,
         value: value === undefined ? undefined : new SecretValue(value),
         lab: lab.lab,
+        ...(args.flags.get("new") === true ? { create: true } : {}),
       });
     }
     case "list":
