@@ -305,7 +305,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const user = slackUser(event.user ?? "");
     const b = base(team, event.channel, user);
     const parsed = parseMessageText(event.text, options.parseOptions);
-    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}` });
+    // A mention is a message the whole channel reads.
+    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}`, public: true });
     if (outcome.kind === "duplicate") return;
     const message =
       outcome.kind === "confirm"

@@ -153,6 +153,8 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
         correlationId: newCorrelationId(),
         origin: { address, user },
         receivedAt: clock.now(),
+        // Only a personal chat is private: a channel or group chat reads the message.
+        public: activity.conversation.conversationType !== "personal",
       }),
     ]);
     if (outcome.kind === "duplicate") return;

@@ -197,6 +197,24 @@ export function authorize(
 }
 
 /**
+ * A secret value typed in a message the conversation sees is refused, never
+ * written: the answer points to the private form and says the value is exposed.
+ */
+export function valueInPublic(command: Command, platform: ChatUser["platform"]): Decision {
+  if (command.kind !== "secret.rotate" || command.value === undefined) return { ok: true };
+  const lab = command.lab === undefined ? "" : ` --lab ${verbatim(command.lab)}`;
+  const form =
+    platform === "slack"
+      ? `use \`/secret rotate ${verbatim(command.secret)}${lab}\` without the value`
+      : `say \`secret rotate ${verbatim(command.secret)}${lab}\` without the value`;
+  return {
+    ok: false,
+    reason: "value_in_public",
+    text: `That value was typed where everyone here can read it, so it was not used. To type it privately, ${form}: a form opens. Treat the value you typed as seen and pick a new one.`,
+  };
+}
+
+/**
  * A secret the lab does not have, refused before anything is queued (a typo
  * would otherwise add a secret and report success), unless `secret rotate`
  * was given `--new`. The answer names the secrets it has.

@@ -19,6 +19,7 @@ import {
   resolveConversationLab,
   sameConversation,
   unknownSecret,
+  valueInPublic,
 } from "./authorize.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
@@ -39,6 +40,8 @@ interface IncomingBase {
   correlationId: string;
   origin: CommandOrigin;
   receivedAt: number;
+  /** Typed where the conversation sees it (a Slack @mention, a Teams channel or group chat message). */
+  public?: boolean;
 }
 
 /** A command as typed (or rebuilt from a button, a modal). */
@@ -185,6 +188,8 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
   let cmd = parsed.command;
+  const exposed = incoming.public ? valueInPublic(cmd, origin.address.platform) : { ok: true as const };
+  if (!exposed.ok) return refused(cmd, exposed, log);
   if (cmd.kind === "help") {
     return {
       outcome: { kind: "help", text: helpText(cmd.topic) },
