@@ -7,6 +7,7 @@ import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/sl
 import { createRedis } from "../jobs/connection.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import type { IntakeDeps } from "../src/commands/intake.ts";
+import { formLinkKey } from "../src/crypto.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
 
@@ -39,6 +40,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     clock,
     metrics,
   };
+  const formKey = formLinkKey(config.secretKey);
   let slack: SlackApp | undefined;
   if (config.slack) {
     slack = createSlackApp({
@@ -48,6 +50,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
       logger,
       parseOptions: { maxTtlMs: config.maxTtlMs },
       clock,
+      formKey,
     });
     if (slack.requestListener) {
       web.rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
@@ -64,6 +67,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
           logger,
           parseOptions: { maxTtlMs: config.maxTtlMs },
           clock,
+          formKey,
         })
       : undefined;
   if (teams) web.mounts.push((app) => teams.mount(app));

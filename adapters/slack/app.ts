@@ -13,6 +13,7 @@ import { WebClient } from "@slack/web-api";
 import { withoutMarks } from "../../src/chat/markup.ts";
 import type { Clock } from "../../src/clock.ts";
 import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { type ParseOptions, parseMessageText, parseSlashCommand } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
@@ -72,6 +73,8 @@ export interface SlackAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received, and Slack's five-minute request window. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate modal carries back. */
+  formKey: Buffer;
 }
 
 export interface SlackApp {
@@ -174,13 +177,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     client: WebClient,
     triggerId: string,
     command: Extract<Command, { kind: "secret.rotate" }>,
-    channel: string,
+    origin: { address: ChatAddress; user: ChatUser },
   ): Promise<string | undefined> {
     const meta: RotateModalMetadata = {
       secret: command.secret,
-      channel,
+      channel: origin.address.channel,
       ...(command.lab ? { lab: command.lab } : {}),
       ...(command.create ? { create: true } : {}),
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
     };
     try {
       await client.views.open({ trigger_id: triggerId, view: rotateModal(meta) });
@@ -203,7 +207,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
     if (outcome.kind === "needs_value") {
       await ack();
-      const failed = await openRotateModal(client, command.trigger_id, outcome.command, command.channel_id);
+      const failed = await openRotateModal(client, command.trigger_id, outcome.command, b.origin);
       if (failed)
         await respond({ response_type: "ephemeral", text: slackMarkup(failed) }).catch(() => undefined);
       return;
@@ -249,7 +253,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       await ack();
       const at = pressedAt(body as ActionBody);
       const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
-      const read = actionToIncoming({ verb: id, data: { value }, ...at });
+      const read = actionToIncoming({ verb: id, data: { value }, ...at, formKey: options.formKey });
       if (!read.ok) {
         log.warn({ code: read.reason, action: id }, "slack.action_refused");
         return answerPress(respond, read.text, false);
@@ -257,7 +261,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const outcome = await decide(read.incoming);
       const triggerId = text((body as ActionBody).trigger_id);
       if (outcome.kind === "needs_value" && triggerId) {
-        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
+        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
         if (failed) await answerPress(respond, failed, false);
         return;
       }
@@ -282,7 +286,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const read = actionToIncoming({
       verb: ACTION.rotateSubmit,
       // The typed value goes to the core as it came, which wraps it: never logged, echoed or stored in clear.
-      data: { secret: meta.secret, lab: meta.lab, create: meta.create, value: typedValue(view.state) },
+      data: { ...meta, value: typedValue(view.state) },
+      formKey: options.formKey,
       deliveryId: `slack.${team}.view.${view.id}.${view.hash}`,
       origin,
       receivedAt: clock.now(),

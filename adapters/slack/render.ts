@@ -145,6 +145,8 @@ export interface RotateModalMetadata {
   channel: string;
   /** `--new`: the secret may be one the lab does not have yet. */
   create?: true;
+  /** The tag that authenticates the rest (src/commands/form-link.ts). */
+  sig: string;
 }
 
 /** Slack's ids (channels, workspaces): capital letters and digits. */
@@ -158,7 +160,7 @@ const SLACK_ID = /^[A-Z0-9]{1,64}$/;
  */
 export function readRotateModalMetadata(
   raw: unknown,
-): { secret: unknown; lab: unknown; create: unknown; channel: string } | undefined {
+): { secret: unknown; lab: unknown; create: unknown; sig: unknown; channel: string } | undefined {
   let meta: unknown;
   try {
     meta = typeof raw === "string" ? JSON.parse(raw) : undefined;
@@ -166,9 +168,9 @@ export function readRotateModalMetadata(
     return undefined;
   }
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return undefined;
-  const { secret, lab, create, channel } = meta as Record<string, unknown>;
+  const { secret, lab, create, sig, channel } = meta as Record<string, unknown>;
   if (typeof channel !== "string" || !SLACK_ID.test(channel)) return undefined;
-  return { secret, lab, create, channel };
+  return { secret, lab, create, sig, channel };
 }
 
 /** The modal `/secret rotate NAME` opens, so the new value is typed privately, never as command text. */

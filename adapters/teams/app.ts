@@ -4,6 +4,7 @@ import express, { type Express } from "express";
 import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
 import type { Clock } from "../../src/clock.ts";
 import { actionToIncoming, spendsCard } from "../../src/commands/actions.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import { errorCode } from "../../src/errors.ts";
@@ -26,6 +27,8 @@ export interface TeamsAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate form carries back. */
+  formKey: Buffer;
   /** The process's one CloudAdapter (the chat port sends on the same one). */
   adapter: LabopsCloudAdapter;
 }
@@ -96,6 +99,20 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     }
   }
 
+  /** The password form for a rotate, tagged for the user and conversation it is opened in. */
+  function rotateForm(
+    origin: { address: ChatAddress; user: ChatUser },
+    command: Extract<IntakeOutcome, { kind: "needs_value" }>["command"],
+  ) {
+    const { secret, lab, create } = command;
+    return rotateCard({
+      secret,
+      lab,
+      create,
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
+    });
+  }
+
   /** Quick answers sent after their turn's response, until they are out. */
   const inFlight = new Set<Promise<void>>();
 
@@ -160,15 +177,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     if (outcome.kind === "duplicate") return;
     if (outcome.kind === "confirm") return answer(context, address, outcome.card);
     if (outcome.kind === "needs_value") {
-      return answer(
-        context,
-        address,
-        rotateCard({
-          secret: outcome.command.secret,
-          lab: outcome.command.lab,
-          create: outcome.command.create,
-        }),
-      );
+      return answer(context, address, rotateForm({ address, user }, outcome.command));
     }
     return answer(context, address, outcome.text);
   }
@@ -191,6 +200,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       verb: field(action, "verb"),
       data: field(action, "data"),
       deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+      formKey: options.formKey,
       origin: { address, user, ...(thread ? { thread } : {}) },
       receivedAt: clock.now(),
     });
@@ -202,8 +212,8 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     if (outcome.kind === "needs_value") {
       // A card button asking for a new value: the password form goes into the thread as a new message,
       // so the card it was pressed on stays as it is.
-      const { secret, lab, create } = outcome.command;
-      answer(context, address, rotateCard({ secret, lab, create }));
+      const { secret } = outcome.command;
+      answer(context, address, rotateForm({ address, user }, outcome.command));
       return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
     if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);

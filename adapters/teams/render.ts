@@ -155,6 +155,8 @@ export function rotateCard(input: {
   secret: string;
   lab: string | undefined;
   create?: boolean | undefined;
+  /** The tag that authenticates secret, lab and create (src/commands/form-link.ts). */
+  sig: string;
 }): AdaptiveCard {
   const where = input.lab ? ` in lab ${teamsEscape(input.lab)}` : "";
   return {
@@ -185,6 +187,7 @@ export function rotateCard(input: {
           secret: input.secret,
           ...(input.lab ? { lab: input.lab } : {}),
           ...(input.create ? { create: true } : {}),
+          sig: input.sig,
         },
         style: "positive",
       },

@@ -25,7 +25,8 @@ describe("secret names are checked at intake against the lab's record", () => {
         { platform: "slack", tenant: "T0001", channel: "C0NAMES" },
       ),
     );
-    teamsChannel = w.teams.channel("names");
+    // A personal chat: a value typed in a channel is refused before its name is looked at.
+    teamsChannel = w.teams.personalChat(ada);
     await registry.create({
       ...labRecord(
         "names-t",
