@@ -143,12 +143,22 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       log.error({ code: "teams_no_connector" }, "teams.answer_not_sent");
       return;
     }
-    const send = () =>
-      activity.replyToId
+    let sent = false;
+    const send = () => {
+      sent = true;
+      return activity.replyToId
         ? client.conversations.replyToActivity(conversationId, activity.replyToId, activity as Activity)
         : client.conversations.sendToConversation(conversationId, activity as Activity);
+    };
     const task = options
       .pace(teamsConversationLimits(address), send)
+      .catch(async (error: unknown) => {
+        if (sent) throw error;
+        // The pacer's store (Redis) is unreachable, which is when the answer matters most ("cannot take
+        // commands right now"): one answer to one message is sent unpaced rather than not at all.
+        log.warn({ code: errorCode(error) }, "teams.answer_unpaced");
+        return send();
+      })
       .then(() => undefined)
       .catch((error: unknown) => log.error({ code: errorCode(error) }, "teams.answer_not_sent"))
       .finally(() => inFlight.delete(task));
