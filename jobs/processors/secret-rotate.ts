@@ -12,7 +12,8 @@ export function secretRotateProcessor(deps: WorkflowDeps): CommandProcessor {
     const usage = `secret rotate ${command.secret} VALUE --lab NAME`;
     const record = await resolveLab(ctx, deps, command.lab, { needReady: true, usage });
     if (!record) return;
-    if (command.value === undefined) {
+    // A job resumed after its write has no value any more (it was dropped): it follows the written version.
+    if (command.value === undefined && ctx.saved.version === undefined) {
       await ctx.chat.notify(
         ctx.envelope.origin.address,
         ctx.envelope.origin.user,
