@@ -2,6 +2,7 @@ import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
+import { labArg, shownLabName } from "../../src/labs/names.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import type { ThreadRef } from "../../src/ports/chat.ts";
@@ -28,7 +29,7 @@ export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${verbatim(command.lab)}\` is busy with another command (${verbatim(result.holder ?? "unknown")}); destroy it once that finishes.`,
+      `Lab \`${verbatim(shownLabName(command.lab))}\` is busy with another command (${verbatim(result.holder ?? "unknown")}); destroy it once that finishes.`,
     );
     return { failed: "lab_busy" };
   };
@@ -126,7 +127,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         },
       });
       progress.reply(
-        `Destroy stopped at *${verbatim(error.step)}* (\`${verbatim(error.code)}\`). Say \`lab destroy ${verbatim(lab)}\` again to resume.`,
+        `Destroy stopped at *${verbatim(error.step)}* (\`${verbatim(error.code)}\`). Say \`lab destroy ${labArg(lab)}\` again to resume.`,
       );
       await progress.flush();
       return { failed: error.code };
@@ -134,7 +135,11 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     throw error;
   }
   progress.update({ status: "succeeded" });
-  progress.reply(`Lab \`${verbatim(lab)}\` is gone: its resource group is deleted and its vault purged.`);
+  progress.reply(
+    done["rg-delete"]?.skipped
+      ? `Lab \`${verbatim(shownLabName(lab))}\` is forgotten. Its name is not one Azure takes, so nothing was ever created in Azure under it: nothing is left.`
+      : `Lab \`${verbatim(shownLabName(lab))}\` is gone: its resource group is deleted and its vault purged.`,
+  );
   await progress.flush();
   return undefined;
 }

@@ -2,6 +2,7 @@ import { verbatim } from "../../src/chat/markup.ts";
 import { isAdmin, sameConversation } from "../../src/commands/authorize.ts";
 import { formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
+import { isLabName, labRef, shownLabName } from "../../src/labs/names.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -20,6 +21,11 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
     const prices = deps.prices
       ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
       : undefined;
+    // A name kept from before names were checked: shown cut, with the reference an admin removes it by.
+    const named = (r: LabRecord) =>
+      isLabName(r.name)
+        ? `*${r.name}*`
+        : `*${verbatim(shownLabName(r.name))}* (not a valid name; \`lab destroy ${labRef(r.name)}\`)`;
     const cost = (r: LabRecord) => (prices ? ` · ${formatHourly(labCostIn(prices, r.location))}` : "");
     await ctx.chat.openThread(ctx.envelope.origin.address, {
       title: labs.length === 0 ? "No labs yet" : `${labs.length} lab${labs.length === 1 ? "" : "s"}`,
@@ -30,8 +36,8 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
           : labs
               .map((r) =>
                 detailed(r)
-                  ? `• *${verbatim(r.name)}* · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`
-                  : `• *${verbatim(r.name)}* · ${r.state} · another conversation`,
+                  ? `• ${named(r)} · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`
+                  : `• ${named(r)} · ${r.state} · another conversation`,
               )
               .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
       footer: `ref ${ctx.envelope.correlationId}`,

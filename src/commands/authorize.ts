@@ -1,4 +1,5 @@
 import { verbatim } from "../chat/markup.ts";
+import { isLabName, isLabRef, labRef } from "../labs/names.ts";
 import { labSecrets } from "../labs/naming.ts";
 import type { ChatAddress, ChatUser } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
@@ -178,7 +179,9 @@ export function authorize(
   }
   if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
   const verb = command.kind.split(".")[1] ?? command.kind;
-  if (!sameConversation(live.address, address)) {
+  // A lab kept under a name the parser refuses is an admin's to remove from wherever they are.
+  const cleanup = admin && command.kind === "lab.destroy" && !isLabName(live.name);
+  if (!sameConversation(live.address, address) && !cleanup) {
     return {
       ok: false,
       reason: "wrong_conversation",
@@ -194,6 +197,35 @@ export function authorize(
     };
   }
   return { ok: true };
+}
+
+/**
+ * `lab destroy #1a2b3c4d`: the lab whose reference (labRef) that is, for an
+ * admin only, so a lab stored under a name the parser refuses can be removed.
+ */
+export function resolveLabRef(
+  command: Command,
+  user: ChatUser,
+  admins: readonly string[],
+  labs: readonly LabRecord[],
+): { ok: true; command: Command } | { ok: false; reason: string; text: string } {
+  if (command.kind !== "lab.destroy" || !isLabRef(command.lab)) return { ok: true, command };
+  if (!isAdmin(user, admins)) {
+    return {
+      ok: false,
+      reason: "not_admin",
+      text: "Only an admin (LABOPS_ADMINS) can destroy a lab by its reference; name the lab instead, e.g. `lab destroy team-a`.",
+    };
+  }
+  const record = labs.find((l) => l.state !== "destroyed" && labRef(l.name) === command.lab);
+  if (!record) {
+    return {
+      ok: false,
+      reason: "no_lab",
+      text: `No lab has the reference \`${command.lab}\`. Say \`lab list\` to see the labs and the references of those with names that are not valid.`,
+    };
+  }
+  return { ok: true, command: { ...command, lab: record.name } };
 }
 
 /**

@@ -5,7 +5,7 @@ const LAB_HELP = [
   `\`${USAGE["lab.status"]}\` what exists in Azure and in the cluster, and which secret versions each pod runs`,
   `\`${USAGE["lab.list"]}\` the labs and who owns them`,
   `\`${USAGE["lab.extend"]}\` push back the lab's expiry`,
-  `\`${USAGE["lab.destroy"]}\` delete everything (owner or admin, after a confirmation)`,
+  `\`${USAGE["lab.destroy"]}\` delete everything (owner or admin, after a confirmation); an admin removes a lab whose name is not valid by the reference \`lab list\` shows: \`lab destroy #1a2b3c4d\``,
 ];
 
 const SECRET_HELP = [

@@ -2,6 +2,7 @@ import { confirmationCard } from "../chat/cards.ts";
 import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
+import { isLabRef, labArg, shownLabName } from "../labs/names.ts";
 import type { Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
@@ -17,6 +18,7 @@ import {
   mention,
   noLabText,
   resolveConversationLab,
+  resolveLabRef,
   sameConversation,
   unknownSecret,
   valueInPublic,
@@ -197,6 +199,14 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
+  const byRef = resolveLabRef(
+    cmd,
+    origin.user,
+    deps.admins,
+    isLabRef(commandLab(cmd) ?? "") ? await deps.registry.list() : [],
+  );
+  if (!byRef.ok) return refused(cmd, byRef, log);
+  cmd = byRef.command;
   const needsLabs = commandLab(cmd) === undefined && "lab" in cmd;
   if (needsLabs) {
     const resolved = resolveConversationLab(cmd, origin.address, await deps.registry.list());
@@ -250,7 +260,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy lab \`${verbatim(cmd.lab)}\`? Press *${verbatim(prompt.confirmLabel)}* within 5 minutes, or say \`lab destroy ${verbatim(cmd.lab)} --yes\`.`,
+        text: `Destroy lab \`${verbatim(shownLabName(cmd.lab))}\`? Press *${verbatim(prompt.confirmLabel)}* within 5 minutes, or say \`lab destroy ${labArg(cmd.lab)} --yes\`.`,
       },
       audit: {
         result: "confirmation_requested",
@@ -305,13 +315,16 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   if (pending.expiresAt <= now) {
     return refuse(
       "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); \`${verbatim(cmd.lab)}\` was not destroyed. Run \`lab destroy ${verbatim(cmd.lab)}\` again to get a new one.`,
+      `This confirmation expired (they last 5 minutes); \`${verbatim(shownLabName(cmd.lab))}\` was not destroyed. Run \`lab destroy ${labArg(cmd.lab)}\` again to get a new one.`,
     );
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
-      outcome: { kind: "cancelled", text: `Cancelled: lab \`${verbatim(cmd.lab)}\` stays as it is.` },
+      outcome: {
+        kind: "cancelled",
+        text: `Cancelled: lab \`${verbatim(shownLabName(cmd.lab))}\` stays as it is.`,
+      },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };

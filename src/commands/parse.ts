@@ -1,6 +1,6 @@
 import { verbatim } from "../chat/markup.ts";
 import { parseDuration } from "../config.ts";
-import { isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
+import { isLabRef, isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
 import { SecretValue } from "../secret-value.ts";
 import { tokenize, type Word } from "./tokenize.ts";
 import type { Command, ParseResult } from "./types.ts";
@@ -203,7 +203,9 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
       if (isResult(args)) return args;
       const [name] = args.positional;
       if (name === undefined) return reject(`Which lab? ${usageLine("lab.destroy")}`);
-      const bad = labName(name, "lab.destroy") ?? tooMany(args, 1, "lab.destroy");
+      // `#1a2b3c4d`: a lab by its reference, for an admin removing a lab whose stored name is not valid.
+      const bad =
+        (isLabRef(name) ? undefined : labName(name, "lab.destroy")) ?? tooMany(args, 1, "lab.destroy");
       if (bad) return bad;
       return ok({ kind: "lab.destroy", lab: name, confirmed: args.flags.get("yes") === true });
     }

@@ -1,6 +1,7 @@
 import { verbatim } from "../chat/markup.ts";
 import type { Card, CardAction, CardStep, StepState } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
+import { shownLabName } from "./names.ts";
 
 /** Platform-neutral cards for the lab workflows; the chat adapters render them. */
 
@@ -54,12 +55,13 @@ export function progressCard(view: ProgressView): Card {
     ...(s.detail ? { detail: s.detail } : {}),
   }));
   const elapsed = formatElapsed(view.now - view.startedAt);
+  const lab = shownLabName(view.lab);
   const title =
     view.status === "succeeded"
-      ? `Lab ${view.lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
+      ? `Lab ${lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
       : view.status === "failed"
-        ? `Lab ${view.lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
-        : `Lab ${view.lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
+        ? `Lab ${lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
+        : `Lab ${lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
   const fields: Array<{ label: string; value: string }> = [];
   const r = view.record;
   if (r && view.verb === "create") {
