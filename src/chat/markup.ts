@@ -17,8 +17,8 @@ const CLOSE = "\u{E001}";
 const MARKS = /[\u{E000}-\u{E003}]/gu;
 const PLACEHOLDER = /\u{E002}(\d+)\u{E003}/gu;
 
-/** Characters some platform reads as markup, or a link's scheme. */
-const UNSAFE = /[&<>*_~`[\]\\|#!]|:\/\//;
+/** Characters some platform reads as markup (`@here` included), or a link's scheme. */
+const UNSAFE = /[&<>*_~`[\]\\|#!@]|:\/\//;
 
 /**
  * `text` marked for its renderer to escape. A string with nothing any platform
