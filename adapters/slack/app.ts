@@ -304,7 +304,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await refuse(outcome.text);
   });
 
-  app.event("app_mention", async ({ event, body }) => {
+  app.event("app_mention", async ({ event, body, client }) => {
     const team = (body as { team_id?: string }).team_id ?? "";
     const eventId = (body as { event_id?: string }).event_id ?? `${event.channel}.${event.ts}`;
     const user = slackUser(event.user ?? "");
@@ -319,9 +319,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         : outcome.kind === "needs_value"
           ? `To type the value privately, use \`/secret rotate ${outcome.command.secret}\` without a value: a form opens.`
           : outcome.text;
-    await chat
-      .notify(b.origin.address, user, message)
-      .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
+    // "Cannot take commands" means the store is down, and with it the pacer's limits: that answer goes
+    // straight to Slack (one per mention), so the user hears it instead of nothing.
+    const sent =
+      outcome.kind === "unavailable"
+        ? client.chat.postEphemeral({
+            channel: event.channel,
+            user: user.id,
+            text: slackMarkup(outcome.text),
+          })
+        : chat.notify(b.origin.address, user, message);
+    await sent.catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
   });
 
   app.error(async (error) => {

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "../helpers/chat-world.ts";
+import { waitFor } from "../helpers/env.ts";
 import { type PrivateRedis, startPrivateRedis } from "../helpers/private-redis.ts";
 
 /**
- * Issue 14, finding 9: Teams' quick answers are paced through Redis, so with
- * Redis down a Teams command got no answer at all. The answer that says
+ * Issue 14, finding 9: Teams' quick answers (and the answers to Slack
+ * @mentions) are paced through Redis, so with Redis down a command got no
+ * answer at all. The answer that says
  * labops cannot take commands now must still reach the user: when the
  * pacer's store is unreachable, the one answer to a message goes unpaced.
  */
@@ -14,7 +16,7 @@ describe("a Teams command while Redis is down", () => {
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    w = await startWorld({ slack: false, env: { REDIS_URL: redis.url, LABOPS_ROLE: "web" } });
+    w = await startWorld({ env: { REDIS_URL: redis.url, LABOPS_ROLE: "web" } });
   }, 30_000);
   afterAll(async () => {
     await w?.close();
@@ -36,5 +38,17 @@ describe("a Teams command while Redis is down", () => {
     expect(answer.threadRootId).toBe(said.message?.id);
     expect(w.logs.entries().some((e) => e.msg === "teams.answer_unpaced")).toBe(true);
     expect(w.logs.entries().some((e) => e.msg === "teams.answer_not_sent")).toBe(false);
+
+    // A Slack @mention is answered with a message too (a slash command's answer is its HTTP response).
+    const ada2 = w.slack.as("U0ADA", "ada");
+    expect((await ada2.mention("C0OUTAGE", "<@U0BOT> lab list")).status).toBe(200);
+    const told = await waitFor(
+      () =>
+        ada2
+          .conversation("C0OUTAGE")
+          .find((m) => m.ephemeral && /cannot take commands right now/.test(m.text)),
+      "the Slack answer",
+    );
+    expect(told.visibleTo).toBe("U0ADA");
   });
 });
