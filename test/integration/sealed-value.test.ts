@@ -149,4 +149,29 @@ describe("the sealed value leaves the job once it is written", () => {
       },
     });
   });
+
+  it("a secret added with --new is one the lab has from then on", { timeout: 20_000 }, async () => {
+    const { jobId } = await queue.enqueue({
+      deliveryId: "slack.T1.sealed-2",
+      correlationId: "c-000000000002",
+      command: {
+        kind: "secret.rotate",
+        secret: "api-key",
+        value: new SecretValue("k-1"),
+        lab: "sealed-a",
+        create: true,
+      },
+      origin: {
+        address: { platform: "slack", tenant: "T1", channel: "C1" },
+        user: { platform: "slack", id: "U0ADA" },
+      },
+      receivedAt: Date.now(),
+    });
+    await waitFor(
+      async () => ((await (await queue.queue.getJob(jobId))?.isCompleted()) ? true : undefined),
+      "the rotation job to complete",
+      15_000,
+    );
+    expect((await registry.get("sealed-a"))?.secrets).toEqual(["api-key"]);
+  });
 });
