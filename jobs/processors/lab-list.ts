@@ -1,8 +1,8 @@
 import { verbatim } from "../../src/chat/markup.ts";
 import { isAdmin, sameConversation } from "../../src/commands/authorize.ts";
-import { formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
 import { isLabName, labRef, shownLabName } from "../../src/labs/names.ts";
+import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -18,6 +18,8 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
     const { address, user } = ctx.envelope.origin;
     const admin = isAdmin(user, deps.admins ?? []);
     const detailed = (r: LabRecord) => admin || sameConversation(r.address, address);
+    const now = deps.clock.now();
+    const scale = deps.clock.timeScale;
     const prices = deps.prices
       ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
       : undefined;
@@ -36,11 +38,11 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
           : labs
               .map((r) =>
                 detailed(r)
-                  ? `• ${named(r)} · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${formatWhen(r.expiresAt)}${cost(r)}`
+                  ? `• ${named(r)} · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${expiryText(r.expiresAt, now, scale)}${cost(r)}`
                   : `• ${named(r)} · ${r.state} · another conversation`,
               )
               .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
-      footer: `ref ${ctx.envelope.correlationId}`,
+      footer: withWorldNote(`ref ${verbatim(ctx.envelope.correlationId)}`, scale),
     });
   };
 }

@@ -179,6 +179,14 @@ export function authorize(
   }
   if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
   const verb = command.kind.split(".")[1] ?? command.kind;
+  // A press on a button of a card that went stale (Extend while the lab is being destroyed).
+  if (live.state === "destroying" && command.kind !== "lab.destroy") {
+    return {
+      ok: false,
+      reason: "lab_destroying",
+      text: `Lab \`${verbatim(live.name)}\` is being destroyed: there is nothing to ${verb} any more. Its thread shows the destroy.`,
+    };
+  }
   // A lab kept under a name the parser refuses is an admin's to remove from wherever they are.
   const cleanup = admin && command.kind === "lab.destroy" && !isLabName(live.name);
   if (!sameConversation(live.address, address) && !cleanup) {
@@ -232,13 +240,11 @@ export function resolveLabRef(
  * A secret value typed in a message the conversation sees is refused, never
  * written: the answer points to the private form and says the value is exposed.
  */
-export function valueInPublic(command: Command, platform: ChatUser["platform"]): Decision {
+export function valueInPublic(command: Command): Decision {
   if (command.kind !== "secret.rotate" || command.value === undefined) return { ok: true };
   const lab = command.lab === undefined ? "" : ` --lab ${verbatim(command.lab)}`;
-  const form =
-    platform === "slack"
-      ? `use \`/secret rotate ${verbatim(command.secret)}${lab}\` without the value`
-      : `say \`secret rotate ${verbatim(command.secret)}${lab}\` without the value`;
+  // Written as the bare command: the answer shows it as the platform types it (src/chat/hints.ts).
+  const form = `say \`secret rotate ${verbatim(command.secret)}${lab}\` without the value`;
   return {
     ok: false,
     reason: "value_in_public",

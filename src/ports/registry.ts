@@ -29,6 +29,8 @@ export interface LabRecord {
    * and `secret rollback` accept without `--new`.
    */
   secrets?: string[];
+  /** The ref of the command that created it: the footer of its create card, redrawn from this record. */
+  correlationId?: string;
 }
 
 export interface LabRegistry {

@@ -108,7 +108,7 @@ describe("an admin removes a lab whose stored name is not valid", () => {
     const admin = w.slack.as("U0ADM", "admin");
     const asked = await admin.slash("/lab", `destroy ${labRef(path)}`, { channel: "C0ADM" });
     expect(String(asked.body?.text)).toMatch(
-      new RegExp(`^Destroy lab \`\\.\\./etc\`\\? .* or say \`lab destroy ${labRef(path)} --yes\``),
+      new RegExp(`^Destroy lab \`\\.\\./etc\`\\? .* or say \`/lab destroy ${labRef(path)} --yes\``),
     );
     await admin.slash("/lab", `destroy ${labRef(path)} --yes`, { channel: "C0ADM" });
     await waitFor(

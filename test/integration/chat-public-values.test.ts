@@ -52,7 +52,7 @@ describe("a secret value typed in public is refused", () => {
       await w.teams.as(ada).say(teamsChannel, `secret rotate color ${CANARY} --lab pub-t`)
     ).answer();
     expect(teamsVisible(answer).text).toBe(
-      "That value was typed where everyone here can read it, so it was not used. To type it privately, say `secret rotate color --lab pub-t` without the value: a form opens. Treat the value you typed as seen and pick a new one.",
+      "That value was typed where everyone here can read it, so it was not used. To type it privately, say `@labops secret rotate color --lab pub-t` without the value: a form opens. Treat the value you typed as seen and pick a new one.",
     );
     expect(await w.jobCount()).toBe(before);
 
@@ -69,7 +69,7 @@ describe("a secret value typed in public is refused", () => {
       () => user.conversation("C0PUB").find((m) => m.ephemeral && /typed where everyone/.test(m.text)),
       "the refusal",
     );
-    expect(told.text).toMatch(/use `\/secret rotate color` without the value: a form opens/);
+    expect(told.text).toMatch(/say `\/secret rotate color` without the value: a form opens/);
     expect(await w.jobCount()).toBe(before);
 
     const slash = await user.slash("/secret", "rotate color orange", { channel: "C0PUB" });

@@ -45,7 +45,7 @@ describe("secret names are checked at intake against the lab's record", () => {
     const before = await w.jobCount();
     const typo = await user.slash("/secret", "rotate colour orange", { channel: "C0NAMES" });
     expect(String(typo.body?.text)).toBe(
-      "Lab `names-s` has no secret `colour`; its secrets are `db-connection-string`, `color`. To add a new secret, say `secret rotate colour --new --lab names-s`.",
+      "Lab `names-s` has no secret `colour`; its secrets are `db-connection-string`, `color`. To add a new secret, say `/secret rotate colour --new --lab names-s`.",
     );
     const rollback = await user.slash("/secret", "rollback colour", { channel: "C0NAMES" });
     expect(String(rollback.body?.text)).toMatch(/^Lab `names-s` has no secret `colour`; its secrets are/);
