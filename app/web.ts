@@ -8,6 +8,7 @@ import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/sl
 import { createRedis } from "../jobs/connection.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import type { IntakeDeps } from "../src/commands/intake.ts";
+import { formLinkKey } from "../src/crypto.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
 
@@ -45,6 +46,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
       timeScale: config.timeScale,
     },
   };
+  const formKey = formLinkKey(config.secretKey);
   let slack: SlackApp | undefined;
   if (config.slack) {
     slack = createSlackApp({
@@ -54,6 +56,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
       logger,
       parseOptions: { maxTtlMs: config.maxTtlMs },
       clock,
+      formKey,
     });
     if (slack.requestListener) {
       web.rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
@@ -70,6 +73,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
           logger,
           parseOptions: { maxTtlMs: config.maxTtlMs },
           clock,
+          formKey,
         })
       : undefined;
   if (teams) web.mounts.push((app) => teams.mount(app));

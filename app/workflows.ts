@@ -124,6 +124,7 @@ export function createWorkflows(
       : {}),
     prices: withOverrides(PRICES, config.prices),
     fingerprintKey: fingerprintKey(config.secretKey),
+    admins: config.admins,
     clock,
     caps: new RedisLabCaps(redis, config.redisPrefix),
     ...options.overrides,

@@ -1,5 +1,6 @@
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { verbatim } from "../src/chat/markup.ts";
 import type { Clock } from "../src/clock.ts";
 import { expiryText } from "../src/labs/world-time.ts";
 import type { Logger } from "../src/log.ts";
@@ -99,7 +100,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
           await options.chat.reply(record.thread, {
             title: `Lab ${lab} expires ${expiryText(expiresAt, options.clock.now(), options.clock.timeScale)}`,
             status: "warning",
-            text: `It will be destroyed then.${options.costSoFar ? ` This lab has cost about ${options.costSoFar(record)} so far.` : ""} Extend it to keep it: \`lab extend ${lab} --by 4h\`.`,
+            text: `It will be destroyed then.${options.costSoFar ? ` This lab has cost about ${options.costSoFar(record)} so far.` : ""} Extend it to keep it: \`lab extend ${verbatim(lab)} --by 4h\`.`,
             actions: [{ kind: "button", id: "lab.extend", label: "Extend 4h", value: lab, style: "primary" }],
           });
         }

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Clock } from "../src/clock.ts";
 import { auditEntry, commandFacts } from "../src/commands/audit-entry.ts";
 import { describeCommand } from "../src/commands/describe.ts";
-import { fromWire, type WireEnvelope } from "../src/commands/envelope.ts";
+import { fromWire, type WireEnvelope, withoutSealedValue } from "../src/commands/envelope.ts";
 import type { CommandKind } from "../src/commands/types.ts";
 import { CancelledError, errorCode } from "../src/errors.ts";
 import { type Logger, withCorrelation } from "../src/log.ts";
@@ -83,9 +83,10 @@ export function startCommandWorker(options: CommandWorkerOptions): CommandWorker
           drain: draining.signal,
           chat: options.chat,
           saved,
-          async checkpoint(patch) {
+          async checkpoint(patch, how) {
             Object.assign(saved, patch);
-            await job.updateData({ ...job.data, saved: { ...saved } });
+            const data = how?.dropValue ? withoutSealedValue(job.data) : job.data;
+            await job.updateData({ ...data, saved: { ...saved } });
           },
         });
         const durationMs = performance.now() - started;

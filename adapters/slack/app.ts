@@ -1,8 +1,6 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { parse as parseQuery } from "node:querystring";
+import type { RequestListener } from "node:http";
 import {
   App,
-  type BufferedIncomingMessage,
   HTTPModuleFunctions,
   HTTPReceiver,
   type Receiver,
@@ -10,8 +8,10 @@ import {
   SocketModeReceiver,
 } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
+import { withoutMarks } from "../../src/chat/markup.ts";
 import type { Clock } from "../../src/clock.ts";
 import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { type ParseOptions, parseMessageText, parseSlashCommand } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
@@ -20,6 +20,7 @@ import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { ChatAddress, ChatPort, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandOrigin } from "../../src/ports/queue.ts";
+import { guardRequests } from "./guard.ts";
 import { slackLogger } from "./logger.ts";
 import {
   cardBlocks,
@@ -27,6 +28,7 @@ import {
   type RotateModalMetadata,
   readRotateModalMetadata,
   rotateModal,
+  slackMarkup,
   VALUE_ACTION_ID,
 } from "./render.ts";
 
@@ -70,6 +72,8 @@ export interface SlackAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received, and Slack's five-minute request window. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate modal carries back. */
+  formKey: Buffer;
 }
 
 export interface SlackApp {
@@ -172,12 +176,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     client: WebClient,
     triggerId: string,
     command: Extract<Command, { kind: "secret.rotate" }>,
-    channel: string,
+    origin: { address: ChatAddress; user: ChatUser },
   ): Promise<string | undefined> {
     const meta: RotateModalMetadata = {
       secret: command.secret,
-      channel,
+      channel: origin.address.channel,
       ...(command.lab ? { lab: command.lab } : {}),
+      ...(command.create ? { create: true } : {}),
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
     };
     try {
       await client.views.open({ trigger_id: triggerId, view: rotateModal(meta) });
@@ -200,15 +206,20 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
     if (outcome.kind === "needs_value") {
       await ack();
-      const failed = await openRotateModal(client, command.trigger_id, outcome.command, command.channel_id);
-      if (failed) await respond({ response_type: "ephemeral", text: failed }).catch(() => undefined);
+      const failed = await openRotateModal(client, command.trigger_id, outcome.command, b.origin);
+      if (failed)
+        await respond({ response_type: "ephemeral", text: slackMarkup(failed) }).catch(() => undefined);
       return;
     }
     if (outcome.kind === "confirm") {
-      await ack({ response_type: "ephemeral", text: outcome.text, blocks: cardBlocks(outcome.card) });
+      await ack({
+        response_type: "ephemeral",
+        text: slackMarkup(outcome.text),
+        blocks: cardBlocks(outcome.card),
+      });
       return;
     }
-    await ack({ response_type: "ephemeral", text: outcome.text });
+    await ack({ response_type: "ephemeral", text: slackMarkup(outcome.text) });
   });
 
   // Buttons. Each press has its own trigger_id: the delivery id that makes a replayed payload count once.
@@ -241,7 +252,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       await ack();
       const at = pressedAt(body as ActionBody);
       const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
-      const read = actionToIncoming({ verb: id, data: { value }, ...at });
+      const read = actionToIncoming({ verb: id, data: { value }, ...at, formKey: options.formKey });
       if (!read.ok) {
         log.warn({ code: read.reason, action: id }, "slack.action_refused");
         return answerPress(respond, read.text, false);
@@ -249,7 +260,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const outcome = await decide(read.incoming);
       const triggerId = text((body as ActionBody).trigger_id);
       if (outcome.kind === "needs_value" && triggerId) {
-        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
+        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
         if (failed) await answerPress(respond, failed, false);
         return;
       }
@@ -265,7 +276,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
     const refuse = (message: string) =>
-      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: message.slice(0, 1900) } });
+      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: withoutMarks(message).slice(0, 1900) } });
     // The workspace is the signed payload's; the channel is what the form was opened with.
     const team = text(body.team?.id) || text(view.team_id);
     const meta = readRotateModalMetadata(view.private_metadata);
@@ -274,7 +285,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const read = actionToIncoming({
       verb: ACTION.rotateSubmit,
       // The typed value goes to the core as it came, which wraps it: never logged, echoed or stored in clear.
-      data: { secret: meta.secret, lab: meta.lab, value: typedValue(view.state) },
+      data: { ...meta, value: typedValue(view.state) },
+      formKey: options.formKey,
       deliveryId: `slack.${team}.view.${view.id}.${view.hash}`,
       origin,
       receivedAt: clock.now(),
@@ -291,13 +303,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await refuse(outcome.text);
   });
 
-  app.event("app_mention", async ({ event, body }) => {
+  app.event("app_mention", async ({ event, body, client }) => {
     const team = (body as { team_id?: string }).team_id ?? "";
     const eventId = (body as { event_id?: string }).event_id ?? `${event.channel}.${event.ts}`;
     const user = slackUser(event.user ?? "");
     const b = base(team, event.channel, user);
     const parsed = parseMessageText(event.text, options.parseOptions);
-    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}` });
+    // A mention is a message the whole channel reads.
+    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}`, public: true });
     if (outcome.kind === "duplicate") return;
     const message =
       outcome.kind === "confirm"
@@ -305,9 +318,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         : outcome.kind === "needs_value"
           ? `To type the value privately, use \`/secret rotate ${outcome.command.secret}\` without a value: a form opens.`
           : outcome.text;
-    await chat
-      .notify(b.origin.address, user, message)
-      .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
+    // "Cannot take commands" means the store is down, and with it the pacer's limits: that answer goes
+    // straight to Slack (one per mention), so the user hears it instead of nothing.
+    const sent =
+      outcome.kind === "unavailable"
+        ? client.chat.postEphemeral({
+            channel: event.channel,
+            user: user.id,
+            text: slackMarkup(outcome.text),
+          })
+        : chat.notify(b.origin.address, user, message);
+    await sent.catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
   });
 
   app.error(async (error) => {
@@ -316,8 +337,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   async function answerPress(respond: RespondFn, text: string, replace: boolean): Promise<void> {
-    await respond({ response_type: "ephemeral", replace_original: replace, text }).catch((error: unknown) =>
-      log.warn({ code: errorCode(error) }, "slack.respond_failed"),
+    await respond({ response_type: "ephemeral", replace_original: replace, text: slackMarkup(text) }).catch(
+      (error: unknown) => log.warn({ code: errorCode(error) }, "slack.respond_failed"),
     );
   }
 
@@ -344,89 +365,4 @@ function typedValue(state: unknown): unknown {
   const values = (state as { values?: Record<string, Record<string, { value?: unknown }>> } | undefined)
     ?.values;
   return values?.[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value;
-}
-
-/** Slack's request window, both ways: Bolt refuses timestamps older than this, we refuse newer ones. */
-export const SLACK_REQUEST_WINDOW_S = 5 * 60;
-
-/**
- * Bolt checks only that `Number(timestamp)` is not older than five minutes,
- * and signs over that number: a signed request dated ahead ("1e10", or a
- * second count far off) or not dated at all ("abc" is NaN, never "older")
- * would pass. Slack's rule is whole seconds within five minutes either way.
- */
-export function isOutsideSlackWindow(header: string | string[] | undefined, nowMs: number): boolean {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || !/^\d{1,12}$/.test(value)) return true;
-  return Math.abs(Number(value) - Math.floor(nowMs / 1000)) > SLACK_REQUEST_WINDOW_S;
-}
-
-/** Slack's connectivity probe, which Bolt answers without a signature (and strips of anything else). */
-function isSslCheck(req: BufferedIncomingMessage): boolean {
-  return (
-    req.headers["content-type"] === "application/x-www-form-urlencoded" &&
-    parseQuery(req.rawBody.toString()).ssl_check === "1"
-  );
-}
-
-/**
- * In front of Bolt's HTTP receiver, the one place a Slack request is
- * verified: a timestamp outside the window (see isOutsideSlackWindow) gets
- * 401, then the v0 signature is checked by Bolt's own function (which also
- * strips an unsigned `ssl_check` probe of anything else), and a signed body
- * that is not a JSON object (`null`, `[]`, `payload=1`) gets 400. Bolt reads
- * `body.ssl_check` off such a body outside its own error handling: the
- * request was never answered and the rejection went unhandled, which ends a
- * Node process. Bolt then sees the buffered request and does not read it again.
- */
-function guardRequests(
-  listener: RequestListener,
-  signingSecret: string,
-  log: Logger,
-  clock: Pick<Clock, "now">,
-): RequestListener {
-  const refuse = (res: ServerResponse, status: number, code: string) => {
-    log.warn({ code }, "slack.request_refused");
-    if (!res.headersSent) res.writeHead(status).end();
-  };
-  async function guard(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let buffered: BufferedIncomingMessage;
-    try {
-      buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, HTTPModuleFunctions.defaultBodyLimit);
-    } catch (error) {
-      const tooLarge = HTTPModuleFunctions.isRawBodyError(error) && error.statusCode === 413;
-      refuse(res, tooLarge ? 413 : 400, tooLarge ? "slack_body_too_large" : "slack_body_unreadable");
-      return;
-    }
-    if (
-      !isSslCheck(buffered) &&
-      isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], clock.now())
-    ) {
-      refuse(res, 401, "slack_request_timestamp");
-      return;
-    }
-    try {
-      await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ signingSecret }, buffered);
-    } catch {
-      refuse(res, 401, "slack_signature");
-      return;
-    }
-    let body: unknown;
-    try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
-    } catch {
-      body = undefined;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      refuse(res, 400, "slack_body_malformed");
-      return;
-    }
-    listener(buffered, res);
-  }
-  return (req, res) => {
-    guard(req, res).catch((error: unknown) => {
-      log.error({ code: errorCode(error) }, "slack.request_failed");
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  };
 }

@@ -4,6 +4,7 @@ import express, { type Express } from "express";
 import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
 import type { Clock } from "../../src/clock.ts";
 import { actionToIncoming, spendsCard } from "../../src/commands/actions.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import { errorCode } from "../../src/errors.ts";
@@ -13,7 +14,7 @@ import type { ConversationReferenceStore } from "../../src/ports/conversations.t
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { ADAPTIVE_CARD, adaptiveCard, rotateCard } from "./render.ts";
+import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
 
@@ -26,6 +27,8 @@ export interface TeamsAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate form carries back. */
+  formKey: Buffer;
   /** The process's one CloudAdapter (the chat port sends on the same one). */
   adapter: LabopsCloudAdapter;
 }
@@ -96,6 +99,20 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     }
   }
 
+  /** The password form for a rotate, tagged for the user and conversation it is opened in. */
+  function rotateForm(
+    origin: { address: ChatAddress; user: ChatUser },
+    command: Extract<IntakeOutcome, { kind: "needs_value" }>["command"],
+  ) {
+    const { secret, lab, create } = command;
+    return rotateCard({
+      secret,
+      lab,
+      create,
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
+    });
+  }
+
   /** Quick answers sent after their turn's response, until they are out. */
   const inFlight = new Set<Promise<void>>();
 
@@ -135,8 +152,20 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
 
   /** A Bot Connector call made after the turn, under the conversation's limits, tracked until it is out. */
   function afterTurn(address: ChatAddress, failure: string, send: () => Promise<unknown>): void {
+    let sent = false;
+    const call = () => {
+      sent = true;
+      return send();
+    };
     const task = options
-      .pace(teamsConversationLimits(address), send)
+      .pace(teamsConversationLimits(address), call)
+      .catch(async (error: unknown) => {
+        if (sent) throw error;
+        // The pacer's store (Redis) is unreachable, which is when the answer matters most ("cannot take
+        // commands right now"): one answer to one message is sent unpaced rather than not at all.
+        log.warn({ code: errorCode(error) }, "teams.answer_unpaced");
+        return send();
+      })
       .then(() => undefined)
       .catch((error: unknown) => log.error({ code: errorCode(error) }, failure))
       .finally(() => inFlight.delete(task));
@@ -177,16 +206,14 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
         correlationId: newCorrelationId(),
         origin: { address, user },
         receivedAt: clock.now(),
+        // Only a personal chat is private: a channel or group chat reads the message.
+        public: activity.conversation.conversationType !== "personal",
       }),
     ]);
     if (outcome.kind === "duplicate") return;
     if (outcome.kind === "confirm") return answer(context, address, outcome.card);
     if (outcome.kind === "needs_value") {
-      return answer(
-        context,
-        address,
-        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab }),
-      );
+      return answer(context, address, rotateForm({ address, user }, outcome.command));
     }
     return answer(context, address, outcome.text);
   }
@@ -209,6 +236,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       verb: field(action, "verb"),
       data: field(action, "data"),
       deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+      formKey: options.formKey,
       origin: { address, user, ...(thread ? { thread } : {}) },
       receivedAt: clock.now(),
     });
@@ -220,8 +248,8 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     if (outcome.kind === "needs_value") {
       // A card button asking for a new value: the password form goes into the thread as a new message,
       // so the card it was pressed on stays as it is.
-      const { secret, lab } = outcome.command;
-      answer(context, address, rotateCard({ secret, lab }));
+      const { secret } = outcome.command;
+      answer(context, address, rotateForm({ address, user }, outcome.command));
       return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
     if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);
@@ -249,7 +277,11 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       type: "invokeResponse",
       value: {
         status: 200,
-        body: { statusCode: 200, type: "application/vnd.microsoft.activity.message", value: text },
+        body: {
+          statusCode: 200,
+          type: "application/vnd.microsoft.activity.message",
+          value: teamsMarkup(text),
+        },
       },
     });
   }

@@ -33,6 +33,8 @@ export interface WorkflowDeps {
   prices?: PriceBook;
   /** The key of the rotation card's fingerprint (`fingerprintKey(LABOPS_SECRET_KEY)`), never the sealing key. */
   fingerprintKey: Buffer;
+  /** LABOPS_ADMINS: they see every lab's details in `lab list` (none: nobody does outside a lab's conversation). */
+  admins?: readonly string[];
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
   /** The caps: a create lets go of the name intake held for it once its record guards it (none: nothing held). */

@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { mention, sameConversation } from "../../src/commands/authorize.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
@@ -52,7 +53,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
+      `Lab \`${verbatim(lab)}\` is busy with another command (${verbatim(result.holder ?? "unknown")}). Wait for it to finish; its thread shows progress.`,
     );
     return { failed: "lab_busy" };
   };
@@ -263,9 +264,9 @@ async function create(
           ...(error.hint ? { hint: error.hint } : {}),
         },
       });
-      const hint = error.hint ? ` ${error.hint}` : "";
+      const hint = error.hint ? ` ${verbatim(error.hint)}` : "";
       progress.reply(
-        `Step *${error.step}* failed with \`${error.code}\`.${hint} Press *Retry* or say \`lab create ${lab}\` to resume from there.`,
+        `Step *${verbatim(error.step)}* failed with \`${verbatim(error.code)}\`.${hint} Press *Retry* or say \`lab create ${verbatim(lab)}\` to resume from there.`,
       );
       await progress.flush();
       plan.dispose();

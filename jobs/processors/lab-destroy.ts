@@ -1,7 +1,9 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
 import { destroyedLabCard, destroyingLabCard, destroyStoppedLabCard } from "../../src/labs/lab-card.ts";
+import { labArg, shownLabName } from "../../src/labs/names.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import type { Card, ThreadRef } from "../../src/ports/chat.ts";
@@ -28,7 +30,7 @@ export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${command.lab}\` is busy with another command (${result.holder ?? "unknown"}); destroy it once that finishes.`,
+      `Lab \`${verbatim(shownLabName(command.lab))}\` is busy with another command (${verbatim(result.holder ?? "unknown")}); destroy it once that finishes.`,
     );
     return { failed: "lab_busy" };
   };
@@ -43,7 +45,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
+        `There is no lab \`${verbatim(lab)}\`. Say \`lab list\` to see the labs.`,
       );
       return;
     }
@@ -97,7 +99,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     await ctx.chat
       .reply(
         record.thread,
-        `Being destroyed by ${origin.user.name ?? origin.user.id} (ref ${correlationId}).`,
+        `Being destroyed by ${verbatim(origin.user.name ?? origin.user.id)} (ref ${verbatim(correlationId)}).`,
       )
       .catch(() => undefined);
   }
@@ -140,7 +142,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         },
       });
       progress.reply(
-        `Destroy stopped at *${error.step}* (\`${error.code}\`). Say \`lab destroy ${lab}\` again to resume.`,
+        `Destroy stopped at *${verbatim(error.step)}* (\`${verbatim(error.code)}\`). Say \`lab destroy ${labArg(lab)}\` again to resume.`,
       );
       await progress.flush();
       await labCard(destroyStoppedLabCard(lab, { ...facts, step: error.step, code: error.code }));
@@ -151,7 +153,11 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     throw error;
   }
   progress.update({ status: "succeeded" });
-  progress.reply(`Lab \`${lab}\` is gone: its resource group is deleted and its vault purged.`);
+  progress.reply(
+    done["rg-delete"]?.skipped
+      ? `Lab \`${verbatim(shownLabName(lab))}\` is forgotten. Its name is not one Azure takes, so nothing was ever created in Azure under it: nothing is left.`
+      : `Lab \`${verbatim(shownLabName(lab))}\` is gone: its resource group is deleted and its vault purged.`,
+  );
   await progress.flush();
   await labCard(destroyedLabCard(lab, deps.clock.now(), facts));
   return undefined;

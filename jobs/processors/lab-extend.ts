@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { lifetimeEnd } from "../../src/commands/caps.ts";
 import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
@@ -50,7 +51,7 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
         : expiresAt === limit
           ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)`
           : "";
-    const text = `Lab \`${record.name}\` now expires ${expiryText(expiresAt, now, scale)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
+    const text = `Lab \`${verbatim(record.name)}\` now expires ${expiryText(expiresAt, now, scale)}${capped}; extended by ${verbatim(origin.user.name ?? origin.user.id)}.`;
     if (record.thread) await ctx.chat.reply(record.thread, text);
     else await ctx.chat.notify(origin.address, origin.user, text);
     // The create card at the top of the thread shows the new expiry too (a lab still being created

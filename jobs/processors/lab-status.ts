@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { portalUrl } from "../../src/labs/cards.ts";
@@ -20,7 +21,9 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     try {
       return await read();
     } catch (error) {
-      lines.push(`:warning: ${what}: ${error instanceof Error ? error.message.slice(0, 160) : "unreadable"}`);
+      lines.push(
+        `:warning: ${what}: ${error instanceof Error ? verbatim(error.message.slice(0, 160)) : "unreadable"}`,
+      );
       return undefined;
     }
   };
@@ -65,7 +68,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
             (s) => `${s}@${mount?.versions[s] ? shortVersion(mount.versions[s] ?? "") : "–"}`,
           ).join(" ");
           lines.push(
-            `• \`${pod.name}\` ${pod.ready ? "ready" : (pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
+            `• \`${verbatim(pod.name)}\` ${pod.ready ? "ready" : verbatim(pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
           );
         }
       } finally {
@@ -85,7 +88,8 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
       );
     }
   }
-  if (record.lastError) lines.push(`*Last error* · ${record.lastError.step}: \`${record.lastError.code}\``);
+  if (record.lastError)
+    lines.push(`*Last error* · ${verbatim(record.lastError.step)}: \`${verbatim(record.lastError.code)}\``);
   const audit = deps.audit;
   // Several entries make one command (queued, then its outcome): read enough for five commands.
   const trail = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 30 })) : [];
@@ -129,7 +133,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
         : []),
     ],
     ...(actions.length ? { actions } : {}),
-    footer: withWorldNote(`ref ${ctx.envelope.correlationId}`, deps.clock.timeScale),
+    footer: withWorldNote(`ref ${verbatim(ctx.envelope.correlationId)}`, deps.clock.timeScale),
   };
 }
 

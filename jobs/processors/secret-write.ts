@@ -13,7 +13,8 @@ import { shortVersion } from "./versions.ts";
 export interface RotationSpec {
   record: LabRecord;
   secret: string;
-  value: SecretValue;
+  /** Undefined only when a job resumes after the write, which dropped it from the job. */
+  value: SecretValue | undefined;
   tags: Record<string, string>;
   title: string;
   verb: string;
@@ -42,7 +43,11 @@ export async function writeAndHandOff(
   // The job saves the written version first thing, so a retried job follows it instead of writing another.
   let version = ctx.saved.version as string | undefined;
   let writtenAt = ctx.saved.writtenAt as number | undefined;
+  let shown = ctx.saved.fingerprint as string | undefined;
   if (version === undefined) {
+    if (spec.value === undefined) {
+      throw new ExternalError("labops", "ValueGone", "The new value is no longer in the job; rotate again.");
+    }
     // The version this one replaces goes into its tags: rollback follows that link, since
     // Key Vault's one-second timestamps cannot order versions written in the same second.
     const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
@@ -50,7 +55,9 @@ export async function writeAndHandOff(
     writtenAt = deps.clock.now();
     const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
     version = written.version;
-    await ctx.checkpoint({ version, writtenAt });
+    shown = fingerprint(spec.value, deps.fingerprintKey);
+    // The value is in Key Vault now: the job drops it in the same write that records the version.
+    await ctx.checkpoint({ version, writtenAt, fingerprint: shown }, { dropValue: true });
   }
   // Azure's pace, said as it passes here (the CSI driver's poll and the rollout are divided by the time scale).
   const scale = deps.clock.timeScale;
@@ -63,7 +70,7 @@ export async function writeAndHandOff(
     text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${here(poll)}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
     fields: [
       { label: "New version", value: shortVersion(version) },
-      { label: "Fingerprint", value: fingerprint(spec.value, deps.fingerprintKey) },
+      ...(shown ? [{ label: "Fingerprint", value: shown }] : []),
     ],
     footer: withWorldNote(`ref ${correlationId}`, scale),
   };

@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import type { Command } from "./types.ts";
 
 /**
@@ -41,8 +42,8 @@ export interface QueuedFacts {
 export function queuedText(facts: QueuedFacts): string {
   const { command, description, correlationId } = facts;
   if (facts.asked?.kind === "lab.create" && command.kind === "lab.status") {
-    return `\`${facts.asked.lab}\` is already ready; here is its status (ref ${correlationId}). It will be posted in this channel in a moment.`;
+    return `\`${verbatim(facts.asked.lab)}\` is already ready; here is its status (ref ${verbatim(correlationId)}). It will be posted in this channel in a moment.`;
   }
   const confirmed = facts.confirmedBy ? ` ${facts.confirmedBy}` : "";
-  return `Queued \`${description}\` (ref ${correlationId}).${confirmed} ${whereItAnswers(command)}`;
+  return `Queued \`${verbatim(description)}\` (ref ${verbatim(correlationId)}).${confirmed} ${whereItAnswers(command)}`;
 }

@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import type { AuditEntry } from "../ports/audit.ts";
 import { mention } from "./authorize.ts";
 
@@ -13,7 +14,7 @@ export function auditLine(entry: AuditEntry): string {
     ...(entry.userName ? { name: entry.userName } : {}),
   });
   const result = entry.reason ? `${entry.result} (${entry.reason})` : entry.result;
-  return `${when} UTC · ${who} · \`${entry.command}\` · ${result} · ref ${entry.correlationId}`;
+  return `${when} UTC · ${who} · \`${verbatim(entry.command)}\` · ${verbatim(result)} · ref ${verbatim(entry.correlationId)}`;
 }
 
 /**

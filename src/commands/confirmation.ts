@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { shownLabName } from "../labs/names.ts";
 import type { ChatAddress, ChatUser, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmableCommand, PendingConfirmation } from "../ports/confirmations.ts";
 
@@ -38,7 +39,7 @@ export function pendingDestroy(options: {
 }
 
 export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPrompt {
-  const lab = pending.command.lab;
+  const lab = shownLabName(pending.command.lab);
   return {
     confirmationId: pending.id,
     title: `Destroy lab ${lab}?`,

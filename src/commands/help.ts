@@ -13,7 +13,8 @@ const DOES: Readonly<Record<string, string>> = {
   "lab.status": "what exists in Azure and in the cluster, and which secret versions each pod runs",
   "lab.list": "the labs and who owns them",
   "lab.extend": "push back the lab's expiry",
-  "lab.destroy": "delete everything (owner or admin, after a confirmation)",
+  "lab.destroy":
+    "delete everything (owner or admin, after a confirmation); an admin removes a lab whose name is not valid by the reference `lab list` shows: `lab destroy #1a2b3c4d`",
   "secret.rotate": "write a new version and follow it to every pod (leave out VALUE to type it privately)",
   "secret.list": "names, current versions and update times (never values)",
   "secret.rollback": "make the previous version current again",

@@ -1,6 +1,8 @@
 import { confirmationCard } from "../chat/cards.ts";
+import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
+import { isLabRef, labArg, shownLabName } from "../labs/names.ts";
 import type { Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
@@ -17,7 +19,10 @@ import {
   mention,
   noLabText,
   resolveConversationLab,
+  resolveLabRef,
   sameConversation,
+  unknownSecret,
+  valueInPublic,
 } from "./authorize.ts";
 import { admitCommand, type CapsDeps } from "./caps.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
@@ -40,6 +45,8 @@ interface IncomingBase {
   correlationId: string;
   origin: CommandOrigin;
   receivedAt: number;
+  /** Typed where the conversation sees it (a Slack @mention, a Teams channel or group chat message). */
+  public?: boolean;
 }
 
 /** A command as typed (or rebuilt from a button, a modal). */
@@ -188,6 +195,8 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
   let cmd = parsed.command;
+  const exposed = incoming.public ? valueInPublic(cmd) : { ok: true as const };
+  if (!exposed.ok) return refused(cmd, exposed, log);
   let asked: Command | undefined;
   if (cmd.kind === "help") {
     return {
@@ -196,6 +205,14 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
+  const byRef = resolveLabRef(
+    cmd,
+    origin.user,
+    deps.admins,
+    isLabRef(commandLab(cmd) ?? "") ? await deps.registry.list() : [],
+  );
+  if (!byRef.ok) return refused(cmd, byRef, log);
+  cmd = byRef.command;
   const needsLabs = commandLab(cmd) === undefined && "lab" in cmd;
   if (needsLabs) {
     const resolved = resolveConversationLab(cmd, origin.address, await deps.registry.list());
@@ -218,6 +235,8 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     } else if (!decision.ok) {
       return refused(cmd, decision, log);
     }
+    const secret = unknownSecret(cmd, record);
+    if (!secret.ok) return refused(cmd, secret, log);
   }
 
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
@@ -225,7 +244,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
       outcome: {
         kind: "needs_value",
         command: cmd,
-        text: `Type the new value of \`${cmd.secret}\` in the form that opened; it never appears in the channel.`,
+        text: `Type the new value of \`${verbatim(cmd.secret)}\` in the form that opened; it never appears in the channel.`,
       },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
     };
@@ -261,7 +280,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy lab \`${cmd.lab}\`? Press *${prompt.confirmLabel}* within 5 minutes, or say \`lab destroy ${cmd.lab} --yes\`.`,
+        text: `Destroy lab \`${verbatim(shownLabName(cmd.lab))}\`? Press *${verbatim(prompt.confirmLabel)}* within 5 minutes, or say \`lab destroy ${labArg(cmd.lab)} --yes\`.`,
       },
       audit: {
         result: "confirmation_requested",
@@ -320,13 +339,16 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   if (pending.expiresAt <= now) {
     return refuse(
       "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); \`${cmd.lab}\` was not destroyed. Run \`lab destroy ${cmd.lab}\` again to get a new one.`,
+      `This confirmation expired (they last 5 minutes); \`${verbatim(shownLabName(cmd.lab))}\` was not destroyed. Run \`lab destroy ${labArg(cmd.lab)}\` again to get a new one.`,
     );
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
-      outcome: { kind: "cancelled", text: `Cancelled: lab \`${cmd.lab}\` stays as it is.` },
+      outcome: {
+        kind: "cancelled",
+        text: `Cancelled: lab \`${verbatim(shownLabName(cmd.lab))}\` stays as it is.`,
+      },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };
@@ -398,7 +420,7 @@ async function enqueue(
     return {
       outcome: {
         kind: "unavailable",
-        text: `labops could not queue \`${description}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+        text: `labops could not queue \`${verbatim(description)}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${verbatim(correlationId)}).`,
       },
       audit: { result: "unavailable", ...audit, reason: errorCode(error) },
       correlationId,

@@ -1,5 +1,7 @@
+import { verbatim } from "../chat/markup.ts";
 import type { Card, CardAction, CardStep, StepState } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
+import { shownLabName } from "./names.ts";
 import { formatElapsed, lifetimeText, USUAL_STEP_MS, usualText, withWorldNote } from "./world-time.ts";
 
 /** Platform-neutral cards for the lab workflows; the chat adapters render them. */
@@ -56,12 +58,13 @@ export function progressCard(view: ProgressView): Card {
     };
   });
   const elapsed = formatElapsed(view.now - view.startedAt);
+  const lab = shownLabName(view.lab);
   const title =
     view.status === "succeeded"
-      ? `Lab ${view.lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
+      ? `Lab ${lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
       : view.status === "failed"
-        ? `Lab ${view.lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
-        : `Lab ${view.lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
+        ? `Lab ${lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
+        : `Lab ${lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
   const fields: Array<{ label: string; value: string }> = [];
   const r = view.record;
   if (r && view.verb === "create") {
@@ -83,7 +86,7 @@ export function progressCard(view: ProgressView): Card {
   }
   let text: string | undefined;
   if (view.error) {
-    text = `*${view.error.code}*: ${view.error.message}${view.error.hint ? `\n_${view.error.hint}_` : ""}`;
+    text = `*${verbatim(view.error.code)}*: ${verbatim(view.error.message)}${view.error.hint ? `\n_${verbatim(view.error.hint)}_` : ""}`;
   }
   return {
     title,
@@ -93,6 +96,6 @@ export function progressCard(view: ProgressView): Card {
     ...(text ? { text } : {}),
     ...(fields.length ? { fields } : {}),
     ...(actions.length ? { actions } : {}),
-    footer: withWorldNote(`ref ${view.correlationId}`, scale),
+    footer: withWorldNote(`ref ${verbatim(view.correlationId)}`, scale),
   };
 }

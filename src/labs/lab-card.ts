@@ -1,7 +1,9 @@
+import { verbatim } from "../chat/markup.ts";
 import type { Card } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import { type ProgressView, progressCard, type StepView } from "./cards.ts";
 import { CREATE_STEPS } from "./create-plan.ts";
+import { labArg, shownLabName } from "./names.ts";
 import { formatWhen, withWorldNote, worldNote } from "./world-time.ts";
 
 /**
@@ -72,7 +74,7 @@ export interface DestroyFacts {
 /** The create card's small print: its own ref and, when the world is sped up, the note. */
 function footer(facts: DestroyFacts): { footer?: string } {
   const text = facts.labRef
-    ? withWorldNote(`ref ${facts.labRef}`, facts.timeScale)
+    ? withWorldNote(`ref ${verbatim(facts.labRef)}`, facts.timeScale)
     : worldNote(facts.timeScale);
   return text ? { footer: text } : {};
 }
@@ -80,9 +82,9 @@ function footer(facts: DestroyFacts): { footer?: string } {
 /** The create card while its lab is being destroyed: no buttons, and where to follow it. */
 export function destroyingLabCard(lab: string, facts: DestroyFacts): Card {
   return {
-    title: `Lab ${lab}: being destroyed`,
+    title: `Lab ${shownLabName(lab)}: being destroyed`,
     status: "running",
-    text: `Destroy asked by ${facts.by}; its progress is in its own thread. The lab's buttons are gone.`,
+    text: `Destroy asked by ${verbatim(facts.by)}; its progress is in its own thread. The lab's buttons are gone.`,
     ...footer(facts),
   };
 }
@@ -93,9 +95,9 @@ export function destroyStoppedLabCard(
   facts: DestroyFacts & { step: string; code: string },
 ): Card {
   return {
-    title: `Lab ${lab}: destroy stopped at ${facts.step}`,
+    title: `Lab ${shownLabName(lab)}: destroy stopped at ${facts.step}`,
     status: "failed",
-    text: `The destroy asked by ${facts.by} stopped with \`${facts.code}\`. Say \`lab destroy ${lab}\` again to resume it.`,
+    text: `The destroy asked by ${verbatim(facts.by)} stopped with \`${verbatim(facts.code)}\`. Say \`lab destroy ${labArg(lab)}\` again to resume it.`,
     ...footer(facts),
   };
 }
@@ -104,9 +106,9 @@ export function destroyStoppedLabCard(
 export function destroyedLabCard(lab: string, at: number, facts: DestroyFacts): Card {
   return {
     // Not "is destroyed": that is the title of the destroy's own card, in its own thread.
-    title: `Lab ${lab}: destroyed`,
+    title: `Lab ${shownLabName(lab)}: destroyed`,
     status: "cancelled",
-    text: `Destroyed ${formatWhen(at)}, asked by ${facts.by}: its resource group is deleted and its vault purged. Say \`lab create ${lab}\` for a new one.`,
+    text: `Destroyed ${formatWhen(at)}, asked by ${verbatim(facts.by)}: its resource group is deleted and its vault purged. Say \`lab create ${verbatim(shownLabName(lab))}\` for a new one.`,
     ...footer(facts),
   };
 }

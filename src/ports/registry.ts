@@ -23,6 +23,12 @@ export interface LabRecord {
   /** The job currently working on the lab, if any. */
   jobId?: string;
   lastError?: { step: string; code: string; message: string };
+  /**
+   * Secrets labops added to the vault with `secret rotate NAME --new`, besides
+   * the ones every lab is created with (LAB_SECRETS): what `secret rotate`
+   * and `secret rollback` accept without `--new`.
+   */
+  secrets?: string[];
   /** The ref of the command that created it: the footer of its create card, redrawn from this record. */
   correlationId?: string;
 }
