@@ -1,8 +1,6 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { parse as parseQuery } from "node:querystring";
+import type { RequestListener } from "node:http";
 import {
   App,
-  type BufferedIncomingMessage,
   HTTPModuleFunctions,
   HTTPReceiver,
   type Receiver,
@@ -29,6 +27,7 @@ import {
   rotateModal,
   VALUE_ACTION_ID,
 } from "./render.ts";
+import { guardSlackRequests } from "./verify.ts";
 
 export const SLACK_EVENTS_PATH = "/slack/events";
 
@@ -83,8 +82,8 @@ export interface SlackApp {
 
 /**
  * Slack's side of the web role, over Bolt. The receiver does transport only:
- * HTTP (Bolt checks the v0 signature, guardRequests the 5-minute window both
- * ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
+ * HTTP (guardSlackRequests in ./verify.ts checks the v0 signature, the
+ * 5-minute window both ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
  * SLACK_APP_TOKEN is set. The handlers turn slash commands and @mentions into
  * intake calls, hand button presses and the rotate modal to the core's action
  * reading (src/commands/actions.ts), and answer with intake's outcome, visible
@@ -111,8 +110,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       signingSecret: config.signingSecret,
       endpoints: SLACK_EVENTS_PATH,
       logger: slackLogger(logger),
-      // guardRequests (below) verifies every request before Bolt sees it, with Bolt's own
-      // function: checking the signature a second time here would only repeat the HMAC.
+      // guardSlackRequests (./verify.ts) verifies every request before Bolt sees it:
+      // checking the signature a second time here would only repeat the HMAC.
       signatureVerification: false,
       // Answer Slack ourselves within its 3 s even if a handler forgets to.
       unhandledRequestTimeoutMillis: 2_500,
@@ -137,6 +136,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clientOptions: { slackApiUrl: config.apiUrl },
     // auth.test runs on first use, not at construction, so start-up does not need Slack.
     authorize: authorizeOnce(new WebClient(undefined, { slackApiUrl: config.apiUrl }), config.botToken),
+    // No handler reads `context.conversation`; Bolt's default in-memory store would look every
+    // command's channel up, and build an Error for each channel it has nothing for.
+    convoStore: false,
   });
 
   const originOf = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
@@ -324,7 +326,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: listener ? guardRequests(listener, config.signingSecret, log, clock) : undefined,
+    requestListener: listener ? guardSlackRequests(listener, config.signingSecret, log, clock) : undefined,
     async start() {
       if (socketMode) await app.start();
     },
@@ -344,89 +346,4 @@ function typedValue(state: unknown): unknown {
   const values = (state as { values?: Record<string, Record<string, { value?: unknown }>> } | undefined)
     ?.values;
   return values?.[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value;
-}
-
-/** Slack's request window, both ways: Bolt refuses timestamps older than this, we refuse newer ones. */
-export const SLACK_REQUEST_WINDOW_S = 5 * 60;
-
-/**
- * Bolt checks only that `Number(timestamp)` is not older than five minutes,
- * and signs over that number: a signed request dated ahead ("1e10", or a
- * second count far off) or not dated at all ("abc" is NaN, never "older")
- * would pass. Slack's rule is whole seconds within five minutes either way.
- */
-export function isOutsideSlackWindow(header: string | string[] | undefined, nowMs: number): boolean {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || !/^\d{1,12}$/.test(value)) return true;
-  return Math.abs(Number(value) - Math.floor(nowMs / 1000)) > SLACK_REQUEST_WINDOW_S;
-}
-
-/** Slack's connectivity probe, which Bolt answers without a signature (and strips of anything else). */
-function isSslCheck(req: BufferedIncomingMessage): boolean {
-  return (
-    req.headers["content-type"] === "application/x-www-form-urlencoded" &&
-    parseQuery(req.rawBody.toString()).ssl_check === "1"
-  );
-}
-
-/**
- * In front of Bolt's HTTP receiver, the one place a Slack request is
- * verified: a timestamp outside the window (see isOutsideSlackWindow) gets
- * 401, then the v0 signature is checked by Bolt's own function (which also
- * strips an unsigned `ssl_check` probe of anything else), and a signed body
- * that is not a JSON object (`null`, `[]`, `payload=1`) gets 400. Bolt reads
- * `body.ssl_check` off such a body outside its own error handling: the
- * request was never answered and the rejection went unhandled, which ends a
- * Node process. Bolt then sees the buffered request and does not read it again.
- */
-function guardRequests(
-  listener: RequestListener,
-  signingSecret: string,
-  log: Logger,
-  clock: Pick<Clock, "now">,
-): RequestListener {
-  const refuse = (res: ServerResponse, status: number, code: string) => {
-    log.warn({ code }, "slack.request_refused");
-    if (!res.headersSent) res.writeHead(status).end();
-  };
-  async function guard(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let buffered: BufferedIncomingMessage;
-    try {
-      buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, HTTPModuleFunctions.defaultBodyLimit);
-    } catch (error) {
-      const tooLarge = HTTPModuleFunctions.isRawBodyError(error) && error.statusCode === 413;
-      refuse(res, tooLarge ? 413 : 400, tooLarge ? "slack_body_too_large" : "slack_body_unreadable");
-      return;
-    }
-    if (
-      !isSslCheck(buffered) &&
-      isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], clock.now())
-    ) {
-      refuse(res, 401, "slack_request_timestamp");
-      return;
-    }
-    try {
-      await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ signingSecret }, buffered);
-    } catch {
-      refuse(res, 401, "slack_signature");
-      return;
-    }
-    let body: unknown;
-    try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
-    } catch {
-      body = undefined;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      refuse(res, 400, "slack_body_malformed");
-      return;
-    }
-    listener(buffered, res);
-  }
-  return (req, res) => {
-    guard(req, res).catch((error: unknown) => {
-      log.error({ code: errorCode(error) }, "slack.request_failed");
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  };
 }
