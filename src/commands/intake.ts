@@ -1,7 +1,7 @@
 import { confirmationCard } from "../chat/cards.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { deferredChild, type LineLogger, type Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmationStore } from "../ports/confirmations.ts";
@@ -90,7 +90,7 @@ interface Decided {
 
 export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<IntakeOutcome> {
   const { origin, correlationId } = incoming;
-  const log = deps.logger.child({
+  const log = deferredChild(deps.logger, {
     correlationId,
     platform: origin.address.platform,
     channel: origin.address.channel,
@@ -172,7 +172,7 @@ function unavailable(correlationId: string): IntakeOutcome {
   };
 }
 
-async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { parsed, origin } = incoming;
   if (!parsed.ok) {
     // The rejected text is not logged or audited: it may hold a value typed in the wrong place.
@@ -255,7 +255,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
   return enqueue(incoming, cmd, incoming.correlationId, deps, log);
 }
 
-async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { origin } = incoming;
   const { confirmationId, confirm } = incoming.answer;
   const what = confirm ? "confirm" : "cancel";
@@ -318,7 +318,7 @@ function labOf(cmd: Command): { lab?: string } {
   return lab === undefined ? {} : { lab };
 }
 
-function refused(cmd: Command, why: { reason: string; text: string }, log: Logger): Decided {
+function refused(cmd: Command, why: { reason: string; text: string }, log: LineLogger): Decided {
   log.info({ command: describeCommand(cmd), reason: why.reason }, "command.refused");
   return {
     outcome: { kind: "refused", text: why.text, reason: why.reason },
@@ -337,7 +337,7 @@ async function enqueue(
   cmd: Command,
   correlationId: string,
   deps: IntakeDeps,
-  log: Logger,
+  log: LineLogger,
 ): Promise<Decided> {
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
