@@ -7,6 +7,7 @@ import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisCapacityReservations } from "../adapters/redis/capacity-reservations.ts";
+import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisLeases } from "../adapters/redis/leases.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
@@ -104,6 +105,7 @@ export function createWorkflows(
       tenantId: azureConfig.tenantId,
       defaultTtlMs: config.defaultTtlMs,
       maxTtlMs: config.maxTtlMs,
+      maxLabLifetimeMs: config.caps.maxLabLifetimeMs,
       ...DEFAULT_LAB_SHAPE,
       vmSize: config.lab.vmSize,
       nodeCount: config.lab.nodeCount,
@@ -123,6 +125,7 @@ export function createWorkflows(
     prices: withOverrides(PRICES, config.prices),
     fingerprintKey: fingerprintKey(config.secretKey),
     clock,
+    caps: new RedisLabCaps(redis, config.redisPrefix),
     ...options.overrides,
   };
   return {

@@ -3,6 +3,7 @@ import type { CapacityPreflight } from "../../src/labs/preflight.ts";
 import type { PriceBook } from "../../src/labs/prices.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
+import type { LabCaps } from "../../src/ports/caps.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
@@ -34,6 +35,8 @@ export interface WorkflowDeps {
   fingerprintKey: Buffer;
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
+  /** The caps: a create lets go of the name intake held for it once its record guards it (none: nothing held). */
+  caps?: Pick<LabCaps, "release">;
 }
 
 export interface WorkflowSettings {
@@ -42,6 +45,8 @@ export interface WorkflowSettings {
   tenantId: string;
   defaultTtlMs: number;
   maxTtlMs: number;
+  /** LABOPS_MAX_LAB_LIFETIME: no expiry, set by create or extend, goes past creation plus this (scaled). */
+  maxLabLifetimeMs: number;
   replicas: number;
   nodeCount: number;
   vmSize: string;

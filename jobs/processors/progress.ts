@@ -18,7 +18,10 @@ export class ProgressReporter {
   readonly #clock: Clock;
   readonly #view: ProgressView;
   readonly #milestones: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
+  /** Steps whose milestone is said or queued to be said (so it is queued once). */
   readonly #announced: Set<string>;
+  /** Steps whose milestone reply is out: only these are recorded as said. */
+  readonly #said: Set<string>;
   readonly #onAnnounced: ((steps: string[]) => Promise<void>) | undefined;
   #pending: Promise<void> = Promise.resolve();
 
@@ -42,6 +45,7 @@ export class ProgressReporter {
     this.#view = options.view;
     this.#milestones = options.milestones ?? {};
     this.#announced = new Set(options.announced ?? []);
+    this.#said = new Set(options.announced ?? []);
     this.#onAnnounced = options.onAnnounced;
   }
 
@@ -122,7 +126,10 @@ export class ProgressReporter {
     this.#enqueue(async () => {
       const said = catchingUp && (await this.#chat.hasReply?.(this.#thread, milestone).catch(() => false));
       if (!said) await this.#chat.reply(this.#thread, milestone);
-      await this.#onAnnounced?.([...this.#announced]);
+      // Record only what is out: a milestone still queued behind this one is not said yet,
+      // and a worker killed now must leave it to its successor's catch-up.
+      this.#said.add(event.step);
+      await this.#onAnnounced?.([...this.#said]);
     });
   }
 

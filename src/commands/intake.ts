@@ -8,7 +8,7 @@ import type { ConfirmationStore } from "../ports/confirmations.ts";
 import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
-import type { LabRegistry } from "../ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../ports/registry.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
   authorize,
@@ -18,6 +18,7 @@ import {
   resolveConversationLab,
   sameConversation,
 } from "./authorize.ts";
+import { admitCommand, type CapsDeps } from "./caps.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
@@ -76,6 +77,8 @@ export interface IntakeDeps {
   confirmationTtlMs?: number;
   /** commandReceived(platform, kind, outcome) for every delivery. */
   metrics?: Metrics;
+  /** The caps on labs, commands and lifetimes (src/commands/caps.ts); the web role always sets them. */
+  caps?: CapsDeps;
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
@@ -197,8 +200,9 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     cmd = resolved.command;
   }
   const lab = commandLab(cmd);
+  let record: LabRecord | undefined;
   if (lab !== undefined) {
-    const record = await deps.registry.get(lab);
+    record = await deps.registry.get(lab);
     const decision = authorize(cmd, origin.user, origin.address, record, deps.admins);
     // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
     if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
@@ -222,6 +226,18 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
     };
   }
+
+  // ── Caps (issue 14): checked and counted in one atomic step before anything is queued. ──
+  let releaseCaps = async (): Promise<void> => undefined;
+  let capsNote: string | undefined;
+  if (deps.caps) {
+    const token = incoming.correlationId;
+    const capped = await admitCommand(cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
+    if (!capped.ok) return refused(cmd, capped, log);
+    releaseCaps = capped.release;
+    capsNote = capped.note;
+  }
+  // ── end of caps ──
 
   if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
     const now = deps.clock.now();
@@ -252,7 +268,11 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     };
   }
 
-  return enqueue(incoming, cmd, incoming.correlationId, deps, log);
+  const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log);
+  // A create not queued after all lets go of the name it held (caps).
+  if (queued.outcome.kind !== "queued") await releaseCaps().catch(() => undefined);
+  else if (capsNote) queued.outcome.text = `${queued.outcome.text} ${capsNote}`;
+  return queued;
 }
 
 async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
