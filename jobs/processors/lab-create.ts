@@ -1,11 +1,12 @@
 import { mention, sameConversation } from "../../src/commands/authorize.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { progressCard } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
 import { CREATE_STEPS, createLabPlan, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
+import { expiryText, tookText } from "../../src/labs/world-time.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -29,7 +30,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
     const releaseName = () => deps.caps?.release(lab, correlationId).catch(() => undefined);
 
     // Checked before the lock, for a quick answer, and again under it, where it holds.
-    const early = refusal(await deps.registry.get(lab), ctx);
+    const early = refusal(await deps.registry.get(lab), ctx, deps);
     if (early) {
       await releaseName();
       await ctx.chat.notify(origin.address, origin.user, early);
@@ -38,7 +39,7 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
 
     const result = await withLabLock(deps, lab, holder, ctx.signal, async () => {
       const existing = await deps.registry.get(lab);
-      const refused = refusal(existing, ctx);
+      const refused = refusal(existing, ctx, deps);
       if (refused) {
         await releaseName();
         await ctx.chat.notify(origin.address, origin.user, refused);
@@ -63,14 +64,18 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
  * being created by another job. Resuming is only for this job's own record
  * (a worker died) or a failed lab of this conversation.
  */
-function refusal(existing: LabRecord | undefined, ctx: ProcessorContext): string | undefined {
+function refusal(
+  existing: LabRecord | undefined,
+  ctx: ProcessorContext,
+  deps: Pick<WorkflowDeps, "clock">,
+): string | undefined {
   if (!existing || existing.state === "destroyed") return undefined;
   const lab = existing.name;
   if (!sameConversation(existing.address, ctx.envelope.origin.address)) {
     return `Lab \`${lab}\` belongs to another conversation; nothing was done. Pick another name, e.g. \`lab create ${lab}-2\`.`;
   }
   if (existing.state === "ready") {
-    return `Lab \`${lab}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${lab}\` for details.`;
+    return `Lab \`${lab}\` already exists and is ready (expires ${expiryText(existing.expiresAt, deps.clock.now(), deps.clock.timeScale)}). Say \`lab status ${lab}\` for details.`;
   }
   if (existing.state === "destroying") {
     return `Lab \`${lab}\` is being destroyed; create it again once that finishes.`;
@@ -136,6 +141,7 @@ async function create(
       expiresAt: now + scaledInterval(ttl, deps.clock.timeScale),
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: ctx.jobId,
+      correlationId,
     };
     if (await deps.registry.create(record)) {
       // Every lab expires, whether or not it ever becomes ready: the expiry (and its reminder) is
@@ -168,6 +174,7 @@ async function create(
     now: startedAt,
     record,
     tenantId: settings.tenantId,
+    timeScale: deps.clock.timeScale,
     ...(deps.prices
       ? {
           cost: formatHourly(
@@ -193,7 +200,7 @@ async function create(
     view,
     milestones: {
       aks: (e) =>
-        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${formatElapsed(e.durationMs)}).`,
+        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${tookText(e.durationMs, deps.clock.timeScale)}).`,
       kv: (e) => `Key Vault \`${e.outputs.name ?? ""}\` is ready.`,
       verify: (e) =>
         `podinfo runs on ${e.outputs.pods ?? "its"} pods with secrets from the vault. Try \`secret rotate color orange --lab ${lab}\`.`,

@@ -1,8 +1,10 @@
 import { lifetimeEnd } from "../../src/commands/caps.ts";
 import { formatDuration } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatWhen } from "../../src/labs/cards.ts";
+import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
+import { labCardFromRecord } from "../../src/labs/lab-card.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
+import { expiryText } from "../../src/labs/world-time.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { resolveLab } from "./lab-resolve.ts";
@@ -48,8 +50,29 @@ export function labExtendProcessor(deps: WorkflowDeps): CommandProcessor {
         : expiresAt === limit
           ? ` (the most allowed is ${formatDuration(deps.settings.maxTtlMs)} from now)`
           : "";
-    const text = `Lab \`${record.name}\` now expires ${formatWhen(expiresAt)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
+    const text = `Lab \`${record.name}\` now expires ${expiryText(expiresAt, now, scale)}${capped}; extended by ${origin.user.name ?? origin.user.id}.`;
     if (record.thread) await ctx.chat.reply(record.thread, text);
     else await ctx.chat.notify(origin.address, origin.user, text);
+    // The create card at the top of the thread shows the new expiry too (a lab still being created
+    // picks it up from its record at its next redraw).
+    const { thread } = updated;
+    if (thread && (updated.state === "ready" || updated.state === "failed")) {
+      const cost = deps.prices
+        ? formatHourly(
+            labCostIn({ ...deps.settings, timeScale: scale, prices: deps.prices }, updated.location),
+          )
+        : undefined;
+      const card = labCardFromRecord(updated, deps.clock.now(), {
+        tenantId: deps.settings.tenantId,
+        timeScale: scale,
+        ...(cost ? { cost } : {}),
+      });
+      await ctx.chat.updateCard(thread, card).catch((error: unknown) => {
+        ctx.logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          "chat.update_failed",
+        );
+      });
+    }
   };
 }

@@ -9,6 +9,7 @@ import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
+import { queuedText } from "./answer-text.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
   authorize,
@@ -22,6 +23,7 @@ import { admitCommand, type CapsDeps } from "./caps.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
+import { forPlatform } from "./hints.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -143,7 +145,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
   });
   deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
-  return decided.outcome;
+  return forPlatform(decided.outcome, origin.address.platform);
 }
 
 /**
@@ -186,9 +188,10 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     };
   }
   let cmd = parsed.command;
+  let asked: Command | undefined;
   if (cmd.kind === "help") {
     return {
-      outcome: { kind: "help", text: helpText(cmd.topic) },
+      outcome: { kind: "help", text: helpText(cmd.topic, origin.address.platform) },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind },
     };
   }
@@ -206,6 +209,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     const decision = authorize(cmd, origin.user, origin.address, record, deps.admins);
     // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
     if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
+      asked = cmd;
       cmd = { kind: "lab.status", lab };
     } else if (!decision.ok && decision.reason === "no_lab") {
       // No confirmation, no job: the answer names the labs there are here.
@@ -268,7 +272,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     };
   }
 
-  const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log);
+  const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log, asked);
   // A create not queued after all lets go of the name it held (caps).
   if (queued.outcome.kind !== "queued") await releaseCaps().catch(() => undefined);
   else if (capsNote) queued.outcome.text = `${queued.outcome.text} ${capsNote}`;
@@ -358,6 +362,7 @@ async function enqueue(
   correlationId: string,
   deps: IntakeDeps,
   log: LineLogger,
+  asked?: Command,
 ): Promise<Decided> {
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
@@ -370,12 +375,19 @@ async function enqueue(
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy = cmd.kind === "lab.destroy" ? ` Confirmed by ${mention(incoming.origin.user)}.` : "";
+    const confirmedBy =
+      cmd.kind === "lab.destroy" ? `Confirmed by ${mention(incoming.origin.user)}.` : undefined;
     return {
       outcome: {
         kind: "queued",
         jobId,
-        text: `Queued \`${description}\` (ref ${correlationId}).${confirmedBy} Progress will appear in a thread in this channel.`,
+        text: queuedText({
+          command: cmd,
+          description,
+          correlationId,
+          ...(confirmedBy ? { confirmedBy } : {}),
+          ...(asked ? { asked } : {}),
+        }),
       },
       audit: { result: "queued", ...audit },
       correlationId,

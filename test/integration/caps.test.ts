@@ -57,7 +57,7 @@ describe("caps at intake, through Slack and Teams", () => {
     expect(refusals).toHaveLength(298);
     for (const refusal of refusals) {
       expect(refusal).toMatch(
-        /^You already have 2 live labs \(`fl-\d+`, `fl-\d+`\), the most one person may have \(LABOPS_MAX_LABS_PER_USER=2\);.* Nothing was queued\. Destroy one with `lab destroy NAME`, or ask an admin \(LABOPS_ADMINS\) to create `fl-\d+`\.$/,
+        /^You already have 2 live labs \(`fl-\d+`, `fl-\d+`\), the most one person may have \(LABOPS_MAX_LABS_PER_USER=2\);.* Nothing was queued\. Destroy one with `\/lab destroy NAME`, or ask an admin \(LABOPS_ADMINS\) to create `fl-\d+`\.$/,
       );
       expect([...refusal.matchAll(/`(fl-\d+)`, `(fl-\d+)`/g)].flatMap((m) => [m[1], m[2]]).sort()).toEqual(
         names,

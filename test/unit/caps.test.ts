@@ -82,7 +82,7 @@ describe("caps at intake: live labs", () => {
     const refused = await t.say("lab create fl-2 --ttl 7d");
     expect(refused).toMatchObject({ kind: "refused", reason: "cap_user" });
     expect(refused.text).toBe(
-      "You already have 2 live labs (`fl-0`, `fl-1`), the most one person may have (LABOPS_MAX_LABS_PER_USER=2); failed labs and labs being created or destroyed count. Nothing was queued. Destroy one with `lab destroy NAME`, or ask an admin (LABOPS_ADMINS) to create `fl-2`.",
+      "You already have 2 live labs (`fl-0`, `fl-1`), the most one person may have (LABOPS_MAX_LABS_PER_USER=2); failed labs and labs being created or destroyed count. Nothing was queued. Destroy one with `/lab destroy NAME`, or ask an admin (LABOPS_ADMINS) to create `fl-2`.",
     );
     expect(t.queue.jobs).toHaveLength(2);
     expect(t.audit.entries.at(-1)).toMatchObject({ result: "refused", reason: "cap_user", lab: "fl-2" });
@@ -130,8 +130,10 @@ describe("caps at intake: live labs", () => {
     ]);
     expect([a?.kind, b?.kind].sort()).toEqual(["queued", "refused"]);
     const loser = a?.kind === "refused" ? a : b;
+    // The suggestion is written as the loser types it: a slash command in Slack, an @mention in Teams.
+    const typed = loser === a ? "/lab" : "@labops lab"; // ada asks in Slack, tess in Teams
     expect(loser?.text).toBe(
-      "Lab `team-a` belongs to another conversation (it is being created there). Nothing was queued. Pick another name, e.g. `lab create team-a-2`.",
+      `Lab \`team-a\` belongs to another conversation (it is being created there). Nothing was queued. Pick another name, e.g. \`${typed} create team-a-2\`.`,
     );
     expect(t.queue.jobs).toHaveLength(1);
   });
