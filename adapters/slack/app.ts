@@ -238,31 +238,30 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     };
   };
 
-  for (const id of BUTTON_ACTIONS) {
-    app.action(id, async ({ ack, body, action, client, respond }) => {
-      await ack();
-      const at = pressedAt(body as ActionBody);
-      const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
-      const read = actionToIncoming({ verb: id, data: { value }, ...at });
-      if (!read.ok) {
-        log.warn({ code: read.reason, action: id }, "slack.action_refused");
-        return answerPress(respond, read.text, false);
-      }
-      const outcome = await decide(read.incoming);
-      const triggerId = text((body as ActionBody).trigger_id);
-      if (outcome.kind === "needs_value" && triggerId) {
-        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
-        if (failed) await answerPress(respond, failed, false);
-        return;
-      }
-      // A spent prompt is replaced with its answer, so it cannot be pressed again.
-      await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
-    });
-  }
-
-  // Link buttons (Azure portal) open in the browser; Slack still tells us, and wants an ack.
-  app.action(/^link\./, async ({ ack }) => {
+  // One listener for every button, link buttons (Azure portal) included: Bolt runs each
+  // listener's middleware for every request, a slash command's too, so a listener per button
+  // cost each acknowledgement five more chains for nothing.
+  app.action(BUTTON_PATTERN, async ({ ack, body, action, client, respond }) => {
     await ack();
+    const id = (action as { action_id?: unknown }).action_id;
+    // A link button opens in the browser; Slack still tells us, and wants only the ack.
+    if (!isButtonAction(id)) return;
+    const at = pressedAt(body as ActionBody);
+    const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
+    const read = actionToIncoming({ verb: id, data: { value }, ...at });
+    if (!read.ok) {
+      log.warn({ code: read.reason, action: id }, "slack.action_refused");
+      return answerPress(respond, read.text, false);
+    }
+    const outcome = await decide(read.incoming);
+    const triggerId = text((body as ActionBody).trigger_id);
+    if (outcome.kind === "needs_value" && triggerId) {
+      const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
+      if (failed) await answerPress(respond, failed, false);
+      return;
+    }
+    // A spent prompt is replaced with its answer, so it cannot be pressed again.
+    await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
   });
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
@@ -335,6 +334,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
   };
 }
+
+type ButtonAction = (typeof BUTTON_ACTIONS)[number];
+const BUTTON_IDS: ReadonlySet<string> = new Set(BUTTON_ACTIONS);
+const isButtonAction = (id: unknown): id is ButtonAction => typeof id === "string" && BUTTON_IDS.has(id);
+/** The buttons' action ids exactly, and every link button's (`link.…`). */
+const BUTTON_PATTERN = new RegExp(
+  `^(?:${BUTTON_ACTIONS.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})$|^link\\.`,
+);
 
 /** A string the client sent, or "" for anything else. */
 function text(value: unknown): string {
