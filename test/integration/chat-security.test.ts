@@ -135,6 +135,7 @@ describe("forged, stale and replayed chat requests never reach the queue", () =>
         user: "U0ADA",
         channel: "C0SEC",
         messageTs: "1700000000.000100",
+        ephemeral: false,
         actionId: "link.0",
         value: "https://portal.azure.com/",
         triggerId: w.slack.workspace.issueTrigger("U0ADA"),
