@@ -31,6 +31,7 @@ import {
   slackMarkup,
   VALUE_ACTION_ID,
 } from "./render.ts";
+import { guardSlackRequests } from "./verify.ts";
 
 export const SLACK_EVENTS_PATH = "/slack/events";
 
@@ -87,8 +88,8 @@ export interface SlackApp {
 
 /**
  * Slack's side of the web role, over Bolt. The receiver does transport only:
- * HTTP (Bolt checks the v0 signature, guardRequests the 5-minute window both
- * ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
+ * HTTP (guardSlackRequests in ./verify.ts checks the v0 signature, the
+ * 5-minute window both ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
  * SLACK_APP_TOKEN is set. The handlers turn slash commands and @mentions into
  * intake calls, hand button presses and the rotate modal to the core's action
  * reading (src/commands/actions.ts), and answer with intake's outcome, visible
@@ -115,8 +116,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       signingSecret: config.signingSecret,
       endpoints: SLACK_EVENTS_PATH,
       logger: slackLogger(logger),
-      // guardRequests (below) verifies every request before Bolt sees it, with Bolt's own
-      // function: checking the signature a second time here would only repeat the HMAC.
+      // guardSlackRequests (./verify.ts) verifies every request before Bolt sees it:
+      // checking the signature a second time here would only repeat the HMAC.
       signatureVerification: false,
       // Answer Slack ourselves within its 3 s even if a handler forgets to.
       unhandledRequestTimeoutMillis: 2_500,
@@ -141,6 +142,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clientOptions: { slackApiUrl: config.apiUrl },
     // auth.test runs on first use, not at construction, so start-up does not need Slack.
     authorize: authorizeOnce(new WebClient(undefined, { slackApiUrl: config.apiUrl }), config.botToken),
+    // No handler reads `context.conversation`; Bolt's default in-memory store would look every
+    // command's channel up, and build an Error for each channel it has nothing for.
+    convoStore: false,
   });
 
   const originOf = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
@@ -247,31 +251,30 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     };
   };
 
-  for (const id of BUTTON_ACTIONS) {
-    app.action(id, async ({ ack, body, action, client, respond }) => {
-      await ack();
-      const at = pressedAt(body as ActionBody);
-      const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
-      const read = actionToIncoming({ verb: id, data: { value }, ...at, formKey: options.formKey });
-      if (!read.ok) {
-        log.warn({ code: read.reason, action: id }, "slack.action_refused");
-        return answerPress(respond, read.text, false);
-      }
-      const outcome = await decide(read.incoming);
-      const triggerId = text((body as ActionBody).trigger_id);
-      if (outcome.kind === "needs_value" && triggerId) {
-        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
-        if (failed) await answerPress(respond, failed, false);
-        return;
-      }
-      // A spent prompt is replaced with its answer, so it cannot be pressed again.
-      await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
-    });
-  }
-
-  // Link buttons (Azure portal) open in the browser; Slack still tells us, and wants an ack.
-  app.action(/^link\./, async ({ ack }) => {
+  // One listener for every button, link buttons (Azure portal) included: Bolt runs each
+  // listener's middleware for every request, a slash command's too, so a listener per button
+  // cost each acknowledgement five more chains for nothing.
+  app.action(BUTTON_PATTERN, async ({ ack, body, action, client, respond }) => {
     await ack();
+    const id = (action as { action_id?: unknown }).action_id;
+    // A link button opens in the browser; Slack still tells us, and wants only the ack.
+    if (!isButtonAction(id)) return;
+    const at = pressedAt(body as ActionBody);
+    const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
+    const read = actionToIncoming({ verb: id, data: { value }, ...at, formKey: options.formKey });
+    if (!read.ok) {
+      log.warn({ code: read.reason, action: id }, "slack.action_refused");
+      return answerPress(respond, read.text, false);
+    }
+    const outcome = await decide(read.incoming);
+    const triggerId = text((body as ActionBody).trigger_id);
+    if (outcome.kind === "needs_value" && triggerId) {
+      const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
+      if (failed) await answerPress(respond, failed, false);
+      return;
+    }
+    // A spent prompt is replaced with its answer, so it cannot be pressed again.
+    await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
   });
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
@@ -345,7 +348,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: listener ? guardRequests(listener, config.signingSecret, log, clock) : undefined,
+    requestListener: listener ? guardSlackRequests(listener, config.signingSecret, log, clock) : undefined,
     async start() {
       if (socketMode) await app.start();
     },
@@ -354,6 +357,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
   };
 }
+
+type ButtonAction = (typeof BUTTON_ACTIONS)[number];
+const BUTTON_IDS: ReadonlySet<string> = new Set(BUTTON_ACTIONS);
+const isButtonAction = (id: unknown): id is ButtonAction => typeof id === "string" && BUTTON_IDS.has(id);
+/** The buttons' action ids exactly, and every link button's (`link.…`). */
+const BUTTON_PATTERN = new RegExp(
+  `^(?:${BUTTON_ACTIONS.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})$|^link\\.`,
+);
 
 /** A string the client sent, or "" for anything else. */
 function text(value: unknown): string {

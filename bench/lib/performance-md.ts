@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 
 /**
@@ -9,6 +9,9 @@ import { cpus, release, totalmem } from "node:os";
  *
  * One table per figure line, under what it measures, its goal and the command
  * that produced it; the machine is this one (run it where the bench ran).
+ * `docs/performance/<bench>.md`, when there is one, follows its table: what
+ * was measured by hand about that figure (profiles, runs before and after a
+ * change), kept across renders.
  */
 
 type Figures = Record<string, unknown>;
@@ -177,5 +180,7 @@ for (const f of figures) {
   lines.push("| figure | value |", "|---|---|");
   for (const [k, v] of Object.entries(f)) if (k !== "bench") lines.push(`| ${k} | ${cell(v)} |`);
   lines.push("");
+  const notes = new URL(`../../docs/performance/${name}.md`, import.meta.url);
+  if (existsSync(notes)) lines.push(readFileSync(notes, "utf8").trimEnd(), "");
 }
 process.stdout.write(`${lines.join("\n")}`);

@@ -3,7 +3,7 @@ import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
 import { isLabRef, labArg, shownLabName } from "../labs/names.ts";
-import type { Logger } from "../log.ts";
+import { deferredChild, type LineLogger, type Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmationStore } from "../ports/confirmations.ts";
@@ -102,7 +102,7 @@ interface Decided {
 
 export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<IntakeOutcome> {
   const { origin, correlationId } = incoming;
-  const log = deps.logger.child({
+  const log = deferredChild(deps.logger, {
     correlationId,
     platform: origin.address.platform,
     channel: origin.address.channel,
@@ -184,7 +184,7 @@ function unavailable(correlationId: string): IntakeOutcome {
   };
 }
 
-async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { parsed, origin } = incoming;
   if (!parsed.ok) {
     // The rejected text is not logged or audited: it may hold a value typed in the wrong place.
@@ -298,7 +298,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
   return queued;
 }
 
-async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { origin } = incoming;
   const { confirmationId, confirm } = incoming.answer;
   const what = confirm ? "confirm" : "cancel";
@@ -364,7 +364,7 @@ function labOf(cmd: Command): { lab?: string } {
   return lab === undefined ? {} : { lab };
 }
 
-function refused(cmd: Command, why: { reason: string; text: string }, log: Logger): Decided {
+function refused(cmd: Command, why: { reason: string; text: string }, log: LineLogger): Decided {
   log.info({ command: describeCommand(cmd), reason: why.reason }, "command.refused");
   return {
     outcome: { kind: "refused", text: why.text, reason: why.reason },
@@ -383,7 +383,7 @@ async function enqueue(
   cmd: Command,
   correlationId: string,
   deps: IntakeDeps,
-  log: Logger,
+  log: LineLogger,
   asked?: Command,
 ): Promise<Decided> {
   const description = describeCommand(cmd);
