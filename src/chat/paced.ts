@@ -12,6 +12,7 @@ import type {
 } from "../ports/chat.ts";
 import type { ExternalService, Metrics } from "../ports/metrics.ts";
 import type { RateLimiter, RateRequest } from "../ports/rate.ts";
+import { inSpan, NO_TRACING, type TraceSpan, type Tracing } from "../ports/tracing.ts";
 import { type ChatRatePolicy, JITTER_MARGIN_MS, scaleRequests } from "./limits.ts";
 
 export interface PacedChatOptions {
@@ -29,6 +30,8 @@ export interface PacedChatOptions {
   marginMs?: number;
   /** externalCall(service, operation, status, seconds) for every platform call (the wait for a slot not counted). */
   metrics?: { metrics: Metrics; service: ExternalService };
+  /** A client span per call made inside a trace (a job's, a rotation's); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 interface PendingUpdate {
@@ -66,6 +69,7 @@ export class PacedChat implements ChatPort {
   readonly #attempts: number;
   readonly #marginMs: number;
   readonly #metrics: PacedChatOptions["metrics"];
+  readonly #tracing: Tracing;
   readonly #updates = new Map<string, PendingUpdate>();
 
   constructor(inner: ChatPort, options: PacedChatOptions) {
@@ -77,6 +81,7 @@ export class PacedChat implements ChatPort {
     this.#attempts = options.attempts ?? 5;
     this.#marginMs = options.marginMs ?? JITTER_MARGIN_MS;
     this.#metrics = options.metrics;
+    this.#tracing = options.tracing ?? NO_TRACING;
   }
 
   get policy(): ChatRatePolicy {
@@ -162,7 +167,21 @@ export class PacedChat implements ChatPort {
    * keys for the Retry-After and tries again. Public so an adapter can pace a
    * call it makes itself (Teams' answer within a turn) under the same keys.
    */
-  async paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
+  paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
+    const tracing = this.#tracing;
+    if (!tracing.active()) return this.#paced(requests, call, operation, undefined);
+    const attributes = { "labops.chat.method": operation, "labops.chat.platform": this.#metrics?.service };
+    return inSpan(tracing, `labops.chat ${operation}`, { kind: "client", attributes }, (span) =>
+      this.#paced(requests, call, operation, span),
+    );
+  }
+
+  async #paced<T>(
+    requests: RateRequest[],
+    call: () => Promise<T>,
+    operation: string,
+    span: TraceSpan | undefined,
+  ): Promise<T> {
     const scaled = scaleRequests(requests, this.#clock.timeScale, this.#marginMs);
     for (let attempt = 1; ; attempt++) {
       await this.#slot(scaled);
@@ -176,6 +195,7 @@ export class PacedChat implements ChatPort {
         const retryAfterMs = rateLimitedFor(error);
         if (retryAfterMs === undefined || attempt >= this.#attempts) throw error;
         this.#logger.warn({ retryAfterMs, keys: requests.map((r) => r.key), attempt }, "chat.rate_limited");
+        span?.addEvent("rate_limited", { "labops.delay_ms": retryAfterMs, "labops.attempt": attempt });
         await Promise.all(requests.map((r) => this.#limiter.block(r.key, retryAfterMs)));
       }
     }

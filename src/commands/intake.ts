@@ -9,6 +9,7 @@ import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRegistry } from "../ports/registry.ts";
+import type { Tracing } from "../ports/tracing.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
   authorize,
@@ -76,6 +77,8 @@ export interface IntakeDeps {
   confirmationTtlMs?: number;
   /** commandReceived(platform, kind, outcome) for every delivery. */
   metrics?: Metrics;
+  /** Where a command's trace starts (tracedIntake, intake-trace.ts); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
