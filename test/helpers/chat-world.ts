@@ -75,7 +75,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     env,
     // The chat path alone unless a cloud is given: the lab workflows call Azure.
     processors: cloud ? "workflows" : "placeholder",
-    logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
+    logger: createLogger({
+      level: String(env.LABOPS_LOG_LEVEL ?? "info"),
+      destination: logs,
+      ...(options.tracing ? { tracing: options.tracing } : {}),
+    }),
     host: "127.0.0.1",
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.tracing ? { tracing: options.tracing } : {}),
