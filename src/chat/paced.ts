@@ -12,7 +12,7 @@ import type {
 } from "../ports/chat.ts";
 import type { ExternalService, Metrics } from "../ports/metrics.ts";
 import type { RateLimiter, RateRequest } from "../ports/rate.ts";
-import { inSpan, NO_TRACING, type TraceSpan, type Tracing } from "../ports/tracing.ts";
+import { inSpan, NO_TRACING, type SpanRef, type TraceSpan, type Tracing } from "../ports/tracing.ts";
 import { type ChatRatePolicy, JITTER_MARGIN_MS, scaleRequests } from "./limits.ts";
 
 export interface PacedChatOptions {
@@ -39,6 +39,8 @@ interface PendingUpdate {
   /** The newest card not yet sent; undefined once the drain took it. */
   latest: Card | undefined;
   drained: Promise<void>;
+  /** The span active where the newest card was given (its step's): the send's span is its child. */
+  trace: SpanRef | undefined;
 }
 
 /** Milliseconds to wait when `error` is the platform saying "too many requests", else undefined. */
@@ -124,12 +126,14 @@ export class PacedChat implements ChatPort {
   async updateCard(thread: ThreadRef, card: Card): Promise<void> {
     const key = messageKey(thread);
     const pending = this.#updates.get(key);
+    const trace = this.#tracing.active();
     if (pending) {
       pending.latest = card;
       pending.thread = thread;
+      pending.trace = trace;
       return;
     }
-    const entry: PendingUpdate = { thread, latest: card, drained: Promise.resolve() };
+    const entry: PendingUpdate = { thread, latest: card, drained: Promise.resolve(), trace };
     this.#updates.set(key, entry);
     entry.drained = this.#drain(key, entry);
   }
@@ -144,14 +148,17 @@ export class PacedChat implements ChatPort {
       }
       let sent: Card = waiting;
       try {
-        await this.paced(
-          this.#policy.update(entry.thread),
-          async () => {
-            // The slot has come: send whatever is newest now, not what was newest when it was reserved.
-            sent = entry.latest ?? sent;
-            await this.#inner.updateCard(entry.thread, sent);
-          },
-          "updateCard",
+        // Traced under whoever gave the newest card, not under the step that started this drain.
+        await this.#tracing.withActive(entry.trace, () =>
+          this.paced(
+            this.#policy.update(entry.thread),
+            async () => {
+              // The slot has come: send whatever is newest now, not what was newest when it was reserved.
+              sent = entry.latest ?? sent;
+              await this.#inner.updateCard(entry.thread, sent);
+            },
+            "updateCard",
+          ),
         );
       } catch (error) {
         // Progress is a view: a failed update is logged, and the next card tries again.
