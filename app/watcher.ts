@@ -67,6 +67,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     logger,
     settings: watcherSettings(clock, options.settings),
     clock,
+    tracing,
     random: Math.random,
     ...(options.holder ? { holder: options.holder } : {}),
   };
