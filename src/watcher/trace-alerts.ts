@@ -72,16 +72,20 @@ export class TraceAlerts {
    * Says an alert through `send` inside the rotation's spans when tracing is
    * on; they are kept only when this call said it (see trace-spans.ts).
    */
-  async #traced(trace: TraceState, kind: AlertKind, send: () => Promise<Said | undefined>) {
+  async #traced(
+    trace: TraceState,
+    kind: AlertKind,
+    send: () => Promise<Said | undefined>,
+  ): Promise<(Said & { rotationTrace?: Record<string, string> }) | undefined> {
     const tracing = this.#d.tracing;
     if (!tracing?.enabled) return send();
     const registered = trace.changedBy ? await this.findThread(trace.secret, trace.version) : undefined;
     const spans = rotationSpans(tracing, trace, kind, registered?.trace);
     try {
       const said = await spans.run(send);
-      if (said?.postedNow)
-        spans.said(registered ? "command thread" : trace.thread ? "alert thread" : "channel");
-      return said;
+      if (!said?.postedNow) return said;
+      spans.said(registered ? "command thread" : trace.thread ? "alert thread" : "channel");
+      return spans.carrier ? { ...said, rotationTrace: spans.carrier } : said;
     } catch (error) {
       spans.failed(error);
       throw error;
@@ -156,7 +160,12 @@ export class TraceAlerts {
         "watcher.rotation_stuck",
       );
     }
-    return { ...trace, stuckAlerted: report.hop, ...(said.thread ? { thread: said.thread } : {}) };
+    return {
+      ...trace,
+      stuckAlerted: report.hop,
+      ...(said.thread ? { thread: said.thread } : {}),
+      ...(said.rotationTrace ? { rotationTrace: said.rotationTrace } : {}),
+    };
   }
 
   /** A last word in the trace's thread, if it has one: a newer version replaced it. */

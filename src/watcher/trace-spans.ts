@@ -1,4 +1,4 @@
-import type { SpanRef, TraceCarrier, Tracing } from "../ports/tracing.ts";
+import { carrierOf, type SpanRef, type TraceCarrier, type Tracing } from "../ports/tracing.ts";
 import { HOPS, type TraceState } from "./trace.ts";
 
 /**
@@ -11,12 +11,15 @@ import { HOPS, type TraceState } from "./trace.ts";
  * now: an attempt that waits (the command's thread not registered yet), or
  * that another replica already made, leaves nothing behind (a span never
  * ended is never exported). A rotation labops wrote links to the rotate
- * command's job span (docs/adr/0008, points 12 to 14).
+ * command's job span, and a completion said after a stuck alert links to the
+ * stuck alert's rotation span (docs/adr/0008, points 12 to 14).
  */
 
 export type AlertKind = "completed" | "stuck" | "superseded";
 
 export interface RotationSpans {
+  /** The rotation span's context, kept with a stuck trace so that its completion links back to it. */
+  readonly carrier: TraceCarrier | undefined;
   /** Runs the alert's send with its span active: the chat calls are its children. */
   run<T>(send: () => Promise<T>): Promise<T>;
   /** The alert was said: the hops go under the rotation, and both spans end. */
@@ -32,11 +35,14 @@ export function rotationSpans(
   /** The rotate command's trace context (RotationThread.trace), when labops wrote the version. */
   command?: TraceCarrier,
 ): RotationSpans {
-  const link = tracing.extract(command);
+  // The command that wrote the version, and the rotation span of a stuck alert said before this one.
+  const links = [tracing.extract(command), tracing.extract(trace.rotationTrace)].filter(
+    (l): l is SpanRef => l !== undefined,
+  );
   const root = tracing.startSpan("labops.rotation", {
     parent: null,
     startTime: trace.setAt,
-    ...(link ? { links: [link] } : {}),
+    ...(links.length > 0 ? { links } : {}),
     attributes: {
       "labops.lab": trace.lab,
       "labops.secret.name": trace.secret,
@@ -51,6 +57,7 @@ export function rotationSpans(
     attributes: { "labops.alert.kind": kind },
   });
   return {
+    carrier: carrierOf(tracing, root.ref),
     run: (send) => tracing.withActive(alert.ref, send),
     said(where) {
       alert.setAttributes({ "labops.alert.where": where });

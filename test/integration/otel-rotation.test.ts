@@ -86,14 +86,16 @@ describe("a rotation's trace", () => {
       previous = ms(hop.endTime);
     }
 
-    // The alert ends the rotation, after the last hop; the chat calls that said it are its children.
+    // The alert ends the rotation; the chat calls that said it are its children. (Not "after the last
+    // hop": the emulated cluster's timestamps run ahead of the wall clock at a time scale, see
+    // emulators/README.md, and some hop times are read from them.)
     const [alert] = inTrace.filter((s) => s.name === "labops.rotation.alert");
     if (!alert) throw new Error("no alert span");
     expect(alert.attributes).toMatchObject({
       "labops.alert.kind": "completed",
       "labops.alert.where": "command thread",
     });
-    expect(ms(alert.endTime)).toBeGreaterThanOrEqual(previous);
+    expect(ms(alert.endTime)).toBeGreaterThan(setAt);
     expect(ms(rotation.endTime)).toBeGreaterThanOrEqual(ms(alert.endTime));
     const said = inTrace.filter(
       (s: ReadableSpan) => s.parentSpanContext?.spanId === alert.spanContext().spanId,
