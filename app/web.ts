@@ -1,4 +1,5 @@
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
 import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
 import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
@@ -40,6 +41,11 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     clock,
     metrics,
     tracing,
+    caps: {
+      store: new RedisLabCaps(producer, config.redisPrefix),
+      settings: config.caps,
+      timeScale: config.timeScale,
+    },
   };
   let slack: SlackApp | undefined;
   if (config.slack) {

@@ -1,4 +1,5 @@
 import { createRedis, whenReady } from "../jobs/connection.ts";
+import type { CommandProcessor } from "../jobs/processors/context.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startScheduleWorker } from "../jobs/scheduler.ts";
@@ -21,6 +22,13 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
   const workflows = createWorkflows(config, client, { clock, metrics, logger, tracing });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
+  // A placeholder create records no lab: like a create that gives up, it lets go of the name intake held.
+  const caps = workflows.deps.caps;
+  const fallback: CommandProcessor = async (context) => {
+    await placeholderProcessor(context);
+    const { command, correlationId } = context.envelope;
+    if (command.kind === "lab.create") await caps?.release(command.lab, correlationId).catch(() => undefined);
+  };
   // Bad lab settings show in the log at start-up, not at the first lab; the start does not wait for Azure.
   const startup = new AbortController();
   if (options.processors !== "placeholder" && config.azure) {
@@ -39,7 +47,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     logger,
     clock,
     processors,
-    fallback: placeholderProcessor,
+    fallback,
     concurrency: config.workerConcurrency,
     metrics,
     ...(workflows.deps.audit ? { audit: workflows.deps.audit } : {}),

@@ -8,6 +8,7 @@ import { traceAzureSdk } from "../adapters/azure/tracing.ts";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisCapacityReservations } from "../adapters/redis/capacity-reservations.ts";
+import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisLeases } from "../adapters/redis/leases.ts";
 import { RedisLabRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
@@ -118,6 +119,7 @@ export function createWorkflows(
       tenantId: azureConfig.tenantId,
       defaultTtlMs: config.defaultTtlMs,
       maxTtlMs: config.maxTtlMs,
+      maxLabLifetimeMs: config.caps.maxLabLifetimeMs,
       ...DEFAULT_LAB_SHAPE,
       vmSize: config.lab.vmSize,
       nodeCount: config.lab.nodeCount,
@@ -138,6 +140,7 @@ export function createWorkflows(
     fingerprintKey: fingerprintKey(config.secretKey),
     clock,
     tracing,
+    caps: new RedisLabCaps(redis, config.redisPrefix),
     ...options.overrides,
   };
   return {

@@ -13,7 +13,7 @@ import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/cha
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
-import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
+import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
 import { ADAPTIVE_CARD, adaptiveCard, rotateCard } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
@@ -127,16 +127,40 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       log.error({ code: "teams_no_connector" }, "teams.answer_not_sent");
       return;
     }
-    const send = () =>
+    afterTurn(address, "teams.answer_not_sent", () =>
       activity.replyToId
         ? client.conversations.replyToActivity(conversationId, activity.replyToId, activity as Activity)
-        : client.conversations.sendToConversation(conversationId, activity as Activity);
+        : client.conversations.sendToConversation(conversationId, activity as Activity),
+    );
+  }
+
+  /** A Bot Connector call made after the turn, under the conversation's limits, tracked until it is out. */
+  function afterTurn(address: ChatAddress, failure: string, send: () => Promise<unknown>): void {
     const task = options
       .pace(teamsConversationLimits(address), send)
       .then(() => undefined)
-      .catch((error: unknown) => log.error({ code: errorCode(error) }, "teams.answer_not_sent"))
+      .catch((error: unknown) => log.error({ code: errorCode(error) }, failure))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
+  }
+
+  /**
+   * A card returned in an invoke response replaces the pressed card for the
+   * presser only; the message itself is updated too (the Bot Connector's
+   * Update Activity, as the Agents SDK's REPLACE_FOR_ALL does), so everyone in
+   * the conversation sees the spent prompt, not buttons that still look live.
+   */
+  function replaceForEveryone(context: TurnContext, address: ChatAddress, card: Card): void {
+    const client = context.turnState.get<ConnectorClient | undefined>(adapter.ConnectorClientKey);
+    const cardId = context.activity.replyToId;
+    if (!client || !cardId) return;
+    const conversationId = teamsBaseConversation(context.activity.conversation.id);
+    afterTurn(address, "teams.card_not_updated", () =>
+      client.conversations.updateActivity(conversationId, cardId, {
+        ...cardActivity(card),
+        id: cardId,
+      } as Activity),
+    );
   }
 
   async function onMessage(context: TurnContext): Promise<void> {
@@ -205,15 +229,16 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
     if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);
-    // The prompt or form is spent: it is replaced with its answer, so it cannot be pressed again.
-    return invokeCard(
-      context,
+    // The prompt or form is spent: it is replaced with its answer, so it cannot be pressed again,
+    // for the presser at once and for everyone else by updating the message.
+    const spent: Card =
       outcome.kind === "queued"
         ? { title: "Done", status: "succeeded", text: outcome.text }
         : outcome.kind === "cancelled"
           ? { title: "Answered", status: "cancelled", text: outcome.text }
-          : { title: "Not done", status: "warning", text: outcome.text },
-    );
+          : { title: "Not done", status: "warning", text: outcome.text };
+    replaceForEveryone(context, address, spent);
+    return invokeCard(context, spent);
   }
 
   async function invokeCard(context: TurnContext, card: Card): Promise<void> {

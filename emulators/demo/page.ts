@@ -77,13 +77,17 @@ export async function startDemoPage(options: DemoPageOptions): Promise<DemoPage>
   const findSlack = (ts: string) =>
     slack.workspace.messages.find((m) => m.ts === ts && m.channel === channel);
   const findTeams = (id: string): TeamsMessage | undefined => teams.tenant.find(teamsChannel, id);
-  /** The Teams channel as the demo user sees it: a toast only to whoever pressed the button. */
+  /**
+   * The Teams channel as the demo user sees it: a toast only to whoever pressed
+   * the button, and a card an invoke response replaced only for them.
+   */
   const teamsView = () =>
     teams.tenant.conversation(teamsChannel).map((root) => {
-      const mine = (m: TeamsMessage) => ({
-        ...m,
-        toasts: m.toasts.filter((t) => t.to === options.teamsUser.aadObjectId),
-      });
+      const me = options.teamsUser.aadObjectId;
+      const mine = (m: TeamsMessage) => {
+        const { views: _others, ...seen } = teams.tenant.seenBy(m, me);
+        return { ...seen, toasts: m.toasts.filter((t) => t.to === me) };
+      };
       return { ...mine(root), replies: root.replies.map(mine) };
     });
 

@@ -56,6 +56,16 @@ export interface TeamsMessage {
   timestamp: string;
   /** Text shown to whoever pressed a card's action (an invoke answered with a message), by AAD object id. */
   toasts: Array<{ to: string; text: string }>;
+  /**
+   * The card as one user sees it, by AAD object id: a card returned in an
+   * Action.Execute's invoke response replaces the card for the user who
+   * pressed it only (Universal Actions, learn.microsoft.com/microsoftteams/
+   * platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/
+   * work-with-universal-actions-for-adaptive-cards). Everyone else keeps the
+   * message as it is until the bot updates it (PUT .../activities/{id},
+   * the Bot Connector's Update Activity), which replaces every such view.
+   */
+  views: Array<{ to: string; attachments: Array<{ contentType: string; content: unknown }> }>;
 }
 
 export interface ConnectorCall {
@@ -144,13 +154,16 @@ export class TeamsTenant {
     return this.messages.find((m) => m.conversationId === base && m.id === id);
   }
 
-  add(message: Omit<TeamsMessage, "id" | "edits" | "timestamp" | "toasts"> & { id?: string }): TeamsMessage {
+  add(
+    message: Omit<TeamsMessage, "id" | "edits" | "timestamp" | "toasts" | "views"> & { id?: string },
+  ): TeamsMessage {
     const m: TeamsMessage = {
       ...message,
       id: message.id ?? this.nextId(),
       edits: 0,
       timestamp: new Date().toISOString(),
       toasts: [],
+      views: [],
     };
     this.messages.push(m);
     for (const watcher of this.#watchers) watcher(m);
@@ -182,6 +195,12 @@ export class TeamsTenant {
       }, timeoutMs);
       this.#watchers.add(watcher);
     });
+  }
+
+  /** A message as the user with AAD object id `aad` sees it: their own view of its card, if they have one. */
+  seenBy(m: TeamsMessage, aad: string): TeamsMessage {
+    const view = m.views.find((v) => v.to === aad);
+    return view ? { ...m, attachments: view.attachments } : m;
   }
 
   /** A channel or chat as its members see it: root posts oldest first, each with its replies. */
@@ -321,6 +340,8 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
         return answer(403, { error: { code: "Forbidden", message: "Not the bot's message." } });
       found.text = content.text;
       found.attachments = content.attachments;
+      // The update reaches every member: no one keeps a card of their own any more.
+      found.views = [];
       found.edits += 1;
       return answer(200, { id: found.id });
     }

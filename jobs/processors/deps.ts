@@ -3,6 +3,7 @@ import type { CapacityPreflight } from "../../src/labs/preflight.ts";
 import type { PriceBook } from "../../src/labs/prices.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
+import type { LabCaps } from "../../src/ports/caps.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
@@ -37,6 +38,8 @@ export interface WorkflowDeps {
   clock: Clock;
   /** The plans' and steps' spans (the calls' own come from the adapters); NO_TRACING when absent. */
   tracing?: Tracing;
+  /** The caps: a create lets go of the name intake held for it once its record guards it (none: nothing held). */
+  caps?: Pick<LabCaps, "release">;
 }
 
 export interface WorkflowSettings {
@@ -45,6 +48,8 @@ export interface WorkflowSettings {
   tenantId: string;
   defaultTtlMs: number;
   maxTtlMs: number;
+  /** LABOPS_MAX_LAB_LIFETIME: no expiry, set by create or extend, goes past creation plus this (scaled). */
+  maxLabLifetimeMs: number;
   replicas: number;
   nodeCount: number;
   vmSize: string;

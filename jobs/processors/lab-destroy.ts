@@ -1,9 +1,10 @@
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
+import { destroyedLabCard, destroyingLabCard, destroyStoppedLabCard } from "../../src/labs/lab-card.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
-import type { ThreadRef } from "../../src/ports/chat.ts";
+import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
@@ -64,6 +65,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     correlationId,
     startedAt,
     now: startedAt,
+    timeScale: deps.clock.timeScale,
   };
   // A retried job keeps its own thread: it is saved in the job before anything else happens.
   let thread = ctx.saved.thread as ThreadRef | undefined;
@@ -78,6 +80,19 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     clock: deps.clock,
     view,
   });
+  // The lab's create card loses its buttons and says what is happening to the lab, then what happened.
+  const facts = {
+    by: origin.user.name ?? origin.user.id,
+    timeScale: deps.clock.timeScale,
+    ...(record?.correlationId ? { labRef: record.correlationId } : {}),
+  };
+  const labCard = async (card: Card) => {
+    if (!record?.thread) return;
+    await ctx.chat.updateCard(record.thread, card).catch((error: unknown) => {
+      ctx.logger.warn({ err: error instanceof Error ? error.message : String(error) }, "chat.update_failed");
+    });
+  };
+  await labCard(destroyingLabCard(lab, facts));
   if (record?.thread) {
     await ctx.chat
       .reply(
@@ -128,12 +143,16 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         `Destroy stopped at *${error.step}* (\`${error.code}\`). Say \`lab destroy ${lab}\` again to resume.`,
       );
       await progress.flush();
+      await labCard(destroyStoppedLabCard(lab, { ...facts, step: error.step, code: error.code }));
       return { failed: error.code };
     }
+    // Cancelled or drained: the card stops ticking and what is queued goes out before another worker resumes.
+    await progress.flush();
     throw error;
   }
   progress.update({ status: "succeeded" });
   progress.reply(`Lab \`${lab}\` is gone: its resource group is deleted and its vault purged.`);
   await progress.flush();
+  await labCard(destroyedLabCard(lab, deps.clock.now(), facts));
   return undefined;
 }

@@ -1,5 +1,5 @@
-import { formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn, labsHourlyTotal } from "../../src/labs/cost.ts";
+import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -8,6 +8,8 @@ import type { WorkflowDeps } from "./deps.ts";
 export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx) => {
     const labs = await deps.registry.list();
+    const now = deps.clock.now();
+    const scale = deps.clock.timeScale;
     const prices = deps.prices
       ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
       : undefined;
@@ -21,10 +23,10 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
           : labs
               .map(
                 (r) =>
-                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
+                  `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${expiryText(r.expiresAt, now, scale)}${cost(r)}`,
               )
               .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
-      footer: `ref ${ctx.envelope.correlationId}`,
+      footer: withWorldNote(`ref ${ctx.envelope.correlationId}`, scale),
     });
   };
 }

@@ -1,7 +1,7 @@
 import { fingerprint } from "../../src/crypto.ts";
 import { ExternalError } from "../../src/errors.ts";
-import { formatElapsed } from "../../src/labs/cards.ts";
 import { rotationPollMs } from "../../src/labs/timing.ts";
+import { formatElapsed, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { carrierOf } from "../../src/ports/tracing.ts";
@@ -53,16 +53,20 @@ export async function writeAndHandOff(
     version = written.version;
     await ctx.checkpoint({ version, writtenAt });
   }
-  const expected = formatElapsed(poll + rolloutMs);
+  // Azure's pace, said as it passes here (the CSI driver's poll and the rollout are divided by the time scale).
+  const scale = deps.clock.timeScale;
+  const here = (ms: number) =>
+    scale === 1 ? formatElapsed(ms) : `${formatElapsed(ms / scale)} (${formatElapsed(ms)} in Azure)`;
+  const expected = here(poll + rolloutMs);
   const card: Card = {
     title: `${spec.title}: ${secret} in ${record.name}`,
     status: "running",
-    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
+    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${here(poll)}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
     fields: [
       { label: "New version", value: shortVersion(version) },
       { label: "Fingerprint", value: fingerprint(spec.value, deps.fingerprintKey) },
     ],
-    footer: `ref ${correlationId}`,
+    footer: withWorldNote(`ref ${correlationId}`, scale),
   };
   // A retried job keeps its thread: saved before it is handed over.
   let thread = ctx.saved.thread as ThreadRef | undefined;

@@ -154,6 +154,14 @@ export function authorize(
   }
   if (!OWNER_OR_ADMIN.has(command.kind)) return { ok: true };
   const verb = command.kind.split(".")[1] ?? command.kind;
+  // A press on a button of a card that went stale (Extend while the lab is being destroyed).
+  if (live.state === "destroying" && command.kind !== "lab.destroy") {
+    return {
+      ok: false,
+      reason: "lab_destroying",
+      text: `Lab \`${live.name}\` is being destroyed: there is nothing to ${verb} any more. Its thread shows the destroy.`,
+    };
+  }
   if (!sameConversation(live.address, address)) {
     return {
       ok: false,

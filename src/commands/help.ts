@@ -1,26 +1,63 @@
+import { typedOn } from "../chat/hints.ts";
+import type { Platform } from "../ports/chat.ts";
 import { USAGE } from "./parse.ts";
 
-const LAB_HELP = [
-  `\`${USAGE["lab.create"]}\` build a lab: AKS with workload identity, Key Vault, the CSI driver with rotation, Reloader and podinfo`,
-  `\`${USAGE["lab.status"]}\` what exists in Azure and in the cluster, and which secret versions each pod runs`,
-  `\`${USAGE["lab.list"]}\` the labs and who owns them`,
-  `\`${USAGE["lab.extend"]}\` push back the lab's expiry`,
-  `\`${USAGE["lab.destroy"]}\` delete everything (owner or admin, after a confirmation)`,
-];
+/**
+ * What each command does, by kind. Every command of USAGE is listed by
+ * `help`, grouped by its first word (lab, secret, and any other family such
+ * as host or admin), whether or not it has a line here.
+ */
+const DOES: Readonly<Record<string, string>> = {
+  "lab.create":
+    "build a lab: AKS with workload identity, Key Vault, the CSI driver with rotation, Reloader and podinfo",
+  "lab.status": "what exists in Azure and in the cluster, and which secret versions each pod runs",
+  "lab.list": "the labs and who owns them",
+  "lab.extend": "push back the lab's expiry",
+  "lab.destroy": "delete everything (owner or admin, after a confirmation)",
+  "secret.rotate": "write a new version and follow it to every pod (leave out VALUE to type it privately)",
+  "secret.list": "names, current versions and update times (never values)",
+  "secret.rollback": "make the previous version current again",
+};
 
-const SECRET_HELP = [
-  `\`${USAGE["secret.rotate"]}\` write a new version and follow it to every pod (leave out VALUE to type it privately)`,
-  `\`${USAGE["secret.list"]}\` names, current versions and update times (never values)`,
-  `\`${USAGE["secret.rollback"]}\` make the previous version current again`,
-];
+const SECTION: Readonly<Record<string, string>> = {
+  lab: "Labs",
+  secret: "Secrets",
+  host: "Host clusters",
+  workshop: "Workshops",
+  admin: "Admins only",
+};
 
-/** The help text, as Markdown both Slack (mrkdwn) and Teams render. */
-export function helpText(topic: "lab" | "secret" | undefined): string {
+/** The families in the order help shows them: the asked-for one first, then lab, secret, the rest. */
+function families(topic: string | undefined): string[] {
+  const all = [...new Set(Object.keys(USAGE).map((kind) => kind.split(".")[0] ?? kind))].filter(
+    (f) => f !== "help",
+  );
+  const rank = (f: string) =>
+    f === topic ? -1 : f === "lab" ? 0 : f === "secret" ? 1 : f === "admin" ? 3 : 2;
+  return all.sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * The help text, as Markdown both Slack (mrkdwn) and Teams render: every
+ * command, each as it is typed on `platform` (`/lab create …` in Slack,
+ * `@labops lab create …` in Teams). `topic` (`lab help`, `secret help`) puts
+ * its family first; nothing is left out.
+ */
+export function helpText(topic: string | undefined, platform: Platform = "slack"): string {
   const lines: string[] = [];
-  if (topic !== "secret") lines.push("*Labs*", ...LAB_HELP.map((l) => `• ${l}`));
-  if (topic !== "lab") lines.push("*Secrets*", ...SECRET_HELP.map((l) => `• ${l}`));
-  if (topic === undefined) {
-    lines.push("`--lab NAME` can be left out when the channel has one lab.");
+  for (const family of families(topic)) {
+    const kinds = Object.keys(USAGE).filter((k) => k.startsWith(`${family}.`)) as Array<keyof typeof USAGE>;
+    lines.push(`*${SECTION[family] ?? family}*`);
+    for (const kind of kinds) {
+      const does = DOES[kind];
+      lines.push(`• \`${typedOn(USAGE[kind], platform)}\`${does ? ` ${does}` : ""}`);
+    }
   }
+  lines.push("`--lab NAME` can be left out when the conversation has one lab.");
+  lines.push(
+    platform === "slack"
+      ? "In Slack, commands are slash commands: `/lab …` and `/secret …`."
+      : `In a Teams channel, mention the bot: \`${typedOn("lab …", platform)}\`.`,
+  );
   return lines.join("\n");
 }

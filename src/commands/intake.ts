@@ -8,8 +8,9 @@ import type { ConfirmationStore } from "../ports/confirmations.ts";
 import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
-import type { LabRegistry } from "../ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../ports/registry.ts";
 import type { Tracing } from "../ports/tracing.ts";
+import { queuedText } from "./answer-text.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
   authorize,
@@ -19,9 +20,11 @@ import {
   resolveConversationLab,
   sameConversation,
 } from "./authorize.ts";
+import { admitCommand, type CapsDeps } from "./caps.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
+import { forPlatform } from "./hints.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -79,6 +82,8 @@ export interface IntakeDeps {
   metrics?: Metrics;
   /** Where a command's trace starts (tracedIntake, intake-trace.ts); NO_TRACING when absent. */
   tracing?: Tracing;
+  /** The caps on labs, commands and lifetimes (src/commands/caps.ts); the web role always sets them. */
+  caps?: CapsDeps;
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
@@ -143,7 +148,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
   });
   deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
-  return decided.outcome;
+  return forPlatform(decided.outcome, origin.address.platform);
 }
 
 /**
@@ -186,9 +191,10 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
   let cmd = parsed.command;
+  let asked: Command | undefined;
   if (cmd.kind === "help") {
     return {
-      outcome: { kind: "help", text: helpText(cmd.topic) },
+      outcome: { kind: "help", text: helpText(cmd.topic, origin.address.platform) },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind },
     };
   }
@@ -200,11 +206,13 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     cmd = resolved.command;
   }
   const lab = commandLab(cmd);
+  let record: LabRecord | undefined;
   if (lab !== undefined) {
-    const record = await deps.registry.get(lab);
+    record = await deps.registry.get(lab);
     const decision = authorize(cmd, origin.user, origin.address, record, deps.admins);
     // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
     if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
+      asked = cmd;
       cmd = { kind: "lab.status", lab };
     } else if (!decision.ok && decision.reason === "no_lab") {
       // No confirmation, no job: the answer names the labs there are here.
@@ -225,6 +233,18 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
     };
   }
+
+  // ── Caps (issue 14): checked and counted in one atomic step before anything is queued. ──
+  let releaseCaps = async (): Promise<void> => undefined;
+  let capsNote: string | undefined;
+  if (deps.caps) {
+    const token = incoming.correlationId;
+    const capped = await admitCommand(cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
+    if (!capped.ok) return refused(cmd, capped, log);
+    releaseCaps = capped.release;
+    capsNote = capped.note;
+  }
+  // ── end of caps ──
 
   if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
     const now = deps.clock.now();
@@ -255,7 +275,11 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
-  return enqueue(incoming, cmd, incoming.correlationId, deps, log);
+  const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log, asked);
+  // A create not queued after all lets go of the name it held (caps).
+  if (queued.outcome.kind !== "queued") await releaseCaps().catch(() => undefined);
+  else if (capsNote) queued.outcome.text = `${queued.outcome.text} ${capsNote}`;
+  return queued;
 }
 
 async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): Promise<Decided> {
@@ -341,6 +365,7 @@ async function enqueue(
   correlationId: string,
   deps: IntakeDeps,
   log: Logger,
+  asked?: Command,
 ): Promise<Decided> {
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
@@ -353,12 +378,19 @@ async function enqueue(
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy = cmd.kind === "lab.destroy" ? ` Confirmed by ${mention(incoming.origin.user)}.` : "";
+    const confirmedBy =
+      cmd.kind === "lab.destroy" ? `Confirmed by ${mention(incoming.origin.user)}.` : undefined;
     return {
       outcome: {
         kind: "queued",
         jobId,
-        text: `Queued \`${description}\` (ref ${correlationId}).${confirmedBy} Progress will appear in a thread in this channel.`,
+        text: queuedText({
+          command: cmd,
+          description,
+          correlationId,
+          ...(confirmedBy ? { confirmedBy } : {}),
+          ...(asked ? { asked } : {}),
+        }),
       },
       audit: { result: "queued", ...audit },
       correlationId,

@@ -23,6 +23,8 @@ export interface LabRecord {
   /** The job currently working on the lab, if any. */
   jobId?: string;
   lastError?: { step: string; code: string; message: string };
+  /** The ref of the command that created it: the footer of its create card, redrawn from this record. */
+  correlationId?: string;
 }
 
 export interface LabRegistry {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Frame, type Locator, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Demo, startDemo } from "../../emulators/demo/demo.ts";
 import { REDIS_URL } from "../helpers/env.ts";
 
@@ -14,7 +14,8 @@ import { REDIS_URL } from "../helpers/env.ts";
  * button, all with the header and the message box in view; then the same in
  * the Teams view, with the password card; and the lab create's trace on the
  * page beside it. LABOPS_SCREENSHOTS=docs writes the
- * README's pictures to docs/screenshots.
+ * README's pictures to docs/screenshots; LABOPS_SCREENSHOTS=/some/dir keeps
+ * them there (with one of the page as it was when a test failed) to look at.
  */
 function chromiumPath(): string {
   for (const name of ["chromium", "chromium-browser"]) {
@@ -28,9 +29,11 @@ function chromiumPath(): string {
 }
 
 const toDocs = process.env.LABOPS_SCREENSHOTS === "docs";
+const keptIn = process.env.LABOPS_SCREENSHOTS?.startsWith("/") ? process.env.LABOPS_SCREENSHOTS : undefined;
+if (keptIn) mkdirSync(keptIn, { recursive: true });
 const shots = toDocs
   ? new URL("../../docs/screenshots/", import.meta.url).pathname
-  : mkdtempSync(join(tmpdir(), "labops-shots-"));
+  : (keptIn ?? mkdtempSync(join(tmpdir(), "labops-shots-")));
 const VIEWPORT = { width: 1280, height: 720 };
 const BLUE = "rgb(0, 0, 255)";
 const ORANGE = "rgb(255, 165, 0)";
@@ -75,8 +78,14 @@ describe("the demo page in a browser, at 1280×720", () => {
   afterAll(async () => {
     await browser?.close();
     await demo?.stop();
-    if (!toDocs) rmSync(shots, { recursive: true, force: true });
+    if (!toDocs && !keptIn) rmSync(shots, { recursive: true, force: true });
   }, 60_000);
+
+  afterEach(async (context) => {
+    if (keptIn && context.task.result?.state === "fail" && page) {
+      await page.screenshot({ path: join(shots, `failed-${context.task.name.slice(0, 40)}.png`) });
+    }
+  });
 
   const composer = () => page.getByRole("textbox", { name: "Message" });
   async function type(command: string): Promise<void> {
@@ -271,7 +280,16 @@ describe("the demo page in a browser, at 1280×720", () => {
     await confirm.waitFor();
     await expectFrame();
     await confirm.click();
-    await page.getByText(/Lab team-a is destroyed/).waitFor({ timeout: 90_000 });
+    // The destroy's own card (with its time), and the lab's create card, now without its buttons.
+    await page
+      .getByText(/Lab team-a is destroyed \(/)
+      .first()
+      .waitFor({ timeout: 90_000 });
+    await page
+      .getByText(/Lab team-a: destroyed$/)
+      .first()
+      .waitFor();
+    expect(await page.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);
     await expectFrame();
     await expectNewestInView(page.locator("#messages"), "the channel");
     const text = (await page.locator("#messages").textContent()) ?? "";
@@ -331,7 +349,16 @@ describe("the demo page in a browser, at 1280×720", () => {
     const confirm = posts.getByRole("button", { name: "Destroy team-b" }).last();
     await confirm.waitFor();
     await confirm.click();
-    await posts.getByText(/Lab team-b is destroyed/).waitFor({ timeout: 90_000 });
+    await posts
+      .getByText(/Lab team-b is destroyed \(/)
+      .first()
+      .waitFor({ timeout: 90_000 });
+    // The lab's create card follows it, for everyone: destroyed, its Extend button gone.
+    await posts
+      .getByText(/Lab team-b: destroyed$/)
+      .first()
+      .waitFor();
+    expect(await posts.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);
     await expectInView(box, "the Teams message box");
     expect(demo.cloud.azure.inventory().resources.filter((r) => r.id.includes("lab-team-b"))).toEqual([]);
   });
