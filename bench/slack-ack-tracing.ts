@@ -134,12 +134,16 @@ const env = { LABOPS_ROLE: "web", LABOPS_LOG_LEVEL: "warn" };
 const off = await startWorld({ teams: false, env });
 const on = await startWorld({ teams: false, env, tracing });
 
-function signedCommand(world: World, round: number, i: number): PreparedPost {
+/**
+ * Request `i` of `round` for the target tagged `tag`: a lab name of its own (two targets share
+ * each world) and a channel per target and round, within the test caps of one conversation.
+ */
+function signedCommand(world: World, tag: string, round: number, i: number): PreparedPost {
   const user = `U0T${String(i).padStart(4, "0")}`;
-  const channel = "C0BENCHTRACE";
+  const channel = `C0T${tag.toUpperCase()}R${round}`;
   const body = slashCommandBody({
     command: "/lab",
-    text: `create trace-${round}-${i}`,
+    text: `create ${tag}-${round}-${i}`,
     team: world.slack.workspace.team,
     channel,
     user,
@@ -159,14 +163,14 @@ function signedCommand(world: World, round: number, i: number): PreparedPost {
 }
 
 const agents: HttpAgent[] = [];
-function target(name: string, world: World): LoadTarget {
+function target(name: string, tag: string, world: World): LoadTarget {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
   agents.push(agent);
   const url = new URL(`http://127.0.0.1:${world.bot.port}/slack/events`);
   return {
     name,
     prepare: (round, i) => {
-      const post = signedCommand(world, round, i);
+      const post = signedCommand(world, tag, round, i);
       return () => timedPost(agent, url, post);
     },
   };
@@ -176,7 +180,12 @@ try {
   const before = { off: await off.jobCount(), on: await on.jobCount() };
   // Off, on, on, off in every round: drift on a shared machine (and going first) hits both alike.
   const rounds = await concurrentRounds(
-    [target("off", off), target("on", on), target("on again", on), target("off again", off)],
+    [
+      target("off", "off", off),
+      target("on", "on", on),
+      target("on again", "ona", on),
+      target("off again", "offa", off),
+    ],
     { concurrency: CONCURRENCY, rounds: ROUNDS, warmupRounds: WARMUP },
   );
   const merged = (a: string, b: string) => {
