@@ -14,7 +14,7 @@ import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
 
 /** The web role: Slack and Teams HTTP (or Socket Mode), intake, and the queue's producer side. */
 export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<RoleStop> {
-  const { config, clock, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options, tracing } = ctx;
   const producer = createRedis(config.redisUrl, "producer");
   producer.on("error", () => undefined); // reported through /readyz, not as a crash
   const queue = new BullCommandQueue({
@@ -22,6 +22,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     prefix: config.redisPrefix,
     secretKey: config.secretKey,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   const { router: chat, teams: teamsChat } = await createChat(
     config,
@@ -40,6 +41,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     admins: config.admins,
     clock,
     metrics,
+    tracing,
     caps: {
       store: new RedisLabCaps(producer, config.redisPrefix),
       settings: config.caps,

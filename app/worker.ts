@@ -13,14 +13,14 @@ import { createWorkflows } from "./workflows.ts";
 
 /** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
 export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
-  const { config, clock, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options, tracing } = ctx;
   const connection = createRedis(config.redisUrl, "worker");
   connection.on("error", () => undefined); // BullMQ reconnects; its own "error" event is logged
   await whenReady(connection, clock, 10_000);
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
-  const workflows = createWorkflows(config, client, { clock, metrics, logger });
+  const workflows = createWorkflows(config, client, { clock, metrics, logger, tracing });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
   // A placeholder create records no lab: like a create that gives up, it lets go of the name intake held.
   const caps = workflows.deps.caps;
@@ -54,6 +54,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     lockDurationMs: config.jobLockMs,
     stalledIntervalMs: config.jobLockMs,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   // Expiry destroys go through the command queue like any other destroy.
   const expiryQueue = new BullCommandQueue({
@@ -61,6 +62,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     prefix: config.redisPrefix,
     secretKey: config.secretKey,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   const scheduleConnection = createRedis(config.redisUrl, "worker");
   scheduleConnection.on("error", () => undefined);

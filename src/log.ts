@@ -100,18 +100,20 @@ export function withCorrelation(
   return logger.child({ correlationId, ...fields });
 }
 
-const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
-
 /** The log fields of a span: the names OpenTelemetry's log data model uses. */
 export function traceFields(ref: SpanRef): { trace_id: string; span_id: string } {
   return { trace_id: ref.traceId, span_id: ref.spanId };
 }
 
-/** A pino mixin that adds the active span's ids to each line (nothing when no span is active). */
-export function traceMixin(tracing: Tracing): () => Readonly<Record<string, string>> {
+/**
+ * A pino mixin that adds the active span's ids to each line (nothing when no
+ * span is active). A new object every time: pino merges the line's own
+ * fields into what the mixin returns.
+ */
+export function traceMixin(tracing: Tracing): () => Record<string, string> {
   return () => {
     const ref = tracing.active();
-    return ref ? traceFields(ref) : NO_FIELDS;
+    return ref ? traceFields(ref) : {};
   };
 }
 

@@ -12,7 +12,8 @@ import { withoutMarks } from "../../src/chat/markup.ts";
 import type { Clock } from "../../src/clock.ts";
 import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
 import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
-import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import type { Incoming, IntakeDeps, IntakeOutcome } from "../../src/commands/intake.ts";
+import { type DeliveryKind, tracedIntake } from "../../src/commands/intake-trace.ts";
 import { type ParseOptions, parseMessageText, parseSlashCommand } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import type { SlackConfig } from "../../src/config.ts";
@@ -164,9 +165,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   /** Runs intake and never throws: a Slack handler that throws leaves the user with "dispatch_failed". */
-  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+  async function decide(incoming: Incoming, delivery: DeliveryKind): Promise<IntakeOutcome> {
     try {
-      return await intake(incoming, deps);
+      return await tracedIntake(incoming, deps, delivery);
     } catch (error) {
       log.error({ code: errorCode(error) }, "slack.intake_failed");
       return {
@@ -203,11 +204,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const b = base(command.team_id, command.channel_id, slackUser(command.user_id, command.user_name), {
       responseUrl: command.response_url,
     });
-    const outcome = await decide({
-      ...b,
-      parsed,
-      deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
-    });
+    const outcome = await decide(
+      {
+        ...b,
+        parsed,
+        deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
+      },
+      "command",
+    );
     if (outcome.kind === "needs_value") {
       await ack();
       const failed = await openRotateModal(client, command.trigger_id, outcome.command, b.origin);
@@ -266,7 +270,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       log.warn({ code: read.reason, action: id }, "slack.action_refused");
       return answerPress(respond, read.text, false);
     }
-    const outcome = await decide(read.incoming);
+    const outcome = await decide(read.incoming, "action");
     const triggerId = text((body as ActionBody).trigger_id);
     if (outcome.kind === "needs_value" && triggerId) {
       const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
@@ -295,7 +299,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       receivedAt: clock.now(),
     });
     if (!read.ok) return refuse(read.text);
-    const outcome = await decide(read.incoming);
+    const outcome = await decide(read.incoming, "view");
     if (outcome.kind === "queued" || outcome.kind === "duplicate") {
       await ack();
       await chat
@@ -313,7 +317,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const b = base(team, event.channel, user);
     const parsed = parseMessageText(event.text, options.parseOptions);
     // A mention is a message the whole channel reads.
-    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}`, public: true });
+    const outcome = await decide(
+      { ...b, parsed, deliveryId: `slack.${team}.${eventId}`, public: true },
+      "message",
+    );
     if (outcome.kind === "duplicate") return;
     const message =
       outcome.kind === "confirm"

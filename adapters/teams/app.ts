@@ -5,7 +5,8 @@ import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/l
 import type { Clock } from "../../src/clock.ts";
 import { actionToIncoming, spendsCard } from "../../src/commands/actions.ts";
 import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
-import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import type { Incoming, IntakeDeps, IntakeOutcome } from "../../src/commands/intake.ts";
+import { type DeliveryKind, tracedIntake } from "../../src/commands/intake-trace.ts";
 import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
@@ -87,9 +88,9 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     ]).catch((error: unknown) => log.warn({ code: errorCode(error) }, "teams.reference_not_saved"));
   }
 
-  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+  async function decide(incoming: Incoming, delivery: DeliveryKind): Promise<IntakeOutcome> {
     try {
-      return await intake(incoming, deps);
+      return await tracedIntake(incoming, deps, delivery);
     } catch (error) {
       log.error({ code: errorCode(error) }, "teams.intake_failed");
       return {
@@ -200,15 +201,18 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
     const [, outcome] = await Promise.all([
       remembered,
-      decide({
-        parsed: parseMessageText(text, options.parseOptions),
-        deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
-        correlationId: newCorrelationId(),
-        origin: { address, user },
-        receivedAt: clock.now(),
-        // Only a personal chat is private: a channel or group chat reads the message.
-        public: activity.conversation.conversationType !== "personal",
-      }),
+      decide(
+        {
+          parsed: parseMessageText(text, options.parseOptions),
+          deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+          correlationId: newCorrelationId(),
+          origin: { address, user },
+          receivedAt: clock.now(),
+          // Only a personal chat is private: a channel or group chat reads the message.
+          public: activity.conversation.conversationType !== "personal",
+        },
+        "message",
+      ),
     ]);
     if (outcome.kind === "duplicate") return;
     if (outcome.kind === "confirm") return answer(context, address, outcome.card);
@@ -244,7 +248,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       log.warn({ code: read.reason }, "teams.action_refused");
       return invokeMessage(context, read.text);
     }
-    const outcome = await decide(read.incoming);
+    const outcome = await decide(read.incoming, "action");
     if (outcome.kind === "needs_value") {
       // A card button asking for a new value: the password form goes into the thread as a new message,
       // so the card it was pressed on stays as it is.

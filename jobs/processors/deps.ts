@@ -9,6 +9,7 @@ import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
 import type { LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
+import type { Tracing } from "../../src/ports/tracing.ts";
 import type { RotationThreads, WatchStateStore } from "../../src/ports/watcher.ts";
 
 /** Everything the lab workflows reach outside themselves, injected by the composition root. */
@@ -37,6 +38,8 @@ export interface WorkflowDeps {
   admins?: readonly string[];
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
+  /** The plans' and steps' spans (the calls' own come from the adapters); NO_TRACING when absent. */
+  tracing?: Tracing;
   /** The caps: a create lets go of the name intake held for it once its record guards it (none: nothing held). */
   caps?: Pick<LabCaps, "release">;
 }

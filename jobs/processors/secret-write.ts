@@ -4,6 +4,7 @@ import { rotationPollMs } from "../../src/labs/timing.ts";
 import { formatElapsed, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
+import { carrierOf } from "../../src/ports/tracing.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
 import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -80,6 +81,8 @@ export async function writeAndHandOff(
     thread = await ctx.chat.openThread(record.address, card);
     await ctx.checkpoint({ thread });
   }
+  // The job's span, active here: the rotation's own trace links back to the command that wrote it.
+  const trace = deps.tracing ? carrierOf(deps.tracing) : undefined;
   await deps.rotationThreads.register({
     lab: record.name,
     secret,
@@ -89,5 +92,6 @@ export async function writeAndHandOff(
     by: origin.user.name ?? origin.user.id,
     correlationId,
     writtenAt: writtenAt ?? deps.clock.now(),
+    ...(trace ? { trace } : {}),
   });
 }

@@ -11,6 +11,7 @@ import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
+import type { Tracing } from "../ports/tracing.ts";
 import { queuedText } from "./answer-text.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
@@ -86,6 +87,8 @@ export interface IntakeDeps {
   confirmationTtlMs?: number;
   /** commandReceived(platform, kind, outcome) for every delivery. */
   metrics?: Metrics;
+  /** Where a command's trace starts (tracedIntake, intake-trace.ts); NO_TRACING when absent. */
+  tracing?: Tracing;
   /** The caps on labs, commands and lifetimes (src/commands/caps.ts); the web role always sets them. */
   caps?: CapsDeps;
 }

@@ -134,6 +134,8 @@ export interface TraceState extends TraceStart {
    * on the kubelet's republish). Undefined until it did either.
    */
   driver?: "reconciler" | "republish";
+  /** The W3C context of the rotation span its stuck alert ended, so that the completion links to it. */
+  rotationTrace?: Record<string, string>;
 }
 
 export function traceId(lab: string, secret: string, version: string): string {

@@ -12,7 +12,8 @@ import { REDIS_URL } from "../helpers/env.ts";
  * browser), at 1280×720 as a laptop shows it: create a lab, follow its thread,
  * watch podinfo take a rotated colour, destroy the lab with the confirmation
  * button, all with the header and the message box in view; then the same in
- * the Teams view, with the password card. LABOPS_SCREENSHOTS=docs writes the
+ * the Teams view, with the password card; and the lab create's trace on the
+ * page beside it. LABOPS_SCREENSHOTS=docs writes the
  * README's pictures to docs/screenshots; LABOPS_SCREENSHOTS=/some/dir keeps
  * them there (with one of the page as it was when a test failed) to look at.
  */
@@ -165,6 +166,36 @@ describe("the demo page in a browser, at 1280×720", () => {
     await expectFrame();
     await page.screenshot({ path: join(shots, "lab-create.png") });
     expect(statSync(join(shots, "lab-create.png")).size).toBeGreaterThan(10_000);
+  });
+
+  it("draws the lab create's trace beside the page: a waterfall with its critical path", {
+    timeout: 60_000,
+  }, async () => {
+    const link = page.getByRole("link", { name: "Last lab create's trace ↗" });
+    expect(await link.getAttribute("href")).toBe("/trace");
+    const trace = await browser.newPage({ viewport: VIEWPORT });
+    trace.on("pageerror", (e) => failures.push(String(e)));
+    await trace.goto(new URL("/trace", demo.pageUrl).toString());
+    await trace
+      .getByRole("heading", { name: /^lab create team-a: [\d.]+ (s|ms)$/ })
+      .waitFor({ timeout: 30_000 });
+    // The bot exports in batches: the trace is whole once the last step's span is in.
+    await trace.locator(".row", { hasText: "labops.step verify" }).waitFor({ timeout: 30_000 });
+    const path = (await trace.locator(".path").textContent()) ?? "";
+    expect(path).toMatch(
+      /intake .*→\s*enqueue .*→\s*job lab\.create .*→\s*plan .*→\s*step rg .*→\s*step aks .*→\s*step verify/,
+    );
+    expect(await trace.locator(".row.crit", { hasText: "labops.step aks" }).count()).toBe(1);
+    expect(await trace.locator(".row", { hasText: /labops\.azure create cluster/ }).count()).toBe(1);
+    // The Azure SDK's own spans are one tick away.
+    const http = trace.locator(".row", { hasText: /^HTTP PUT/ });
+    expect(await http.count()).toBe(0);
+    await trace.getByLabel(/the Azure SDK's own spans/).check();
+    expect(await http.count()).toBeGreaterThan(5);
+    await trace.getByLabel(/the Azure SDK's own spans/).uncheck();
+    await trace.screenshot({ path: join(shots, "trace.png") });
+    expect(statSync(join(shots, "trace.png")).size).toBeGreaterThan(10_000);
+    await trace.close();
   });
 
   it("serves podinfo for the lab, in its colour, with the pod's name and mounted versions (never values)", {
