@@ -144,7 +144,10 @@ describe("loadConfig", () => {
   });
 
   it("matches the README's configuration table, so the two never drift", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const whole = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    // The configuration section's table (other sections' tables, such as tracing's OTEL_*, are not labops's own).
+    const start = whole.indexOf("\n## Configuration");
+    const readme = whole.slice(start, whole.indexOf("\n## ", start + 1));
     const rows = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)`\s*\|([^|]+)\|/gm)].map((m) => ({
       name: m[1],
       default: (m[2] ?? "").trim().replace(/^`|`$/g, ""),
