@@ -136,6 +136,10 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
       expect(replies(thread).filter((m) => COMPLETED.test(m.text))).toHaveLength(1);
     }
     expect(roots().filter((m) => /^Rotation (traced|stuck)/.test(m.text))).toEqual([]);
-    expect(standbyLogs.text().match(/"msg":"watcher.rotation_completed"/g)).toHaveLength(2);
+    // The standby logs a completion after its reply and card are out and the alert is marked
+    // posted: the reply can be seen here a moment before the line is written.
+    const logged = () => standbyLogs.text().match(/"msg":"watcher.rotation_completed"/g) ?? [];
+    await waitFor(() => (logged().length >= 2 ? true : undefined), "the standby's two completions logged");
+    expect(logged()).toHaveLength(2);
   });
 });
