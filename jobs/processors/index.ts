@@ -1,6 +1,9 @@
 import type { CommandKind } from "../../src/commands/types.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
+import { hostCreateProcessor } from "./host-create.ts";
+import { hostDestroyProcessor } from "./host-destroy.ts";
+import { hostStatusProcessor } from "./host-status.ts";
 import { labCreateProcessor } from "./lab-create.ts";
 import { labDestroyProcessor } from "./lab-destroy.ts";
 import { labExtendProcessor } from "./lab-extend.ts";
@@ -24,5 +27,8 @@ export function labProcessors(deps: WorkflowDeps): Partial<Record<CommandKind, C
     "secret.rotate": secretRotateProcessor(deps),
     "secret.rollback": secretRollbackProcessor(deps),
     "secret.list": secretListProcessor(deps),
+    "host.create": hostCreateProcessor(deps),
+    "host.status": hostStatusProcessor(deps),
+    "host.destroy": hostDestroyProcessor(deps),
   };
 }

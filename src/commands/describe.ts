@@ -4,7 +4,7 @@ import type { Command } from "./types.ts";
 export function describeCommand(command: Command): string {
   switch (command.kind) {
     case "lab.create":
-      return `lab create ${command.lab}`;
+      return `lab create ${command.lab}${command.host === undefined ? "" : ` --on ${command.host}`}`;
     case "lab.destroy":
       return `lab destroy ${command.lab}`;
     case "lab.status":
@@ -19,6 +19,12 @@ export function describeCommand(command: Command): string {
       return `secret list${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
     case "secret.rollback":
       return `secret rollback ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+    case "host.create":
+      return `host create ${command.host}${command.nodeCount === undefined ? "" : ` --nodes ${command.nodeCount}`}`;
+    case "host.status":
+      return command.host === undefined ? "host status" : `host status ${command.host}`;
+    case "host.destroy":
+      return `host destroy ${command.host}${command.force ? " --force" : ""}`;
     case "help":
       return "help";
   }

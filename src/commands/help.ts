@@ -14,11 +14,21 @@ const SECRET_HELP = [
   `\`${USAGE["secret.rollback"]}\` make the previous version current again`,
 ];
 
+// Host clusters (issue 16): kept as its own block so the other help texts can change around it.
+const HOST_HELP = [
+  `\`${USAGE["lab.create"].replace(" [--ttl 8h]", "")}\` with \`--on HOST\`: the lab in its own namespace of a host cluster, ready in a few minutes`,
+  `\`${USAGE["host.create"]}\` a cluster labs share, with no team in it (admins)`,
+  `\`${USAGE["host.status"]}\` the host's cluster and the labs on it`,
+  `\`${USAGE["host.destroy"]}\` delete it (admins, after a confirmation); refused while labs live on it unless \`--force\`, which destroys them first`,
+];
+
 /** The help text, as Markdown both Slack (mrkdwn) and Teams render. */
-export function helpText(topic: "lab" | "secret" | undefined): string {
+export function helpText(topic: "lab" | "secret" | "host" | undefined): string {
   const lines: string[] = [];
-  if (topic !== "secret") lines.push("*Labs*", ...LAB_HELP.map((l) => `• ${l}`));
-  if (topic !== "lab") lines.push("*Secrets*", ...SECRET_HELP.map((l) => `• ${l}`));
+  if (topic === "lab" || topic === undefined) lines.push("*Labs*", ...LAB_HELP.map((l) => `• ${l}`));
+  if (topic === "secret" || topic === undefined) lines.push("*Secrets*", ...SECRET_HELP.map((l) => `• ${l}`));
+  if (topic === "host" || topic === undefined)
+    lines.push("*Host clusters*", ...HOST_HELP.map((l) => `• ${l}`));
   if (topic === undefined) {
     lines.push("`--lab NAME` can be left out when the channel has one lab.");
   }

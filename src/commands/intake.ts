@@ -21,6 +21,7 @@ import {
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
+import { authorizeHost, destroyTarget, isHostCommand } from "./host-intake.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -190,6 +191,11 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
+  if (isHostCommand(cmd)) {
+    const decision = authorizeHost(cmd, origin.user, deps.admins);
+    if (!decision.ok) return refused(cmd, decision, log);
+  }
+
   const needsLabs = commandLab(cmd) === undefined && "lab" in cmd;
   if (needsLabs) {
     const resolved = resolveConversationLab(cmd, origin.address, await deps.registry.list());
@@ -223,7 +229,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
-  if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
+  if ((cmd.kind === "lab.destroy" || cmd.kind === "host.destroy") && !cmd.confirmed) {
     const now = deps.clock.now();
     const pending = pendingDestroy({
       command: cmd,
@@ -241,13 +247,13 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy lab \`${cmd.lab}\`? Press *${prompt.confirmLabel}* within 5 minutes, or say \`lab destroy ${cmd.lab} --yes\`.`,
+        text: `Destroy ${destroyTarget(cmd)}? Press *${prompt.confirmLabel}* within 5 minutes, or say \`${describeCommand(cmd)} --yes\`.`,
       },
       audit: {
         result: "confirmation_requested",
         command: describeCommand(cmd),
         kind: cmd.kind,
-        lab: cmd.lab,
+        ...labOf(cmd),
       },
     };
   }
@@ -277,7 +283,7 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   }
   const pending = taken.confirmation;
   const cmd = pending.command;
-  const base = { command: describeCommand(cmd), kind: cmd.kind, lab: cmd.lab } as const;
+  const base = { command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) } as const;
   const now = deps.clock.now();
   const refuse = (reason: string, text: string): Decided => {
     log.info({ reason }, "command.confirmation_refused");
@@ -296,19 +302,22 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   if (pending.expiresAt <= now) {
     return refuse(
       "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); \`${cmd.lab}\` was not destroyed. Run \`lab destroy ${cmd.lab}\` again to get a new one.`,
+      `This confirmation expired (they last 5 minutes); ${destroyTarget(cmd)} was not destroyed. Run \`${describeCommand(cmd)}\` again to get a new one.`,
     );
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
-      outcome: { kind: "cancelled", text: `Cancelled: lab \`${cmd.lab}\` stays as it is.` },
+      outcome: { kind: "cancelled", text: `Cancelled: ${destroyTarget(cmd)} stays as it is.` },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };
   }
   // The lab may have changed hands or gone in the minutes since the question.
-  const decision = authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
+  const decision =
+    cmd.kind === "host.destroy"
+      ? authorizeHost(cmd, origin.user, deps.admins)
+      : authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
   if (!decision.ok) return refuse(decision.reason, decision.text);
   return enqueue(incoming, cmd, pending.correlationId, deps, log);
 }
@@ -350,7 +359,10 @@ async function enqueue(
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy = cmd.kind === "lab.destroy" ? ` Confirmed by ${mention(incoming.origin.user)}.` : "";
+    const confirmedBy =
+      cmd.kind === "lab.destroy" || cmd.kind === "host.destroy"
+        ? ` Confirmed by ${mention(incoming.origin.user)}.`
+        : "";
     return {
       outcome: {
         kind: "queued",
