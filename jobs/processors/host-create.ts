@@ -37,7 +37,7 @@ export function hostCreateProcessor(deps: WorkflowDeps): CommandProcessor {
       hostLockName(command.host),
       lockHolder(ctx.jobId),
       ctx.signal,
-      () => create(ctx, deps, command, existing),
+      () => buildHost(ctx, deps, command, existing),
     );
     if (result.locked) return result.value;
     await ctx.chat.notify(
@@ -49,10 +49,11 @@ export function hostCreateProcessor(deps: WorkflowDeps): CommandProcessor {
   };
 }
 
-async function create(
+/** Builds (or resumes) the host under its lock, with its own card: `host create` and `workshop create`. */
+export async function buildHost(
   ctx: ProcessorContext,
   deps: WorkflowDeps,
-  command: HostCreate,
+  command: Pick<HostCreate, "host" | "nodeCount" | "ttlMs">,
   existing: HostRecord | undefined,
 ): Promise<ProcessorOutcome> {
   const { origin, correlationId } = ctx.envelope;

@@ -157,7 +157,7 @@ async function destroy(
 }
 
 /** One lab of a host destroyed by `--force`: its own destroy plan, under its own lock; its thread is told. */
-async function destroyLab(
+export async function destroyLab(
   ctx: ProcessorContext,
   deps: WorkflowDeps,
   lab: LabRecord,

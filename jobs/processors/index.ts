@@ -12,6 +12,9 @@ import { labStatusProcessor } from "./lab-status.ts";
 import { secretListProcessor } from "./secret-list.ts";
 import { secretRollbackProcessor } from "./secret-rollback.ts";
 import { secretRotateProcessor } from "./secret-rotate.ts";
+import { workshopCreateProcessor } from "./workshop-create.ts";
+import { workshopDestroyProcessor } from "./workshop-destroy.ts";
+import { workshopStatusProcessor } from "./workshop-status.ts";
 
 export type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 export type { WorkflowDeps, WorkflowSettings } from "./deps.ts";
@@ -30,5 +33,8 @@ export function labProcessors(deps: WorkflowDeps): Partial<Record<CommandKind, C
     "host.create": hostCreateProcessor(deps),
     "host.status": hostStatusProcessor(deps),
     "host.destroy": hostDestroyProcessor(deps),
+    "workshop.create": workshopCreateProcessor(deps),
+    "workshop.status": workshopStatusProcessor(deps),
+    "workshop.destroy": workshopDestroyProcessor(deps),
   };
 }

@@ -52,6 +52,17 @@ export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPr
       expiresAt: pending.expiresAt,
     };
   }
+  if (command.kind === "workshop.destroy") {
+    const prefix = command.prefix;
+    return {
+      confirmationId: pending.id,
+      title: `Destroy workshop ${prefix}?`,
+      text: `This destroys every lab \`${prefix}-N\` (namespaces, resource groups, vaults), then the host \`${prefix}\` if the workshop made it and no other lab is on it. It cannot be undone.`,
+      confirmLabel: `Destroy ${prefix}`,
+      cancelLabel: "Cancel",
+      expiresAt: pending.expiresAt,
+    };
+  }
   const lab = command.lab;
   return {
     confirmationId: pending.id,

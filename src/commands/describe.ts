@@ -25,6 +25,12 @@ export function describeCommand(command: Command): string {
       return command.host === undefined ? "host status" : `host status ${command.host}`;
     case "host.destroy":
       return `host destroy ${command.host}${command.force ? " --force" : ""}`;
+    case "workshop.create":
+      return `workshop create ${command.prefix} --teams ${command.teams}${command.host === undefined ? "" : ` --on ${command.host}`}`;
+    case "workshop.status":
+      return `workshop status ${command.prefix}`;
+    case "workshop.destroy":
+      return `workshop destroy ${command.prefix}`;
     case "help":
       return "help";
   }

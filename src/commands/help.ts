@@ -20,6 +20,8 @@ const HOST_HELP = [
   `\`${USAGE["host.create"]}\` a cluster labs share, with no team in it (admins)`,
   `\`${USAGE["host.status"]}\` the host's cluster and the labs on it`,
   `\`${USAGE["host.destroy"]}\` delete it (admins, after a confirmation); refused while labs live on it unless \`--force\`, which destroys them first`,
+  `\`${USAGE["workshop.create"]}\` a host (named PREFIX unless \`--on\`) and labs PREFIX-1 … PREFIX-N on it, one card with a row per team (admins)`,
+  `\`${USAGE["workshop.status"]}\` that card again; \`${USAGE["workshop.destroy"]}\` every team's lab, then the workshop's host (admins, confirmed)`,
 ];
 
 /** The help text, as Markdown both Slack (mrkdwn) and Teams render. */

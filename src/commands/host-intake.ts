@@ -8,23 +8,42 @@ import type { Command } from "./types.ts";
  * read its status. Unlike a lab, a host belongs to no conversation.
  */
 
-export type HostCommand = Extract<Command, { kind: "host.create" | "host.status" | "host.destroy" }>;
+export type HostCommand = Extract<
+  Command,
+  {
+    kind:
+      | "host.create"
+      | "host.status"
+      | "host.destroy"
+      | "workshop.create"
+      | "workshop.status"
+      | "workshop.destroy";
+  }
+>;
 
+/** Host and workshop commands: about clusters several teams share, so not about one lab. */
 export function isHostCommand(command: Command): command is HostCommand {
-  return command.kind.startsWith("host.");
+  return command.kind.startsWith("host.") || command.kind.startsWith("workshop.");
 }
 
 export function authorizeHost(command: HostCommand, user: ChatUser, admins: readonly string[]): Decision {
-  if (command.kind === "host.status" || isAdmin(user, admins)) return { ok: true };
-  const verb = command.kind === "host.create" ? "create" : "destroy";
+  if (command.kind === "host.status" || command.kind === "workshop.status" || isAdmin(user, admins)) {
+    return { ok: true };
+  }
+  const verb = command.kind.endsWith(".create") ? "create" : "destroy";
+  const what = command.kind.startsWith("host.") ? "a host cluster" : "a workshop";
   return {
     ok: false,
     reason: "not_admin",
-    text: `Only an admin (LABOPS_ADMINS) can ${verb} a host cluster: every team on it depends on it. Ask an admin, or create a dedicated lab with \`lab create NAME\`.`,
+    text: `Only an admin (LABOPS_ADMINS) can ${verb} ${what}: every team on it depends on it. Ask an admin, or create a dedicated lab with \`lab create NAME\`.`,
   };
 }
 
-/** What the confirmation of a destroy names: `lab \`team-a\`` or `host \`workshop\``. */
-export function destroyTarget(command: Extract<Command, { kind: "lab.destroy" | "host.destroy" }>): string {
-  return command.kind === "host.destroy" ? `host \`${command.host}\`` : `lab \`${command.lab}\``;
+/** What the confirmation of a destroy names: `lab \`team-a\``, `host \`ws\`` or `workshop \`ws\``. */
+export function destroyTarget(
+  command: Extract<Command, { kind: "lab.destroy" | "host.destroy" | "workshop.destroy" }>,
+): string {
+  if (command.kind === "host.destroy") return `host \`${command.host}\``;
+  if (command.kind === "workshop.destroy") return `workshop \`${command.prefix}\``;
+  return `lab \`${command.lab}\``;
 }

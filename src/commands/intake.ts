@@ -229,7 +229,10 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
-  if ((cmd.kind === "lab.destroy" || cmd.kind === "host.destroy") && !cmd.confirmed) {
+  if (
+    (cmd.kind === "lab.destroy" || cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy") &&
+    !cmd.confirmed
+  ) {
     const now = deps.clock.now();
     const pending = pendingDestroy({
       command: cmd,
@@ -315,7 +318,7 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
   }
   // The lab may have changed hands or gone in the minutes since the question.
   const decision =
-    cmd.kind === "host.destroy"
+    cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy"
       ? authorizeHost(cmd, origin.user, deps.admins)
       : authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
   if (!decision.ok) return refuse(decision.reason, decision.text);

@@ -87,3 +87,68 @@ export function parseHost(words: Word[], maxTtlMs: number): ParseResult {
       );
   }
 }
+
+/** Teams of a workshop: each becomes lab `PREFIX-N`, so the prefix leaves room for the number. */
+export const MAX_WORKSHOP_TEAMS = 30;
+const MAX_PREFIX = 17;
+
+/** `workshop create|status|destroy PREFIX`: a host and labs PREFIX-1 … PREFIX-N on it. */
+export function parseWorkshop(words: Word[], maxTtlMs: number): ParseResult {
+  const [first, ...rest] = words;
+  const verb = first?.text.toLowerCase();
+  if (verb === undefined || verb === "help") return ok({ kind: "help", topic: "host" });
+  const kind =
+    verb === "create"
+      ? "workshop.create"
+      : verb === "destroy" || verb === "delete"
+        ? "workshop.destroy"
+        : "workshop.status";
+  if (!["create", "destroy", "delete", "status"].includes(verb)) {
+    return reject(
+      `\`workshop ${(first?.text ?? "").slice(0, 30)}\` is not a command. The workshop commands are \`workshop create\`, \`workshop status\`, \`workshop destroy\`; for example \`${USAGE["workshop.create"]}\`.`,
+    );
+  }
+  const args = splitArgs(
+    rest,
+    kind,
+    kind === "workshop.create" ? ["teams", "on", "host", "ttl"] : [],
+    kind === "workshop.destroy" ? ["yes"] : [],
+  );
+  if (isResult(args)) return args;
+  const [prefix] = args.positional;
+  if (prefix === undefined) return reject(`Which workshop? Give its prefix. ${usageLine(kind)}`);
+  const bad =
+    hostName(prefix, kind) ??
+    (prefix.length > MAX_PREFIX
+      ? reject(
+          `\`${prefix}\` is too long for a workshop prefix: at most ${MAX_PREFIX} characters, so that \`${prefix.slice(0, MAX_PREFIX)}-30\` is a lab name. ${usageLine(kind)}`,
+        )
+      : undefined) ??
+    tooMany(args, 1, kind);
+  if (bad) return bad;
+  if (kind === "workshop.status") return ok({ kind, prefix });
+  if (kind === "workshop.destroy") return ok({ kind, prefix, confirmed: args.flags.get("yes") === true });
+  const teams = args.flags.get("teams");
+  const count = typeof teams === "string" && /^\d{1,3}$/.test(teams) ? Number(teams) : Number.NaN;
+  if (!(count >= 1 && count <= MAX_WORKSHOP_TEAMS)) {
+    return reject(
+      `${typeof teams === "string" ? `\`--teams ${teams.slice(0, 10)}\` is not a team count` : "How many teams? `--teams` is needed"}: use a whole number from 1 to ${MAX_WORKSHOP_TEAMS}. ${usageLine(kind)}`,
+    );
+  }
+  if (args.flags.has("on") && args.flags.has("host")) {
+    return reject(`\`--on\` and \`--host\` are the same option: give one. ${usageLine(kind)}`);
+  }
+  const host = args.flags.get("on") ?? args.flags.get("host");
+  if (typeof host === "string") {
+    const badHost = hostName(host, kind);
+    if (badHost) return badHost;
+  }
+  const ttl = args.flags.get("ttl");
+  let ttlMs: number | undefined;
+  if (typeof ttl === "string") {
+    const d = duration(ttl, "ttl", kind, maxTtlMs);
+    if ("rejection" in d) return d.rejection;
+    ttlMs = d.ms;
+  }
+  return ok({ kind, prefix, teams: count, host: typeof host === "string" ? host : undefined, ttlMs });
+}

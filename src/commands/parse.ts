@@ -1,7 +1,7 @@
 import { parseDuration } from "../config.ts";
 import { isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
 import { SecretValue } from "../secret-value.ts";
-import { parseHost } from "./parse-host.ts";
+import { parseHost, parseWorkshop } from "./parse-host.ts";
 import { tokenize, type Word } from "./tokenize.ts";
 import type { Command, ParseResult } from "./types.ts";
 
@@ -28,6 +28,9 @@ export const USAGE = {
   "host.create": "host create NAME [--nodes 3] [--ttl 8h]",
   "host.status": "host status [NAME]",
   "host.destroy": "host destroy NAME [--force]",
+  "workshop.create": "workshop create PREFIX --teams N [--on HOST] [--ttl 8h]",
+  "workshop.status": "workshop status PREFIX",
+  "workshop.destroy": "workshop destroy PREFIX",
   help: "help",
 } as const satisfies Record<Command["kind"], string>;
 
@@ -43,6 +46,9 @@ const EXAMPLE = {
   "host.create": "host create workshop --nodes 3 --ttl 8h",
   "host.status": "host status workshop",
   "host.destroy": "host destroy workshop",
+  "workshop.create": "workshop create ws --teams 10",
+  "workshop.status": "workshop status ws",
+  "workshop.destroy": "workshop destroy ws",
   help: "help",
 } as const satisfies Record<Command["kind"], string>;
 
@@ -355,6 +361,8 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
       case "host":
       case "hosts":
         return parseHost(rest, options.maxTtlMs ?? DEFAULT_MAX_TTL_MS);
+      case "workshop":
+        return parseWorkshop(rest, options.maxTtlMs ?? DEFAULT_MAX_TTL_MS);
       case "help":
       case "?":
         return ok({ kind: "help", topic: undefined });
@@ -374,7 +382,7 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
 /** A Slack slash command: `/lab` with text `create team-a`. */
 export function parseSlashCommand(slash: string, text: string, options: ParseOptions = {}): ParseResult {
   const name = slash.replace(/^\//, "").toLowerCase();
-  if (name !== "lab" && name !== "secret" && name !== "host" && name !== "labops") {
+  if (!["lab", "secret", "host", "workshop", "labops"].includes(name)) {
     return reject(`\`/${name.slice(0, 30)}\` is not a labops command: use \`/lab\` or \`/secret\`.`);
   }
   return parseCommandText(name === "labops" ? text : `${name} ${text}`, options);

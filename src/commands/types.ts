@@ -13,6 +13,15 @@ export type Command =
   | { kind: "host.create"; host: string; nodeCount: number | undefined; ttlMs: number | undefined }
   | { kind: "host.status"; host: string | undefined }
   | { kind: "host.destroy"; host: string; force: boolean; confirmed: boolean }
+  | {
+      kind: "workshop.create";
+      prefix: string;
+      teams: number;
+      host: string | undefined;
+      ttlMs: number | undefined;
+    }
+  | { kind: "workshop.status"; prefix: string }
+  | { kind: "workshop.destroy"; prefix: string; confirmed: boolean }
   | { kind: "help"; topic: "lab" | "secret" | "host" | undefined };
 
 export type CommandKind = Command["kind"];

@@ -52,10 +52,10 @@ function commandTitle(usage: string): string {
 }
 const titles = usages.map(commandTitle);
 /**
- * Teams shows at most 10 commands per list: the admins' host commands stay
+ * Teams shows at most 10 commands per list: the admins' host and workshop commands stay
  * out of it (they are typed, and listed by `help`); every other command is in it.
  */
-const teamsUsages = usages.filter((u) => !u.startsWith("host "));
+const teamsUsages = usages.filter((u) => !u.startsWith("host ") && !u.startsWith("workshop "));
 const teamsTitles = teamsUsages.map(commandTitle);
 /** The slash commands: every command word that takes a verb (`lab`, `secret`). */
 const heads = [...new Set(titles.filter((t) => t.includes(" ")).map((t) => t.split(" ")[0] ?? ""))];
@@ -304,7 +304,9 @@ describe("the Slack app manifest", () => {
         const text = form
           .replace(/\s*\[[^\]]*\]/g, "")
           .replace(/NAME/g, "team-a")
-          .replace(/VALUE/g, "orange");
+          .replace(/VALUE/g, "orange")
+          .replace(/PREFIX/g, "ws")
+          .replace(/\bN\b/g, "3");
         expect(parseSlashCommand(c.command, text).ok, `${c.command} ${text}`).toBe(true);
       }
     }

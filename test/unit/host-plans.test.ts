@@ -346,6 +346,18 @@ describe("the host grammar", () => {
       ok: true,
       command: { host: "ws" },
     });
+    expect(parseCommandText("workshop create ws --teams 10 --ttl 8h")).toEqual({
+      ok: true,
+      command: { kind: "workshop.create", prefix: "ws", teams: 10, host: undefined, ttlMs: 8 * 3_600_000 },
+    });
+    expect(parseCommandText("workshop create ws --teams 3 --on shared")).toMatchObject({
+      ok: true,
+      command: { host: "shared", teams: 3 },
+    });
+    expect(parseCommandText("workshop destroy ws --yes")).toEqual({
+      ok: true,
+      command: { kind: "workshop.destroy", prefix: "ws", confirmed: true },
+    });
     expect(parseCommandText("lab create team-a")).toEqual({
       ok: true,
       command: { kind: "lab.create", lab: "team-a", ttlMs: undefined },
@@ -361,6 +373,11 @@ describe("the host grammar", () => {
       ["lab create team-a --on ws --host ws", /same option/],
       ["host reboot ws", /not a command/],
       ["host destroy", /Which host/],
+      ["workshop create ws", /How many teams/],
+      ["workshop create ws --teams 31", /from 1 to 30/],
+      ["workshop create a-very-long-prefix --teams 3", /too long for a workshop prefix/],
+      ["workshop create ws --teams 3 --on Bad", /not a valid host name/],
+      ["workshop launch ws", /not a command/],
     ] as const) {
       const parsed = parseCommandText(text);
       expect(parsed.ok, text).toBe(false);
