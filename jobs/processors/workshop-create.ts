@@ -174,7 +174,7 @@ async function workshopHost(
     }
     host = await deps.hosts.get(name);
   }
-  if (!host || host.state !== "ready" || !host.outputs.oidcIssuerUrl) {
+  if (host?.state !== "ready" || !host.outputs.oidcIssuerUrl) {
     await ctx.chat.notify(
       origin.address,
       origin.user,
