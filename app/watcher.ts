@@ -13,6 +13,7 @@ import type { ClusterWatchPort } from "../src/ports/cluster-watch.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 import { RotationWatcher, type RotationWatcherDeps } from "../src/watcher/rotation-watcher.ts";
 import { type WatcherSettings, watcherSettings } from "../src/watcher/settings.ts";
+import { SharedClusterWatches } from "../src/watcher/shared-watches.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop } from "./roles.ts";
 import { createAzurePorts } from "./workflows.ts";
@@ -53,7 +54,8 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     azure,
     keyVault,
     cluster: new KubeClusterPort({ clock }),
-    clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort({ clock }),
+    // The labs of one host cluster share one watch per kind on it; a dedicated lab's watches are its own.
+    clusterWatch: new SharedClusterWatches(options.clusterWatch ?? new KubeClusterWatchPort({ clock })),
     chat: options.chat,
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     leases: new RedisLeases(redis, config.redisPrefix, "watch:lease"),

@@ -98,6 +98,10 @@ export class ClusterLink {
             deployment: this.#names.deployment,
             podSelector: LAB_POD_SELECTOR,
             syncedSecret: this.#names.syncedSecret,
+            // The labs of one host share its watches (shared-watches.ts), routed to each by namespace.
+            ...(this.#names.host === undefined
+              ? {}
+              : { shareKey: `${this.#names.clusterResourceGroup}/${this.#names.cluster}` }),
           },
           this.#watchSink(),
         );

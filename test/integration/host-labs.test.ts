@@ -28,7 +28,7 @@ describe("labs on a host cluster", () => {
   const team = (t: (typeof TEAMS)[number]) => teams[t] ?? admin;
 
   beforeAll(async () => {
-    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ADMINS: "slack:U0ADMIN" }, logLevel: "silent" });
+    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ADMINS: "slack:U0ADMIN" } });
     hosts = redisHostRegistry(w.redis, w.prefix);
   });
   afterAll(async () => {
@@ -110,6 +110,20 @@ describe("labs on a host cluster", () => {
         60_000,
       );
     }
+  });
+
+  it("watches the host once, whatever the number of teams on it", { timeout: 30_000 }, async () => {
+    await waitFor(
+      () =>
+        w.logs.text().split('"msg":"watcher.lab_started"').length - 1 === TEAMS.length ? true : undefined,
+      "the watcher to take every lab",
+      20_000,
+    );
+    // One watch per kind (secret, deployment, replicaset, pod, mount, event) across the three namespaces.
+    await waitFor(
+      () => (hostCluster()?.inventory().watches === 6 ? true : undefined),
+      "six watches on the host",
+    );
   });
 
   it("rolls only the rotating team's pods and tells only its conversation", { timeout: 90_000 }, async () => {
@@ -277,6 +291,11 @@ describe("labs on a host cluster", () => {
     await waitFor(
       () => (admin.roots().some((m) => /Host ws is destroyed/.test(m.text)) ? true : undefined),
       "the host's destroy card",
-    );
+    ).catch((e) => {
+      console.log("DEBUG", JSON.stringify(admin.messages().map((m) => [m.text, m.threadTs ?? ""])));
+      console.log("DEBUG 429", JSON.stringify(w.world.slack.calls.filter((c) => c.status !== 200).slice(-10)));
+      console.log("DEBUG logs", w.logs.text().split("\n").filter((l) => /update|"level":"(warn|error)"/.test(l)).slice(-15).join("\n"));
+      throw e;
+    });
   });
 });
