@@ -7,7 +7,7 @@ import { scaledInterval } from "../../src/labs/timing.ts";
 import type { HostRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
-import { hostLockName } from "./host-lock.ts";
+import { hostLockName, hostScheduleName } from "./host-lock.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
 import { planRunOptions } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -102,7 +102,12 @@ export async function buildHost(
         jobId: ctx.jobId,
         nodeCount,
       };
-  if (!existing && !(await deps.hosts.create(record))) record = (await deps.hosts.get(host)) ?? record;
+  if (!existing && (await deps.hosts.create(record))) {
+    // Every host expires, ready or not, with every lab on it (jobs/scheduler.ts).
+    await deps.scheduler.scheduleExpiry(hostScheduleName(host), record.expiresAt);
+  } else if (!existing) {
+    record = (await deps.hosts.get(host)) ?? record;
+  }
 
   const view = {
     lab: host,

@@ -5,3 +5,8 @@
 export function hostLockName(host: string): string {
   return `host:${host}`;
 }
+
+/** A host's expiry schedule: `host:NAME` (the schedule worker tells it from a lab's by the `:`). */
+export function hostScheduleName(host: string): string {
+  return `host:${host}`;
+}

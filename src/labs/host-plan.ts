@@ -3,6 +3,7 @@ import { ExternalError } from "../errors.ts";
 import type { AzureLabPort, Tags } from "../ports/azure.ts";
 import type { ClusterPort, ClusterSession } from "../ports/cluster.ts";
 import type { HostRegistry } from "../ports/registry.ts";
+import type { LabScheduler } from "../ports/scheduler.ts";
 import { renderLabManifests } from "./manifests.ts";
 import { hostNames } from "./naming.ts";
 import type { Step } from "./steps.ts";
@@ -138,6 +139,8 @@ export function createHostPlan(
 export interface HostDestroyPorts {
   azure: Pick<AzureLabPort, "deleteResourceGroup">;
   hosts: Pick<HostRegistry, "delete">;
+  /** The host's expiry is kept under `host:NAME`. */
+  scheduler: Pick<LabScheduler, "cancel">;
   clock: Clock;
 }
 
@@ -160,6 +163,7 @@ export function createHostDestroyPlan(host: string, ports: HostDestroyPorts): St
     {
       ...HOST_DESTROY_STEPS[1],
       async run() {
+        await ports.scheduler.cancel(`host:${host}`);
         await ports.hosts.delete(host);
         return {};
       },

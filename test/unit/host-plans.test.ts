@@ -212,6 +212,7 @@ describe("host plans", () => {
     const { azure, calls } = fakeAzure();
     const hosts = new MemoryLabRegistry<never>();
     const forgotten: string[] = [];
+    const cancelled: string[] = [];
     await run(
       createHostDestroyPlan("ws", {
         azure,
@@ -221,12 +222,14 @@ describe("host plans", () => {
             await hosts.delete(n);
           },
         },
+        scheduler: { cancel: async (n) => void cancelled.push(n) },
         clock: new ManualClock(),
       }),
       new ManualClock(),
     );
     expect(calls).toEqual(["delete host-ws-rg"]);
     expect(forgotten).toEqual(["ws"]);
+    expect(cancelled).toEqual(["host:ws"]);
   });
 });
 
