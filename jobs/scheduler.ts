@@ -83,7 +83,7 @@ export interface ScheduleWorkerOptions {
   queueName?: string;
   /** "$0.52": what a lab has cost so far, for the reminder (none: not said). */
   costSoFar?: (record: LabRecord) => string;
-  /** The hosts, whose expiries are scheduled under `host:NAME` (none: host expiries are dropped). */
+  /** The hosts, whose expiries are scheduled under `host.NAME` (none: host expiries are dropped). */
   hosts?: Pick<HostRegistry, "get">;
 }
 
@@ -92,7 +92,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
     options.queueName ?? SCHEDULES_QUEUE,
     async (job) => {
       const { lab, kind, expiresAt } = job.data;
-      if (lab.startsWith("host:")) return expireHost(options, lab.slice("host:".length), kind, expiresAt);
+      if (lab.startsWith("host.")) return expireHost(options, lab.slice("host.".length), kind, expiresAt);
       const record = await options.registry.get(lab);
       // Extended, destroyed or replaced since this was scheduled: nothing to do.
       if (!record || record.expiresAt !== expiresAt || record.state === "destroying") return;

@@ -6,7 +6,11 @@ export function hostLockName(host: string): string {
   return `host:${host}`;
 }
 
-/** A host's expiry schedule: `host:NAME` (the schedule worker tells it from a lab's by the `:`). */
+/**
+ * A host's expiry schedule: `host.NAME`. Lab names never hold a `.`, so the
+ * schedule worker tells it from a lab's; and BullMQ job ids (which carry the
+ * name) may not hold a `:`.
+ */
 export function hostScheduleName(host: string): string {
-  return `host:${host}`;
+  return `host.${host}`;
 }

@@ -11,7 +11,13 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
     const prices = deps.prices
       ? { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices }
       : undefined;
-    const cost = (r: LabRecord) => (prices ? ` · ${formatHourly(labCostIn(prices, r.location))}` : "");
+    // A lab on a host adds no node: its cost is its host's (`host status`), not a cluster of its own.
+    const cost = (r: LabRecord) =>
+      r.host !== undefined
+        ? ` · on host ${r.host}`
+        : prices
+          ? ` · ${formatHourly(labCostIn(prices, r.location))}`
+          : "";
     await ctx.chat.openThread(ctx.envelope.origin.address, {
       title: labs.length === 0 ? "No labs yet" : `${labs.length} lab${labs.length === 1 ? "" : "s"}`,
       status: "info",
@@ -23,7 +29,13 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
                 (r) =>
                   `• *${r.name}* · ${r.state} · ${r.owner.name ?? r.owner.id} · expires ${formatWhen(r.expiresAt)}${cost(r)}`,
               )
-              .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
+              .join("\n") +
+            (prices
+              ? `\n*Total* ${labsHourlyTotal(
+                  prices,
+                  labs.filter((r) => r.host === undefined),
+                )}`
+              : ""),
       footer: `ref ${ctx.envelope.correlationId}`,
     });
   };

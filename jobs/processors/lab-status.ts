@@ -109,18 +109,20 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
       { label: "Owner", value: record.owner.name ?? record.owner.id },
       { label: "Expires", value: formatWhen(record.expiresAt) },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
-      ...(deps.prices
-        ? [
-            {
-              label: "Cost",
-              value: labCostText(
-                { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices },
-                record,
-                deps.clock.now(),
-              ),
-            },
-          ]
-        : []),
+      ...(record.host !== undefined
+        ? [{ label: "Host", value: `${record.host} (its cost: \`host status ${record.host}\`)` }]
+        : deps.prices
+          ? [
+              {
+                label: "Cost",
+                value: labCostText(
+                  { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices },
+                  record,
+                  deps.clock.now(),
+                ),
+              },
+            ]
+          : []),
     ],
     ...(actions.length ? { actions } : {}),
     footer: `ref ${ctx.envelope.correlationId}`,

@@ -139,7 +139,7 @@ export function createHostPlan(
 export interface HostDestroyPorts {
   azure: Pick<AzureLabPort, "deleteResourceGroup">;
   hosts: Pick<HostRegistry, "delete">;
-  /** The host's expiry is kept under `host:NAME`. */
+  /** The host's expiry is kept under `host.NAME` (jobs/processors/host-lock.ts). */
   scheduler: Pick<LabScheduler, "cancel">;
   clock: Clock;
 }
@@ -163,7 +163,7 @@ export function createHostDestroyPlan(host: string, ports: HostDestroyPorts): St
     {
       ...HOST_DESTROY_STEPS[1],
       async run() {
-        await ports.scheduler.cancel(`host:${host}`);
+        await ports.scheduler.cancel(`host.${host}`);
         await ports.hosts.delete(host);
         return {};
       },

@@ -229,7 +229,7 @@ describe("host plans", () => {
     );
     expect(calls).toEqual(["delete host-ws-rg"]);
     expect(forgotten).toEqual(["ws"]);
-    expect(cancelled).toEqual(["host:ws"]);
+    expect(cancelled).toEqual(["host.ws"]);
   });
 });
 
