@@ -138,7 +138,9 @@ try {
   );
   const wallMs = Date.now() - started;
   const failed = settled.filter((r) => r?.state !== "ready").map((r) => r?.name);
-  const chat429 = world.slack.calls.filter((c) => c.status === 429).length;
+  const limited = world.slack.calls.filter((c) => c.status === 429);
+  const chat429 = limited.length;
+  const chat429Methods = [...new Set(limited.map((c) => c.method))];
   const arm429 = world.cloud.azure.stats().throttled - armBefore;
   // The watcher takes the labs as it sees them ready; give it a moment, then count the host's watches.
   await new Promise((r) => setTimeout(r, 3_000));
@@ -152,6 +154,7 @@ try {
     one_lab_critical_path_azure_s: Math.round(hostedModel.totalMs / 1000),
     failed_teams: failed,
     chat_429: chat429,
+    chat_429_methods: chat429Methods,
     arm_429: arm429,
     host_watches: watches,
     goal: "within 10 minutes of Azure time, no failed team, no chat 429, no ARM 429, host watches independent of teams (6)",
