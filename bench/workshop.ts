@@ -4,11 +4,12 @@ import { startLabops } from "../app/main.ts";
 import { AZURE_LATENCY_PROFILE } from "../emulators/azure/latency.ts";
 import { DEFAULT_KUBELET_TIMING } from "../emulators/kubernetes/controllers/kubelet.ts";
 import { SlackRequestClient } from "../emulators/slack/client.ts";
+import { startSlackWebApi } from "../emulators/slack/web-api.ts";
 import { CREATE_STEPS, HOSTED_CREATE_STEPS } from "../src/labs/create-plan.ts";
 import { HOST_CREATE_STEPS } from "../src/labs/host-plan.ts";
 import { createLogger } from "../src/log.ts";
 import type { LabRecord } from "../src/ports/registry.ts";
-import { REDIS_URL, TEST_SIGNING_SECRET, waitFor } from "../test/helpers/env.ts";
+import { REDIS_URL, TEST_BOT_TOKEN, TEST_SIGNING_SECRET, waitFor } from "../test/helpers/env.ts";
 import { dropPrefix } from "../test/helpers/sinks.ts";
 import { startTestWorld } from "../test/helpers/world.ts";
 import { criticalPath, labStepDurations } from "./lib/critical-path.ts";
@@ -35,7 +36,10 @@ const ADMIN = "U0BENCHADMIN";
 const CHANNEL = "C0BENCHWS";
 
 const world = await startTestWorld(TIME_SCALE);
+// Slack's limits at the world's pace, as the bot paces itself (the test world's Slack counts in real time).
+const slackApi = await startSlackWebApi({ botToken: TEST_BOT_TOKEN, timeScale: TIME_SCALE });
 const env = world.env({
+  SLACK_API_URL: slackApi.url,
   LABOPS_ROLE: "web,worker,watcher",
   LABOPS_LOG_LEVEL: "warn",
   LABOPS_ADMINS: `slack:${ADMIN}`,
@@ -138,7 +142,7 @@ try {
   );
   const wallMs = Date.now() - started;
   const failed = settled.filter((r) => r?.state !== "ready").map((r) => r?.name);
-  const limited = world.slack.calls.filter((c) => c.status === 429);
+  const limited = slackApi.calls.filter((c) => c.status === 429);
   const chat429 = limited.length;
   const chat429Methods = [...new Set(limited.map((c) => c.method))];
   const arm429 = world.cloud.azure.stats().throttled - armBefore;
@@ -163,5 +167,6 @@ try {
 } finally {
   await bot.stop();
   await dropPrefix(redis, prefix);
+  await slackApi.close();
   await world.stop();
 }
