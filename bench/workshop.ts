@@ -5,6 +5,7 @@ import { AZURE_LATENCY_PROFILE } from "../emulators/azure/latency.ts";
 import { DEFAULT_KUBELET_TIMING } from "../emulators/kubernetes/controllers/kubelet.ts";
 import { SlackRequestClient } from "../emulators/slack/client.ts";
 import { startSlackWebApi } from "../emulators/slack/web-api.ts";
+import { WORKSHOP_CONCURRENCY } from "../jobs/processors/workshop-create.ts";
 import { CREATE_STEPS, HOSTED_CREATE_STEPS } from "../src/labs/create-plan.ts";
 import { HOST_CREATE_STEPS } from "../src/labs/host-plan.ts";
 import { createLogger } from "../src/log.ts";
@@ -142,6 +143,8 @@ try {
   );
   const wallMs = Date.now() - started;
   const failed = settled.filter((r) => r?.state !== "ready").map((r) => r?.name);
+  // Each team's own plan time: slower than one lab alone means contention, not waves.
+  const teamMs = settled.map((r) => (r ? planMs(r) : 0)).sort((a, b) => a - b);
   const limited = slackApi.calls.filter((c) => c.status === 429);
   const chat429 = limited.length;
   const chat429Methods = [...new Set(limited.map((c) => c.method))];
@@ -156,6 +159,11 @@ try {
     wall_ms: wallMs,
     azure_min: minutes(wallMs),
     one_lab_critical_path_azure_s: Math.round(hostedModel.totalMs / 1000),
+    team_plan_azure_s: {
+      p50: azure(teamMs[Math.floor(teamMs.length / 2)] ?? 0),
+      max: azure(teamMs.at(-1) ?? 0),
+    },
+    waves: Math.ceil(TEAMS / WORKSHOP_CONCURRENCY),
     failed_teams: failed,
     chat_429: chat429,
     chat_429_methods: chat429Methods,
