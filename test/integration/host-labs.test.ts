@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisHostRegistry } from "../../adapters/redis/registry.ts";
 import type { HostRegistry } from "../../src/ports/registry.ts";
-import { type BotWorld, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
+import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { waitFor } from "../helpers/env.ts";
 
 /**
@@ -243,6 +243,26 @@ describe("labs on a host cluster", () => {
     );
     await core.deleteNamespace({ name: "intruders" });
     await core.deleteNamespacedPod({ namespace: "lab-team-a", name: "intruder" });
+  });
+
+  it("answers lab status and host status for labs on a host", { timeout: 30_000 }, async () => {
+    await team("team-b").say("/lab", "status team-b");
+    const status = await waitFor(
+      () =>
+        team("team-b")
+          .roots()
+          .find((m) => /^Lab team-b: ready/.test(m.text)),
+      "team-b's status card",
+    );
+    const card = cardOf(status);
+    expect(card).toContain("host `ws` (namespace `lab-team-b`) Succeeded");
+    expect(card).toMatch(/podinfo-csi-[a-z0-9]+-[a-z0-9]+` ready/);
+    await learner.say("/host", `status ${HOST}`);
+    const host = await waitFor(
+      () => admin.roots().find((m) => /^Host ws: ready/.test(m.text)),
+      "the host card",
+    );
+    expect(cardOf(host)).toMatch(/team-a.*team-b.*team-c/s);
   });
 
   it("refuses the host's destroy while labs live on it", { timeout: 30_000 }, async () => {
