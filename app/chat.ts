@@ -11,6 +11,7 @@ import { errorCode } from "../src/errors.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort, Platform } from "../src/ports/chat.ts";
 import type { Metrics } from "../src/ports/metrics.ts";
+import { NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 
 /** botbuilder takes half a second to load: only processes that talk to Teams load it. */
 export async function loadTeams() {
@@ -32,12 +33,19 @@ export type TeamsAdapter = InstanceType<TeamsModules["LabopsCloudAdapter"]>;
  */
 export interface ChatShared {
   clock: Clock;
+  /** The chat calls' spans (PacedChat), inside a command's or a rotation's trace. */
+  tracing: Tracing;
   teams?: { modules: TeamsModules; adapter: TeamsAdapter };
 }
 
 /** `clock` is the process's (RoleContext.clock); the wall clock at LABOPS_TIME_SCALE when absent. */
-export async function createChatShared(config: Config, logger: Logger, clock?: Clock): Promise<ChatShared> {
-  const shared = { clock: clock ?? systemClock(config.timeScale) };
+export async function createChatShared(
+  config: Config,
+  logger: Logger,
+  clock?: Clock,
+  tracing: Tracing = NO_TRACING,
+): Promise<ChatShared> {
+  const shared = { clock: clock ?? systemClock(config.timeScale), tracing };
   if (!config.teams) return shared;
   const modules = await loadTeams();
   const adapter = new modules.LabopsCloudAdapter(
@@ -65,7 +73,7 @@ export async function createChat(
   given?: ChatShared,
 ): Promise<{ router: ChatRouter; teams: PacedChat | undefined }> {
   const shared = given ?? (await createChatShared(config, logger));
-  const { clock } = shared;
+  const { clock, tracing } = shared;
   const limiter = new RedisRateLimiter(redis, config.redisPrefix);
   const byPlatform: Partial<Record<Platform, ChatPort>> = {};
   let teams: PacedChat | undefined;
@@ -81,6 +89,8 @@ export async function createChat(
       policy: slackRatePolicy,
       logger,
       clock,
+      marginMs: config.chatMarginMs,
+      tracing,
       ...(metrics ? { metrics: { metrics, service: "slack" } } : {}),
     });
   }
@@ -96,6 +106,8 @@ export async function createChat(
       policy: teamsRatePolicy,
       logger,
       clock,
+      marginMs: config.chatMarginMs,
+      tracing,
       ...(metrics ? { metrics: { metrics, service: "teams" } } : {}),
     });
     byPlatform.teams = teams;

@@ -2,12 +2,14 @@ import { fileURLToPath } from "node:url";
 import type { Express, NextFunction, Request, Response } from "express";
 import { createWebServer } from "../adapters/http/server.ts";
 import { PrometheusMetrics } from "../adapters/metrics/prometheus.ts";
+import { type CreateTracingOptions, createTracing } from "../adapters/otel/setup.ts";
 import { adminGuard, mountQueueDashboard, type QueueDashboard } from "../jobs/admin.ts";
 import { createRedis } from "../jobs/connection.ts";
 import { systemClock } from "../src/clock.ts";
 import { type Config, loadConfig } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
 import { createLogger } from "../src/log.ts";
+import { NO_TRACING } from "../src/ports/tracing.ts";
 import { createChatShared } from "./chat.ts";
 import type { RoleContext, RoleStop, StartOptions, WebParts } from "./roles.ts";
 import { startWatcherRole } from "./watcher.ts";
@@ -32,7 +34,12 @@ export interface Running {
 
 export async function startLabops(options: StartOptions): Promise<Running> {
   const config = loadConfig(options.env);
-  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // Traces first, so the logger's lines carry the active span's ids (docs/adr/0008).
+  const made = options.tracing ? undefined : createTracing(options.env, tracingOptions(options, config));
+  const tracing = options.tracing ?? made?.tracing ?? NO_TRACING;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, tracing });
+  for (const warning of made?.config.warnings ?? []) logger.warn({ warning }, "tracing.setting_ignored");
+  if (made?.config.enabled) logger.info({ service: made.config.serviceName }, "tracing.on");
   logger.info({ roles: [...config.roles] }, "labops.starting");
   const stops: RoleStop[] = [];
   let port: number | undefined;
@@ -49,8 +56,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
         `The clock given runs at time scale ${clock.timeScale}, not LABOPS_TIME_SCALE's ${config.timeScale}.`,
       );
     }
-    const chatShared = await createChatShared(config, logger, clock);
-    const ctx: RoleContext = { config, clock, logger, metrics, options, chatShared, health };
+    const chatShared = await createChatShared(config, logger, clock, tracing);
+    const ctx: RoleContext = { config, clock, logger, metrics, tracing, options, chatShared, health };
     if (config.roles.has("web")) stops.push(await startWebRole(ctx, web));
     if (config.roles.has("worker")) stops.push(await startWorkerRole(ctx));
     if (config.roles.has("watcher") && options.processors !== "placeholder") {
@@ -105,6 +112,7 @@ export async function startLabops(options: StartOptions): Promise<Running> {
   } catch (error) {
     for (const stop of stops) await stop().catch(() => undefined);
     health.disconnect();
+    if (made) await made.tracing.shutdown().catch(() => undefined);
     throw error;
   }
 
@@ -115,6 +123,8 @@ export async function startLabops(options: StartOptions): Promise<Running> {
     stop() {
       stopping ??= (async () => {
         for (const stop of stops) await stop();
+        // The spans still buffered are exported before the process leaves (a given tracing is its owner's).
+        if (made) await made.tracing.shutdown().catch(() => undefined);
         logger.info("labops.stopped");
       })();
       return stopping;
@@ -127,6 +137,16 @@ export async function startLabops(options: StartOptions): Promise<Running> {
  * (jobs/connection.ts `whenReady`); when it never answers, one message that
  * names where labops looked (without the password) and what to check.
  */
+/** What createTracing is told besides OTEL_*: the roles this process runs, and whether to go global. */
+function tracingOptions(options: StartOptions, config: Config): CreateTracingOptions {
+  return {
+    serviceName: "labops",
+    // service.version comes from OTEL_RESOURCE_ATTRIBUTES when the deployment sets it.
+    resource: { "labops.role": [...config.roles].sort().join(",") },
+    ...(options.registerTracingGlobally ? { registerGlobal: true } : {}),
+  };
+}
+
 /** /metrics when no LABOPS_ADMIN_TOKEN is set: not served, and says why. */
 function metricsOff(_req: Request, res: Response, _next: NextFunction): void {
   res.status(404).json({ error: "/metrics is served only with LABOPS_ADMIN_TOKEN set, as a bearer token." });
@@ -172,7 +192,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
   try {
-    running = await startLabops({ env: process.env });
+    running = await startLabops({ env: process.env, registerTracingGlobally: true });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -5,6 +5,7 @@ import type { Clock } from "../src/clock.ts";
 import type { Config, Env } from "../src/config.ts";
 import type { Logger } from "../src/log.ts";
 import type { Metrics } from "../src/ports/metrics.ts";
+import type { Tracing } from "../src/ports/tracing.ts";
 import type { WatcherSettings } from "../src/watcher/settings.ts";
 import type { ChatShared } from "./chat.ts";
 
@@ -26,6 +27,14 @@ export interface StartOptions {
   metrics?: Metrics;
   /** Overrides of the rotation watcher's derived waits (tests: shorter deadlines). */
   watcher?: Partial<WatcherSettings>;
+  /**
+   * The process's traces (tests and the demo: the SDK with an in-memory
+   * exporter); when absent, what the OTEL_* variables of `env` ask for
+   * (adapters/otel/setup.ts), NO_TRACING unless they name an exporter.
+   */
+  tracing?: Tracing;
+  /** Install the tracing made from OTEL_* as OpenTelemetry's globals (the process's entry point only). */
+  registerTracingGlobally?: boolean;
 }
 
 /** What every role of one process is started with. */
@@ -35,6 +44,8 @@ export interface RoleContext {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Spans of every role of the process (NO_TRACING when tracing is off). */
+  tracing: Tracing;
   options: StartOptions;
   chatShared: ChatShared;
   /** The health connection (readiness and Bull Board's counts). */

@@ -11,6 +11,7 @@ import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import type { ClusterWatchPort } from "../src/ports/cluster-watch.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
+import { NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 import { RotationWatcher, type RotationWatcherDeps } from "../src/watcher/rotation-watcher.ts";
 import { type WatcherSettings, watcherSettings } from "../src/watcher/settings.ts";
 import { SharedClusterWatches } from "../src/watcher/shared-watches.ts";
@@ -37,6 +38,8 @@ export interface WatcherOptions {
   holder?: string;
   /** The clock of the watcher and its Kubernetes adapters; the wall clock at LABOPS_TIME_SCALE by default. */
   clock?: Clock;
+  /** One trace per rotation, and the spans of the calls a diagnosis makes; NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 export interface RunningWatcher {
@@ -49,11 +52,12 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
   const { config, redis, logger } = options;
   const metrics = options.metrics ?? NO_METRICS;
   const clock = options.clock ?? systemClock(config.timeScale);
-  const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher", clock });
+  const tracing = options.tracing ?? NO_TRACING;
+  const { azure, keyVault } = createAzurePorts(config, { metrics, role: "watcher", clock, tracing });
   const deps: RotationWatcherDeps = {
     azure,
     keyVault,
-    cluster: new KubeClusterPort({ clock }),
+    cluster: new KubeClusterPort({ clock, tracing }),
     // The labs of one host cluster share one watch per kind on it; a dedicated lab's watches are its own.
     clusterWatch: new SharedClusterWatches(options.clusterWatch ?? new KubeClusterWatchPort({ clock })),
     chat: options.chat,
@@ -65,6 +69,7 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     logger,
     settings: watcherSettings(clock, options.settings),
     clock,
+    tracing,
     random: Math.random,
     ...(options.holder ? { holder: options.holder } : {}),
   };
@@ -87,6 +92,7 @@ export async function startWatcherRole(ctx: RoleContext): Promise<RoleStop> {
     logger,
     metrics,
     clock: ctx.clock,
+    tracing: ctx.tracing,
     ...(options.watcher ? { settings: options.watcher } : {}),
   });
   return async () => {

@@ -1,4 +1,5 @@
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
+import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
 import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
 import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
@@ -7,12 +8,13 @@ import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/sl
 import { createRedis } from "../jobs/connection.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import type { IntakeDeps } from "../src/commands/intake.ts";
+import { formLinkKey } from "../src/crypto.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop, WebParts } from "./roles.ts";
 
 /** The web role: Slack and Teams HTTP (or Socket Mode), intake, and the queue's producer side. */
 export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<RoleStop> {
-  const { config, clock, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options, tracing } = ctx;
   const producer = createRedis(config.redisUrl, "producer");
   producer.on("error", () => undefined); // reported through /readyz, not as a crash
   const queue = new BullCommandQueue({
@@ -20,6 +22,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     prefix: config.redisPrefix,
     secretKey: config.secretKey,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   const { router: chat, teams: teamsChat } = await createChat(
     config,
@@ -38,7 +41,14 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     admins: config.admins,
     clock,
     metrics,
+    tracing,
+    caps: {
+      store: new RedisLabCaps(producer, config.redisPrefix),
+      settings: config.caps,
+      timeScale: config.timeScale,
+    },
   };
+  const formKey = formLinkKey(config.secretKey);
   let slack: SlackApp | undefined;
   if (config.slack) {
     slack = createSlackApp({
@@ -48,6 +58,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
       logger,
       parseOptions: { maxTtlMs: config.maxTtlMs },
       clock,
+      formKey,
     });
     if (slack.requestListener) {
       web.rawRoutes.push({ method: "POST", path: SLACK_EVENTS_PATH, listener: slack.requestListener });
@@ -64,6 +75,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
           logger,
           parseOptions: { maxTtlMs: config.maxTtlMs },
           clock,
+          formKey,
         })
       : undefined;
   if (teams) web.mounts.push((app) => teams.mount(app));

@@ -1,4 +1,5 @@
 import { createRedis, whenReady } from "../jobs/connection.ts";
+import type { CommandProcessor } from "../jobs/processors/context.ts";
 import { placeholderProcessor } from "../jobs/processors/placeholder.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
 import { startScheduleWorker } from "../jobs/scheduler.ts";
@@ -12,15 +13,22 @@ import { createWorkflows } from "./workflows.ts";
 
 /** The worker role: BullMQ processors that run the lab steps, and the expiry schedule. */
 export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
-  const { config, clock, logger, metrics, options } = ctx;
+  const { config, clock, logger, metrics, options, tracing } = ctx;
   const connection = createRedis(config.redisUrl, "worker");
   connection.on("error", () => undefined); // BullMQ reconnects; its own "error" event is logged
   await whenReady(connection, clock, 10_000);
   const client = createRedis(config.redisUrl, "client");
   client.on("error", () => undefined);
   const { router: chat } = await createChat(config, logger, client, metrics, ctx.chatShared);
-  const workflows = createWorkflows(config, client, { clock, metrics, logger });
+  const workflows = createWorkflows(config, client, { clock, metrics, logger, tracing });
   const processors = options.processors === "placeholder" ? {} : workflows.processors;
+  // A placeholder create records no lab: like a create that gives up, it lets go of the name intake held.
+  const caps = workflows.deps.caps;
+  const fallback: CommandProcessor = async (context) => {
+    await placeholderProcessor(context);
+    const { command, correlationId } = context.envelope;
+    if (command.kind === "lab.create") await caps?.release(command.lab, correlationId).catch(() => undefined);
+  };
   // Bad lab settings show in the log at start-up, not at the first lab; the start does not wait for Azure.
   const startup = new AbortController();
   if (options.processors !== "placeholder" && config.azure) {
@@ -39,13 +47,14 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     logger,
     clock,
     processors,
-    fallback: placeholderProcessor,
+    fallback,
     concurrency: config.workerConcurrency,
     metrics,
     ...(workflows.deps.audit ? { audit: workflows.deps.audit } : {}),
     lockDurationMs: config.jobLockMs,
     stalledIntervalMs: config.jobLockMs,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   // Expiry destroys go through the command queue like any other destroy.
   const expiryQueue = new BullCommandQueue({
@@ -53,6 +62,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     prefix: config.redisPrefix,
     secretKey: config.secretKey,
     ...(options.queueName ? { queueName: options.queueName } : {}),
+    tracing,
   });
   const scheduleConnection = createRedis(config.redisUrl, "worker");
   scheduleConnection.on("error", () => undefined);

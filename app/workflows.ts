@@ -4,9 +4,11 @@ import { ArmCapacity, createComputeClient } from "../adapters/azure/compute.ts";
 import { createAzureCredential } from "../adapters/azure/credential.ts";
 import { KeyVaultSecrets } from "../adapters/azure/key-vault.ts";
 import { ArmLabAzure } from "../adapters/azure/lab-azure.ts";
+import { traceAzureSdk } from "../adapters/azure/tracing.ts";
 import { KubeClusterPort } from "../adapters/kubernetes/cluster.ts";
 import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisCapacityReservations } from "../adapters/redis/capacity-reservations.ts";
+import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisLeases } from "../adapters/redis/leases.ts";
 import { RedisLabRegistry, redisHostRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
@@ -21,6 +23,7 @@ import { PRICES, withOverrides } from "../src/labs/prices.ts";
 import type { Logger } from "../src/log.ts";
 import type { CapacityPort } from "../src/ports/capacity.ts";
 import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
+import { NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 
 /**
  * The lab workflows wired to the real adapters: the Azure SDKs with the
@@ -39,11 +42,14 @@ export interface Workflows {
 /** The Azure side on the SDKs with the configured identity and CA: the lab port and the Key Vault port. */
 export function createAzurePorts(
   config: Config,
-  options: { metrics?: Metrics; role?: string; clock?: Clock } = {},
+  options: { metrics?: Metrics; role?: string; clock?: Clock; tracing?: Tracing } = {},
 ): { azure: ArmLabAzure; keyVault: KeyVaultSecrets; capacity: ArmCapacity } {
   const clock = options.clock ?? systemClock(config.timeScale);
+  const tracing = options.tracing ?? NO_TRACING;
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error(`the ${options.role ?? "worker"} role needs the AZURE_* settings`);
+  // The SDKs' own spans (HTTP attempts, Key Vault and Identity operations), for the whole process.
+  traceAzureSdk(tracing);
   const credential = createAzureCredential({
     tenantId: azureConfig.tenantId,
     clientId: azureConfig.clientId,
@@ -69,6 +75,7 @@ export function createAzurePorts(
       tenantId: azureConfig.tenantId,
       armEndpoint: azureConfig.armEndpoint,
       clock,
+      tracing,
     }),
     keyVault: new KeyVaultSecrets((vaultUri) => clients.secrets(vaultUri), clock),
   };
@@ -77,20 +84,28 @@ export function createAzurePorts(
 export function createWorkflows(
   config: Config,
   redis: Redis,
-  options: { clock: Clock; metrics?: Metrics; logger?: Logger; overrides?: Partial<WorkflowDeps> },
+  options: {
+    clock: Clock;
+    metrics?: Metrics;
+    logger?: Logger;
+    tracing?: Tracing;
+    overrides?: Partial<WorkflowDeps>;
+  },
 ): Workflows {
   const azureConfig = config.azure;
   if (!azureConfig) throw new Error("the worker role needs the AZURE_* settings");
   const { clock } = options;
+  const tracing = options.tracing ?? NO_TRACING;
   const { azure, keyVault, capacity } = createAzurePorts(config, {
     clock,
+    tracing,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const scheduler = new BullLabScheduler({ connection: redis, prefix: config.redisPrefix, clock });
   const deps: WorkflowDeps = {
     azure,
     keyVault,
-    cluster: new KubeClusterPort({ clock }),
+    cluster: new KubeClusterPort({ clock, tracing }),
     rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
     watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
@@ -105,6 +120,7 @@ export function createWorkflows(
       tenantId: azureConfig.tenantId,
       defaultTtlMs: config.defaultTtlMs,
       maxTtlMs: config.maxTtlMs,
+      maxLabLifetimeMs: config.caps.maxLabLifetimeMs,
       ...DEFAULT_LAB_SHAPE,
       vmSize: config.lab.vmSize,
       nodeCount: config.lab.nodeCount,
@@ -123,7 +139,10 @@ export function createWorkflows(
       : {}),
     prices: withOverrides(PRICES, config.prices),
     fingerprintKey: fingerprintKey(config.secretKey),
+    admins: config.admins,
     clock,
+    tracing,
+    caps: new RedisLabCaps(redis, config.redisPrefix),
     ...options.overrides,
   };
   return {

@@ -6,7 +6,14 @@ import type { Clock } from "../src/clock.ts";
  * - workers (blocking commands) need `maxRetriesPerRequest: null`, so a Redis
  *   outage makes them wait and reconnect rather than throw;
  * - producers (the web role) fail fast with `enableOfflineQueue: false`, so a
- *   chat request gets a clear "try again" instead of hanging past Slack's 3 s;
+ *   chat request gets a clear "try again" instead of hanging past Slack's 3 s,
+ *   and pipeline automatically: the commands issued in one turn of the event
+ *   loop (every concurrent command's claim, registry read, enqueue, audit) go
+ *   out in one socket write and come back in one read, instead of a write
+ *   each (a loopback write costs about as much CPU as the rest of a Slack ack;
+ *   see docs/PERFORMANCE.md). Each command keeps its own reply and error and
+ *   they go out in the order they were issued (a MULTI is not pipelined: it
+ *   goes at once, so the web role's stores use scripts for what must be atomic);
  * - clients (what jobs, the chat limiter and the watcher use in the worker and
  *   watcher roles) wait for a reconnect instead of failing after two tries, up
  *   to their 5 s command timeout: a Redis restart does not fail the job at
@@ -34,7 +41,13 @@ export function redisOptions(url: string, kind: ConnectionKind): LabopsRedisOpti
     case "worker":
       return { ...base, maxRetriesPerRequest: null, enableReadyCheck: true };
     case "producer":
-      return { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2_000 };
+      return {
+        ...base,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        commandTimeout: 2_000,
+        enableAutoPipelining: true,
+      };
     case "client":
       return { ...base, maxRetriesPerRequest: null, commandTimeout: 5_000 };
   }

@@ -3,6 +3,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { toWire, type WireEnvelope } from "../src/commands/envelope.ts";
 import type { CommandEnvelope, CommandQueue, EnqueueResult } from "../src/ports/queue.ts";
+import { carrierOf, inSpan, NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 
 export const COMMANDS_QUEUE = "commands";
 
@@ -25,6 +26,8 @@ export interface BullCommandQueueOptions {
   prefix: string;
   secretKey: Buffer;
   queueName?: string;
+  /** A producer span per enqueue, whose context the envelope carries to the worker; NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 /**
@@ -36,9 +39,11 @@ export interface BullCommandQueueOptions {
 export class BullCommandQueue implements CommandQueue {
   readonly queue: Queue<WireEnvelope>;
   readonly #secretKey: Buffer;
+  readonly #tracing: Tracing;
 
   constructor(options: BullCommandQueueOptions) {
     this.#secretKey = options.secretKey;
+    this.#tracing = options.tracing ?? NO_TRACING;
     this.queue = new Queue<WireEnvelope>(options.queueName ?? COMMANDS_QUEUE, {
       connection: options.connection,
       prefix: options.prefix,
@@ -56,6 +61,26 @@ export class BullCommandQueue implements CommandQueue {
 
   async enqueue(envelope: CommandEnvelope): Promise<EnqueueResult> {
     const jobId = jobIdFor(envelope.deliveryId);
+    const tracing = this.#tracing;
+    if (!tracing.enabled) return this.#add(envelope, jobId);
+    // The producer span: a child of intake's span (or the root of an expiry's trace), its context in the job.
+    const { command } = envelope;
+    const attributes = {
+      "labops.command.kind": command.kind,
+      "labops.correlation_id": envelope.correlationId,
+      "labops.job.id": jobId,
+      "labops.lab": "lab" in command ? command.lab : undefined,
+      "messaging.system": "bullmq",
+      "messaging.destination.name": this.queue.name,
+      "messaging.operation.type": "send",
+    };
+    return inSpan(tracing, "labops.enqueue", { kind: "producer", attributes }, () => {
+      const trace = carrierOf(tracing);
+      return this.#add(trace ? { ...envelope, trace } : envelope, jobId);
+    });
+  }
+
+  async #add(envelope: CommandEnvelope, jobId: string): Promise<EnqueueResult> {
     // BullMQ adds nothing for a job id it still keeps: the same delivery makes one job.
     await this.queue.add(envelope.command.kind, toWire(envelope, this.#secretKey), { jobId });
     return { jobId };

@@ -1,7 +1,8 @@
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { verbatim } from "../src/chat/markup.ts";
 import type { Clock } from "../src/clock.ts";
-import { formatWhen } from "../src/labs/cards.ts";
+import { expiryText } from "../src/labs/world-time.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import type { CommandQueue } from "../src/ports/queue.ts";
@@ -100,9 +101,9 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
       if (kind === "remind") {
         if (record.thread) {
           await options.chat.reply(record.thread, {
-            title: `Lab ${lab} expires ${formatWhen(expiresAt)}`,
+            title: `Lab ${lab} expires ${expiryText(expiresAt, options.clock.now(), options.clock.timeScale)}`,
             status: "warning",
-            text: `It will be destroyed then.${options.costSoFar ? ` This lab has cost about ${options.costSoFar(record)} so far.` : ""} Extend it to keep it: \`lab extend ${lab} --by 4h\`.`,
+            text: `It will be destroyed then.${options.costSoFar ? ` This lab has cost about ${options.costSoFar(record)} so far.` : ""} Extend it to keep it: \`lab extend ${verbatim(lab)} --by 4h\`.`,
             actions: [{ kind: "button", id: "lab.extend", label: "Extend 4h", value: lab, style: "primary" }],
           });
         }
@@ -142,7 +143,7 @@ async function expireHost(
   if (kind === "remind") {
     if (record.thread) {
       await options.chat.reply(record.thread, {
-        title: `Host ${host} expires ${formatWhen(expiresAt)}`,
+        title: `Host ${host} expires ${expiryText(expiresAt, options.clock.now(), options.clock.timeScale)}`,
         status: "warning",
         text: "It will be destroyed then, with every lab on it.",
       });

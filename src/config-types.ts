@@ -1,3 +1,4 @@
+import type { CapSettings } from "./commands/caps.ts";
 import type { PriceOverride } from "./labs/prices.ts";
 
 /** The shape of labops' configuration, as `loadConfig` (src/config.ts) returns it. */
@@ -53,10 +54,14 @@ export interface Config {
   admins: readonly string[];
   defaultTtlMs: number;
   maxTtlMs: number;
+  /** The caps on labs and commands (LABOPS_MAX_LABS*, LABOPS_MAX_COMMANDS_PER_MINUTE, LABOPS_MAX_LAB_LIFETIME). */
+  caps: CapSettings;
   workerConcurrency: number;
   jobLockMs: number;
   adminToken: string | undefined;
   timeScale: number;
+  /** LABOPS_CHAT_MARGIN_MS: real ms added to every chat rate window (PacedChat's jitter margin). */
+  chatMarginMs: number;
   /** The shape of every lab: its nodes' VM size and count. */
   lab: { vmSize: string; nodeCount: number };
   /** LABOPS_PRICES: per-location price overrides. */

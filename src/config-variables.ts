@@ -157,7 +157,39 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: "LABOPS_MAX_TTL",
     default: "7d",
     secret: false,
-    description: "Longest lifetime a lab may be given.",
+    description: "Longest `--ttl` or `--by` accepted; no expiry is set further than this from now.",
+  },
+  {
+    name: "LABOPS_MAX_LAB_LIFETIME",
+    default: "24h",
+    secret: false,
+    description:
+      "Longest a lab lives from its creation: a longer `--ttl` is cut to it, an extend past it refused.",
+  },
+  {
+    name: "LABOPS_MAX_LABS_PER_USER",
+    default: "2",
+    secret: false,
+    description:
+      "Live labs one person may have (admins exempt); failed labs and labs being created or destroyed count.",
+  },
+  {
+    name: "LABOPS_MAX_LABS_PER_CONVERSATION",
+    default: "3",
+    secret: false,
+    description: "Live labs one channel or chat may have (admins exempt).",
+  },
+  {
+    name: "LABOPS_MAX_LABS",
+    default: "40",
+    secret: false,
+    description: "Live labs in all, admins' included: keep it within the subscription's quota and budget.",
+  },
+  {
+    name: "LABOPS_MAX_COMMANDS_PER_MINUTE",
+    default: "20",
+    secret: false,
+    description: "Commands one person may send per minute (admins exempt); the refusal says when to retry.",
   },
   {
     name: "LABOPS_WORKER_CONCURRENCY",
@@ -196,6 +228,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     secret: false,
     description:
       'Hourly prices per location over the built-in table, JSON: `{"westeurope":{"vm":{"Standard_B2s":0.048}}}`.',
+  },
+  {
+    name: "LABOPS_CHAT_MARGIN_MS",
+    default: "50",
+    secret: false,
+    description:
+      "Real milliseconds added to each Slack and Teams rate window, for the spread between reserving a call and the platform counting it; raise it on a host whose event loop stalls longer.",
   },
   {
     name: "LABOPS_TIME_SCALE",

@@ -110,6 +110,21 @@ const schema = z.object({
   LABOPS_ADMINS: optionalText,
   LABOPS_DEFAULT_TTL: duration("LABOPS_DEFAULT_TTL"),
   LABOPS_MAX_TTL: duration("LABOPS_MAX_TTL"),
+  LABOPS_MAX_LAB_LIFETIME: duration("LABOPS_MAX_LAB_LIFETIME"),
+  LABOPS_MAX_LABS_PER_USER: wholeNumber("LABOPS_MAX_LABS_PER_USER", "a whole number from 1 to 1000", 1, 1000),
+  LABOPS_MAX_LABS_PER_CONVERSATION: wholeNumber(
+    "LABOPS_MAX_LABS_PER_CONVERSATION",
+    "a whole number from 1 to 1000",
+    1,
+    1000,
+  ),
+  LABOPS_MAX_LABS: wholeNumber("LABOPS_MAX_LABS", "a whole number from 1 to 10000", 1, 10_000),
+  LABOPS_MAX_COMMANDS_PER_MINUTE: wholeNumber(
+    "LABOPS_MAX_COMMANDS_PER_MINUTE",
+    "a whole number from 1 to 100000",
+    1,
+    100_000,
+  ),
   LABOPS_WORKER_CONCURRENCY: wholeNumber("LABOPS_WORKER_CONCURRENCY", "a whole number from 1 to 100", 1, 100),
   LABOPS_JOB_LOCK_MS: wholeNumber("LABOPS_JOB_LOCK_MS", "milliseconds from 1000 to 600000", 1000, 600_000),
   LABOPS_ADMIN_TOKEN: optionalText,
@@ -133,6 +148,14 @@ const schema = z.object({
           });
           return z.NEVER;
         }
+      }),
+  ),
+  LABOPS_CHAT_MARGIN_MS: textWithDefault("LABOPS_CHAT_MARGIN_MS").pipe(
+    z
+      .string()
+      .transform(Number)
+      .refine((n) => Number.isInteger(n) && n >= 0 && n <= 10_000, {
+        message: "set whole milliseconds from 0 to 10000",
       }),
   ),
   LABOPS_TIME_SCALE: textWithDefault("LABOPS_TIME_SCALE").pipe(
@@ -374,6 +397,13 @@ export function loadConfig(env: Env): Config {
       message: "is longer than LABOPS_MAX_TTL: shorten one or raise the other.",
     });
   }
+  const maxLabLifetimeMs = parseDuration(e.LABOPS_MAX_LAB_LIFETIME) ?? 0;
+  if (defaultTtlMs <= maxTtlMs && defaultTtlMs > maxLabLifetimeMs) {
+    problems.push({
+      variable: "LABOPS_DEFAULT_TTL",
+      message: "is longer than LABOPS_MAX_LAB_LIFETIME: shorten one or raise the other.",
+    });
+  }
 
   if (problems.length > 0) {
     // A variable already named as not valid (set aside above) is not named again as missing.
@@ -395,10 +425,18 @@ export function loadConfig(env: Env): Config {
     admins,
     defaultTtlMs,
     maxTtlMs,
+    caps: {
+      maxLabsPerUser: e.LABOPS_MAX_LABS_PER_USER,
+      maxLabsPerConversation: e.LABOPS_MAX_LABS_PER_CONVERSATION,
+      maxLabs: e.LABOPS_MAX_LABS,
+      maxCommandsPerMinute: e.LABOPS_MAX_COMMANDS_PER_MINUTE,
+      maxLabLifetimeMs,
+    },
     workerConcurrency: e.LABOPS_WORKER_CONCURRENCY,
     jobLockMs: e.LABOPS_JOB_LOCK_MS,
     adminToken: e.LABOPS_ADMIN_TOKEN,
     timeScale: e.LABOPS_TIME_SCALE,
+    chatMarginMs: e.LABOPS_CHAT_MARGIN_MS,
     lab: { vmSize: e.LABOPS_VM_SIZE, nodeCount: e.LABOPS_NODE_COUNT },
     prices: e.LABOPS_PRICES,
   };

@@ -59,3 +59,12 @@ export function fingerprint(value: SecretValue | string, key: Buffer): string {
   const text = typeof value === "string" ? value : value.reveal();
   return `hmac:${createHmac("sha256", key).update(text, "utf8").digest("hex").slice(0, 8)}`;
 }
+
+/**
+ * The key that authenticates what a private form carries back (the secret and
+ * lab it was opened for, and where): derived from LABOPS_SECRET_KEY with
+ * HKDF-SHA256 under its own label, like the fingerprint key.
+ */
+export function formLinkKey(secretKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "labops form link v1", 32));
+}

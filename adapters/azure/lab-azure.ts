@@ -16,6 +16,7 @@ import type {
   Tags,
   VaultInfo,
 } from "../../src/ports/azure.ts";
+import { inSpan, NO_TRACING, type Tracing } from "../../src/ports/tracing.ts";
 import { type AzureClients, callerObjectId } from "./clients.ts";
 import { isNotFound, toAzureError } from "./errors.ts";
 
@@ -27,6 +28,8 @@ export interface ArmLabAzureOptions {
   armEndpoint: string;
   /** Waits between polls (its time scale divides the SDK pollers' interval) and reads Retry-After dates. */
   clock: Clock;
+  /** A span per port call, over the SDK's own HTTP spans and a long-running operation's polls. */
+  tracing?: Tracing;
 }
 
 const BUSY_STATES = new Set([
@@ -99,6 +102,7 @@ export class ArmLabAzure implements AzureLabPort {
   readonly #armEndpoint: string;
   readonly #pollMs: number;
   readonly #clock: Clock;
+  readonly #tracing: Tracing;
   #principal: Promise<string> | undefined;
 
   constructor(options: ArmLabAzureOptions) {
@@ -108,25 +112,36 @@ export class ArmLabAzure implements AzureLabPort {
     this.tenantId = options.tenantId;
     this.#armEndpoint = options.armEndpoint.replace(/\/+$/, "");
     this.#clock = options.clock;
+    this.#tracing = options.tracing ?? NO_TRACING;
     this.#pollMs = Math.max(20, Math.round(options.clock.scaled(2_000)));
   }
 
-  async #try<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw toAzureError(error, what, this.#clock.now(), signal);
-    }
+  /** One port call in its span, `labops.azure <what>`; the SDK's HTTP spans (adapters/azure/tracing.ts) below it. */
+  #span<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const attributes = { "labops.azure.operation": what };
+    return inSpan(this.#tracing, `labops.azure ${what}`, { attributes }, fn);
+  }
+
+  #try<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    return this.#span(what, async () => {
+      try {
+        return await fn();
+      } catch (error) {
+        throw toAzureError(error, what, this.#clock.now(), signal);
+      }
+    });
   }
 
   /** A read that answers undefined for 404 instead of failing. */
-  async #find<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw toAzureError(error, what, this.#clock.now(), signal);
-    }
+  #find<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T | undefined> {
+    return this.#span(what, async () => {
+      try {
+        return await fn();
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw toAzureError(error, what, this.#clock.now(), signal);
+      }
+    });
   }
 
   callerPrincipalId(signal: AbortSignal): Promise<string> {
@@ -278,21 +293,23 @@ export class ArmLabAzure implements AzureLabPort {
     const existing = await this.getVault(spec.resourceGroup, spec.name, signal);
     if (existing?.vaultUri) return existing;
     try {
-      const v = await this.#c.keyVault.vaults.createOrUpdate(
-        spec.resourceGroup,
-        spec.name,
-        {
-          location: spec.location,
-          tags: spec.tags,
-          properties: {
-            tenantId: this.tenantId,
-            sku: { family: "A", name: "standard" },
-            enableRbacAuthorization: true,
-            enableSoftDelete: true,
-            softDeleteRetentionInDays: 7,
+      const v = await this.#span(`create vault ${spec.name}`, () =>
+        this.#c.keyVault.vaults.createOrUpdate(
+          spec.resourceGroup,
+          spec.name,
+          {
+            location: spec.location,
+            tags: spec.tags,
+            properties: {
+              tenantId: this.tenantId,
+              sku: { family: "A", name: "standard" },
+              enableRbacAuthorization: true,
+              enableSoftDelete: true,
+              softDeleteRetentionInDays: 7,
+            },
           },
-        },
-        { abortSignal: signal, updateIntervalInMs: this.#pollMs },
+          { abortSignal: signal, updateIntervalInMs: this.#pollMs },
+        ),
       );
       return vaultInfo(v);
     } catch (error) {
@@ -355,11 +372,13 @@ export class ArmLabAzure implements AzureLabPort {
     const name = roleAssignmentName(spec.scope, spec.roleDefinitionId, spec.principalId);
     const roleDefinitionId = `/subscriptions/${this.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${spec.roleDefinitionId}`;
     try {
-      const ra = await this.#c.authorization.roleAssignments.create(
-        spec.scope,
-        name,
-        { roleDefinitionId, principalId: spec.principalId, principalType: spec.principalType },
-        { abortSignal: signal },
+      const ra = await this.#span(`assign role on ${spec.scope.split("/").at(-1)}`, () =>
+        this.#c.authorization.roleAssignments.create(
+          spec.scope,
+          name,
+          { roleDefinitionId, principalId: spec.principalId, principalType: spec.principalType },
+          { abortSignal: signal },
+        ),
       );
       return { id: ra.id ?? "", name: ra.name ?? name };
     } catch (error) {

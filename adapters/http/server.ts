@@ -1,7 +1,8 @@
-import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Clock } from "../../src/clock.ts";
+import { errorCode } from "../../src/errors.ts";
 import type { Logger } from "../../src/log.ts";
 
 export interface ReadinessCheck {
@@ -28,6 +29,19 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
+/**
+ * On every answer, the raw chat routes' and the error handler's included: no
+ * sniffing, no framing (old and new header), no referrer, and nothing cached
+ * (every answer here is an API answer or an operator page).
+ */
+function secure(res: ServerResponse): void {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Content-Security-Policy", "frame-ancestors 'none'");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("Cache-Control", "no-store");
+}
+
 /** How long in-flight requests get to finish once the server closes. */
 const CLOSE_DEADLINE_MS = 15_000;
 
@@ -35,18 +49,13 @@ export function createWebServer(options: WebServerOptions): WebServer {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", true);
-  // First, so every answer carries them, the raw chat routes and the error handler's included:
-  // no sniffing, no framing (old and new header), no referrer, and nothing cached (every
-  // answer here is an API answer or an operator page).
+  // First, so every answer carries them (see secure).
   app.use((_req, res, next) => {
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    res.setHeader("X-Frame-Options", "DENY");
-    res.setHeader("Content-Security-Policy", "frame-ancestors 'none'");
-    res.setHeader("Referrer-Policy", "no-referrer");
-    res.setHeader("Cache-Control", "no-store");
+    secure(res);
     next();
   });
 
+  // Reached through express only by a spelling of the path other than the exact one (see below).
   for (const route of options.rawRoutes) {
     app.post(route.path, (req, res) => {
       route.listener(req, res);
@@ -99,7 +108,26 @@ export function createWebServer(options: WebServerOptions): WebServer {
     res.status(status).json({ error: status < 500 ? code : "internal error" });
   });
 
-  const server = createServer(app);
+  // A raw route at its exact path goes straight to its listener, with the same headers: express's
+  // request and response setup and its router walk cost a Slack acknowledgement as much CPU as
+  // Bolt's own HTTP receiver does (docs/PERFORMANCE.md). Everything else goes through express.
+  const raw = new Map(options.rawRoutes.map((r) => [`${r.method} ${r.path}`, r.listener]));
+  const server = createServer((req, res) => {
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const listener = raw.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
+    if (listener === undefined) {
+      app(req, res);
+      return;
+    }
+    secure(res);
+    try {
+      listener(req, res);
+    } catch (error) {
+      options.logger.error({ code: errorCode(error) }, "http.request_failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    }
+  });
   // Slack and Teams keep connections alive; bound how long an idle one lingers.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

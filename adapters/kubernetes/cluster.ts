@@ -25,6 +25,7 @@ import type {
   MountState,
   PodState,
 } from "../../src/ports/cluster.ts";
+import { inSpan, NO_TRACING, type TraceSpan, type Tracing } from "../../src/ports/tracing.ts";
 
 export const FIELD_MANAGER = "labops";
 const SPC_GROUP = "secrets-store.csi.x-k8s.io";
@@ -214,6 +215,8 @@ export interface KubeClusterOptions {
   random?: () => number;
   /** Waits between retries (real ms: a server's pace, never scaled); the wall clock by default. */
   clock?: Clock;
+  /** A client span per request made inside a trace (a step's, a diagnosis'); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 interface SessionOptions {
@@ -221,6 +224,7 @@ interface SessionOptions {
   retry: KubeRetryPolicy;
   random: () => number;
   clock: Clock;
+  tracing: Tracing;
 }
 
 /** The cluster port on @kubernetes/client-node, one session per kubeconfig. */
@@ -233,6 +237,7 @@ export class KubeClusterPort implements ClusterPort {
       retry: options.retry ?? KUBE_REQUEST_RETRY,
       random: options.random ?? Math.random,
       clock: options.clock ?? systemClock(),
+      tracing: options.tracing ?? NO_TRACING,
     };
   }
 
@@ -261,7 +266,17 @@ export class KubeClusterSession implements ClusterSession {
   }
 
   /** One request, each try with its own timeout; 429 and 5xx answers are retried (see KubeRetryPolicy). */
-  async #call<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  #call<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const { tracing } = this.#o;
+    // Only inside a trace: a request of no command or rotation would be a trace of its own.
+    if (!tracing.active()) return this.#tries(what, signal, fn, undefined);
+    const attributes = { "labops.k8s.operation": what };
+    return inSpan(tracing, `labops.k8s ${what}`, { kind: "client", attributes }, (span) =>
+      this.#tries(what, signal, fn, span),
+    );
+  }
+
+  async #tries<T>(what: string, signal: AbortSignal, fn: () => Promise<T>, span?: TraceSpan): Promise<T> {
     for (let retry = 1; ; retry++) {
       if (signal.aborted) throw new CancelledError();
       try {
@@ -271,7 +286,13 @@ export class KubeClusterSession implements ClusterSession {
         // Timeouts and refused connections are left to the step's retries: a request that hung
         // for the whole timeout, repeated here, would hold the step for several timeouts.
         if (!isTransient(external) || retry > this.#o.retry.maxRetries) throw external;
-        await this.#o.clock.sleep(requestRetryDelay(this.#o.retry, retry, external, this.#o.random), signal);
+        const delayMs = requestRetryDelay(this.#o.retry, retry, external, this.#o.random);
+        span?.addEvent("retry", {
+          "labops.attempt": retry,
+          "labops.delay_ms": Math.round(delayMs),
+          "http.response.status_code": external.status,
+        });
+        await this.#o.clock.sleep(delayMs, signal);
       }
     }
   }

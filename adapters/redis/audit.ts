@@ -12,6 +12,21 @@ import type { Platform } from "../../src/ports/chat.ts";
 const GLOBAL_CAP = 100_000;
 const PER_LAB_CAP = 500;
 
+/**
+ * KEYS: the installation's stream, then the lab's (when the entry names one);
+ * ARGV: their caps, then the entry's fields. Both streams or neither, in one
+ * command: on the web role's auto-pipelined connection it shares the socket
+ * write of every other command issued in the same turn (a MULTI would not).
+ */
+const RECORD = `
+redis.call("xadd", KEYS[1], "MAXLEN", "~", ARGV[1], "*", unpack(ARGV, 3))
+if KEYS[2] then redis.call("xadd", KEYS[2], "MAXLEN", "~", ARGV[2], "*", unpack(ARGV, 3)) end
+return 1`;
+
+type WithRecord = Redis & {
+  labopsAuditRecord(keyCount: number, ...args: string[]): Promise<unknown>;
+};
+
 const FIELDS = [
   "at",
   "correlationId",
@@ -72,6 +87,8 @@ export class RedisAuditLog implements AuditLog {
   constructor(redis: Redis, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
+    // EVALSHA, falling back to EVAL once per connection: the script's text is not sent with every entry.
+    redis.defineCommand("labopsAuditRecord", { lua: RECORD });
   }
 
   get #stream(): string {
@@ -83,11 +100,10 @@ export class RedisAuditLog implements AuditLog {
 
   async record(entry: AuditEntry): Promise<void> {
     const fields = toFields(entry);
-    const tx = this.#redis.multi().xadd(this.#stream, "MAXLEN", "~", String(GLOBAL_CAP), "*", ...fields);
-    if (entry.lab !== undefined) {
-      tx.xadd(this.#labStream(entry.lab), "MAXLEN", "~", String(PER_LAB_CAP), "*", ...fields);
-    }
-    await tx.exec();
+    const caps = [String(GLOBAL_CAP), String(PER_LAB_CAP)];
+    const redis = this.#redis as WithRecord;
+    if (entry.lab === undefined) await redis.labopsAuditRecord(1, this.#stream, ...caps, ...fields);
+    else await redis.labopsAuditRecord(2, this.#stream, this.#labStream(entry.lab), ...caps, ...fields);
   }
 
   async recent(query: AuditQuery = {}): Promise<AuditEntry[]> {

@@ -58,12 +58,21 @@ end
 return until_
 `;
 
+type WithScripts = Redis & {
+  labopsRateReserve(keyCount: number, ...args: string[]): Promise<unknown>;
+  labopsRateBlock(keyCount: number, ...args: string[]): Promise<unknown>;
+};
+
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
+  readonly #redis: WithScripts;
   readonly #prefix: string;
 
   constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
+    // EVALSHA, falling back to EVAL once per connection: every paced chat call reserves a
+    // slot, and EVAL would send the script's text (and Redis hash it) each time.
+    redis.defineCommand("labopsRateReserve", { lua: RESERVE });
+    redis.defineCommand("labopsRateBlock", { lua: BLOCK });
+    this.#redis = redis as WithScripts;
     this.#prefix = prefix;
   }
 
@@ -77,11 +86,11 @@ export class RedisRateLimiter implements RateLimiter {
     const specs = requests.map((r) =>
       r.windows.map((w) => `${Math.max(1, Math.round(w.windowMs))}:${Math.max(1, w.max)}`).join(","),
     );
-    const wait = await this.#redis.eval(RESERVE, keys.length, ...keys, randomUUID(), ...specs);
+    const wait = await this.#redis.labopsRateReserve(keys.length, ...keys, randomUUID(), ...specs);
     return Math.max(0, Number(wait));
   }
 
   async block(key: string, forMs: number): Promise<void> {
-    await this.#redis.eval(BLOCK, 1, `${this.#key(key)}:until`, String(Math.max(1, Math.round(forMs))));
+    await this.#redis.labopsRateBlock(1, `${this.#key(key)}:until`, String(Math.max(1, Math.round(forMs))));
   }
 }

@@ -7,6 +7,11 @@ if not redis.call("set", KEYS[1], ARGV[1], "NX") then return 0 end
 redis.call("zadd", KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
+/** Where the registry keeps its records and its index (the caps script in caps.ts reads them too). */
+export function registryKeys(prefix: string): { index: string; recordPrefix: string } {
+  return { index: `${prefix}:labs`, recordPrefix: `${prefix}:lab:` };
+}
+
 /**
  * The lab registry in Redis: one JSON document per lab plus an index sorted
  * by creation time (ties by name), which is the order of `list`.
@@ -22,10 +27,10 @@ export class RedisLabRegistry<R extends Omit<LabRecord, "host"> = LabRecord> imp
   }
 
   #key(name: string): string {
-    return `${this.#prefix}:lab:${name}`;
+    return `${registryKeys(this.#prefix).recordPrefix}${name}`;
   }
   get #index(): string {
-    return `${this.#prefix}:labs`;
+    return registryKeys(this.#prefix).index;
   }
 
   async get(name: string): Promise<R | undefined> {

@@ -1,8 +1,6 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { parse as parseQuery } from "node:querystring";
+import type { RequestListener } from "node:http";
 import {
   App,
-  type BufferedIncomingMessage,
   HTTPModuleFunctions,
   HTTPReceiver,
   type Receiver,
@@ -10,9 +8,12 @@ import {
   SocketModeReceiver,
 } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
+import { withoutMarks } from "../../src/chat/markup.ts";
 import type { Clock } from "../../src/clock.ts";
 import { ACTION, actionToIncoming, BUTTON_ACTIONS, spendsCard } from "../../src/commands/actions.ts";
-import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
+import type { Incoming, IntakeDeps, IntakeOutcome } from "../../src/commands/intake.ts";
+import { type DeliveryKind, tracedIntake } from "../../src/commands/intake-trace.ts";
 import { type ParseOptions, parseMessageText, parseSlashCommand } from "../../src/commands/parse.ts";
 import type { Command } from "../../src/commands/types.ts";
 import type { SlackConfig } from "../../src/config.ts";
@@ -20,6 +21,7 @@ import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { ChatAddress, ChatPort, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandOrigin } from "../../src/ports/queue.ts";
+import { guardRequests } from "./guard.ts";
 import { slackLogger } from "./logger.ts";
 import {
   cardBlocks,
@@ -27,8 +29,10 @@ import {
   type RotateModalMetadata,
   readRotateModalMetadata,
   rotateModal,
+  slackMarkup,
   VALUE_ACTION_ID,
 } from "./render.ts";
+import { guardSlackRequests } from "./verify.ts";
 
 export const SLACK_EVENTS_PATH = "/slack/events";
 
@@ -70,6 +74,8 @@ export interface SlackAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received, and Slack's five-minute request window. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate modal carries back. */
+  formKey: Buffer;
 }
 
 export interface SlackApp {
@@ -83,8 +89,8 @@ export interface SlackApp {
 
 /**
  * Slack's side of the web role, over Bolt. The receiver does transport only:
- * HTTP (Bolt checks the v0 signature, guardRequests the 5-minute window both
- * ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
+ * HTTP (guardSlackRequests in ./verify.ts checks the v0 signature, the
+ * 5-minute window both ways and the body's shape; 401 or 400 otherwise) or Socket Mode when
  * SLACK_APP_TOKEN is set. The handlers turn slash commands and @mentions into
  * intake calls, hand button presses and the rotate modal to the core's action
  * reading (src/commands/actions.ts), and answer with intake's outcome, visible
@@ -111,8 +117,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       signingSecret: config.signingSecret,
       endpoints: SLACK_EVENTS_PATH,
       logger: slackLogger(logger),
-      // guardRequests (below) verifies every request before Bolt sees it, with Bolt's own
-      // function: checking the signature a second time here would only repeat the HMAC.
+      // guardSlackRequests (./verify.ts) verifies every request before Bolt sees it:
+      // checking the signature a second time here would only repeat the HMAC.
       signatureVerification: false,
       // Answer Slack ourselves within its 3 s even if a handler forgets to.
       unhandledRequestTimeoutMillis: 2_500,
@@ -137,6 +143,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clientOptions: { slackApiUrl: config.apiUrl },
     // auth.test runs on first use, not at construction, so start-up does not need Slack.
     authorize: authorizeOnce(new WebClient(undefined, { slackApiUrl: config.apiUrl }), config.botToken),
+    // No handler reads `context.conversation`; Bolt's default in-memory store would look every
+    // command's channel up, and build an Error for each channel it has nothing for.
+    convoStore: false,
   });
 
   const originOf = (team: string, channel: string, user: ChatUser, extra: Partial<CommandOrigin> = {}) => ({
@@ -156,9 +165,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   /** Runs intake and never throws: a Slack handler that throws leaves the user with "dispatch_failed". */
-  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+  async function decide(incoming: Incoming, delivery: DeliveryKind): Promise<IntakeOutcome> {
     try {
-      return await intake(incoming, deps);
+      return await tracedIntake(incoming, deps, delivery);
     } catch (error) {
       log.error({ code: errorCode(error) }, "slack.intake_failed");
       return {
@@ -172,12 +181,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     client: WebClient,
     triggerId: string,
     command: Extract<Command, { kind: "secret.rotate" }>,
-    channel: string,
+    origin: { address: ChatAddress; user: ChatUser },
   ): Promise<string | undefined> {
     const meta: RotateModalMetadata = {
       secret: command.secret,
-      channel,
+      channel: origin.address.channel,
       ...(command.lab ? { lab: command.lab } : {}),
+      ...(command.create ? { create: true } : {}),
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
     };
     try {
       await client.views.open({ trigger_id: triggerId, view: rotateModal(meta) });
@@ -193,22 +204,30 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const b = base(command.team_id, command.channel_id, slackUser(command.user_id, command.user_name), {
       responseUrl: command.response_url,
     });
-    const outcome = await decide({
-      ...b,
-      parsed,
-      deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
-    });
+    const outcome = await decide(
+      {
+        ...b,
+        parsed,
+        deliveryId: `slack.${command.team_id}.${command.trigger_id}`,
+      },
+      "command",
+    );
     if (outcome.kind === "needs_value") {
       await ack();
-      const failed = await openRotateModal(client, command.trigger_id, outcome.command, command.channel_id);
-      if (failed) await respond({ response_type: "ephemeral", text: failed }).catch(() => undefined);
+      const failed = await openRotateModal(client, command.trigger_id, outcome.command, b.origin);
+      if (failed)
+        await respond({ response_type: "ephemeral", text: slackMarkup(failed) }).catch(() => undefined);
       return;
     }
     if (outcome.kind === "confirm") {
-      await ack({ response_type: "ephemeral", text: outcome.text, blocks: cardBlocks(outcome.card) });
+      await ack({
+        response_type: "ephemeral",
+        text: slackMarkup(outcome.text),
+        blocks: cardBlocks(outcome.card),
+      });
       return;
     }
-    await ack({ response_type: "ephemeral", text: outcome.text });
+    await ack({ response_type: "ephemeral", text: slackMarkup(outcome.text) });
   });
 
   // Buttons. Each press has its own trigger_id: the delivery id that makes a replayed payload count once.
@@ -236,36 +255,35 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     };
   };
 
-  for (const id of BUTTON_ACTIONS) {
-    app.action(id, async ({ ack, body, action, client, respond }) => {
-      await ack();
-      const at = pressedAt(body as ActionBody);
-      const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
-      const read = actionToIncoming({ verb: id, data: { value }, ...at });
-      if (!read.ok) {
-        log.warn({ code: read.reason, action: id }, "slack.action_refused");
-        return answerPress(respond, read.text, false);
-      }
-      const outcome = await decide(read.incoming);
-      const triggerId = text((body as ActionBody).trigger_id);
-      if (outcome.kind === "needs_value" && triggerId) {
-        const failed = await openRotateModal(client, triggerId, outcome.command, at.origin.address.channel);
-        if (failed) await answerPress(respond, failed, false);
-        return;
-      }
-      // A spent prompt is replaced with its answer, so it cannot be pressed again.
-      await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
-    });
-  }
-
-  // Link buttons (Azure portal) open in the browser; Slack still tells us, and wants an ack.
-  app.action(/^link\./, async ({ ack }) => {
+  // One listener for every button, link buttons (Azure portal) included: Bolt runs each
+  // listener's middleware for every request, a slash command's too, so a listener per button
+  // cost each acknowledgement five more chains for nothing.
+  app.action(BUTTON_PATTERN, async ({ ack, body, action, client, respond }) => {
     await ack();
+    const id = (action as { action_id?: unknown }).action_id;
+    // A link button opens in the browser; Slack still tells us, and wants only the ack.
+    if (!isButtonAction(id)) return;
+    const at = pressedAt(body as ActionBody);
+    const value: unknown = action.type === "button" ? (action as { value?: unknown }).value : undefined;
+    const read = actionToIncoming({ verb: id, data: { value }, ...at, formKey: options.formKey });
+    if (!read.ok) {
+      log.warn({ code: read.reason, action: id }, "slack.action_refused");
+      return answerPress(respond, read.text, false);
+    }
+    const outcome = await decide(read.incoming, "action");
+    const triggerId = text((body as ActionBody).trigger_id);
+    if (outcome.kind === "needs_value" && triggerId) {
+      const failed = await openRotateModal(client, triggerId, outcome.command, at.origin);
+      if (failed) await answerPress(respond, failed, false);
+      return;
+    }
+    // A spent prompt is replaced with its answer, so it cannot be pressed again.
+    await answerPress(respond, outcome.text, spendsCard(read.action, outcome));
   });
 
   app.view(ROTATE_CALLBACK_ID, async ({ ack, view, body }) => {
     const refuse = (message: string) =>
-      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: message.slice(0, 1900) } });
+      ack({ response_action: "errors", errors: { [VALUE_ACTION_ID]: withoutMarks(message).slice(0, 1900) } });
     // The workspace is the signed payload's; the channel is what the form was opened with.
     const team = text(body.team?.id) || text(view.team_id);
     const meta = readRotateModalMetadata(view.private_metadata);
@@ -274,13 +292,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const read = actionToIncoming({
       verb: ACTION.rotateSubmit,
       // The typed value goes to the core as it came, which wraps it: never logged, echoed or stored in clear.
-      data: { secret: meta.secret, lab: meta.lab, value: typedValue(view.state) },
+      data: { ...meta, value: typedValue(view.state) },
+      formKey: options.formKey,
       deliveryId: `slack.${team}.view.${view.id}.${view.hash}`,
       origin,
       receivedAt: clock.now(),
     });
     if (!read.ok) return refuse(read.text);
-    const outcome = await decide(read.incoming);
+    const outcome = await decide(read.incoming, "view");
     if (outcome.kind === "queued" || outcome.kind === "duplicate") {
       await ack();
       await chat
@@ -291,13 +310,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await refuse(outcome.text);
   });
 
-  app.event("app_mention", async ({ event, body }) => {
+  app.event("app_mention", async ({ event, body, client }) => {
     const team = (body as { team_id?: string }).team_id ?? "";
     const eventId = (body as { event_id?: string }).event_id ?? `${event.channel}.${event.ts}`;
     const user = slackUser(event.user ?? "");
     const b = base(team, event.channel, user);
     const parsed = parseMessageText(event.text, options.parseOptions);
-    const outcome = await decide({ ...b, parsed, deliveryId: `slack.${team}.${eventId}` });
+    // A mention is a message the whole channel reads.
+    const outcome = await decide(
+      { ...b, parsed, deliveryId: `slack.${team}.${eventId}`, public: true },
+      "message",
+    );
     if (outcome.kind === "duplicate") return;
     const message =
       outcome.kind === "confirm"
@@ -305,9 +328,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         : outcome.kind === "needs_value"
           ? `To type the value privately, use \`/secret rotate ${outcome.command.secret}\` without a value: a form opens.`
           : outcome.text;
-    await chat
-      .notify(b.origin.address, user, message)
-      .catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
+    // "Cannot take commands" means the store is down, and with it the pacer's limits: that answer goes
+    // straight to Slack (one per mention), so the user hears it instead of nothing.
+    const sent =
+      outcome.kind === "unavailable"
+        ? client.chat.postEphemeral({
+            channel: event.channel,
+            user: user.id,
+            text: slackMarkup(outcome.text),
+          })
+        : chat.notify(b.origin.address, user, message);
+    await sent.catch((error: unknown) => log.warn({ code: errorCode(error) }, "slack.notify_failed"));
   });
 
   app.error(async (error) => {
@@ -316,15 +347,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   async function answerPress(respond: RespondFn, text: string, replace: boolean): Promise<void> {
-    await respond({ response_type: "ephemeral", replace_original: replace, text }).catch((error: unknown) =>
-      log.warn({ code: errorCode(error) }, "slack.respond_failed"),
+    await respond({ response_type: "ephemeral", replace_original: replace, text: slackMarkup(text) }).catch(
+      (error: unknown) => log.warn({ code: errorCode(error) }, "slack.respond_failed"),
     );
   }
 
   const listener = httpReceiver?.requestListener;
   return {
     app,
-    requestListener: listener ? guardRequests(listener, config.signingSecret, log, clock) : undefined,
+    requestListener: listener ? guardSlackRequests(listener, config.signingSecret, log, clock) : undefined,
     async start() {
       if (socketMode) await app.start();
     },
@@ -333,6 +364,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
   };
 }
+
+type ButtonAction = (typeof BUTTON_ACTIONS)[number];
+const BUTTON_IDS: ReadonlySet<string> = new Set(BUTTON_ACTIONS);
+const isButtonAction = (id: unknown): id is ButtonAction => typeof id === "string" && BUTTON_IDS.has(id);
+/** The buttons' action ids exactly, and every link button's (`link.…`). */
+const BUTTON_PATTERN = new RegExp(
+  `^(?:${BUTTON_ACTIONS.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})$|^link\\.`,
+);
 
 /** A string the client sent, or "" for anything else. */
 function text(value: unknown): string {
@@ -344,89 +383,4 @@ function typedValue(state: unknown): unknown {
   const values = (state as { values?: Record<string, Record<string, { value?: unknown }>> } | undefined)
     ?.values;
   return values?.[VALUE_ACTION_ID]?.[VALUE_ACTION_ID]?.value;
-}
-
-/** Slack's request window, both ways: Bolt refuses timestamps older than this, we refuse newer ones. */
-export const SLACK_REQUEST_WINDOW_S = 5 * 60;
-
-/**
- * Bolt checks only that `Number(timestamp)` is not older than five minutes,
- * and signs over that number: a signed request dated ahead ("1e10", or a
- * second count far off) or not dated at all ("abc" is NaN, never "older")
- * would pass. Slack's rule is whole seconds within five minutes either way.
- */
-export function isOutsideSlackWindow(header: string | string[] | undefined, nowMs: number): boolean {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || !/^\d{1,12}$/.test(value)) return true;
-  return Math.abs(Number(value) - Math.floor(nowMs / 1000)) > SLACK_REQUEST_WINDOW_S;
-}
-
-/** Slack's connectivity probe, which Bolt answers without a signature (and strips of anything else). */
-function isSslCheck(req: BufferedIncomingMessage): boolean {
-  return (
-    req.headers["content-type"] === "application/x-www-form-urlencoded" &&
-    parseQuery(req.rawBody.toString()).ssl_check === "1"
-  );
-}
-
-/**
- * In front of Bolt's HTTP receiver, the one place a Slack request is
- * verified: a timestamp outside the window (see isOutsideSlackWindow) gets
- * 401, then the v0 signature is checked by Bolt's own function (which also
- * strips an unsigned `ssl_check` probe of anything else), and a signed body
- * that is not a JSON object (`null`, `[]`, `payload=1`) gets 400. Bolt reads
- * `body.ssl_check` off such a body outside its own error handling: the
- * request was never answered and the rejection went unhandled, which ends a
- * Node process. Bolt then sees the buffered request and does not read it again.
- */
-function guardRequests(
-  listener: RequestListener,
-  signingSecret: string,
-  log: Logger,
-  clock: Pick<Clock, "now">,
-): RequestListener {
-  const refuse = (res: ServerResponse, status: number, code: string) => {
-    log.warn({ code }, "slack.request_refused");
-    if (!res.headersSent) res.writeHead(status).end();
-  };
-  async function guard(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let buffered: BufferedIncomingMessage;
-    try {
-      buffered = await HTTPModuleFunctions.bufferIncomingMessage(req, HTTPModuleFunctions.defaultBodyLimit);
-    } catch (error) {
-      const tooLarge = HTTPModuleFunctions.isRawBodyError(error) && error.statusCode === 413;
-      refuse(res, tooLarge ? 413 : 400, tooLarge ? "slack_body_too_large" : "slack_body_unreadable");
-      return;
-    }
-    if (
-      !isSslCheck(buffered) &&
-      isOutsideSlackWindow(req.headers["x-slack-request-timestamp"], clock.now())
-    ) {
-      refuse(res, 401, "slack_request_timestamp");
-      return;
-    }
-    try {
-      await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ signingSecret }, buffered);
-    } catch {
-      refuse(res, 401, "slack_signature");
-      return;
-    }
-    let body: unknown;
-    try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody(buffered);
-    } catch {
-      body = undefined;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      refuse(res, 400, "slack_body_malformed");
-      return;
-    }
-    listener(buffered, res);
-  }
-  return (req, res) => {
-    guard(req, res).catch((error: unknown) => {
-      log.error({ code: errorCode(error) }, "slack.request_failed");
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  };
 }

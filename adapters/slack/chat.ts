@@ -13,7 +13,7 @@ import type {
   ThreadRef,
 } from "../../src/ports/chat.ts";
 import { slackLogger } from "./logger.ts";
-import { cardBlocks, cardText } from "./render.ts";
+import { cardBlocks, cardText, slackMarkup } from "./render.ts";
 
 export interface SlackChatOptions {
   botToken: string;
@@ -96,7 +96,7 @@ export class SlackChat implements ChatPort {
     const result = await this.#call("conversations.replies", () =>
       this.client.conversations.replies({ channel: thread.address.channel, ts: thread.threadId, limit: 200 }),
     );
-    return (result.messages ?? []).some((m) => m.ts !== thread.threadId && m.text === text);
+    return (result.messages ?? []).some((m) => m.ts !== thread.threadId && m.text === slackMarkup(text));
   }
 
   async notify(address: ChatAddress, user: ChatUser, message: ChatMessage): Promise<void> {
@@ -120,7 +120,7 @@ export class SlackChat implements ChatPort {
 
 function content(message: ChatMessage): { text: string; blocks?: ReturnType<typeof cardBlocks> } {
   return typeof message === "string"
-    ? { text: message }
+    ? { text: slackMarkup(message) }
     : { text: cardText(message), blocks: cardBlocks(message) };
 }
 

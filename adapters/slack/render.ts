@@ -1,4 +1,5 @@
 import type { KnownBlock, View } from "@slack/web-api";
+import { breakLinks, renderMarkup, withoutMarks } from "../../src/chat/markup.ts";
 import type { Card, CardStatus, StepState } from "../../src/ports/chat.ts";
 
 /** Block Kit for a Card. Kept in the adapter: the core knows no Slack shapes. */
@@ -38,36 +39,68 @@ function clip(text: string, max = 3000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/**
+ * A string from a user or from outside, made inert for Slack mrkdwn: `&`, `<`
+ * and `>` as entities (so no `<!channel>`, `<@U…>` or `<url|label>` forms), the
+ * broadcast words and link schemes broken with a zero-width space.
+ */
+export function slackEscape(text: string): string {
+  return breakLinks(
+    text
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/@(channel|here|everyone)/gi, "@\u200B$1"),
+  );
+}
+
+/**
+ * labops' markup (src/chat/markup.ts) as Slack mrkdwn: the parts marked
+ * verbatim escaped; the rest is already mrkdwn, and labops never writes a
+ * special command (`<!…>`) itself, so none survives.
+ */
+export function slackMarkup(text: string): string {
+  return renderMarkup(text, (trusted) => trusted.replace(/<!/g, "&lt;!"), slackEscape);
+}
+
+/** A plain-text part of a card (title, field, step) in mrkdwn: escaped whole. */
+function plain(text: string): string {
+  return slackEscape(withoutMarks(text));
+}
+
 /** Plain text for notifications and clients that do not render blocks. */
 export function cardText(card: Card): string {
-  return clip(`${card.title}${card.text ? `: ${card.text}` : ""}`);
+  return clip(`${plain(card.title)}${card.text ? `: ${slackMarkup(card.text)}` : ""}`);
 }
+
+/** mrkdwn that Slack does not auto-link or auto-mention: only what labops wrote as a link or mention is one. */
+const mrkdwn = (text: string) => ({ type: "mrkdwn" as const, text, verbatim: true });
 
 export function cardBlocks(card: Card): KnownBlock[] {
   const blocks: KnownBlock[] = [
-    { type: "section", text: { type: "mrkdwn", text: clip(`${STATUS_ICON[card.status]} *${card.title}*`) } },
+    { type: "section", text: mrkdwn(clip(`${STATUS_ICON[card.status]} *${plain(card.title)}*`)) },
   ];
-  if (card.text) blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(card.text) } });
+  if (card.text) blocks.push({ type: "section", text: mrkdwn(clip(slackMarkup(card.text))) });
   if (card.progress) {
     blocks.push({
       type: "context",
-      elements: [{ type: "mrkdwn", text: `\`${progressBar(card.progress.done, card.progress.total)}\`` }],
+      elements: [mrkdwn(`\`${progressBar(card.progress.done, card.progress.total)}\``)],
     });
   }
   if (card.steps && card.steps.length > 0) {
     const lines = card.steps.map((s) => {
       const took = s.durationMs !== undefined ? ` _${formatDurationShort(s.durationMs)}_` : "";
-      const detail = s.detail ? ` — ${s.detail}` : "";
-      return `${STEP_ICON[s.state]} ${s.label}${took}${detail}`;
+      const detail = s.detail ? ` — ${plain(s.detail)}` : "";
+      return `${STEP_ICON[s.state]} ${plain(s.label)}${took}${detail}`;
     });
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(lines.join("\n")) } });
+    blocks.push({ type: "section", text: mrkdwn(clip(lines.join("\n"))) });
   }
   if (card.fields && card.fields.length > 0) {
     blocks.push({
       type: "section",
       fields: card.fields
         .slice(0, 10)
-        .map((f) => ({ type: "mrkdwn", text: clip(`*${f.label}*\n${f.value}`, 2000) })),
+        .map((f) => mrkdwn(clip(`*${plain(f.label)}*\n${plain(f.value)}`, 2000))),
     });
   }
   if (card.actions && card.actions.length > 0) {
@@ -78,14 +111,14 @@ export function cardBlocks(card: Card): KnownBlock[] {
         a.kind === "link"
           ? {
               type: "button",
-              text: { type: "plain_text", text: a.label },
+              text: { type: "plain_text", text: withoutMarks(a.label) },
               url: a.url,
               // Slack sends block_actions for link buttons too; the app acknowledges and ignores them.
               action_id: `link.${i}`,
             }
           : {
               type: "button",
-              text: { type: "plain_text", text: a.label },
+              text: { type: "plain_text", text: withoutMarks(a.label) },
               action_id: a.id,
               value: a.value,
               ...(a.style ? { style: a.style } : {}),
@@ -93,7 +126,7 @@ export function cardBlocks(card: Card): KnownBlock[] {
       ),
     });
   }
-  if (card.footer) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: clip(card.footer) }] });
+  if (card.footer) blocks.push({ type: "context", elements: [mrkdwn(clip(slackMarkup(card.footer)))] });
   return blocks;
 }
 
@@ -110,6 +143,10 @@ export interface RotateModalMetadata {
   secret: string;
   lab?: string;
   channel: string;
+  /** `--new`: the secret may be one the lab does not have yet. */
+  create?: true;
+  /** The tag that authenticates the rest (src/commands/form-link.ts). */
+  sig: string;
 }
 
 /** Slack's ids (channels, workspaces): capital letters and digits. */
@@ -123,7 +160,7 @@ const SLACK_ID = /^[A-Z0-9]{1,64}$/;
  */
 export function readRotateModalMetadata(
   raw: unknown,
-): { secret: unknown; lab: unknown; channel: string } | undefined {
+): { secret: unknown; lab: unknown; create: unknown; sig: unknown; channel: string } | undefined {
   let meta: unknown;
   try {
     meta = typeof raw === "string" ? JSON.parse(raw) : undefined;
@@ -131,14 +168,14 @@ export function readRotateModalMetadata(
     return undefined;
   }
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return undefined;
-  const { secret, lab, channel } = meta as Record<string, unknown>;
+  const { secret, lab, create, sig, channel } = meta as Record<string, unknown>;
   if (typeof channel !== "string" || !SLACK_ID.test(channel)) return undefined;
-  return { secret, lab, channel };
+  return { secret, lab, create, sig, channel };
 }
 
 /** The modal `/secret rotate NAME` opens, so the new value is typed privately, never as command text. */
 export function rotateModal(meta: RotateModalMetadata): View {
-  const where = meta.lab ? ` in lab \`${meta.lab}\`` : "";
+  const where = meta.lab ? ` in lab \`${slackEscape(meta.lab)}\`` : "";
   return {
     type: "modal",
     callback_id: ROTATE_CALLBACK_ID,
@@ -151,7 +188,7 @@ export function rotateModal(meta: RotateModalMetadata): View {
         type: "section",
         text: {
           type: "mrkdwn",
-          text: `New value of \`${meta.secret}\`${where}. It goes to Key Vault and is never shown in the channel or kept by labops.`,
+          text: `New value of \`${slackEscape(meta.secret)}\`${where}. It goes to Key Vault and is never shown in the channel or kept by labops.`,
         },
       },
       {

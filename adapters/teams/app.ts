@@ -4,7 +4,9 @@ import express, { type Express } from "express";
 import { teamsBaseConversation, teamsConversationLimits } from "../../src/chat/limits.ts";
 import type { Clock } from "../../src/clock.ts";
 import { actionToIncoming, spendsCard } from "../../src/commands/actions.ts";
-import { type Incoming, type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
+import type { Incoming, IntakeDeps, IntakeOutcome } from "../../src/commands/intake.ts";
+import { type DeliveryKind, tracedIntake } from "../../src/commands/intake-trace.ts";
 import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
 import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
@@ -12,8 +14,8 @@ import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/cha
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
-import { conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { ADAPTIVE_CARD, adaptiveCard, rotateCard } from "./render.ts";
+import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
+import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
 
@@ -26,6 +28,8 @@ export interface TeamsAppOptions {
   parseOptions: ParseOptions;
   /** When a command was received. */
   clock: Pick<Clock, "now">;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: authenticates what the rotate form carries back. */
+  formKey: Buffer;
   /** The process's one CloudAdapter (the chat port sends on the same one). */
   adapter: LabopsCloudAdapter;
 }
@@ -84,9 +88,9 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     ]).catch((error: unknown) => log.warn({ code: errorCode(error) }, "teams.reference_not_saved"));
   }
 
-  async function decide(incoming: Incoming): Promise<IntakeOutcome> {
+  async function decide(incoming: Incoming, delivery: DeliveryKind): Promise<IntakeOutcome> {
     try {
-      return await intake(incoming, deps);
+      return await tracedIntake(incoming, deps, delivery);
     } catch (error) {
       log.error({ code: errorCode(error) }, "teams.intake_failed");
       return {
@@ -94,6 +98,20 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
         text: "labops could not take that right now; nothing was changed. Try again.",
       };
     }
+  }
+
+  /** The password form for a rotate, tagged for the user and conversation it is opened in. */
+  function rotateForm(
+    origin: { address: ChatAddress; user: ChatUser },
+    command: Extract<IntakeOutcome, { kind: "needs_value" }>["command"],
+  ) {
+    const { secret, lab, create } = command;
+    return rotateCard({
+      secret,
+      lab,
+      create,
+      sig: formLinkTag(rotateFormLink(origin, command), options.formKey),
+    });
   }
 
   /** Quick answers sent after their turn's response, until they are out. */
@@ -126,16 +144,52 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       log.error({ code: "teams_no_connector" }, "teams.answer_not_sent");
       return;
     }
-    const send = () =>
+    afterTurn(address, "teams.answer_not_sent", () =>
       activity.replyToId
         ? client.conversations.replyToActivity(conversationId, activity.replyToId, activity as Activity)
-        : client.conversations.sendToConversation(conversationId, activity as Activity);
+        : client.conversations.sendToConversation(conversationId, activity as Activity),
+    );
+  }
+
+  /** A Bot Connector call made after the turn, under the conversation's limits, tracked until it is out. */
+  function afterTurn(address: ChatAddress, failure: string, send: () => Promise<unknown>): void {
+    let sent = false;
+    const call = () => {
+      sent = true;
+      return send();
+    };
     const task = options
-      .pace(teamsConversationLimits(address), send)
+      .pace(teamsConversationLimits(address), call)
+      .catch(async (error: unknown) => {
+        if (sent) throw error;
+        // The pacer's store (Redis) is unreachable, which is when the answer matters most ("cannot take
+        // commands right now"): one answer to one message is sent unpaced rather than not at all.
+        log.warn({ code: errorCode(error) }, "teams.answer_unpaced");
+        return send();
+      })
       .then(() => undefined)
-      .catch((error: unknown) => log.error({ code: errorCode(error) }, "teams.answer_not_sent"))
+      .catch((error: unknown) => log.error({ code: errorCode(error) }, failure))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
+  }
+
+  /**
+   * A card returned in an invoke response replaces the pressed card for the
+   * presser only; the message itself is updated too (the Bot Connector's
+   * Update Activity, as the Agents SDK's REPLACE_FOR_ALL does), so everyone in
+   * the conversation sees the spent prompt, not buttons that still look live.
+   */
+  function replaceForEveryone(context: TurnContext, address: ChatAddress, card: Card): void {
+    const client = context.turnState.get<ConnectorClient | undefined>(adapter.ConnectorClientKey);
+    const cardId = context.activity.replyToId;
+    if (!client || !cardId) return;
+    const conversationId = teamsBaseConversation(context.activity.conversation.id);
+    afterTurn(address, "teams.card_not_updated", () =>
+      client.conversations.updateActivity(conversationId, cardId, {
+        ...cardActivity(card),
+        id: cardId,
+      } as Activity),
+    );
   }
 
   async function onMessage(context: TurnContext): Promise<void> {
@@ -147,22 +201,23 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
     const [, outcome] = await Promise.all([
       remembered,
-      decide({
-        parsed: parseMessageText(text, options.parseOptions),
-        deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
-        correlationId: newCorrelationId(),
-        origin: { address, user },
-        receivedAt: clock.now(),
-      }),
+      decide(
+        {
+          parsed: parseMessageText(text, options.parseOptions),
+          deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+          correlationId: newCorrelationId(),
+          origin: { address, user },
+          receivedAt: clock.now(),
+          // Only a personal chat is private: a channel or group chat reads the message.
+          public: activity.conversation.conversationType !== "personal",
+        },
+        "message",
+      ),
     ]);
     if (outcome.kind === "duplicate") return;
     if (outcome.kind === "confirm") return answer(context, address, outcome.card);
     if (outcome.kind === "needs_value") {
-      return answer(
-        context,
-        address,
-        rotateCard({ secret: outcome.command.secret, lab: outcome.command.lab }),
-      );
+      return answer(context, address, rotateForm({ address, user }, outcome.command));
     }
     return answer(context, address, outcome.text);
   }
@@ -185,6 +240,7 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       verb: field(action, "verb"),
       data: field(action, "data"),
       deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
+      formKey: options.formKey,
       origin: { address, user, ...(thread ? { thread } : {}) },
       receivedAt: clock.now(),
     });
@@ -192,24 +248,25 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       log.warn({ code: read.reason }, "teams.action_refused");
       return invokeMessage(context, read.text);
     }
-    const outcome = await decide(read.incoming);
+    const outcome = await decide(read.incoming, "action");
     if (outcome.kind === "needs_value") {
       // A card button asking for a new value: the password form goes into the thread as a new message,
       // so the card it was pressed on stays as it is.
-      const { secret, lab } = outcome.command;
-      answer(context, address, rotateCard({ secret, lab }));
+      const { secret } = outcome.command;
+      answer(context, address, rotateForm({ address, user }, outcome.command));
       return invokeMessage(context, `Type the new value of ${secret} in the form below.`);
     }
     if (!spendsCard(read.action, outcome)) return invokeMessage(context, outcome.text);
-    // The prompt or form is spent: it is replaced with its answer, so it cannot be pressed again.
-    return invokeCard(
-      context,
+    // The prompt or form is spent: it is replaced with its answer, so it cannot be pressed again,
+    // for the presser at once and for everyone else by updating the message.
+    const spent: Card =
       outcome.kind === "queued"
         ? { title: "Done", status: "succeeded", text: outcome.text }
         : outcome.kind === "cancelled"
           ? { title: "Answered", status: "cancelled", text: outcome.text }
-          : { title: "Not done", status: "warning", text: outcome.text },
-    );
+          : { title: "Not done", status: "warning", text: outcome.text };
+    replaceForEveryone(context, address, spent);
+    return invokeCard(context, spent);
   }
 
   async function invokeCard(context: TurnContext, card: Card): Promise<void> {
@@ -224,7 +281,11 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
       type: "invokeResponse",
       value: {
         status: 200,
-        body: { statusCode: 200, type: "application/vnd.microsoft.activity.message", value: text },
+        body: {
+          statusCode: 200,
+          type: "application/vnd.microsoft.activity.message",
+          value: teamsMarkup(text),
+        },
       },
     });
   }

@@ -14,7 +14,7 @@ import type {
   ThreadRef,
 } from "../../src/ports/chat.ts";
 import type { ConversationReferenceStore } from "../../src/ports/conversations.ts";
-import { ADAPTIVE_CARD, adaptiveCard, teamsMarkdown } from "./render.ts";
+import { ADAPTIVE_CARD, adaptiveCard, teamsMarkup } from "./render.ts";
 
 /** Keys of the conversation references the Teams app saves for proactive messages. */
 export function conversationKey(address: ChatAddress): string {
@@ -182,7 +182,7 @@ export function cardActivity(card: Card): Partial<Activity> & { type: "message" 
 
 export function messageActivity(message: ChatMessage): Partial<Activity> & { type: "message" } {
   if (typeof message !== "string") return cardActivity(message);
-  return { type: "message", text: teamsMarkdown(message), textFormat: "markdown" };
+  return { type: "message", text: teamsMarkup(message), textFormat: "markdown" };
 }
 
 /** A Bot Connector failure as an ExternalError: 429s carry their Retry-After for PacedChat. */

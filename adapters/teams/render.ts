@@ -1,3 +1,4 @@
+import { breakLinks, renderMarkup, withoutMarks } from "../../src/chat/markup.ts";
 import { ACTION } from "../../src/commands/actions.ts";
 import type { Card, CardStatus, StepState } from "../../src/ports/chat.ts";
 
@@ -40,6 +41,29 @@ export function teamsMarkdown(text: string): string {
     .replace(/(^|[\s(])\*([^*\n]+)\*(?=[\s).,:;!?]|$)/g, "$1**$2**");
 }
 
+/**
+ * A string from a user or from outside, made inert for Teams markdown (Adaptive
+ * Card TextBlocks and facts, message text): every character that could open a
+ * link (`[x](y)`), emphasis (`*`, `~`, `_` at a word's edge), code, or an HTML
+ * tag or entity (`<at>`, `&`) is backslash-escaped (a backtick stays: Teams has no code spans), and link schemes are
+ * broken with a zero-width space so no URL is auto-linked.
+ */
+export function teamsEscape(text: string): string {
+  return breakLinks(
+    text.replace(/[\\*~[\]<>&]/g, "\\$&").replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, "\\_"),
+  );
+}
+
+/** labops' markup (src/chat/markup.ts) as Teams markdown: the parts marked verbatim escaped. */
+export function teamsMarkup(text: string): string {
+  return renderMarkup(text, teamsMarkdown, teamsEscape);
+}
+
+/** A plain-text part of a card (title, field, step) in Teams markdown: escaped whole. */
+function plain(text: string): string {
+  return teamsEscape(withoutMarks(text));
+}
+
 function durationShort(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
@@ -61,9 +85,13 @@ const textBlock = (text: string, extra: Record<string, unknown> = {}) => ({
 export function adaptiveCard(card: Card): AdaptiveCard {
   const status = STATUS[card.status];
   const body: unknown[] = [
-    textBlock(`${status.icon} ${card.title}`, { weight: "Bolder", size: "Medium", color: status.color }),
+    textBlock(`${status.icon} ${plain(card.title)}`, {
+      weight: "Bolder",
+      size: "Medium",
+      color: status.color,
+    }),
   ];
-  if (card.text) body.push(textBlock(teamsMarkdown(card.text)));
+  if (card.text) body.push(textBlock(teamsMarkup(card.text)));
   if (card.progress) {
     body.push(
       textBlock(bar(card.progress.done, card.progress.total), { fontType: "Monospace", spacing: "Small" }),
@@ -73,8 +101,11 @@ export function adaptiveCard(card: Card): AdaptiveCard {
     body.push({
       type: "FactSet",
       facts: card.steps.map((s) => ({
-        title: `${STEP_ICON[s.state]} ${s.label}`,
-        value: [s.durationMs !== undefined ? durationShort(s.durationMs) : s.state, s.detail]
+        title: `${STEP_ICON[s.state]} ${plain(s.label)}`,
+        value: [
+          s.durationMs !== undefined ? durationShort(s.durationMs) : s.state,
+          s.detail && plain(s.detail),
+        ]
           .filter(Boolean)
           .join(" · "),
       })),
@@ -83,16 +114,16 @@ export function adaptiveCard(card: Card): AdaptiveCard {
   if (card.fields && card.fields.length > 0) {
     body.push({
       type: "FactSet",
-      facts: card.fields.map((f) => ({ title: f.label, value: teamsMarkdown(f.value) })),
+      facts: card.fields.map((f) => ({ title: plain(f.label), value: plain(f.value) })),
     });
   }
-  if (card.footer) body.push(textBlock(teamsMarkdown(card.footer), { size: "Small", isSubtle: true }));
+  if (card.footer) body.push(textBlock(teamsMarkup(card.footer), { size: "Small", isSubtle: true }));
   const actions = (card.actions ?? []).map((a) =>
     a.kind === "link"
-      ? { type: "Action.OpenUrl", title: a.label, url: a.url }
+      ? { type: "Action.OpenUrl", title: withoutMarks(a.label), url: a.url }
       : {
           type: "Action.Execute",
-          title: a.label,
+          title: withoutMarks(a.label),
           verb: a.id,
           data: { value: a.value },
           ...(a.style === "danger"
@@ -120,14 +151,20 @@ export const VALUE_INPUT_ID = "value";
  * only in the invoke. Its `data` names the secret and lab, checked again when
  * it comes back; no correlation id (the server makes a new one).
  */
-export function rotateCard(input: { secret: string; lab: string | undefined }): AdaptiveCard {
-  const where = input.lab ? ` in lab ${input.lab}` : "";
+export function rotateCard(input: {
+  secret: string;
+  lab: string | undefined;
+  create?: boolean | undefined;
+  /** The tag that authenticates secret, lab and create (src/commands/form-link.ts). */
+  sig: string;
+}): AdaptiveCard {
+  const where = input.lab ? ` in lab ${teamsEscape(input.lab)}` : "";
   return {
     type: "AdaptiveCard",
     $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
     version: "1.5",
     body: [
-      textBlock(`🔑 Rotate secret ${input.secret}${where}`, { weight: "Bolder" }),
+      textBlock(`🔑 Rotate secret ${teamsEscape(input.secret)}${where}`, { weight: "Bolder" }),
       textBlock("The new value goes to Key Vault. It is never shown in the channel or kept by labops.", {
         isSubtle: true,
       }),
@@ -149,6 +186,8 @@ export function rotateCard(input: { secret: string; lab: string | undefined }): 
         data: {
           secret: input.secret,
           ...(input.lab ? { lab: input.lab } : {}),
+          ...(input.create ? { create: true } : {}),
+          sig: input.sig,
         },
         style: "positive",
       },

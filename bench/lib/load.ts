@@ -58,6 +58,10 @@ export interface LoadResult {
    * rounds, client side included: steadier than latency on a loaded machine.
    */
   cpuPerRequestMs: number;
+  /** Every measured latency (ms), in the order the rounds ran, to merge targets that are one system. */
+  samples: number[];
+  /** CPU microseconds over the measured rounds (what `cpuPerRequestMs` divides). */
+  cpuMicros: number;
 }
 
 /**
@@ -97,6 +101,8 @@ export async function concurrentRounds(
       non200: non200.get(t.name) ?? 0,
       sent: s.length,
       cpuPerRequestMs: Math.round(((cpuMicros.get(t.name) ?? 0) / 1000 / Math.max(1, s.length)) * 100) / 100,
+      samples: s,
+      cpuMicros: cpuMicros.get(t.name) ?? 0,
     });
   }
   return result;

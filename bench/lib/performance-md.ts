@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 
 /**
@@ -9,6 +9,9 @@ import { cpus, release, totalmem } from "node:os";
  *
  * One table per figure line, under what it measures, its goal and the command
  * that produced it; the machine is this one (run it where the bench ran).
+ * `docs/performance/<bench>.md`, when there is one, follows its table: what
+ * was measured by hand about that figure (profiles, runs before and after a
+ * change), kept across renders.
  */
 
 type Figures = Record<string, unknown>;
@@ -31,6 +34,15 @@ const SECTIONS: Record<string, Section> = {
     measures:
       "100 signed `/lab create` slash commands sent at once over keep-alive HTTP, 5 rounds after 2 of warm-up, to the bot's web role (Bolt receiver, intake, BullMQ enqueue in Redis) and, interleaved round by round, to a bare Bolt app whose handler only calls `ack()`. Latency is from the request's first byte to the whole HTTP 200 read. Every command is distinct; `jobs_enqueued` must equal `jobs_expected` (nothing was answered by a rejection or de-duplication path). `*_cpu_per_request_ms` is this process's CPU time per request over the measured rounds (client included), steadier than latency on a loaded machine: at 100 requests at once on one core, p99 is roughly 100 times it.",
     goal: "ARCHITECTURE.md quality bar: bot p99 under 100 ms at 100 concurrent signed commands (Slack allows 3 s).",
+  },
+  "slack.ack.tracing": {
+    headline: (f) =>
+      `tracing on/off: CPU per request ×${f.ratio_cpu} (${f.on_cpu_per_request_ms} vs ${f.off_cpu_per_request_ms} ms), p50 ×${f.ratio_p50}, p99 ×${f.ratio_p99}`,
+    title: "Slack acknowledgement with tracing on",
+    command: "npm run bench -- slack-ack",
+    measures:
+      "The slack.ack load (100 signed `/lab create` at once, 5 rounds after 2 of warm-up) sent to two web roles of the bot that differ only in tracing: off (NO_TRACING, as without OTEL_*) and on (the real SDK as OTEL_* sets it: batch processor, OTLP http/protobuf to a receiver in a process of its own), in the order off, on, on, off in every round. With tracing on each command makes intake's and the enqueue's spans and carries its trace context in the job (`context_in_job`). Before the rounds 20 000 commands' spans are made on a tracing of their own, so the tracing code runs compiled, as in a web role that has run for a minute (cold, in the first few hundred commands, V8 still interprets it).",
+    goal: "Issue 20: the acknowledgement's cost (CPU per request) with tracing on within 10% of off; off is slack.ack's own figure, taken with NO_TRACING.",
   },
   "teams.ack": {
     headline: (f) =>
@@ -177,5 +189,7 @@ for (const f of figures) {
   lines.push("| figure | value |", "|---|---|");
   for (const [k, v] of Object.entries(f)) if (k !== "bench") lines.push(`| ${k} | ${cell(v)} |`);
   lines.push("");
+  const notes = new URL(`../../docs/performance/${name}.md`, import.meta.url);
+  if (existsSync(notes)) lines.push(readFileSync(notes, "utf8").trimEnd(), "");
 }
 process.stdout.write(`${lines.join("\n")}`);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StartAzureEmulatorOptions } from "../azure/index.ts";
 import { type ChatEmulators, startChatEmulators } from "../chat.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "../otlp/index.ts";
 import type { SlackMessage } from "../slack/index.ts";
 import type { TeamsPerson } from "../teams/index.ts";
 import { type EmulatedCloud, startEmulatedCloud } from "../world.ts";
@@ -59,6 +60,8 @@ export interface Demo {
   redisPrefix: string;
   /** The Teams channel's conversation id. */
   teamsChannel: string;
+  /** The bot's spans, exported to it over OTLP (the trace page draws them). */
+  traces: OtlpReceiver;
   /** The steps running in any job card right now, by label (for "Stopping… waiting for …"). */
   runningSteps(): string[];
   /** Stops everything: the page, the bot (letting a running step finish), the emulators, Redis's keys. */
@@ -105,6 +108,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     const chat = await startChatEmulators({ timeScale, ca: cloud.ca });
     stops.push(() => chat.close());
     const teamsChannel = chat.teams.channel(DEMO_TEAMS_CHANNEL);
+    // The bot's traces come here over OTLP, as they would go to a collector (the page's /trace).
+    const traces = await startOtlpReceiver();
+    stops.push(() => traces.close());
 
     const port = await freePort();
     const botUrl = `http://127.0.0.1:${port}`;
@@ -124,6 +130,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       LABOPS_LOG_LEVEL: "info",
       LABOPS_HOST: "127.0.0.1",
       PORT: String(port),
+      OTEL_EXPORTER_OTLP_ENDPOINT: traces.url,
+      OTEL_SERVICE_NAME: "labops",
+      // Spans show on the page within a second, not after the default five.
+      OTEL_BSP_SCHEDULE_DELAY: "500",
     };
     const root = fileURLToPath(new URL("../../", import.meta.url));
     // Its own process group (children.ts): a Ctrl-C reaches the demo, which stops the bot first.
@@ -167,6 +177,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         teamsChannel,
         teamsUser: DEMO_TEAMS_USER,
         timeScale,
+        traces,
         ...(options.pagePort !== undefined ? { port: options.pagePort } : {}),
       });
       const p = page;
@@ -182,6 +193,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       redis,
       redisPrefix: prefix,
       teamsChannel,
+      traces,
       runningSteps: () => runningSteps(chat),
       stop() {
         stopping ??= stopAll();

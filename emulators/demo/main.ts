@@ -137,8 +137,9 @@ out(
 out(`Bot: pid ${demo.botPid ?? "?"} at ${demo.botUrl}, log ${demo.botLogFile} (removed at exit)`);
 out(`Demo: pid ${process.pid}`);
 out(
-  `The world runs ${timeScale}× faster than Azure: a minute on the cards takes ${Number((60 / timeScale).toFixed(1))} s here.`,
+  `The world runs ${timeScale}× faster than Azure: a minute of Azure takes ${Number((60 / timeScale).toFixed(1))} s here.`,
 );
+out("Cards give every time as it passes here, with Azure's in brackets.");
 if (script !== undefined) {
   const steps = await runScript(demo, script, { onProgress: out });
   out(`\n── the channel, as you see it ──\n${conversationText(demo)}\n`);

@@ -2,19 +2,22 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { podinfoUiHtml } from "../kubernetes/podinfo-ui.ts";
+import type { OtlpReceiver } from "../otlp/index.ts";
 import type { SlackEmulator } from "../slack/index.ts";
 import type { TeamsEmulator, TeamsMessage, TeamsPerson } from "../teams/index.ts";
 import type { EmulatedCloud } from "../world.ts";
 import { PodinfoForward } from "./podinfo.ts";
 import { portalPage } from "./portal.ts";
+import { lastLabCreate, waterfall } from "./trace.ts";
 
 /**
  * The demo's channel page: static files (public/) and a small JSON API over
  * the Slack and Teams emulators. Everything the page does reaches the bot the
  * way Slack or Teams would send it (signed slash commands, block_actions,
  * view_submission; @mention messages and Action.Execute invokes). Beside
- * them: podinfo for each lab, as a port-forward would show it, and the
- * emulated Azure portal's view of a resource.
+ * them: podinfo for each lab, as a port-forward would show it, the
+ * emulated Azure portal's view of a resource, and (`/trace`) the last lab
+ * create's trace as the bot exported it to the demo's OTLP receiver.
  */
 export interface DemoPage {
   url: string;
@@ -32,6 +35,8 @@ export interface DemoPageOptions {
   teamsUser: TeamsPerson;
   timeScale: number;
   port?: number;
+  /** Where the bot exports its spans (OTLP), for the trace page. */
+  traces?: OtlpReceiver;
 }
 
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -42,6 +47,9 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/slack.js": { file: "slack.js", type: "text/javascript; charset=utf-8" },
   "/teams.js": { file: "teams.js", type: "text/javascript; charset=utf-8" },
   "/shared.js": { file: "shared.js", type: "text/javascript; charset=utf-8" },
+  "/trace": { file: "trace.html", type: "text/html; charset=utf-8" },
+  "/trace.js": { file: "trace.js", type: "text/javascript; charset=utf-8" },
+  "/trace.css": { file: "trace.css", type: "text/css; charset=utf-8" },
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
   "/favicon.ico": { file: "favicon.svg", type: "image/svg+xml" },
 };
@@ -69,13 +77,17 @@ export async function startDemoPage(options: DemoPageOptions): Promise<DemoPage>
   const findSlack = (ts: string) =>
     slack.workspace.messages.find((m) => m.ts === ts && m.channel === channel);
   const findTeams = (id: string): TeamsMessage | undefined => teams.tenant.find(teamsChannel, id);
-  /** The Teams channel as the demo user sees it: a toast only to whoever pressed the button. */
+  /**
+   * The Teams channel as the demo user sees it: a toast only to whoever pressed
+   * the button, and a card an invoke response replaced only for them.
+   */
   const teamsView = () =>
     teams.tenant.conversation(teamsChannel).map((root) => {
-      const mine = (m: TeamsMessage) => ({
-        ...m,
-        toasts: m.toasts.filter((t) => t.to === options.teamsUser.aadObjectId),
-      });
+      const me = options.teamsUser.aadObjectId;
+      const mine = (m: TeamsMessage) => {
+        const { views: _others, ...seen } = teams.tenant.seenBy(m, me);
+        return { ...seen, toasts: m.toasts.filter((t) => t.to === me) };
+      };
       return { ...mine(root), replies: root.replies.map(mine) };
     });
 
@@ -105,6 +117,11 @@ export async function startDemoPage(options: DemoPageOptions): Promise<DemoPage>
           },
           labs: podinfo.labs().map((name) => ({ name, podinfo: `/podinfo/${name}/` })),
         });
+      }
+      if (req.method === "GET" && path === "/api/trace") {
+        const spans = options.traces?.spans() ?? [];
+        const root = lastLabCreate(spans);
+        return send(200, root ? { ...waterfall(root, spans), timeScale: options.timeScale } : {});
       }
       const pod = /^\/podinfo\/([a-z0-9-]+)\/(api\/info|api\/mounts)?$/.exec(path);
       if (req.method === "GET" && pod?.[1]) return await podinfoRoute(pod[1], pod[2], url, send);

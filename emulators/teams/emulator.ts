@@ -13,7 +13,7 @@ import {
   createCertificateAuthority,
   issueServerCertificate,
 } from "../shared/tls.ts";
-import { newSigningKey, type SigningKey, signJwt, verifyJwt } from "./jwt.ts";
+import { checkTimes, newSigningKey, type SigningKey, signJwt, verifyJwt } from "./jwt.ts";
 
 /**
  * An emulated Microsoft Teams tenant as a bot meets it:
@@ -56,6 +56,16 @@ export interface TeamsMessage {
   timestamp: string;
   /** Text shown to whoever pressed a card's action (an invoke answered with a message), by AAD object id. */
   toasts: Array<{ to: string; text: string }>;
+  /**
+   * The card as one user sees it, by AAD object id: a card returned in an
+   * Action.Execute's invoke response replaces the card for the user who
+   * pressed it only (Universal Actions, learn.microsoft.com/microsoftteams/
+   * platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/
+   * work-with-universal-actions-for-adaptive-cards). Everyone else keeps the
+   * message as it is until the bot updates it (PUT .../activities/{id},
+   * the Bot Connector's Update Activity), which replaces every such view.
+   */
+  views: Array<{ to: string; attachments: Array<{ contentType: string; content: unknown }> }>;
 }
 
 export interface ConnectorCall {
@@ -123,6 +133,11 @@ export class TeamsTenant {
   readonly calls: ConnectorCall[] = [];
   readonly channels = new Map<string, { teamId: string; name: string }>();
   #seq = 0;
+  /**
+   * `find` without a scan: every reply and edit looks its message up, and the
+   * bot's CPU in the benches counts this in-process emulator's too.
+   */
+  readonly #byId = new Map<string, TeamsMessage>();
   readonly #watchers = new Set<(m: TeamsMessage) => void>();
 
   constructor(tenantId: string) {
@@ -140,19 +155,24 @@ export class TeamsTenant {
   }
 
   find(conversationId: string, id: string): TeamsMessage | undefined {
-    const { base } = baseConversation(conversationId);
-    return this.messages.find((m) => m.conversationId === base && m.id === id);
+    return this.#byId.get(`${baseConversation(conversationId).base}\n${id}`);
   }
 
-  add(message: Omit<TeamsMessage, "id" | "edits" | "timestamp" | "toasts"> & { id?: string }): TeamsMessage {
+  add(
+    message: Omit<TeamsMessage, "id" | "edits" | "timestamp" | "toasts" | "views"> & { id?: string },
+  ): TeamsMessage {
     const m: TeamsMessage = {
       ...message,
       id: message.id ?? this.nextId(),
       edits: 0,
       timestamp: new Date().toISOString(),
       toasts: [],
+      views: [],
     };
     this.messages.push(m);
+    // The first of a conversation's messages with an id, as a scan of `messages` finds it.
+    const key = `${m.conversationId}\n${m.id}`;
+    if (!this.#byId.has(key)) this.#byId.set(key, m);
     for (const watcher of this.#watchers) watcher(m);
     return m;
   }
@@ -182,6 +202,12 @@ export class TeamsTenant {
       }, timeoutMs);
       this.#watchers.add(watcher);
     });
+  }
+
+  /** A message as the user with AAD object id `aad` sees it: their own view of its card, if they have one. */
+  seenBy(m: TeamsMessage, aad: string): TeamsMessage {
+    const view = m.views.find((v) => v.to === aad);
+    return view ? { ...m, attachments: view.attachments } : m;
   }
 
   /** A channel or chat as its members see it: root posts oldest first, each with its replies. */
@@ -321,6 +347,8 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
         return answer(403, { error: { code: "Forbidden", message: "Not the bot's message." } });
       found.text = content.text;
       found.attachments = content.attachments;
+      // The update reaches every member: no one keeps a card of their own any more.
+      found.views = [];
       found.edits += 1;
       return answer(200, { id: found.id });
     }
@@ -347,11 +375,19 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
     return answer(201, { id: m.id });
   }
 
+  const verifiedBotTokens = new Map<string, Record<string, unknown>>();
   function verifyBotToken(header: string | undefined): { ok: true } | { ok: false; reason: string } {
     const token = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
     if (!token) return { ok: false, reason: "no_token" };
-    const verified = verifyJwt(token, [loginKey]);
+    // A bot sends the same token for an hour: its signature is checked once (as a service caches a
+    // validated bearer), its times and claims on every call.
+    const signed = verifiedBotTokens.get(token);
+    const verified = signed === undefined ? verifyJwt(token, [loginKey]) : checkTimes(signed);
     if (!verified.ok) return verified;
+    if (signed === undefined) {
+      if (verifiedBotTokens.size >= 1_000) verifiedBotTokens.clear();
+      verifiedBotTokens.set(token, verified.payload);
+    }
     const { aud, appid, azp, tid } = verified.payload;
     if (aud !== BOT_FRAMEWORK_SCOPE) return { ok: false, reason: "audience" };
     if ((appid ?? azp) !== options.appId) return { ok: false, reason: "app" };

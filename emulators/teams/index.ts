@@ -207,13 +207,17 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
     };
   }
 
-  /** Teams replaces the card (Universal Actions) or shows the text, as the invoke response says. */
+  /**
+   * Teams replaces the card or shows the text, as the invoke response says. A
+   * card replaces it for the presser only (Universal Actions): the others see
+   * the message unchanged until the bot updates it for everyone.
+   */
   function applyInvokeResponse(message: TeamsMessage, delivery: TeamsDelivery, by: string): void {
     const body = delivery.body;
     if (delivery.status !== 200 || !body) return;
     if (body.type === "application/vnd.microsoft.card.adaptive" && typeof body.value === "object") {
-      message.attachments = [{ contentType: "application/vnd.microsoft.card.adaptive", content: body.value }];
-      message.edits += 1;
+      const attachments = [{ contentType: "application/vnd.microsoft.card.adaptive", content: body.value }];
+      message.views = [...message.views.filter((v) => v.to !== by), { to: by, attachments }];
     } else if (body.type === "application/vnd.microsoft.activity.message" && typeof body.value === "string") {
       message.toasts.push({ to: by, text: body.value });
     }

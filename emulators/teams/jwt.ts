@@ -67,6 +67,11 @@ export function verifyJwt(token: string, keys: readonly SigningKey[], now = Date
     Buffer.from(signature, "base64url"),
   );
   if (!good) return { ok: false, reason: "signature" };
+  return checkTimes(payload, now);
+}
+
+/** Expiry and not-before (five minutes of skew), of a payload whose signature was verified. */
+export function checkTimes(payload: Record<string, unknown>, now = Date.now()): Verified {
   const seconds = Math.floor(now / 1000);
   if (typeof payload.exp === "number" && payload.exp < seconds) return { ok: false, reason: "expired" };
   if (typeof payload.nbf === "number" && payload.nbf > seconds + 300)

@@ -21,8 +21,12 @@ export interface ProcessorContext {
   chat: ChatPort;
   /** State saved by earlier attempts of this job (empty on the first). */
   readonly saved: Readonly<Record<string, unknown>>;
-  /** Merges `patch` into the job's saved state before returning. */
-  checkpoint(patch: Record<string, unknown>): Promise<void>;
+  /**
+   * Merges `patch` into the job's saved state before returning. With
+   * `dropValue`, the same write removes the sealed secret value from the job:
+   * once a value is in Key Vault, the queue keeps no copy of it, sealed or not.
+   */
+  checkpoint(patch: Record<string, unknown>, options?: { dropValue?: boolean }): Promise<void>;
 }
 
 /** A job can end well and still report a failure it already told the user about (a failed step). */

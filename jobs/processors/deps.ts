@@ -3,11 +3,13 @@ import type { CapacityPreflight } from "../../src/labs/preflight.ts";
 import type { PriceBook } from "../../src/labs/prices.ts";
 import type { AuditLog } from "../../src/ports/audit.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
+import type { LabCaps } from "../../src/ports/caps.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
 import type { HostRegistry, LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
+import type { Tracing } from "../../src/ports/tracing.ts";
 import type { RotationThreads, WatchStateStore } from "../../src/ports/watcher.ts";
 
 /** Everything the lab workflows reach outside themselves, injected by the composition root. */
@@ -34,8 +36,14 @@ export interface WorkflowDeps {
   prices?: PriceBook;
   /** The key of the rotation card's fingerprint (`fingerprintKey(LABOPS_SECRET_KEY)`), never the sealing key. */
   fingerprintKey: Buffer;
+  /** LABOPS_ADMINS: they see every lab's details in `lab list` (none: nobody does outside a lab's conversation). */
+  admins?: readonly string[];
   /** Every wait and timestamp of the workflows; its time scale (LABOPS_TIME_SCALE) divides their own waits. */
   clock: Clock;
+  /** The plans' and steps' spans (the calls' own come from the adapters); NO_TRACING when absent. */
+  tracing?: Tracing;
+  /** The caps: a create lets go of the name intake held for it once its record guards it (none: nothing held). */
+  caps?: Pick<LabCaps, "release">;
 }
 
 export interface WorkflowSettings {
@@ -44,6 +52,8 @@ export interface WorkflowSettings {
   tenantId: string;
   defaultTtlMs: number;
   maxTtlMs: number;
+  /** LABOPS_MAX_LAB_LIFETIME: no expiry, set by create or extend, goes past creation plus this (scaled). */
+  maxLabLifetimeMs: number;
   replicas: number;
   nodeCount: number;
   vmSize: string;

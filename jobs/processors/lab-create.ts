@@ -1,10 +1,13 @@
+import { verbatim } from "../../src/chat/markup.ts";
+import { mention, sameConversation } from "../../src/commands/authorize.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatElapsed, formatWhen, progressCard } from "../../src/labs/cards.ts";
+import { progressCard } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
 import { createLabPlan, createSteps, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
+import { expiryText, tookText } from "../../src/labs/world-time.ts";
 import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -21,51 +24,73 @@ import { ProgressReporter } from "./progress.ts";
 export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx: ProcessorContext) => {
     const command = ctx.envelope.command as Extract<Command, { kind: "lab.create" }>;
-    const { origin } = ctx.envelope;
+    const { origin, correlationId } = ctx.envelope;
     const lab = command.lab;
     const holder = lockHolder(ctx.jobId);
+    // The name intake held for this create (caps): let go once the record guards it, or the create gives up.
+    const releaseName = () => deps.caps?.release(lab, correlationId).catch(() => undefined);
 
-    const existing = await deps.registry.get(lab);
-    if (existing && existing.address.channel !== origin.address.channel) {
-      await ctx.chat.notify(
-        origin.address,
-        origin.user,
-        `The name \`${lab}\` is taken by a lab in another channel. Pick another name, e.g. \`lab create ${lab}-2\`.`,
-      );
-      return;
-    }
-    if (existing?.state === "ready") {
-      await ctx.chat.notify(
-        origin.address,
-        origin.user,
-        `Lab \`${lab}\` already exists and is ready (expires ${formatWhen(existing.expiresAt)}). Say \`lab status ${lab}\` for details.`,
-      );
-      return;
-    }
-    if (existing?.state === "destroying") {
-      await ctx.chat.notify(
-        origin.address,
-        origin.user,
-        `Lab \`${lab}\` is being destroyed; create it again once that finishes.`,
-      );
-      return;
+    // Checked before the lock, for a quick answer, and again under it, where it holds.
+    const early = refusal(await deps.registry.get(lab), ctx, deps);
+    if (early) {
+      await releaseName();
+      await ctx.chat.notify(origin.address, origin.user, early);
+      return undefined;
     }
 
-    // A lab goes on the host it was first created on; a retry without `--on` keeps it there.
-    const host = await hostOf(ctx, deps, command, existing);
-    if (host === false) return { failed: "host_unavailable" };
-
-    const result = await withLabLock(deps, lab, holder, ctx.signal, () =>
-      create(ctx, deps, command, existing, host),
-    );
+    const result = await withLabLock(deps, lab, holder, ctx.signal, async () => {
+      const existing = await deps.registry.get(lab);
+      const refused = refusal(existing, ctx, deps);
+      if (refused) {
+        await releaseName();
+        await ctx.chat.notify(origin.address, origin.user, refused);
+        return undefined;
+      }
+      // A lab goes on the host it was first created on; a retry without `--on` keeps it there.
+      const host = await hostOf(ctx, deps, command, existing);
+      if (host === false) {
+        await releaseName();
+        return { failed: "host_unavailable" };
+      }
+      return create(ctx, deps, command, existing, releaseName, host);
+    });
     if (result.locked) return result.value;
+    await releaseName();
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${lab}\` is busy with another command (${result.holder ?? "unknown"}). Wait for it to finish; its thread shows progress.`,
+      `Lab \`${verbatim(lab)}\` is busy with another command (${verbatim(result.holder ?? "unknown")}). Wait for it to finish; its thread shows progress.`,
     );
     return { failed: "lab_busy" };
   };
+}
+
+/**
+ * Why this create must not touch the lab `existing` (issue 14, finding 6):
+ * it belongs to another conversation, is ready, is being destroyed, or is
+ * being created by another job. Resuming is only for this job's own record
+ * (a worker died) or a failed lab of this conversation.
+ */
+function refusal(
+  existing: LabRecord | undefined,
+  ctx: ProcessorContext,
+  deps: Pick<WorkflowDeps, "clock">,
+): string | undefined {
+  if (!existing || existing.state === "destroyed") return undefined;
+  const lab = existing.name;
+  if (!sameConversation(existing.address, ctx.envelope.origin.address)) {
+    return `Lab \`${lab}\` belongs to another conversation; nothing was done. Pick another name, e.g. \`lab create ${lab}-2\`.`;
+  }
+  if (existing.state === "ready") {
+    return `Lab \`${lab}\` already exists and is ready (expires ${expiryText(existing.expiresAt, deps.clock.now(), deps.clock.timeScale)}). Say \`lab status ${lab}\` for details.`;
+  }
+  if (existing.state === "destroying") {
+    return `Lab \`${lab}\` is being destroyed; create it again once that finishes.`;
+  }
+  if (existing.state === "creating" && existing.jobId !== undefined && existing.jobId !== ctx.jobId) {
+    return `Lab \`${lab}\` is already being created by another command (owner ${mention(existing.owner)}); its thread shows progress.`;
+  }
+  return undefined;
 }
 
 async function create(
@@ -73,6 +98,7 @@ async function create(
   deps: WorkflowDeps,
   command: Extract<Command, { kind: "lab.create" }>,
   existing: LabRecord | undefined,
+  releaseName: () => Promise<void> | undefined,
   host: HostRecord | undefined,
 ): Promise<ProcessorOutcome> {
   const { origin, correlationId } = ctx.envelope;
@@ -91,6 +117,7 @@ async function create(
   const preflight = host ? undefined : deps.preflight;
   const fits = await preflight?.check(demand, ctx.signal);
   if (fits && !fits.ok) {
+    await releaseName();
     await ctx.chat.notify(origin.address, origin.user, fits.message);
     return { failed: fits.code };
   }
@@ -105,7 +132,12 @@ async function create(
         jobId: ctx.jobId,
       }))) ?? existing;
   } else {
-    const ttl = Math.min(command.ttlMs ?? settings.defaultTtlMs, settings.maxTtlMs);
+    // No lab outlives LABOPS_MAX_LAB_LIFETIME, whatever its --ttl.
+    const ttl = Math.min(
+      command.ttlMs ?? settings.defaultTtlMs,
+      settings.maxTtlMs,
+      settings.maxLabLifetimeMs,
+    );
     record = {
       name: lab,
       state: "creating",
@@ -120,15 +152,26 @@ async function create(
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: ctx.jobId,
       ...(host ? { host: host.name } : {}),
+      correlationId,
     };
     if (await deps.registry.create(record)) {
       // Every lab expires, whether or not it ever becomes ready: the expiry (and its reminder) is
       // scheduled with the record, and kept if the create fails, so a half-built lab is destroyed too.
       await deps.scheduler.scheduleExpiry(lab, record.expiresAt);
     } else {
-      record = (await deps.registry.get(lab)) ?? record;
+      // Created by someone else since the check under the lock: never adopt another's record.
+      await deps.preflight?.release(demand).catch(() => undefined);
+      await releaseName();
+      await ctx.chat.notify(
+        origin.address,
+        origin.user,
+        `Lab \`${lab}\` was just created by another command; nothing was done. Say \`lab status ${lab}\` to see it.`,
+      );
+      return undefined;
     }
   }
+  // The record now guards the name.
+  await releaseName();
 
   // Elapsed time counts from the lab's creation, so a resumed job shows the whole duration.
   const startedAt = record.createdAt;
@@ -142,6 +185,7 @@ async function create(
     now: startedAt,
     record,
     tenantId: settings.tenantId,
+    timeScale: deps.clock.timeScale,
     ...(deps.prices
       ? {
           cost: formatHourly(
@@ -167,7 +211,7 @@ async function create(
     view,
     milestones: {
       aks: (e) =>
-        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${formatElapsed(e.durationMs)}).`,
+        `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${tookText(e.durationMs, deps.clock.timeScale)}).`,
       kv: (e) => `Key Vault \`${e.outputs.name ?? ""}\` is ready.`,
       ...(host
         ? {
@@ -237,9 +281,9 @@ async function create(
           ...(error.hint ? { hint: error.hint } : {}),
         },
       });
-      const hint = error.hint ? ` ${error.hint}` : "";
+      const hint = error.hint ? ` ${verbatim(error.hint)}` : "";
       progress.reply(
-        `Step *${error.step}* failed with \`${error.code}\`.${hint} Press *Retry* or say \`lab create ${lab}\` to resume from there.`,
+        `Step *${verbatim(error.step)}* failed with \`${verbatim(error.code)}\`.${hint} Press *Retry* or say \`lab create ${verbatim(lab)}\` to resume from there.`,
       );
       await progress.flush();
       plan.dispose();

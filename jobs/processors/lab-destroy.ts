@@ -1,9 +1,12 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, destroySteps } from "../../src/labs/destroy-plan.ts";
+import { destroyedLabCard, destroyingLabCard, destroyStoppedLabCard } from "../../src/labs/lab-card.ts";
+import { labArg, shownLabName } from "../../src/labs/names.ts";
 import { labNamesOf } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
-import type { ThreadRef } from "../../src/ports/chat.ts";
+import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
@@ -27,7 +30,7 @@ export function labDestroyProcessor(deps: WorkflowDeps): CommandProcessor {
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${command.lab}\` is busy with another command (${result.holder ?? "unknown"}); destroy it once that finishes.`,
+      `Lab \`${verbatim(shownLabName(command.lab))}\` is busy with another command (${verbatim(result.holder ?? "unknown")}); destroy it once that finishes.`,
     );
     return { failed: "lab_busy" };
   };
@@ -42,7 +45,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `There is no lab \`${lab}\`. Say \`lab list\` to see the labs.`,
+        `There is no lab \`${verbatim(lab)}\`. Say \`lab list\` to see the labs.`,
       );
       return;
     }
@@ -68,6 +71,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     correlationId,
     startedAt,
     now: startedAt,
+    timeScale: deps.clock.timeScale,
   };
   // A retried job keeps its own thread: it is saved in the job before anything else happens.
   let thread = ctx.saved.thread as ThreadRef | undefined;
@@ -82,11 +86,24 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     clock: deps.clock,
     view,
   });
+  // The lab's create card loses its buttons and says what is happening to the lab, then what happened.
+  const facts = {
+    by: origin.user.name ?? origin.user.id,
+    timeScale: deps.clock.timeScale,
+    ...(record?.correlationId ? { labRef: record.correlationId } : {}),
+  };
+  const labCard = async (card: Card) => {
+    if (!record?.thread) return;
+    await ctx.chat.updateCard(record.thread, card).catch((error: unknown) => {
+      ctx.logger.warn({ err: error instanceof Error ? error.message : String(error) }, "chat.update_failed");
+    });
+  };
+  await labCard(destroyingLabCard(lab, facts));
   if (record?.thread) {
     await ctx.chat
       .reply(
         record.thread,
-        `Being destroyed by ${origin.user.name ?? origin.user.id} (ref ${correlationId}).`,
+        `Being destroyed by ${verbatim(origin.user.name ?? origin.user.id)} (ref ${verbatim(correlationId)}).`,
       )
       .catch(() => undefined);
   }
@@ -130,15 +147,23 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         },
       });
       progress.reply(
-        `Destroy stopped at *${error.step}* (\`${error.code}\`). Say \`lab destroy ${lab}\` again to resume.`,
+        `Destroy stopped at *${verbatim(error.step)}* (\`${verbatim(error.code)}\`). Say \`lab destroy ${labArg(lab)}\` again to resume.`,
       );
       await progress.flush();
+      await labCard(destroyStoppedLabCard(lab, { ...facts, step: error.step, code: error.code }));
       return { failed: error.code };
     }
+    // Cancelled or drained: the card stops ticking and what is queued goes out before another worker resumes.
+    await progress.flush();
     throw error;
   }
   progress.update({ status: "succeeded" });
-  progress.reply(`Lab \`${lab}\` is gone: its resource group is deleted and its vault purged.`);
+  progress.reply(
+    done["rg-delete"]?.skipped
+      ? `Lab \`${verbatim(shownLabName(lab))}\` is forgotten. Its name is not one Azure takes, so nothing was ever created in Azure under it: nothing is left.`
+      : `Lab \`${verbatim(shownLabName(lab))}\` is gone: its resource group is deleted and its vault purged.`,
+  );
   await progress.flush();
+  await labCard(destroyedLabCard(lab, deps.clock.now(), facts));
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -21,7 +22,7 @@ export async function resolveLab(
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `There is no lab \`${named}\`. Say \`lab list\` to see the labs.`,
+        `There is no lab \`${verbatim(named)}\`. Say \`lab list\` to see the labs.`,
       );
       return undefined;
     }
@@ -33,7 +34,7 @@ export async function resolveLab(
       const which =
         here.length === 0
           ? "This channel has no lab"
-          : `This channel has ${here.length} labs (${here.map((r) => r.name).join(", ")})`;
+          : `This channel has ${here.length} labs (${here.map((r) => verbatim(r.name)).join(", ")})`;
       await ctx.chat.notify(
         origin.address,
         origin.user,
@@ -47,7 +48,7 @@ export async function resolveLab(
     await ctx.chat.notify(
       origin.address,
       origin.user,
-      `Lab \`${record.name}\` is ${record.state}; this works once it is ready. Say \`lab status ${record.name}\` to see why.`,
+      `Lab \`${verbatim(record.name)}\` is ${record.state}; this works once it is ready. Say \`lab status ${verbatim(record.name)}\` to see why.`,
     );
     return undefined;
   }

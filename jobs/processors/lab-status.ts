@@ -1,8 +1,10 @@
-import { auditLine } from "../../src/commands/audit-view.ts";
+import { verbatim } from "../../src/chat/markup.ts";
+import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { formatWhen, portalUrl } from "../../src/labs/cards.ts";
+import { portalUrl } from "../../src/labs/cards.ts";
 import { labCostText } from "../../src/labs/cost.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNamesOf } from "../../src/labs/naming.ts";
+import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext } from "./context.ts";
@@ -19,7 +21,9 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     try {
       return await read();
     } catch (error) {
-      lines.push(`:warning: ${what}: ${error instanceof Error ? error.message.slice(0, 160) : "unreadable"}`);
+      lines.push(
+        `:warning: ${what}: ${error instanceof Error ? verbatim(error.message.slice(0, 160)) : "unreadable"}`,
+      );
       return undefined;
     }
   };
@@ -64,7 +68,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
             (s) => `${s}@${mount?.versions[s] ? shortVersion(mount.versions[s] ?? "") : "–"}`,
           ).join(" ");
           lines.push(
-            `• \`${pod.name}\` ${pod.ready ? "ready" : (pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
+            `• \`${verbatim(pod.name)}\` ${pod.ready ? "ready" : verbatim(pod.reason ?? pod.phase)}${pod.restartCount ? ` (${pod.restartCount} restarts)` : ""} · ${versions}`,
           );
         }
       } finally {
@@ -84,10 +88,13 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
       );
     }
   }
-  if (record.lastError) lines.push(`*Last error* · ${record.lastError.step}: \`${record.lastError.code}\``);
+  if (record.lastError)
+    lines.push(`*Last error* · ${verbatim(record.lastError.step)}: \`${verbatim(record.lastError.code)}\``);
   const audit = deps.audit;
-  const recent = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 5 })) : [];
-  if (recent && recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
+  // Several entries make one command (queued, then its outcome): read enough for five commands.
+  const trail = audit ? await settle("audit", () => audit.recent({ lab: record.name, limit: 30 })) : [];
+  const recent = recentCommands(trail ?? [], 5);
+  if (recent.length > 0) lines.push("*Recent commands*", ...recent.map((e) => `• ${auditLine(e)}`));
 
   const actions: Card["actions"] = [];
   if (record.outputs.resourceGroupId) {
@@ -107,7 +114,10 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     text: lines.join("\n"),
     fields: [
       { label: "Owner", value: record.owner.name ?? record.owner.id },
-      { label: "Expires", value: formatWhen(record.expiresAt) },
+      {
+        label: "Expires",
+        value: expiryText(record.expiresAt, deps.clock.now(), deps.clock.timeScale),
+      },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
       ...(record.host !== undefined
         ? [{ label: "Host", value: `${record.host} (its cost: \`host status ${record.host}\`)` }]
@@ -125,7 +135,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
           : []),
     ],
     ...(actions.length ? { actions } : {}),
-    footer: `ref ${ctx.envelope.correlationId}`,
+    footer: withWorldNote(`ref ${verbatim(ctx.envelope.correlationId)}`, deps.clock.timeScale),
   };
 }
 

@@ -12,7 +12,7 @@ function recordStepMetric(deps: Pick<WorkflowDeps, "metrics">, event: StepEvent)
 /** How every lab plan runs: the job's cancellation and logger, the card, the metrics, its checkpoints. */
 export function planRunOptions(
   ctx: ProcessorContext,
-  deps: Pick<WorkflowDeps, "metrics" | "clock">,
+  deps: Pick<WorkflowDeps, "metrics" | "clock" | "tracing">,
   progress: ProgressReporter,
   checkpoints: Checkpoints,
 ): RunOptions {
@@ -26,5 +26,6 @@ export function planRunOptions(
       recordStepMetric(deps, event);
     },
     checkpoints,
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
   };
 }

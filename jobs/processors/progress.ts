@@ -1,6 +1,7 @@
-import type { Clock } from "../../src/clock.ts";
-import { formatElapsed, type ProgressView, progressCard, type StepView } from "../../src/labs/cards.ts";
+import type { Cancel, Clock } from "../../src/clock.ts";
+import { type ProgressView, progressCard, type StepView } from "../../src/labs/cards.ts";
 import type { StepEvent } from "../../src/labs/runner.ts";
+import { retryDetail } from "../../src/labs/world-time.ts";
 import type { Logger } from "../../src/log.ts";
 import type { ChatPort, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
@@ -9,8 +10,13 @@ import type { LabRecord } from "../../src/ports/registry.ts";
  * Turns step events into the thread's status card and milestone replies.
  * Card updates go out as they happen; the chat layer coalesces them to what
  * Slack and Teams allow, keeping the latest. A failed chat call never fails
- * the lab: progress is a view, the registry is the truth.
+ * the lab: progress is a view, the registry is the truth. While a step runs,
+ * the card is redrawn every `tickMs` (real time) so its time keeps moving;
+ * the chat layer's pacing keeps that inside the platform's limits.
  */
+
+/** How often a running card is redrawn: 12 updates a minute, well inside Slack's chat.update tier. */
+export const PROGRESS_TICK_MS = 5_000;
 export class ProgressReporter {
   readonly #chat: ChatPort;
   readonly #thread: ThreadRef;
@@ -18,9 +24,14 @@ export class ProgressReporter {
   readonly #clock: Clock;
   readonly #view: ProgressView;
   readonly #milestones: Record<string, (e: Extract<StepEvent, { type: "finished" }>) => string | undefined>;
+  /** Steps whose milestone is said or queued to be said (so it is queued once). */
   readonly #announced: Set<string>;
+  /** Steps whose milestone reply is out: only these are recorded as said. */
+  readonly #said: Set<string>;
   readonly #onAnnounced: ((steps: string[]) => Promise<void>) | undefined;
   #pending: Promise<void> = Promise.resolve();
+  readonly #tickMs: number;
+  #ticker: Cancel | undefined;
 
   constructor(options: {
     chat: ChatPort;
@@ -34,7 +45,10 @@ export class ProgressReporter {
     announced?: readonly string[];
     /** Persists the steps whose milestone has been said, once the reply is out. */
     onAnnounced?: (steps: string[]) => Promise<void>;
+    /** How often a card with a running step is redrawn (PROGRESS_TICK_MS). */
+    tickMs?: number;
   }) {
+    this.#tickMs = options.tickMs ?? PROGRESS_TICK_MS;
     this.#chat = options.chat;
     this.#thread = options.thread;
     this.#logger = options.logger;
@@ -42,6 +56,7 @@ export class ProgressReporter {
     this.#view = options.view;
     this.#milestones = options.milestones ?? {};
     this.#announced = new Set(options.announced ?? []);
+    this.#said = new Set(options.announced ?? []);
     this.#onAnnounced = options.onAnnounced;
   }
 
@@ -63,16 +78,20 @@ export class ProgressReporter {
         break;
       case "started":
         step.state = "running";
-        if (event.attempt > 1) step.detail = `try ${event.attempt}`;
+        // The time shown counts from the first try: a retried step has been at it that long.
+        if (event.attempt === 1 || step.startedAt === undefined) step.startedAt = event.at;
+        // A retry keeps saying why it waits (a role still propagating) rather than "try 3".
+        if (event.attempt > 1 && !step.detail) step.detail = `try ${event.attempt}`;
         break;
       case "retrying":
         step.state = "running";
-        step.detail = `${event.code}, retrying in ${formatElapsed(event.delayMs)}`;
+        step.detail = retryDetail(event.code, event.delayMs, this.#clock.timeScale);
         break;
       case "finished": {
         step.state = "done";
         step.durationMs = event.durationMs;
         delete step.detail;
+        delete step.startedAt;
         this.#announce(event);
         break;
       }
@@ -80,15 +99,33 @@ export class ProgressReporter {
         step.state = "failed";
         step.durationMs = event.durationMs;
         step.detail = event.code;
+        delete step.startedAt;
         break;
     }
     this.update();
   };
 
   update(patch: Partial<ProgressView> = {}): void {
-    Object.assign(this.#view, patch, { now: this.#clock.now() });
+    Object.assign(this.#view, patch, { now: this.#clock.now(), timeScale: this.#clock.timeScale });
     const card = progressCard(this.#view);
     this.#enqueue(() => this.#chat.updateCard(this.#thread, card));
+    this.#keepTicking();
+  }
+
+  /** Redraws the card every tick while a step runs; stops once none does or the run is over. */
+  #keepTicking(): void {
+    const running = this.#view.status === "running" && this.#view.steps.some((s) => s.state === "running");
+    if (running && !this.#ticker) {
+      this.#ticker = this.#clock.interval(() => this.update(), this.#tickMs);
+    } else if (!running) {
+      this.stop();
+    }
+  }
+
+  /** Stops redrawing (the run ended, or the job is cancelled or handed to another worker). */
+  stop(): void {
+    this.#ticker?.();
+    this.#ticker = undefined;
   }
 
   reply(text: string): void {
@@ -122,7 +159,10 @@ export class ProgressReporter {
     this.#enqueue(async () => {
       const said = catchingUp && (await this.#chat.hasReply?.(this.#thread, milestone).catch(() => false));
       if (!said) await this.#chat.reply(this.#thread, milestone);
-      await this.#onAnnounced?.([...this.#announced]);
+      // Record only what is out: a milestone still queued behind this one is not said yet,
+      // and a worker killed now must leave it to its successor's catch-up.
+      this.#said.add(event.step);
+      await this.#onAnnounced?.([...this.#said]);
     });
   }
 
@@ -136,8 +176,9 @@ export class ProgressReporter {
     });
   }
 
-  /** Resolves when every queued chat call has been made. */
+  /** Stops the ticking and resolves when every queued chat call has been made. */
   flush(): Promise<void> {
+    this.stop();
     return this.#pending;
   }
 

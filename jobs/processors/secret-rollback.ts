@@ -1,3 +1,4 @@
+import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -30,7 +31,7 @@ export function secretRollbackProcessor(deps: WorkflowDeps): CommandProcessor {
       await ctx.chat.notify(
         origin.address,
         origin.user,
-        `\`${command.secret}\` in \`${record.name}\` has ${current ? "only one version" : "no versions"}: there is nothing to roll back to.`,
+        `\`${verbatim(command.secret)}\` in \`${verbatim(record.name)}\` has ${current ? "only one version" : "no versions"}: there is nothing to roll back to.`,
       );
       return;
     }

@@ -1,4 +1,5 @@
 import type { Command } from "../../src/commands/types.ts";
+import { labSecrets } from "../../src/labs/naming.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { resolveLab } from "./lab-resolve.ts";
@@ -11,7 +12,8 @@ export function secretRotateProcessor(deps: WorkflowDeps): CommandProcessor {
     const usage = `secret rotate ${command.secret} VALUE --lab NAME`;
     const record = await resolveLab(ctx, deps, command.lab, { needReady: true, usage });
     if (!record) return;
-    if (command.value === undefined) {
+    // A job resumed after its write has no value any more (it was dropped): it follows the written version.
+    if (command.value === undefined && ctx.saved.version === undefined) {
       await ctx.chat.notify(
         ctx.envelope.origin.address,
         ctx.envelope.origin.user,
@@ -28,5 +30,13 @@ export function secretRotateProcessor(deps: WorkflowDeps): CommandProcessor {
       title: "Rotation",
       verb: "Wrote",
     });
+    // A secret added with `--new` is one the lab has from now on: rotate and rollback take it without the flag.
+    const known = (names: readonly string[]) =>
+      names.some((n) => n.toLowerCase() === command.secret.toLowerCase());
+    if (!known(labSecrets(record))) {
+      await deps.registry.update(record.name, (r) =>
+        known(labSecrets(r)) ? r : { ...r, secrets: [...(r.secrets ?? []), command.secret] },
+      );
+    }
   };
 }

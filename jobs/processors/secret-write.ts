@@ -1,9 +1,10 @@
 import { fingerprint } from "../../src/crypto.ts";
 import { ExternalError } from "../../src/errors.ts";
-import { formatElapsed } from "../../src/labs/cards.ts";
 import { rotationPollMs } from "../../src/labs/timing.ts";
+import { formatElapsed, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
+import { carrierOf } from "../../src/ports/tracing.ts";
 import type { SecretValue } from "../../src/secret-value.ts";
 import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -13,7 +14,8 @@ import { shortVersion } from "./versions.ts";
 export interface RotationSpec {
   record: LabRecord;
   secret: string;
-  value: SecretValue;
+  /** Undefined only when a job resumes after the write, which dropped it from the job. */
+  value: SecretValue | undefined;
   tags: Record<string, string>;
   title: string;
   verb: string;
@@ -42,7 +44,11 @@ export async function writeAndHandOff(
   // The job saves the written version first thing, so a retried job follows it instead of writing another.
   let version = ctx.saved.version as string | undefined;
   let writtenAt = ctx.saved.writtenAt as number | undefined;
+  let shown = ctx.saved.fingerprint as string | undefined;
   if (version === undefined) {
+    if (spec.value === undefined) {
+      throw new ExternalError("labops", "ValueGone", "The new value is no longer in the job; rotate again.");
+    }
     // The version this one replaces goes into its tags: rollback follows that link, since
     // Key Vault's one-second timestamps cannot order versions written in the same second.
     const replaced = await deps.keyVault.currentVersion(vaultUri, secret, ctx.signal);
@@ -50,18 +56,24 @@ export async function writeAndHandOff(
     writtenAt = deps.clock.now();
     const written = await deps.keyVault.setSecret(vaultUri, secret, spec.value, tags, ctx.signal);
     version = written.version;
-    await ctx.checkpoint({ version, writtenAt });
+    shown = fingerprint(spec.value, deps.fingerprintKey);
+    // The value is in Key Vault now: the job drops it in the same write that records the version.
+    await ctx.checkpoint({ version, writtenAt, fingerprint: shown }, { dropValue: true });
   }
-  const expected = formatElapsed(poll + rolloutMs);
+  // Azure's pace, said as it passes here (the CSI driver's poll and the rollout are divided by the time scale).
+  const scale = deps.clock.timeScale;
+  const here = (ms: number) =>
+    scale === 1 ? formatElapsed(ms) : `${formatElapsed(ms / scale)} (${formatElapsed(ms)} in Azure)`;
+  const expected = here(poll + rolloutMs);
   const card: Card = {
     title: `${spec.title}: ${secret} in ${record.name}`,
     status: "running",
-    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${deps.settings.rotationPollInterval}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
+    text: `${spec.verb} version ${shortVersion(version)}. Expect it on every pod within about ${expected}: the CSI driver polls every ${here(poll)}, then Reloader rolls the deployment. labops follows it and says here when every pod runs it.`,
     fields: [
       { label: "New version", value: shortVersion(version) },
-      { label: "Fingerprint", value: fingerprint(spec.value, deps.fingerprintKey) },
+      ...(shown ? [{ label: "Fingerprint", value: shown }] : []),
     ],
-    footer: `ref ${correlationId}`,
+    footer: withWorldNote(`ref ${correlationId}`, scale),
   };
   // A retried job keeps its thread: saved before it is handed over.
   let thread = ctx.saved.thread as ThreadRef | undefined;
@@ -69,6 +81,8 @@ export async function writeAndHandOff(
     thread = await ctx.chat.openThread(record.address, card);
     await ctx.checkpoint({ thread });
   }
+  // The job's span, active here: the rotation's own trace links back to the command that wrote it.
+  const trace = deps.tracing ? carrierOf(deps.tracing) : undefined;
   await deps.rotationThreads.register({
     lab: record.name,
     secret,
@@ -78,5 +92,6 @@ export async function writeAndHandOff(
     by: origin.user.name ?? origin.user.id,
     correlationId,
     writtenAt: writtenAt ?? deps.clock.now(),
+    ...(trace ? { trace } : {}),
   });
 }

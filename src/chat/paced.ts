@@ -12,6 +12,7 @@ import type {
 } from "../ports/chat.ts";
 import type { ExternalService, Metrics } from "../ports/metrics.ts";
 import type { RateLimiter, RateRequest } from "../ports/rate.ts";
+import { inSpan, NO_TRACING, type SpanRef, type TraceSpan, type Tracing } from "../ports/tracing.ts";
 import { type ChatRatePolicy, JITTER_MARGIN_MS, scaleRequests } from "./limits.ts";
 
 export interface PacedChatOptions {
@@ -29,6 +30,8 @@ export interface PacedChatOptions {
   marginMs?: number;
   /** externalCall(service, operation, status, seconds) for every platform call (the wait for a slot not counted). */
   metrics?: { metrics: Metrics; service: ExternalService };
+  /** A client span per call made inside a trace (a job's, a rotation's); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 interface PendingUpdate {
@@ -36,6 +39,8 @@ interface PendingUpdate {
   /** The newest card not yet sent; undefined once the drain took it. */
   latest: Card | undefined;
   drained: Promise<void>;
+  /** The span active where the newest card was given (its step's): the send's span is its child. */
+  trace: SpanRef | undefined;
 }
 
 /** Milliseconds to wait when `error` is the platform saying "too many requests", else undefined. */
@@ -66,6 +71,7 @@ export class PacedChat implements ChatPort {
   readonly #attempts: number;
   readonly #marginMs: number;
   readonly #metrics: PacedChatOptions["metrics"];
+  readonly #tracing: Tracing;
   readonly #updates = new Map<string, PendingUpdate>();
 
   constructor(inner: ChatPort, options: PacedChatOptions) {
@@ -77,6 +83,7 @@ export class PacedChat implements ChatPort {
     this.#attempts = options.attempts ?? 5;
     this.#marginMs = options.marginMs ?? JITTER_MARGIN_MS;
     this.#metrics = options.metrics;
+    this.#tracing = options.tracing ?? NO_TRACING;
   }
 
   get policy(): ChatRatePolicy {
@@ -119,12 +126,14 @@ export class PacedChat implements ChatPort {
   async updateCard(thread: ThreadRef, card: Card): Promise<void> {
     const key = messageKey(thread);
     const pending = this.#updates.get(key);
+    const trace = this.#tracing.active();
     if (pending) {
       pending.latest = card;
       pending.thread = thread;
+      pending.trace = trace;
       return;
     }
-    const entry: PendingUpdate = { thread, latest: card, drained: Promise.resolve() };
+    const entry: PendingUpdate = { thread, latest: card, drained: Promise.resolve(), trace };
     this.#updates.set(key, entry);
     entry.drained = this.#drain(key, entry);
   }
@@ -139,14 +148,17 @@ export class PacedChat implements ChatPort {
       }
       let sent: Card = waiting;
       try {
-        await this.paced(
-          this.#policy.update(entry.thread),
-          async () => {
-            // The slot has come: send whatever is newest now, not what was newest when it was reserved.
-            sent = entry.latest ?? sent;
-            await this.#inner.updateCard(entry.thread, sent);
-          },
-          "updateCard",
+        // Traced under whoever gave the newest card, not under the step that started this drain.
+        await this.#tracing.withActive(entry.trace, () =>
+          this.paced(
+            this.#policy.update(entry.thread),
+            async () => {
+              // The slot has come: send whatever is newest now, not what was newest when it was reserved.
+              sent = entry.latest ?? sent;
+              await this.#inner.updateCard(entry.thread, sent);
+            },
+            "updateCard",
+          ),
         );
       } catch (error) {
         // Progress is a view: a failed update is logged, and the next card tries again.
@@ -162,7 +174,21 @@ export class PacedChat implements ChatPort {
    * keys for the Retry-After and tries again. Public so an adapter can pace a
    * call it makes itself (Teams' answer within a turn) under the same keys.
    */
-  async paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
+  paced<T>(requests: RateRequest[], call: () => Promise<T>, operation = "call"): Promise<T> {
+    const tracing = this.#tracing;
+    if (!tracing.active()) return this.#paced(requests, call, operation, undefined);
+    const attributes = { "labops.chat.method": operation, "labops.chat.platform": this.#metrics?.service };
+    return inSpan(tracing, `labops.chat ${operation}`, { kind: "client", attributes }, (span) =>
+      this.#paced(requests, call, operation, span),
+    );
+  }
+
+  async #paced<T>(
+    requests: RateRequest[],
+    call: () => Promise<T>,
+    operation: string,
+    span: TraceSpan | undefined,
+  ): Promise<T> {
     const scaled = scaleRequests(requests, this.#clock.timeScale, this.#marginMs);
     for (let attempt = 1; ; attempt++) {
       await this.#slot(scaled);
@@ -176,6 +202,7 @@ export class PacedChat implements ChatPort {
         const retryAfterMs = rateLimitedFor(error);
         if (retryAfterMs === undefined || attempt >= this.#attempts) throw error;
         this.#logger.warn({ retryAfterMs, keys: requests.map((r) => r.key), attempt }, "chat.rate_limited");
+        span?.addEvent("rate_limited", { "labops.delay_ms": retryAfterMs, "labops.attempt": attempt });
         await Promise.all(requests.map((r) => this.#limiter.block(r.key, retryAfterMs)));
       }
     }

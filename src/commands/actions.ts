@@ -3,6 +3,7 @@ import { newCorrelationId } from "../log.ts";
 import type { CommandOrigin } from "../ports/queue.ts";
 import { SecretValue } from "../secret-value.ts";
 import { isConfirmationId } from "./confirmation.ts";
+import { isFormLinkTag, rotateFormLink } from "./form-link.ts";
 import type { Incoming, IntakeOutcome } from "./intake.ts";
 import { MAX_SECRET_VALUE_BYTES } from "./parse.ts";
 import type { Command } from "./types.ts";
@@ -67,12 +68,15 @@ export interface ActionInput {
   verb: unknown;
   /**
    * What the client sent with it, as one object: `value` is a button's value
-   * (or, on the rotate form, the typed value); the rotate form adds `secret`
-   * and `lab`. Anything else in it (a `correlationId`) is ignored.
+   * (or, on the rotate form, the typed value); the rotate form adds `secret`,
+   * `lab`, `create` and `sig`, the tag that authenticates them. Anything else
+   * in it (a `correlationId`) is ignored.
    */
   data: unknown;
   /** Made by the adapter from the platform's delivery (Slack trigger_id, Teams activity id). */
   deliveryId: string;
+  /** `formLinkKey(LABOPS_SECRET_KEY)`: a submitted form's `sig` must be its tag (src/commands/form-link.ts). */
+  formKey: Buffer;
   origin: CommandOrigin;
   receivedAt: number;
 }
@@ -84,6 +88,13 @@ const MALFORMED =
 export function actionToIncoming(input: ActionInput): ActionResult {
   const read = readAction(input.verb, input.data);
   if (!read.ok) return read;
+  const { command } = read.action.kind === "command" ? read.action : { command: undefined };
+  if (input.verb === ACTION.rotateSubmit && command?.kind === "secret.rotate") {
+    // The form links back to what it was opened for, where and for whom: a tag that does not match is a forgery.
+    const sig = isRecord(input.data) ? input.data.sig : undefined;
+    if (!isFormLinkTag(sig, rotateFormLink(input.origin, command), input.formKey))
+      return refuse("malformed", MALFORMED);
+  }
   const base = {
     deliveryId: input.deliveryId,
     // Made on the server: an id from the client could forge an audit trail or carry markup to a card.
@@ -147,9 +158,10 @@ export function readAction(verb: unknown, data: unknown): { ok: true; action: Ch
 
 /** The rotate form: the secret and lab it was opened for, and the value typed into it. */
 function readRotateForm(data: Record<string, unknown>): { ok: true; action: ChatAction } | ActionRefusal {
-  const { secret, lab, value } = data;
+  const { secret, lab, create, value } = data;
   if (typeof secret !== "string" || !isSecretName(secret)) return invalidSecret("This form");
   if (lab !== undefined && (typeof lab !== "string" || !isLabName(lab))) return invalidLab("This form");
+  if (create !== undefined && create !== true) return refuse("malformed", MALFORMED);
   // The typed value is wrapped at once, and never echoed, logged or kept in clear.
   if (value === undefined || value === null || value === "")
     return refuse("value_missing", "Type the new value.");
@@ -161,7 +173,13 @@ function readRotateForm(data: Record<string, unknown>): { ok: true; action: Chat
     ok: true,
     action: {
       kind: "command",
-      command: { kind: "secret.rotate", secret, value: new SecretValue(value), lab },
+      command: {
+        kind: "secret.rotate",
+        secret,
+        value: new SecretValue(value),
+        lab,
+        ...(create === true ? { create: true } : {}),
+      },
       form: true,
     },
   };

@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import type { AuditEntry } from "../ports/audit.ts";
 import { mention } from "./authorize.ts";
 
@@ -13,5 +14,27 @@ export function auditLine(entry: AuditEntry): string {
     ...(entry.userName ? { name: entry.userName } : {}),
   });
   const result = entry.reason ? `${entry.result} (${entry.reason})` : entry.result;
-  return `${when} UTC · ${who} · \`${entry.command}\` · ${result} · ref ${entry.correlationId}`;
+  return `${when} UTC · ${who} · \`${verbatim(entry.command)}\` · ${verbatim(result)} · ref ${verbatim(entry.correlationId)}`;
+}
+
+/**
+ * A lab's recent commands, one per command: the trail holds several entries
+ * for one command (intake's `queued`, the worker's `succeeded`; a destroy's
+ * `confirmation_requested`, then `queued` once confirmed), all under its
+ * correlation id. Each command is shown once, asked at its first entry, with
+ * its latest outcome. `answered` entries (a private form opened) changed
+ * nothing and are left out: the form's submission is its own command.
+ * `entries` are newest first, as AuditLog.recent returns them.
+ */
+export function recentCommands(entries: readonly AuditEntry[], limit: number): AuditEntry[] {
+  const byCommand = new Map<string, { latest: AuditEntry; first: AuditEntry }>();
+  for (const entry of entries) {
+    if (entry.result === "answered") continue;
+    const seen = byCommand.get(entry.correlationId);
+    if (seen) seen.first = entry;
+    else byCommand.set(entry.correlationId, { latest: entry, first: entry });
+  }
+  return [...byCommand.values()]
+    .slice(0, limit)
+    .map(({ latest, first }) => ({ ...latest, at: first.at, command: first.command }));
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { shownLabName } from "../labs/names.ts";
 import type { ChatAddress, ChatUser, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmableCommand, PendingConfirmation } from "../ports/confirmations.ts";
 
@@ -63,7 +64,7 @@ export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPr
       expiresAt: pending.expiresAt,
     };
   }
-  const lab = command.lab;
+  const lab = shownLabName(command.lab);
   return {
     confirmationId: pending.id,
     title: `Destroy lab ${lab}?`,

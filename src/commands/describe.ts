@@ -1,3 +1,4 @@
+import { shownLabName } from "../labs/names.ts";
 import type { Command } from "./types.ts";
 
 /** The command as a user would type it, without any secret value: safe for chat, logs and audit. */
@@ -6,7 +7,7 @@ export function describeCommand(command: Command): string {
     case "lab.create":
       return `lab create ${command.lab}${command.host === undefined ? "" : ` --on ${command.host}`}`;
     case "lab.destroy":
-      return `lab destroy ${command.lab}`;
+      return `lab destroy ${shownLabName(command.lab)}`;
     case "lab.status":
       return command.lab === undefined ? "lab status" : `lab status ${command.lab}`;
     case "lab.list":
@@ -14,7 +15,7 @@ export function describeCommand(command: Command): string {
     case "lab.extend":
       return `lab extend ${command.lab}`;
     case "secret.rotate":
-      return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+      return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}${command.create ? " --new" : ""}`;
     case "secret.list":
       return `secret list${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
     case "secret.rollback":

@@ -26,6 +26,14 @@ export function toWire(envelope: CommandEnvelope, key: Buffer): WireEnvelope {
   };
 }
 
+/** The wire envelope without its sealed value (once the value is written where it belongs). */
+export function withoutSealedValue<T extends WireEnvelope>(wire: T): T {
+  const { command } = wire;
+  if (command.kind !== "secret.rotate" || command.sealedValue === undefined) return wire;
+  const { sealedValue: _dropped, ...rest } = command;
+  return { ...wire, command: { ...rest, sealedValue: undefined } };
+}
+
 export function fromWire(wire: WireEnvelope, key: Buffer): CommandEnvelope {
   const { command } = wire;
   if (typeof command !== "object" || command === null || typeof command.kind !== "string") {

@@ -1,38 +1,74 @@
+import { typedOn } from "../chat/hints.ts";
+import type { Platform } from "../ports/chat.ts";
 import { USAGE } from "./parse.ts";
 
-const LAB_HELP = [
-  `\`${USAGE["lab.create"]}\` build a lab: AKS with workload identity, Key Vault, the CSI driver with rotation, Reloader and podinfo`,
-  `\`${USAGE["lab.status"]}\` what exists in Azure and in the cluster, and which secret versions each pod runs`,
-  `\`${USAGE["lab.list"]}\` the labs and who owns them`,
-  `\`${USAGE["lab.extend"]}\` push back the lab's expiry`,
-  `\`${USAGE["lab.destroy"]}\` delete everything (owner or admin, after a confirmation)`,
-];
+/**
+ * What each command does, by kind. Every command of USAGE is listed by
+ * `help`, grouped by its first word (lab, secret, and any other family such
+ * as host or admin), whether or not it has a line here.
+ */
+const DOES: Readonly<Record<string, string>> = {
+  "lab.create":
+    "build a lab: AKS with workload identity, Key Vault, the CSI driver with rotation, Reloader and podinfo",
+  "lab.status": "what exists in Azure and in the cluster, and which secret versions each pod runs",
+  "lab.list": "the labs and who owns them",
+  "lab.extend": "push back the lab's expiry",
+  "lab.destroy":
+    "delete everything (owner or admin, after a confirmation); an admin removes a lab whose name is not valid by the reference `lab list` shows: `lab destroy #1a2b3c4d`",
+  "secret.rotate": "write a new version and follow it to every pod (leave out VALUE to type it privately)",
+  "secret.list": "names, current versions and update times (never values)",
+  "secret.rollback": "make the previous version current again",
+  // Host clusters and workshops (issue 16).
+  "host.create":
+    "a cluster labs share, with no team in it (admins); `lab create NAME --on HOST` puts a lab in its own namespace there",
+  "host.status": "the host's cluster and the labs on it, or every host",
+  "host.destroy":
+    "delete it (admins, after a confirmation); refused while labs live on it unless `--force`, which destroys them first",
+  "workshop.create":
+    "a host (named PREFIX unless `--on`) and labs PREFIX-1 … PREFIX-N on it, one card with a row per team (admins)",
+  "workshop.status": "the workshop's card again",
+  "workshop.destroy": "every team's lab, then the workshop's host (admins, after a confirmation)",
+};
 
-const SECRET_HELP = [
-  `\`${USAGE["secret.rotate"]}\` write a new version and follow it to every pod (leave out VALUE to type it privately)`,
-  `\`${USAGE["secret.list"]}\` names, current versions and update times (never values)`,
-  `\`${USAGE["secret.rollback"]}\` make the previous version current again`,
-];
+const SECTION: Readonly<Record<string, string>> = {
+  lab: "Labs",
+  secret: "Secrets",
+  host: "Host clusters",
+  workshop: "Workshops",
+  admin: "Admins only",
+};
 
-// Host clusters (issue 16): kept as its own block so the other help texts can change around it.
-const HOST_HELP = [
-  `\`${USAGE["lab.create"].replace(" [--ttl 8h]", "")}\` with \`--on HOST\`: the lab in its own namespace of a host cluster, ready in a few minutes`,
-  `\`${USAGE["host.create"]}\` a cluster labs share, with no team in it (admins)`,
-  `\`${USAGE["host.status"]}\` the host's cluster and the labs on it`,
-  `\`${USAGE["host.destroy"]}\` delete it (admins, after a confirmation); refused while labs live on it unless \`--force\`, which destroys them first`,
-  `\`${USAGE["workshop.create"]}\` a host (named PREFIX unless \`--on\`) and labs PREFIX-1 … PREFIX-N on it, one card with a row per team (admins)`,
-  `\`${USAGE["workshop.status"]}\` that card again; \`${USAGE["workshop.destroy"]}\` every team's lab, then the workshop's host (admins, confirmed)`,
-];
+/** The families in the order help shows them: the asked-for one first, then lab, secret, the rest. */
+function families(topic: string | undefined): string[] {
+  const all = [...new Set(Object.keys(USAGE).map((kind) => kind.split(".")[0] ?? kind))].filter(
+    (f) => f !== "help",
+  );
+  const rank = (f: string) =>
+    f === topic ? -1 : f === "lab" ? 0 : f === "secret" ? 1 : f === "admin" ? 3 : 2;
+  return all.sort((a, b) => rank(a) - rank(b));
+}
 
-/** The help text, as Markdown both Slack (mrkdwn) and Teams render. */
-export function helpText(topic: "lab" | "secret" | "host" | undefined): string {
+/**
+ * The help text, as Markdown both Slack (mrkdwn) and Teams render: every
+ * command, each as it is typed on `platform` (`/lab create …` in Slack,
+ * `@labops lab create …` in Teams). `topic` (`lab help`, `secret help`) puts
+ * its family first; nothing is left out.
+ */
+export function helpText(topic: string | undefined, platform: Platform = "slack"): string {
   const lines: string[] = [];
-  if (topic === "lab" || topic === undefined) lines.push("*Labs*", ...LAB_HELP.map((l) => `• ${l}`));
-  if (topic === "secret" || topic === undefined) lines.push("*Secrets*", ...SECRET_HELP.map((l) => `• ${l}`));
-  if (topic === "host" || topic === undefined)
-    lines.push("*Host clusters*", ...HOST_HELP.map((l) => `• ${l}`));
-  if (topic === undefined) {
-    lines.push("`--lab NAME` can be left out when the channel has one lab.");
+  for (const family of families(topic)) {
+    const kinds = Object.keys(USAGE).filter((k) => k.startsWith(`${family}.`)) as Array<keyof typeof USAGE>;
+    lines.push(`*${SECTION[family] ?? family}*`);
+    for (const kind of kinds) {
+      const does = DOES[kind];
+      lines.push(`• \`${typedOn(USAGE[kind], platform)}\`${does ? ` ${does}` : ""}`);
+    }
   }
+  lines.push("`--lab NAME` can be left out when the conversation has one lab.");
+  lines.push(
+    platform === "slack"
+      ? "In Slack, commands are slash commands: `/lab …` and `/secret …`."
+      : `In a Teams channel, mention the bot: \`${typedOn("lab …", platform)}\`.`,
+  );
   return lines.join("\n");
 }

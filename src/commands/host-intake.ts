@@ -1,5 +1,8 @@
+import { verbatim } from "../chat/markup.ts";
+import { labArg, shownLabName } from "../labs/names.ts";
 import type { ChatUser } from "../ports/chat.ts";
 import { type Decision, isAdmin } from "./authorize.ts";
+import { describeCommand } from "./describe.ts";
 import type { Command } from "./types.ts";
 
 /**
@@ -46,4 +49,28 @@ export function destroyTarget(
   if (command.kind === "host.destroy") return `host \`${command.host}\``;
   if (command.kind === "workshop.destroy") return `workshop \`${command.prefix}\``;
   return `lab \`${command.lab}\``;
+}
+
+type Destroy = Extract<Command, { kind: "lab.destroy" | "host.destroy" | "workshop.destroy" }>;
+
+/** The quick answer that asks for a destroy's confirmation. */
+export function destroyAsked(cmd: Destroy, confirmLabel: string): string {
+  if (cmd.kind !== "lab.destroy") {
+    return `Destroy ${destroyTarget(cmd)}? Press *${confirmLabel}* within 5 minutes, or say \`${describeCommand(cmd)} --yes\`.`;
+  }
+  return `Destroy lab \`${verbatim(shownLabName(cmd.lab))}\`? Press *${verbatim(confirmLabel)}* within 5 minutes, or say \`lab destroy ${labArg(cmd.lab)} --yes\`.`;
+}
+
+/** A destroy's confirmation pressed too late. */
+export function destroyExpired(cmd: Destroy): string {
+  if (cmd.kind !== "lab.destroy") {
+    return `This confirmation expired (they last 5 minutes); ${destroyTarget(cmd)} was not destroyed. Run \`${describeCommand(cmd)}\` again to get a new one.`;
+  }
+  return `This confirmation expired (they last 5 minutes); \`${verbatim(shownLabName(cmd.lab))}\` was not destroyed. Run \`lab destroy ${labArg(cmd.lab)}\` again to get a new one.`;
+}
+
+/** A destroy cancelled. */
+export function destroyCancelled(cmd: Destroy): string {
+  if (cmd.kind !== "lab.destroy") return `Cancelled: ${destroyTarget(cmd)} stays as it is.`;
+  return `Cancelled: lab \`${verbatim(shownLabName(cmd.lab))}\` stays as it is.`;
 }

@@ -1,14 +1,18 @@
 import { confirmationCard } from "../chat/cards.ts";
+import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { isLabRef } from "../labs/names.ts";
+import { deferredChild, type LineLogger, type Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmationStore } from "../ports/confirmations.ts";
 import type { DeliveryLog } from "../ports/deliveries.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
-import type { LabRegistry } from "../ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../ports/registry.ts";
+import type { Tracing } from "../ports/tracing.ts";
+import { queuedText } from "./answer-text.ts";
 import { auditEntry } from "./audit-entry.ts";
 import {
   authorize,
@@ -16,12 +20,23 @@ import {
   mention,
   noLabText,
   resolveConversationLab,
+  resolveLabRef,
   sameConversation,
+  unknownSecret,
+  valueInPublic,
 } from "./authorize.ts";
+import { admitCommand, type CapsDeps } from "./caps.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
-import { authorizeHost, destroyTarget, isHostCommand } from "./host-intake.ts";
+import { forPlatform } from "./hints.ts";
+import {
+  authorizeHost,
+  destroyAsked,
+  destroyCancelled,
+  destroyExpired,
+  isHostCommand,
+} from "./host-intake.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -38,6 +53,8 @@ interface IncomingBase {
   correlationId: string;
   origin: CommandOrigin;
   receivedAt: number;
+  /** Typed where the conversation sees it (a Slack @mention, a Teams channel or group chat message). */
+  public?: boolean;
 }
 
 /** A command as typed (or rebuilt from a button, a modal). */
@@ -77,6 +94,10 @@ export interface IntakeDeps {
   confirmationTtlMs?: number;
   /** commandReceived(platform, kind, outcome) for every delivery. */
   metrics?: Metrics;
+  /** Where a command's trace starts (tracedIntake, intake-trace.ts); NO_TRACING when absent. */
+  tracing?: Tracing;
+  /** The caps on labs, commands and lifetimes (src/commands/caps.ts); the web role always sets them. */
+  caps?: CapsDeps;
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
@@ -91,7 +112,7 @@ interface Decided {
 
 export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<IntakeOutcome> {
   const { origin, correlationId } = incoming;
-  const log = deps.logger.child({
+  const log = deferredChild(deps.logger, {
     correlationId,
     platform: origin.address.platform,
     channel: origin.address.channel,
@@ -141,7 +162,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
   });
   deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
-  return decided.outcome;
+  return forPlatform(decided.outcome, origin.address.platform);
 }
 
 /**
@@ -173,7 +194,7 @@ function unavailable(correlationId: string): IntakeOutcome {
   };
 }
 
-async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { parsed, origin } = incoming;
   if (!parsed.ok) {
     // The rejected text is not logged or audited: it may hold a value typed in the wrong place.
@@ -184,9 +205,12 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
   let cmd = parsed.command;
+  const exposed = incoming.public ? valueInPublic(cmd) : { ok: true as const };
+  if (!exposed.ok) return refused(cmd, exposed, log);
+  let asked: Command | undefined;
   if (cmd.kind === "help") {
     return {
-      outcome: { kind: "help", text: helpText(cmd.topic) },
+      outcome: { kind: "help", text: helpText(cmd.topic, origin.address.platform) },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind },
     };
   }
@@ -196,6 +220,14 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     if (!decision.ok) return refused(cmd, decision, log);
   }
 
+  const byRef = resolveLabRef(
+    cmd,
+    origin.user,
+    deps.admins,
+    isLabRef(commandLab(cmd) ?? "") ? await deps.registry.list() : [],
+  );
+  if (!byRef.ok) return refused(cmd, byRef, log);
+  cmd = byRef.command;
   const needsLabs = commandLab(cmd) === undefined && "lab" in cmd;
   if (needsLabs) {
     const resolved = resolveConversationLab(cmd, origin.address, await deps.registry.list());
@@ -203,11 +235,13 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     cmd = resolved.command;
   }
   const lab = commandLab(cmd);
+  let record: LabRecord | undefined;
   if (lab !== undefined) {
-    const record = await deps.registry.get(lab);
+    record = await deps.registry.get(lab);
     const decision = authorize(cmd, origin.user, origin.address, record, deps.admins);
     // Creating a lab that already stands here, ready, answers with its status instead of redoing it.
     if (!decision.ok && decision.reason === "lab_exists" && record?.state === "ready") {
+      asked = cmd;
       cmd = { kind: "lab.status", lab };
     } else if (!decision.ok && decision.reason === "no_lab") {
       // No confirmation, no job: the answer names the labs there are here.
@@ -216,6 +250,8 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     } else if (!decision.ok) {
       return refused(cmd, decision, log);
     }
+    const secret = unknownSecret(cmd, record);
+    if (!secret.ok) return refused(cmd, secret, log);
   }
 
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
@@ -223,11 +259,23 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
       outcome: {
         kind: "needs_value",
         command: cmd,
-        text: `Type the new value of \`${cmd.secret}\` in the form that opened; it never appears in the channel.`,
+        text: `Type the new value of \`${verbatim(cmd.secret)}\` in the form that opened; it never appears in the channel.`,
       },
       audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) },
     };
   }
+
+  // ── Caps (issue 14): checked and counted in one atomic step before anything is queued. ──
+  let releaseCaps = async (): Promise<void> => undefined;
+  let capsNote: string | undefined;
+  if (deps.caps) {
+    const token = incoming.correlationId;
+    const capped = await admitCommand(cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
+    if (!capped.ok) return refused(cmd, capped, log);
+    releaseCaps = capped.release;
+    capsNote = capped.note;
+  }
+  // ── end of caps ──
 
   if (
     (cmd.kind === "lab.destroy" || cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy") &&
@@ -250,7 +298,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy ${destroyTarget(cmd)}? Press *${prompt.confirmLabel}* within 5 minutes, or say \`${describeCommand(cmd)} --yes\`.`,
+        text: destroyAsked(cmd, prompt.confirmLabel),
       },
       audit: {
         result: "confirmation_requested",
@@ -261,10 +309,14 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: Logger)
     };
   }
 
-  return enqueue(incoming, cmd, incoming.correlationId, deps, log);
+  const queued = await enqueue(incoming, cmd, incoming.correlationId, deps, log, asked);
+  // A create not queued after all lets go of the name it held (caps).
+  if (queued.outcome.kind !== "queued") await releaseCaps().catch(() => undefined);
+  else if (capsNote) queued.outcome.text = `${queued.outcome.text} ${capsNote}`;
+  return queued;
 }
 
-async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): Promise<Decided> {
+async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
   const { origin } = incoming;
   const { confirmationId, confirm } = incoming.answer;
   const what = confirm ? "confirm" : "cancel";
@@ -303,15 +355,15 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: Logger): 
     );
   }
   if (pending.expiresAt <= now) {
-    return refuse(
-      "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); ${destroyTarget(cmd)} was not destroyed. Run \`${describeCommand(cmd)}\` again to get a new one.`,
-    );
+    return refuse("confirmation_expired", destroyExpired(cmd));
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
-      outcome: { kind: "cancelled", text: `Cancelled: ${destroyTarget(cmd)} stays as it is.` },
+      outcome: {
+        kind: "cancelled",
+        text: destroyCancelled(cmd),
+      },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };
@@ -330,7 +382,7 @@ function labOf(cmd: Command): { lab?: string } {
   return lab === undefined ? {} : { lab };
 }
 
-function refused(cmd: Command, why: { reason: string; text: string }, log: Logger): Decided {
+function refused(cmd: Command, why: { reason: string; text: string }, log: LineLogger): Decided {
   log.info({ command: describeCommand(cmd), reason: why.reason }, "command.refused");
   return {
     outcome: { kind: "refused", text: why.text, reason: why.reason },
@@ -349,7 +401,8 @@ async function enqueue(
   cmd: Command,
   correlationId: string,
   deps: IntakeDeps,
-  log: Logger,
+  log: LineLogger,
+  asked?: Command,
 ): Promise<Decided> {
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
@@ -362,15 +415,20 @@ async function enqueue(
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy =
-      cmd.kind === "lab.destroy" || cmd.kind === "host.destroy"
-        ? ` Confirmed by ${mention(incoming.origin.user)}.`
-        : "";
+    const confirmedBy = cmd.kind.endsWith(".destroy")
+      ? `Confirmed by ${mention(incoming.origin.user)}.`
+      : undefined;
     return {
       outcome: {
         kind: "queued",
         jobId,
-        text: `Queued \`${description}\` (ref ${correlationId}).${confirmedBy} Progress will appear in a thread in this channel.`,
+        text: queuedText({
+          command: cmd,
+          description,
+          correlationId,
+          ...(confirmedBy ? { confirmedBy } : {}),
+          ...(asked ? { asked } : {}),
+        }),
       },
       audit: { result: "queued", ...audit },
       correlationId,
@@ -381,7 +439,7 @@ async function enqueue(
     return {
       outcome: {
         kind: "unavailable",
-        text: `labops could not queue \`${description}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${correlationId}).`,
+        text: `labops could not queue \`${verbatim(description)}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${verbatim(correlationId)}).`,
       },
       audit: { result: "unavailable", ...audit, reason: errorCode(error) },
       correlationId,

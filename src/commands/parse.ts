@@ -1,5 +1,6 @@
+import { verbatim } from "../chat/markup.ts";
 import { parseDuration } from "../config.ts";
-import { isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
+import { isLabRef, isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
 import { SecretValue } from "../secret-value.ts";
 import { parseHost, parseWorkshop } from "./parse-host.ts";
 import { tokenize, type Word } from "./tokenize.ts";
@@ -22,7 +23,7 @@ export const USAGE = {
   "lab.status": "lab status [NAME]",
   "lab.list": "lab list",
   "lab.extend": "lab extend NAME [--by 4h]",
-  "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME]",
+  "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME] [--new]",
   "secret.list": "secret list [--lab NAME]",
   "secret.rollback": "secret rollback NAME [--lab NAME]",
   "host.create": "host create NAME [--nodes 3] [--ttl 8h]",
@@ -91,6 +92,12 @@ export function splitArgs(
     const raw = word === "-y" ? "yes" : word.slice(2);
     const eq = raw.indexOf("=");
     const name = (eq >= 0 ? raw.slice(0, eq) : raw).toLowerCase();
+    if (!valued.includes(name) && !booleans.includes(name)) {
+      // Never echoed: an unknown option may be a value typed in the wrong place.
+      const known = [...valued, ...booleans].map((f) => `--${f}`);
+      const allowed = known.length > 0 ? `it takes ${known.join(", ")}` : "it takes no options";
+      return reject(`Unknown option for \`${USAGE[kind]}\`: ${allowed}. ${usageLine(kind)}`);
+    }
     // A repeated option is refused rather than silently taking the last one.
     if (flags.has(name)) {
       return reject(`\`--${name}\` is given twice: give it once. ${usageLine(kind)}`);
@@ -98,13 +105,6 @@ export function splitArgs(
     if (booleans.includes(name)) {
       flags.set(name, true);
       continue;
-    }
-    if (!valued.includes(name)) {
-      const known = [...valued, ...booleans].map((f) => `--${f}`);
-      const allowed = known.length > 0 ? `it takes ${known.join(", ")}` : "it takes no options";
-      return reject(
-        `\`--${name.slice(0, 40)}\` is not an option of \`${USAGE[kind]}\`: ${allowed}. ${usageLine(kind)}`,
-      );
     }
     let value: string | undefined;
     if (eq >= 0) {
@@ -130,7 +130,7 @@ function labName(name: string, kind: Command["kind"]): ParseResult | undefined {
   if (problem === undefined) return undefined;
   const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
   return reject(
-    `\`${shown}\` is not a valid lab name (${problem}). A lab name has ${LAB_NAME_RULE}. ${usageLine(kind)}`,
+    `\`${verbatim(shown)}\` is not a valid lab name (${problem}). A lab name has ${LAB_NAME_RULE}. ${usageLine(kind)}`,
   );
 }
 
@@ -138,7 +138,7 @@ function secretName(name: string, kind: Command["kind"]): ParseResult | undefine
   if (isSecretName(name)) return undefined;
   const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
   return reject(
-    `\`${shown}\` is not a valid secret name. A secret name has ${SECRET_NAME_RULE}. ${usageLine(kind)}`,
+    `\`${verbatim(shown)}\` is not a valid secret name. A secret name has ${SECRET_NAME_RULE}. ${usageLine(kind)}`,
   );
 }
 
@@ -153,12 +153,14 @@ export function duration(
   if (ms === undefined) {
     return {
       rejection: reject(
-        `\`${text.slice(0, 20)}\` is not a duration for \`--${flag}\`: use minutes, hours or days such as 90m, 8h or 2d, ${limits}. ${usageLine(kind)}`,
+        `\`${verbatim(text.slice(0, 20))}\` is not a duration for \`--${flag}\`: use minutes, hours or days such as 90m, 8h or 2d, ${limits}. ${usageLine(kind)}`,
       ),
     };
   }
   if (ms < MIN_TTL_MS || ms > maxMs) {
-    return { rejection: reject(`\`--${flag} ${text}\` is out of range: use ${limits}. ${usageLine(kind)}`) };
+    return {
+      rejection: reject(`\`--${flag} ${verbatim(text)}\` is out of range: use ${limits}. ${usageLine(kind)}`),
+    };
   }
   return { ms };
 }
@@ -177,7 +179,7 @@ export function tooMany(args: Args, max: number, kind: Command["kind"]): ParseRe
       `A value with spaces must be in quotes. ${usageLine(kind)} (or \`secret rotate color "dark orange"\`).`,
     );
   }
-  const extra = args.positional.slice(max).join(" ").slice(0, 40);
+  const extra = verbatim(args.positional.slice(max).join(" ").slice(0, 40));
   return reject(`I did not expect \`${extra}\` after \`${USAGE[kind]}\`. ${usageLine(kind)}`);
 }
 
@@ -216,7 +218,9 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
       if (isResult(args)) return args;
       const [name] = args.positional;
       if (name === undefined) return reject(`Which lab? ${usageLine("lab.destroy")}`);
-      const bad = labName(name, "lab.destroy") ?? tooMany(args, 1, "lab.destroy");
+      // `#1a2b3c4d`: a lab by its reference, for an admin removing a lab whose stored name is not valid.
+      const bad =
+        (isLabRef(name) ? undefined : labName(name, "lab.destroy")) ?? tooMany(args, 1, "lab.destroy");
       if (bad) return bad;
       return ok({ kind: "lab.destroy", lab: name, confirmed: args.flags.get("yes") === true });
     }
@@ -261,7 +265,7 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
       return ok({ kind: "help", topic: "lab" });
     default:
       return reject(
-        `\`lab ${(verb ?? "").slice(0, 30)}\` is not a command. The lab commands are ${LAB_VERBS.map((v) => `\`lab ${v}\``).join(", ")}; for example \`${EXAMPLE["lab.create"]}\`. Say \`help\` for more.`,
+        `\`lab ${verbatim((verb ?? "").slice(0, 30))}\` is not a command. The lab commands are ${LAB_VERBS.map((v) => `\`lab ${v}\``).join(", ")}; for example \`${EXAMPLE["lab.create"]}\`. Say \`help\` for more.`,
       );
   }
 }
@@ -286,7 +290,7 @@ function parseSecret(words: Word[]): ParseResult {
   switch (verb?.toLowerCase()) {
     case "rotate":
     case "set": {
-      const args = splitArgs(rest, "secret.rotate", ["lab"], []);
+      const args = splitArgs(rest, "secret.rotate", ["lab"], ["new"]);
       if (isResult(args)) return args;
       const [name, value] = args.positional;
       if (name === undefined) return reject(`Which secret? ${usageLine("secret.rotate")}`);
@@ -307,6 +311,7 @@ function parseSecret(words: Word[]): ParseResult {
         secret: name,
         value: value === undefined ? undefined : new SecretValue(value),
         lab: lab.lab,
+        ...(args.flags.get("new") === true ? { create: true } : {}),
       });
     }
     case "list":
@@ -335,7 +340,7 @@ function parseSecret(words: Word[]): ParseResult {
       return ok({ kind: "help", topic: "secret" });
     default:
       return reject(
-        `\`secret ${(verb ?? "").slice(0, 30)}\` is not a command. The secret commands are ${SECRET_VERBS.map((v) => `\`secret ${v}\``).join(", ")}; for example \`${EXAMPLE["secret.rotate"]}\`. Say \`help\` for more.`,
+        `\`secret ${verbatim((verb ?? "").slice(0, 30))}\` is not a command. The secret commands are ${SECRET_VERBS.map((v) => `\`secret ${v}\``).join(", ")}; for example \`${EXAMPLE["secret.rotate"]}\`. Say \`help\` for more.`,
       );
   }
 }
@@ -370,7 +375,7 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
         return ok({ kind: "help", topic: undefined });
       default:
         return reject(
-          `I did not understand \`${(head ?? "").slice(0, 30)}\`. Start with \`lab\` or \`secret\`, for example \`${EXAMPLE["lab.create"]}\` or \`${EXAMPLE["secret.rotate"]}\`, or say \`help\`.`,
+          `I did not understand \`${verbatim((head ?? "").slice(0, 30))}\`. Start with \`lab\` or \`secret\`, for example \`${EXAMPLE["lab.create"]}\` or \`${EXAMPLE["secret.rotate"]}\`, or say \`help\`.`,
         );
     }
   } catch {
@@ -383,7 +388,9 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
 export function parseSlashCommand(slash: string, text: string, options: ParseOptions = {}): ParseResult {
   const name = slash.replace(/^\//, "").toLowerCase();
   if (!["lab", "secret", "host", "workshop", "labops"].includes(name)) {
-    return reject(`\`/${name.slice(0, 30)}\` is not a labops command: use \`/lab\` or \`/secret\`.`);
+    return reject(
+      `\`/${verbatim(name.slice(0, 30))}\` is not a labops command: use \`/lab\` or \`/secret\`.`,
+    );
   }
   return parseCommandText(name === "labops" ? text : `${name} ${text}`, options);
 }

@@ -7,7 +7,14 @@ export type Command =
   | { kind: "lab.status"; lab: string | undefined }
   | { kind: "lab.list" }
   | { kind: "lab.extend"; lab: string; byMs: number | undefined }
-  | { kind: "secret.rotate"; secret: string; value: SecretValue | undefined; lab: string | undefined }
+  | {
+      kind: "secret.rotate";
+      secret: string;
+      value: SecretValue | undefined;
+      lab: string | undefined;
+      /** `--new`: the secret may be one the lab does not have yet. */
+      create?: boolean;
+    }
   | { kind: "secret.list"; lab: string | undefined }
   | { kind: "secret.rollback"; secret: string; lab: string | undefined }
   | { kind: "host.create"; host: string; nodeCount: number | undefined; ttlMs: number | undefined }

@@ -1,19 +1,12 @@
+import { verbatim } from "../chat/markup.ts";
 import type { Card, CardAction, CardStep, StepState } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
+import { shownLabName } from "./names.ts";
+import { formatElapsed, lifetimeText, USUAL_STEP_MS, usualText, withWorldNote } from "./world-time.ts";
 
 /** Platform-neutral cards for the lab workflows; the chat adapters render them. */
 
-export function formatElapsed(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
-
-export function formatWhen(epochMs: number): string {
-  return `${new Date(epochMs).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
+export { formatElapsed, formatWhen } from "./world-time.ts";
 
 /** Azure portal deep link for a resource id. */
 export function portalUrl(tenantId: string, resourceId: string): string {
@@ -26,6 +19,8 @@ export interface StepView {
   state: StepState;
   durationMs?: number;
   detail?: string;
+  /** When a running step started (this try's first attempt): the card shows its time ticking. */
+  startedAt?: number;
 }
 
 export interface ProgressView {
@@ -43,29 +38,40 @@ export interface ProgressView {
   error?: { step: string; code: string; message: string; hint?: string };
   /** The lab's hourly estimate ("≈ $0.17/h · about $0.34 so far"). */
   cost?: string;
+  /** LABOPS_TIME_SCALE: when the world is sped up, the card says so and gives Azure's times too. */
+  timeScale?: number;
 }
 
 export function progressCard(view: ProgressView): Card {
   const done = view.steps.filter((s) => s.state === "done" || s.state === "skipped").length;
-  const steps: CardStep[] = view.steps.map((s) => ({
-    name: s.name,
-    label: s.label,
-    state: s.state,
-    ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
-    ...(s.detail ? { detail: s.detail } : {}),
-  }));
+  const scale = view.timeScale ?? 1;
+  const steps: CardStep[] = view.steps.map((s) => {
+    // A running step shows its time so far and what is usual, so a quiet minute does not look stuck.
+    const running = s.state === "running" && view.status === "running";
+    const durationMs = running && s.startedAt !== undefined ? view.now - s.startedAt : s.durationMs;
+    const usual = USUAL_STEP_MS[s.name];
+    const detail = s.detail ?? (running && usual ? usualText(usual, scale) : undefined);
+    return {
+      name: s.name,
+      label: s.label,
+      state: s.state,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      ...(detail ? { detail } : {}),
+    };
+  });
   const elapsed = formatElapsed(view.now - view.startedAt);
+  const lab = shownLabName(view.lab);
   const title =
     view.status === "succeeded"
-      ? `${view.noun ?? "Lab"} ${view.lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
+      ? `${view.noun ?? "Lab"} ${lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
       : view.status === "failed"
-        ? `${view.noun ?? "Lab"} ${view.lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
-        : `${view.noun ?? "Lab"} ${view.lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
+        ? `${view.noun ?? "Lab"} ${lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
+        : `${view.noun ?? "Lab"} ${lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
   const fields: Array<{ label: string; value: string }> = [];
   const r = view.record;
   if (r && view.verb === "create") {
     fields.push({ label: "Owner", value: r.owner.name ?? r.owner.id });
-    fields.push({ label: "Expires", value: formatWhen(r.expiresAt) });
+    fields.push({ label: "Expires", value: lifetimeText(r.createdAt, r.expiresAt, scale) });
     if (r.outputs.vaultName) fields.push({ label: "Key Vault", value: r.outputs.vaultName });
     fields.push({ label: "Location", value: r.location });
     if (view.cost) fields.push({ label: "Cost", value: view.cost });
@@ -83,7 +89,7 @@ export function progressCard(view: ProgressView): Card {
   }
   let text: string | undefined;
   if (view.error) {
-    text = `*${view.error.code}*: ${view.error.message}${view.error.hint ? `\n_${view.error.hint}_` : ""}`;
+    text = `*${verbatim(view.error.code)}*: ${verbatim(view.error.message)}${view.error.hint ? `\n_${verbatim(view.error.hint)}_` : ""}`;
   }
   return {
     title,
@@ -93,6 +99,6 @@ export function progressCard(view: ProgressView): Card {
     ...(text ? { text } : {}),
     ...(fields.length ? { fields } : {}),
     ...(actions.length ? { actions } : {}),
-    footer: `ref ${view.correlationId}`,
+    footer: withWorldNote(`ref ${verbatim(view.correlationId)}`, scale),
   };
 }

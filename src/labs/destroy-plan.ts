@@ -6,6 +6,7 @@ import type { LabRegistry } from "../ports/registry.ts";
 import type { LabScheduler } from "../ports/scheduler.ts";
 import type { WatchStateStore } from "../ports/watcher.ts";
 import { VAULT_NAME_ATTEMPTS } from "./create-plan.ts";
+import { isResourceGroupName, isVaultName } from "./names.ts";
 import { labNames, vaultName } from "./naming.ts";
 import type { Step } from "./steps.ts";
 import { scaledDeadline, scaledPoll, scaledRetry } from "./timing.ts";
@@ -78,6 +79,8 @@ export function createDestroyPlan(input: DestroyPlanInput, ports: DestroyPlanPor
       ...DESTROY_STEPS[0],
       retry,
       async run({ signal }) {
+        // A lab kept under a name Azure refuses (from before names were checked) has nothing there to delete.
+        if (!isResourceGroupName(names.resourceGroup)) return { skipped: "name_not_in_azure" };
         await ports.azure.deleteResourceGroup(names.resourceGroup, signal);
         return {};
       },
@@ -87,9 +90,11 @@ export function createDestroyPlan(input: DestroyPlanInput, ports: DestroyPlanPor
       retry,
       async run({ signal }) {
         // Without a purge the global name stays taken for 90 days.
-        const candidates = input.vaultName
-          ? [input.vaultName]
-          : Array.from({ length: VAULT_NAME_ATTEMPTS }, (_, i) => vaultName(input.subscriptionId, lab, i));
+        const candidates = (
+          input.vaultName
+            ? [input.vaultName]
+            : Array.from({ length: VAULT_NAME_ATTEMPTS }, (_, i) => vaultName(input.subscriptionId, lab, i))
+        ).filter(isVaultName);
         const purged: string[] = [];
         for (const name of candidates) {
           if (await ports.azure.purgeDeletedVault(name, input.location, signal)) purged.push(name);

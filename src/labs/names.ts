@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Naming rules. A lab name becomes part of every Azure and cluster name the
  * lab owns, so it is held to the narrowest rule among them (docs/ARCHITECTURE.md).
@@ -23,6 +25,40 @@ export function labNameProblem(name: string): string | undefined {
 
 export function isLabName(name: string): boolean {
   return labNameProblem(name) === undefined;
+}
+
+/**
+ * A lab's short reference, `#` and 8 hex digits of the name's SHA-256: how an
+ * admin names a lab whose stored name the parser refuses (kept from before
+ * names were checked: `Zz-UPPER`, `../etc`, 700 KB of text), in
+ * `lab destroy #1a2b3c4d`. `lab list` shows it next to such a lab.
+ */
+export function labRef(name: string): string {
+  return `#${createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8)}`;
+}
+
+export function isLabRef(text: string): boolean {
+  return /^#[0-9a-f]{8}$/.test(text);
+}
+
+/** How to name a lab in a command: its name when valid, else its reference. */
+export function labArg(name: string): string {
+  return isLabName(name) ? name : labRef(name);
+}
+
+/** A stored name as chat shows it: valid names whole, any other cut to 40 characters (escaped by the renderer). */
+export function shownLabName(name: string): string {
+  return name.length <= 40 ? name : `${name.slice(0, 40)}…`;
+}
+
+/** Whether Azure takes `name` as a resource group name (1-90 of letters, digits, `-_.()`, not ending in `.`). */
+export function isResourceGroupName(name: string): boolean {
+  return /^[-\w.()]{1,90}$/.test(name) && !name.endsWith(".");
+}
+
+/** Whether Azure takes `name` as a Key Vault name (3-24 of letters, digits and single hyphens, from a letter). */
+export function isVaultName(name: string): boolean {
+  return /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name) && !name.includes("--");
 }
 
 export function isSecretName(name: string): boolean {

@@ -29,6 +29,14 @@ export const LAB_DEPLOYMENT = "podinfo-csi";
 export const LAB_SECRET_PROVIDER_CLASS = "azure-keyvault-secrets";
 export const LAB_SYNCED_SECRET = "keyvault-secrets";
 export const LAB_SECRETS = ["db-connection-string", "color"] as const;
+
+/** The secrets a lab's vault has, as labops knows them: the seeded ones and those added with `--new`. */
+export function labSecrets(record: { secrets?: readonly string[] }): string[] {
+  const names = new Map<string, string>();
+  // Key Vault's names are case-insensitive: `Color` is `color`.
+  for (const name of [...LAB_SECRETS, ...(record.secrets ?? [])]) names.set(name.toLowerCase(), name);
+  return [...names.values()];
+}
 export const LAB_POD_SELECTOR = "app=podinfo";
 /** Where infra/lab/reloader.yaml runs Reloader (its Helm chart's names). */
 export const RELOADER_NAMESPACE = "reloader";

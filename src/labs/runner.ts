@@ -1,6 +1,7 @@
 import { backoff, type Clock } from "../clock.ts";
 import { CancelledError, ExternalError, errorCode, isRetryable, LabopsError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { NO_TRACING, type TraceSpan, type Tracing } from "../ports/tracing.ts";
 import { DEFAULT_RETRY, type RetryPolicy, type Step, type StepOutputs } from "./steps.ts";
 
 export type { RetryPolicy, Step, StepContext, StepOutputs } from "./steps.ts";
@@ -53,6 +54,8 @@ export interface RunOptions {
   random?: () => number;
   /** How long a failing checkpoint save (the store is away) is retried before the run gives up. */
   checkpointPatienceMs?: number;
+  /** A span for the plan and one per step (their calls below them); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 /**
@@ -130,11 +133,38 @@ export function retryDelay(
   return backoff(attempt, { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs }, random, retryAfter);
 }
 
+/** Runs the plan in its span, `labops.plan`, a child of the job's; each step in a span of its own below it. */
 export async function runPlan(
   steps: readonly Step[],
   options: RunOptions,
 ): Promise<Record<string, StepOutputs>> {
   validatePlan(steps);
+  const tracing = options.tracing ?? NO_TRACING;
+  const attributes = tracing.enabled
+    ? {
+        "labops.plan.steps": steps.length,
+        "labops.plan.skipped": steps.filter((s) => s.name in options.checkpoints.done).length,
+      }
+    : {};
+  const plan = tracing.startSpan("labops.plan", { attributes });
+  try {
+    return await tracing.withActive(plan.ref, () => runSteps(steps, options, tracing, plan));
+  } catch (error) {
+    // Stopped by a drain: the job is handed back and resumes, which is no failure of the plan.
+    if (error instanceof CancelledError && options.drain?.aborted) plan.addEvent("drained");
+    else plan.recordError(error);
+    throw error;
+  } finally {
+    plan.end();
+  }
+}
+
+async function runSteps(
+  steps: readonly Step[],
+  options: RunOptions,
+  tracing: Tracing,
+  plan: TraceSpan,
+): Promise<Record<string, StepOutputs>> {
   const { clock } = options;
   const now = () => clock.now();
   const random = options.random ?? Math.random;
@@ -147,7 +177,13 @@ export async function runPlan(
   const patienceMs = options.checkpointPatienceMs ?? 60_000;
 
   /** Saves a finished step, retrying while the store is away (a Redis restart), within the patience. */
-  const save = async (step: string, result: StepOutputs, durationMs: number, log: Logger) => {
+  const save = async (
+    step: string,
+    result: StepOutputs,
+    durationMs: number,
+    log: Logger,
+    span: TraceSpan,
+  ) => {
     const giveUpAt = now() + patienceMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -158,14 +194,35 @@ export async function runPlan(
         if (now() >= giveUpAt) throw new CheckpointError(step, error);
         const delayMs = Math.min(250 * 2 ** (attempt - 1), 5_000);
         log.warn({ code: errorCode(error), attempt, delayMs }, "step.checkpoint_retrying");
+        span.addEvent("checkpoint_retry", { "labops.attempt": attempt, "error.type": errorCode(error) });
         await clock.sleep(delayMs, options.signal);
       }
     }
   };
 
-  for (const step of steps) if (done.has(step.name)) emit({ type: "skipped", step: step.name, at: now() });
+  for (const step of steps) {
+    if (!done.has(step.name)) continue;
+    emit({ type: "skipped", step: step.name, at: now() });
+    plan.addEvent("skipped", { "labops.step": step.name });
+  }
 
+  /** One step across its attempts, in its span (active while the step runs, so its calls are its children). */
   const runStep = async (step: Step): Promise<void> => {
+    const span = tracing.startSpan(`labops.step ${step.name}`, {
+      parent: plan.ref,
+      attributes: { "labops.step": step.name },
+    });
+    try {
+      await tracing.withActive(span.ref, () => attempts(step, span));
+    } catch (error) {
+      span.recordError(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+
+  const attempts = async (step: Step, span: TraceSpan): Promise<void> => {
     const policy = step.retry ?? DEFAULT_RETRY;
     const retryOn = policy.retryOn ?? isRetryable;
     const started = now();
@@ -189,10 +246,11 @@ export async function runPlan(
             },
           })) ?? {};
         const durationMs = now() - started;
-        await save(step.name, result, durationMs, log);
+        await save(step.name, result, durationMs, log, span);
         outputs[step.name] = result;
         done.add(step.name);
         log.info({ durationMs }, "step.finished");
+        span.setAttributes({ "labops.step.attempts": attempt });
         emit({ type: "finished", step: step.name, durationMs, outputs: result, at: now() });
         return;
       } catch (error) {
@@ -207,11 +265,17 @@ export async function runPlan(
           const delayMs = retryDelay(policy, attempt, error, random);
           log.warn({ code, attempt, delayMs: Math.round(delayMs) }, "step.retrying");
           emit({ type: "retrying", step: step.name, attempt, delayMs, code, at: now() });
+          span.addEvent("retry", {
+            "labops.attempt": attempt,
+            "labops.delay_ms": Math.round(delayMs),
+            "error.type": code,
+          });
           await clock.sleep(delayMs, options.signal);
           continue;
         }
         const failure = new StepFailedError(step.name, error);
         log.warn({ code, attempt }, "step.failed");
+        span.setAttributes({ "labops.step.attempts": attempt });
         emit({
           type: "failed",
           step: step.name,

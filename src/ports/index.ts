@@ -1,5 +1,6 @@
 export * from "./audit.ts";
 export * from "./azure.ts";
+export * from "./caps.ts";
 export * from "./chat.ts";
 export * from "./cluster.ts";
 export * from "./cluster-watch.ts";

@@ -1,5 +1,6 @@
 import type { Command } from "../commands/types.ts";
 import type { ChatAddress, ChatUser, ThreadRef } from "./chat.ts";
+import type { TraceCarrier } from "./tracing.ts";
 
 /** Who asked, where, and how to answer them. */
 export interface CommandOrigin {
@@ -22,6 +23,12 @@ export interface CommandEnvelope {
   command: Command;
   origin: CommandOrigin;
   receivedAt: number;
+  /**
+   * W3C trace context of the span that queued it (`traceparent`, never
+   * baggage): the worker's job span continues that trace on every attempt,
+   * a resume on another worker included. Absent when tracing is off.
+   */
+  trace?: TraceCarrier;
 }
 
 export interface EnqueueResult {

@@ -25,6 +25,14 @@ export interface LabRecord {
   lastError?: { step: string; code: string; message: string };
   /** The host cluster the lab lives on (`lab create NAME --on HOST`); absent for a dedicated lab. */
   host?: string;
+  /**
+   * Secrets labops added to the vault with `secret rotate NAME --new`, besides
+   * the ones every lab is created with (LAB_SECRETS): what `secret rotate`
+   * and `secret rollback` accept without `--new`.
+   */
+  secrets?: string[];
+  /** The ref of the command that created it: the footer of its create card, redrawn from this record. */
+  correlationId?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { TraceState } from "../watcher/trace.ts";
 import type { Card, ThreadRef } from "./chat.ts";
+import type { TraceCarrier } from "./tracing.ts";
 
 /**
  * What the rotation watcher keeps outside its process, so that exactly one
@@ -76,6 +77,8 @@ export interface RotationThread {
   correlationId: string;
   /** When the version was written, on the writer's clock (finer than Key Vault's one-second createdOn). */
   writtenAt: number;
+  /** The rotate command's trace context (its job span): the rotation's own trace links to it. */
+  trace?: TraceCarrier;
 }
 
 export interface RotationThreads {

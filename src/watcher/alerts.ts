@@ -1,3 +1,4 @@
+import { verbatim } from "../chat/markup.ts";
 import { formatElapsed, formatWhen } from "../labs/cards.ts";
 import type { Card } from "../ports/chat.ts";
 import type { RestartReport } from "../ports/watcher.ts";
@@ -68,7 +69,7 @@ export function hopLine(state: TraceState): string {
 
 export function changedByText(state: TraceState, name?: string): string {
   if (!state.changedBy) return "changed outside labops";
-  return `changed by ${name ?? state.changedBy} through labops`;
+  return `changed by ${verbatim(name ?? state.changedBy)} through labops`;
 }
 
 function podList(names: readonly string[], max = 6): string {
@@ -120,8 +121,8 @@ function footer(trace: TraceState): string {
       ? ` · CSI driver: SecretRotationComplete ×${trace.driverEvents} (folded)`
       : "";
   const ref = trace.correlationId
-    ? `ref ${trace.correlationId}`
-    : `trace ${trace.lab}/${trace.secret}/${shortVersion(trace.version)}`;
+    ? `ref ${verbatim(trace.correlationId)}`
+    : `trace ${verbatim(trace.lab)}/${verbatim(trace.secret)}/${shortVersion(trace.version)}`;
   return `${ref}${driver}`;
 }
 

@@ -8,6 +8,7 @@ import type { ClusterPort } from "../ports/cluster.ts";
 import type { ClusterWatchPort } from "../ports/cluster-watch.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import type { LabRecord } from "../ports/registry.ts";
+import type { Tracing } from "../ports/tracing.ts";
 import type { LabWatchState, RotationThreads, WatchStateStore } from "../ports/watcher.ts";
 import { AlertOutbox, LeaseLostError } from "./alert-outbox.ts";
 import { ClusterLink } from "./cluster-link.ts";
@@ -52,6 +53,8 @@ export interface LabWatcherDeps {
   settings: WatcherSettings;
   clock: Clock;
   random: () => number;
+  /** One trace per rotation (trace-spans.ts); NO_TRACING when absent. */
+  tracing?: Tracing;
 }
 
 const FINISHED_KEPT = 50;

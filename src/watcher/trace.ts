@@ -134,6 +134,8 @@ export interface TraceState extends TraceStart {
    * on the kubelet's republish). Undefined until it did either.
    */
   driver?: "reconciler" | "republish";
+  /** The W3C context of the rotation span its stuck alert ended, so that the completion links to it. */
+  rotationTrace?: Record<string, string>;
 }
 
 export function traceId(lab: string, secret: string, version: string): string {
@@ -225,8 +227,12 @@ export function observe(state: TraceState, cluster: ClusterObservation, now: num
 function driverSeen(state: TraceState, cluster: ClusterObservation): TraceState["driver"] {
   if (state.driver === "reconciler" || (cluster.reconcilerEvents ?? []).some((t) => t >= state.setAt))
     return "reconciler";
+  // Reloader restarts the deployment only on a change of the synced Secret, so a reload since the
+  // write is the rewrite seen from the other side, even when the Secret's own watch event lags
+  // (as the synced hop already reads it, in observe).
   const rewritten =
     firstAtOrAfter(cluster.syncedChanges, state.setAt) !== undefined ||
+    cluster.reloads.some((r) => r.at + (r.coarse ? 999 : 0) >= state.setAt) ||
     cluster.pods.some((p) => state.podsBefore.includes(p.name) && p.mountedVersion === state.version);
   return rewritten ? "republish" : state.driver;
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Frame, type Locator, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Demo, startDemo } from "../../emulators/demo/demo.ts";
 import { REDIS_URL } from "../helpers/env.ts";
 
@@ -12,8 +12,10 @@ import { REDIS_URL } from "../helpers/env.ts";
  * browser), at 1280×720 as a laptop shows it: create a lab, follow its thread,
  * watch podinfo take a rotated colour, destroy the lab with the confirmation
  * button, all with the header and the message box in view; then the same in
- * the Teams view, with the password card. LABOPS_SCREENSHOTS=docs writes the
- * README's pictures to docs/screenshots.
+ * the Teams view, with the password card; and the lab create's trace on the
+ * page beside it. LABOPS_SCREENSHOTS=docs writes the
+ * README's pictures to docs/screenshots; LABOPS_SCREENSHOTS=/some/dir keeps
+ * them there (with one of the page as it was when a test failed) to look at.
  */
 function chromiumPath(): string {
   for (const name of ["chromium", "chromium-browser"]) {
@@ -27,9 +29,11 @@ function chromiumPath(): string {
 }
 
 const toDocs = process.env.LABOPS_SCREENSHOTS === "docs";
+const keptIn = process.env.LABOPS_SCREENSHOTS?.startsWith("/") ? process.env.LABOPS_SCREENSHOTS : undefined;
+if (keptIn) mkdirSync(keptIn, { recursive: true });
 const shots = toDocs
   ? new URL("../../docs/screenshots/", import.meta.url).pathname
-  : mkdtempSync(join(tmpdir(), "labops-shots-"));
+  : (keptIn ?? mkdtempSync(join(tmpdir(), "labops-shots-")));
 const VIEWPORT = { width: 1280, height: 720 };
 const BLUE = "rgb(0, 0, 255)";
 const ORANGE = "rgb(255, 165, 0)";
@@ -74,8 +78,14 @@ describe("the demo page in a browser, at 1280×720", () => {
   afterAll(async () => {
     await browser?.close();
     await demo?.stop();
-    if (!toDocs) rmSync(shots, { recursive: true, force: true });
+    if (!toDocs && !keptIn) rmSync(shots, { recursive: true, force: true });
   }, 60_000);
+
+  afterEach(async (context) => {
+    if (keptIn && context.task.result?.state === "fail" && page) {
+      await page.screenshot({ path: join(shots, `failed-${context.task.name.slice(0, 40)}.png`) });
+    }
+  });
 
   const composer = () => page.getByRole("textbox", { name: "Message" });
   async function type(command: string): Promise<void> {
@@ -156,6 +166,36 @@ describe("the demo page in a browser, at 1280×720", () => {
     await expectFrame();
     await page.screenshot({ path: join(shots, "lab-create.png") });
     expect(statSync(join(shots, "lab-create.png")).size).toBeGreaterThan(10_000);
+  });
+
+  it("draws the lab create's trace beside the page: a waterfall with its critical path", {
+    timeout: 60_000,
+  }, async () => {
+    const link = page.getByRole("link", { name: "Last lab create's trace ↗" });
+    expect(await link.getAttribute("href")).toBe("/trace");
+    const trace = await browser.newPage({ viewport: VIEWPORT });
+    trace.on("pageerror", (e) => failures.push(String(e)));
+    await trace.goto(new URL("/trace", demo.pageUrl).toString());
+    await trace
+      .getByRole("heading", { name: /^lab create team-a: [\d.]+ (s|ms)$/ })
+      .waitFor({ timeout: 30_000 });
+    // The bot exports in batches: the trace is whole once the last step's span is in.
+    await trace.locator(".row", { hasText: "labops.step verify" }).waitFor({ timeout: 30_000 });
+    const path = (await trace.locator(".path").textContent()) ?? "";
+    expect(path).toMatch(
+      /intake .*→\s*enqueue .*→\s*job lab\.create .*→\s*plan .*→\s*step rg .*→\s*step aks .*→\s*step verify/,
+    );
+    expect(await trace.locator(".row.crit", { hasText: "labops.step aks" }).count()).toBe(1);
+    expect(await trace.locator(".row", { hasText: /labops\.azure create cluster/ }).count()).toBe(1);
+    // The Azure SDK's own spans are one tick away.
+    const http = trace.locator(".row", { hasText: /^HTTP PUT/ });
+    expect(await http.count()).toBe(0);
+    await trace.getByLabel(/the Azure SDK's own spans/).check();
+    expect(await http.count()).toBeGreaterThan(5);
+    await trace.getByLabel(/the Azure SDK's own spans/).uncheck();
+    await trace.screenshot({ path: join(shots, "trace.png") });
+    expect(statSync(join(shots, "trace.png")).size).toBeGreaterThan(10_000);
+    await trace.close();
   });
 
   it("serves podinfo for the lab, in its colour, with the pod's name and mounted versions (never values)", {
@@ -240,7 +280,16 @@ describe("the demo page in a browser, at 1280×720", () => {
     await confirm.waitFor();
     await expectFrame();
     await confirm.click();
-    await page.getByText(/Lab team-a is destroyed/).waitFor({ timeout: 90_000 });
+    // The destroy's own card (with its time), and the lab's create card, now without its buttons.
+    await page
+      .getByText(/Lab team-a is destroyed \(/)
+      .first()
+      .waitFor({ timeout: 90_000 });
+    await page
+      .getByText(/Lab team-a: destroyed$/)
+      .first()
+      .waitFor();
+    expect(await page.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);
     await expectFrame();
     await expectNewestInView(page.locator("#messages"), "the channel");
     const text = (await page.locator("#messages").textContent()) ?? "";
@@ -300,7 +349,16 @@ describe("the demo page in a browser, at 1280×720", () => {
     const confirm = posts.getByRole("button", { name: "Destroy team-b" }).last();
     await confirm.waitFor();
     await confirm.click();
-    await posts.getByText(/Lab team-b is destroyed/).waitFor({ timeout: 90_000 });
+    await posts
+      .getByText(/Lab team-b is destroyed \(/)
+      .first()
+      .waitFor({ timeout: 90_000 });
+    // The lab's create card follows it, for everyone: destroyed, its Extend button gone.
+    await posts
+      .getByText(/Lab team-b: destroyed$/)
+      .first()
+      .waitFor();
+    expect(await posts.getByRole("button", { name: "Extend 4h" }).count()).toBe(0);
     await expectInView(box, "the Teams message box");
     expect(demo.cloud.azure.inventory().resources.filter((r) => r.id.includes("lab-team-b"))).toEqual([]);
   });

@@ -90,8 +90,9 @@ describe("npm run demo", () => {
     ]);
     expect(await demo.exited).toBe(0);
     const out = demo.output();
-    expect(out).toMatch(/^labops: Lab team-a is ready \(\d+s\) \[done\]$/m);
-    expect(out).toMatch(/^ {8}12\/12 steps done$/m);
+    // The create card followed its lab to the end (issue 17, item 6): the channel shows it destroyed.
+    expect(out).toMatch(/^labops: Lab team-a: destroyed \[cancelled\]$/m);
+    expect(out).toMatch(/^ok {3}lab create team-a \(succeeded\) — Lab team-a is ready \(\d+s\)$/m);
     expect(out).toMatch(/^ {2}… +\d+s {2}\d+\/12 steps done · running: /m);
     expect(out).toMatch(/ok {3}secret rotate color orange --lab team-a \(succeeded\)/);
     expect(out).toMatch(/ok {3}lab destroy team-a --yes \(succeeded\) — Lab team-a is destroyed/);

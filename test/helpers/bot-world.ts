@@ -34,6 +34,9 @@ export interface BotWorldOptions {
   csiDriver?: CsiDriverRelease;
   logLevel?: string;
   watcher?: StartOptions["watcher"];
+  /** The bot's traces (the SDK with an in-memory exporter) and its metrics; none when absent. */
+  tracing?: StartOptions["tracing"];
+  metrics?: StartOptions["metrics"];
 }
 
 export async function startBotWorld(timeScale: number, options: BotWorldOptions = {}): Promise<BotWorld> {
@@ -47,6 +50,8 @@ export async function startBotWorld(timeScale: number, options: BotWorldOptions 
     logger: createLogger({ level, destination: logs }),
     host: "127.0.0.1",
     ...(options.watcher ? { watcher: options.watcher } : {}),
+    ...(options.tracing ? { tracing: options.tracing } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const redis = new Redis(REDIS_URL);
   return {

@@ -10,6 +10,7 @@ import type { EmulatedCloud } from "../../emulators/world.ts";
 import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import type { Clock } from "../../src/clock.ts";
 import { createLogger } from "../../src/log.ts";
+import type { Tracing } from "../../src/ports/tracing.ts";
 import { LogCapture, REDIS_URL, testEnv } from "./env.ts";
 import { dropPrefix } from "./sinks.ts";
 
@@ -31,6 +32,8 @@ export interface WorldOptions {
    * chat emulators then share its CA and time scale); placeholder processors when absent.
    */
   cloud?: EmulatedCloud;
+  /** The bot's traces (the SDK with an in-memory exporter); none when absent. */
+  tracing?: Tracing;
 }
 
 /** The bot (all roles, placeholder processors) in front of the Slack and/or Teams emulators. */
@@ -72,9 +75,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     env,
     // The chat path alone unless a cloud is given: the lab workflows call Azure.
     processors: cloud ? "workflows" : "placeholder",
-    logger: createLogger({ level: String(env.LABOPS_LOG_LEVEL ?? "info"), destination: logs }),
+    logger: createLogger({
+      level: String(env.LABOPS_LOG_LEVEL ?? "info"),
+      destination: logs,
+      ...(options.tracing ? { tracing: options.tracing } : {}),
+    }),
     host: "127.0.0.1",
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.tracing ? { tracing: options.tracing } : {}),
   });
   chat.connect(`http://127.0.0.1:${bot.port}`);
   const prefix = String(env.LABOPS_REDIS_PREFIX);

@@ -26,6 +26,13 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Env
     AZURE_TENANT_ID: "00000000-0000-0000-0000-0000000000aa",
     AZURE_CLIENT_ID: "00000000-0000-0000-0000-0000000000bb",
     AZURE_CLIENT_SECRET: "test-client-secret",
+    // The caps stay out of the way of tests about other things (floods of commands, many labs, --ttl 7d);
+    // test/integration/caps.test.ts and the config tests set their own.
+    LABOPS_MAX_LABS_PER_USER: "1000",
+    LABOPS_MAX_LABS_PER_CONVERSATION: "1000",
+    LABOPS_MAX_LABS: "10000",
+    LABOPS_MAX_COMMANDS_PER_MINUTE: "100000",
+    LABOPS_MAX_LAB_LIFETIME: "7d",
     ...overrides,
   };
 }

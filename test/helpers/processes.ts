@@ -147,11 +147,13 @@ export async function startWebAndWorkers(options: {
   timeScale: number;
   redisUrl?: string;
   webLogs?: Writable;
+  /** More of the web role's environment (OTEL_* for the tracing tests). */
+  webEnv?: Record<string, string>;
 }): Promise<WebAndWorkers> {
   const redisUrl = options.redisUrl ?? REDIS_URL;
   const world = await startTestWorld(options.timeScale);
   const web = await startLabops({
-    env: world.env({ LABOPS_ROLE: "web", REDIS_URL: redisUrl }),
+    env: world.env({ LABOPS_ROLE: "web", REDIS_URL: redisUrl, ...options.webEnv }),
     logger: createLogger(
       options.webLogs ? { level: "info", destination: options.webLogs } : { level: "silent" },
     ),

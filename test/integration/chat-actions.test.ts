@@ -136,6 +136,52 @@ describe("forged button presses and forms through the real adapters", () => {
       }
       expect(await w.jobCount()).toBe(before);
     });
+
+    it("refuses a rotate modal whose metadata was changed after labops opened it (issue 14, finding 5)", async () => {
+      const before = await w.jobCount();
+      const ada = w.slack.as("U0ADA", "ada");
+      await ada.slash("/secret", "rotate color --lab forged-s", { channel });
+      const view = await waitFor(() => ada.openViews().at(-1), "the rotate modal");
+      const meta = JSON.parse(String(view.view.private_metadata)) as Record<string, unknown>;
+      expect(meta.sig).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const submit = (changed: Record<string, unknown>, i: number) =>
+        slack.interactive(
+          viewSubmissionPayload({
+            team: "T0001",
+            user: "U0ADA",
+            triggerId: w.slack.workspace.issueTrigger("U0ADA"),
+            view: {
+              callback_id: "secret.rotate",
+              private_metadata: JSON.stringify({ ...meta, ...changed }),
+              blocks: [
+                {
+                  type: "input",
+                  block_id: "value",
+                  element: { type: "plain_text_input", action_id: "value" },
+                },
+              ],
+            },
+            viewId: `V0RETAG${i}`,
+            hash: "h",
+            values: { value: "orange" },
+          }),
+        );
+      for (const [i, changed] of [
+        { secret: "db-connection-string" },
+        { create: true },
+        { sig: undefined },
+        { sig: "A".repeat(43) },
+      ].entries()) {
+        const res = await submit(changed, i);
+        expect(res.json(), JSON.stringify(changed)).toMatchObject({
+          response_action: "errors",
+          errors: { value: expect.stringMatching(/malformed/) },
+        });
+      }
+      // As opened, the form is taken.
+      expect((await submit({}, 9)).status).toBe(200);
+      await waitFor(async () => (await w.jobCount()) === before + 1 || undefined, "the rotate job");
+    });
   });
 
   describe("Teams", () => {
@@ -183,6 +229,42 @@ describe("forged button presses and forms through the real adapters", () => {
       expect(job.correlationId).toMatch(/^c-[0-9a-f]{12}$/);
       const audit = await new RedisAuditLog(w.redis, w.prefix).recent({ limit: 200 });
       expect(JSON.stringify(audit)).not.toContain("evil.example");
+    });
+
+    it("refuses a rotate form whose data was changed, or pressed by someone else (issue 14, finding 5)", async () => {
+      const chat = teamsDriver(w, "forged-form");
+      await chat.say("ada", "help");
+      await new RedisLabRegistry(w.redis, w.prefix).create(
+        labRecord("forged-f", { platform: "teams", id: "aad-ada", name: "Ada" }, chat.address),
+      );
+      await chat.say("ada", "secret rotate color --lab forged-f");
+      const form = await waitFor(
+        () =>
+          w.teams.tenant
+            .conversation(chat.address.channel)
+            .flatMap((m) => m.replies)
+            .find((m) => JSON.stringify(m.attachments).includes("secret.rotate.submit")),
+        "the rotate form",
+      );
+      const before = await w.jobCount();
+      const ada = w.teams.as({ aadObjectId: "aad-ada", name: "Ada" });
+      for (const data of [{ secret: "db-connection-string" }, { lab: "forged-s" }, { sig: "x" }]) {
+        const res = await ada.execute(structuredClone(form), "secret.rotate.submit", {
+          data: { ...data, value: "orange" },
+        });
+        expect(String(res.body?.value), JSON.stringify(data)).toMatch(/malformed/);
+      }
+      const bob = w.teams.as({ aadObjectId: "aad-bob", name: "Bob" });
+      const pressed = await bob.execute(structuredClone(form), "secret.rotate.submit", {
+        data: { value: "x" },
+      });
+      expect(String(pressed.body?.value)).toMatch(/malformed/);
+      expect(await w.jobCount()).toBe(before);
+      const taken = await ada.execute(structuredClone(form), "secret.rotate.submit", {
+        data: { value: "orange" },
+      });
+      expect(JSON.stringify(taken.body)).toMatch(/Queued/);
+      expect(await w.jobCount()).toBe(before + 1);
     });
   });
 });

@@ -129,6 +129,25 @@ describe("forged, stale and replayed chat requests never reach the queue", () =>
       expect(await w.jobCount()).toBe(before + 1);
     });
 
+    it("acknowledges a press of a link button and does nothing else", async () => {
+      const payload = blockActionsPayload({
+        team: "T0001",
+        user: "U0ADA",
+        channel: "C0SEC",
+        messageTs: "1700000000.000100",
+        ephemeral: false,
+        actionId: "link.0",
+        value: "https://portal.azure.com/",
+        triggerId: w.slack.workspace.issueTrigger("U0ADA"),
+        responseUrl: w.slack.workspace.issueResponseUrl(w.slack.url, { channel: "C0SEC", user: "U0ADA" }),
+      });
+      const before = await w.jobCount();
+      const logged = w.logs.lines.length;
+      expect((await slack.interactive(payload)).status).toBe(200);
+      expect(await w.jobCount()).toBe(before);
+      expect(w.logs.lines.slice(logged).join("\n")).not.toMatch(/slack\.action_refused|handler_error/);
+    });
+
     it("counts an event once when Slack retries it (x-slack-retry-num)", async () => {
       const ada = w.slack.as("U0ADA", "ada");
       const before = await w.jobCount();

@@ -97,6 +97,11 @@ describe("destroy confirmations on Slack and Teams", () => {
     const ada = { aadObjectId: "aad-ada", name: "Ada" };
     const bob = { aadObjectId: "aad-bob", name: "Bob" };
     const channel = () => w.teams.channel("confirm");
+    /** The card as Ada, who pressed it, sees it: the invoke response replaces it for her at once. */
+    const seenByAda = (card: TeamsMessage) => teamsVisible(w.teams.tenant.seenBy(card, ada.aadObjectId));
+    /** The card as everyone sees it, once the bot has updated the message. */
+    const updated = (card: TeamsMessage) =>
+      waitFor(() => (card.edits > 0 ? teamsVisible(card) : undefined), "the card updated for everyone");
     const prompt = async (lab: string): Promise<TeamsMessage> => {
       await new RedisLabRegistry(w.redis, w.prefix).create(
         labRecord(
@@ -119,8 +124,11 @@ describe("destroy confirmations on Slack and Teams", () => {
       skew += 5 * 60_000 + 1_000;
       const res = await w.teams.as(ada).execute(card, "destroy.confirm");
       expect(res.status).toBe(200);
-      expect(teamsVisible(card).text).toMatch(/This confirmation expired/);
-      expect(teamsVisible(card).buttons).toEqual([]);
+      expect(seenByAda(card).text).toMatch(/This confirmation expired/);
+      expect(seenByAda(card).buttons).toEqual([]);
+      const forEveryone = await updated(card);
+      expect(forEveryone.text).toMatch(/This confirmation expired/);
+      expect(forEveryone.buttons).toEqual([]);
       expect(await destroyJobs("exp-t")).toBe(0);
     });
 
@@ -128,10 +136,15 @@ describe("destroy confirmations on Slack and Teams", () => {
       const card = await prompt("rep-t");
       const asShown = structuredClone(card);
       await w.teams.as(ada).execute(card, "destroy.confirm");
-      expect(teamsVisible(card).text).toMatch(/Queued `?lab destroy rep-t`?.*Confirmed by Ada/);
+      expect(seenByAda(card).text).toMatch(/Queued `?lab destroy rep-t`?.*Confirmed by Ada/);
+      // Everyone else in the channel sees the spent prompt too, not buttons that still look live.
+      const forEveryone = await updated(card);
+      expect(forEveryone.text).toMatch(/Confirmed by Ada/);
+      expect(forEveryone.buttons).toEqual([]);
+      expect(teamsVisible(w.teams.tenant.seenBy(card, bob.aadObjectId)).buttons).toEqual([]);
       const again = await w.teams.as(ada).execute(asShown, "destroy.confirm");
       expect(again.status).toBe(200);
-      expect(teamsVisible(asShown).text).toMatch(/already answered or has expired/);
+      expect(seenByAda(asShown).text).toMatch(/already answered or has expired/);
       expect(await destroyJobs("rep-t")).toBe(1);
     });
 

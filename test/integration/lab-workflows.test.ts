@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_TYPES } from "../../emulators/azure/index.ts";
 import type { SlackMessage } from "../../emulators/slack/web-api.ts";
 import { labNames } from "../../src/labs/naming.ts";
+import { lifetimeText } from "../../src/labs/world-time.ts";
 import { type BotWorld, cardOf, slackChannel, startBotWorld } from "../helpers/bot-world.ts";
 import { waitFor } from "../helpers/env.ts";
 
@@ -25,8 +26,9 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
   it("creates the whole lab once, with the CSI addon in the cluster create, and verifies the pods", {
     timeout: 90_000,
   }, async () => {
-    // Expiry runs on the emulators' time scale too: 7 days are about a quarter of an hour here.
-    expect(await say("/lab", "create team-a --ttl 7d")).toMatch(/^Queued `lab create team-a`/);
+    // Expiry runs on the emulators' time scale too: 2 days are about five minutes here, and short of
+    // the longest a lab may live (7d), so the extend below is allowed.
+    expect(await say("/lab", "create team-a --ttl 2d")).toMatch(/^Queued `lab create team-a`/);
     const ready = await waitFor(
       async () =>
         (await w.registry.get("team-a"))?.state === "ready" ? w.registry.get("team-a") : undefined,
@@ -129,7 +131,9 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     await say("/lab", "status team-a");
     const card = await waitFor(() => rootsTitled(/^Lab team-a: ready/).at(-1), "the status card");
     const text = cardOf(card);
-    expect(text).toMatch(/Recent commands.*`lab create team-a` · queued/);
+    // One line per command, with its latest outcome (the worker's may not be written yet).
+    expect(text).toMatch(/Recent commands.*`lab create team-a` · (queued|succeeded)/);
+    expect(text.match(/`lab create team-a`/g)).toHaveLength(1);
     expect(text).toMatch(/resource group ✓ · cluster Succeeded \(CSI rotation every 1m\)/);
     expect(text).toMatch(
       /podinfo-csi-[a-z0-9]+-[a-z0-9]+` ready · db-connection-string@[0-9a-f]{8} color@[0-9a-f]{8}/,
@@ -192,7 +196,26 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(messages().filter((m) => !m.ephemeral).length).toBe(before);
   });
 
+  it("extends the lab and its create card shows the new expiry (issue 17, item 6)", async () => {
+    const before = await w.registry.get("team-a");
+    const createCard = () => messages().find((m) => m.ts === before?.thread?.cardId);
+    expect(await say("/lab", "extend team-a --by 4h")).toMatch(/^Queued `lab extend team-a/);
+    const after = await waitFor(async () => {
+      const r = await w.registry.get("team-a");
+      return r && r.expiresAt !== before?.expiresAt ? r : undefined;
+    }, "the new expiry");
+    const expires = lifetimeText(after.createdAt, after.expiresAt, TIME_SCALE);
+    const card = await waitFor(
+      () =>
+        createCard() && cardOf(createCard() as SlackMessage).includes(expires) ? createCard() : undefined,
+      "the create card redrawn with the new expiry",
+    );
+    expect(card?.text).toMatch(/^Lab team-a is ready/);
+    expect(cardOf(card as SlackMessage)).toContain("lab.extend");
+  });
+
   it("destroys the lab: nothing of it is left in Azure or in the registry", async () => {
+    const createTs = (await w.registry.get("team-a"))?.thread?.cardId;
     await say("/lab", "destroy team-a --yes");
     await waitFor(
       async () => ((await w.registry.get("team-a")) === undefined ? true : undefined),
@@ -205,5 +228,12 @@ describe("lab workflows end to end: Slack command -> worker -> Azure and AKS emu
     expect(w.world.cloud.azure.world.clusters()).toEqual([]);
     const card = await waitFor(() => rootsTitled(/^Lab team-a is destroyed/).at(-1), "the destroy card");
     expect(cardOf(card)).toContain("3/3");
+    // The create card says so too, and its buttons are gone (issue 17, item 6).
+    const createCard = await waitFor(
+      () => messages().find((m) => m.ts === createTs && /^Lab team-a: destroyed: Destroyed/.test(m.text)),
+      "the create card marked destroyed",
+    );
+    expect(cardOf(createCard)).toMatch(/its resource group is deleted and its vault purged/);
+    expect(cardOf(createCard)).not.toMatch(/lab\.extend|"actions"/);
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { RedisAuditLog } from "../../adapters/redis/audit.ts";
+import { RedisLabCaps } from "../../adapters/redis/caps.ts";
 import { RedisConfirmationStore } from "../../adapters/redis/confirmations.ts";
 import { RedisDeliveryLog } from "../../adapters/redis/deliveries.ts";
 import { RedisLeases } from "../../adapters/redis/leases.ts";
@@ -10,6 +11,7 @@ import { RedisRotationThreads, RedisWatchStateStore } from "../../adapters/redis
 import { BullCommandQueue } from "../../jobs/queue.ts";
 import { fromWire } from "../../src/commands/envelope.ts";
 import { auditLogContract } from "../contract/audit.contract.ts";
+import { labCapsContract } from "../contract/caps.contract.ts";
 import { confirmationStoreContract } from "../contract/confirmations.contract.ts";
 import { deliveryLogContract } from "../contract/deliveries.contract.ts";
 import { leasesContract } from "../contract/leases.contract.ts";
@@ -121,4 +123,15 @@ describe("the Redis leases' keys", () => {
     expect(await store.save(state, "job-1")).toBe(false);
     expect(await store.save(state, "watcher-1")).toBe(true);
   });
+});
+
+labCapsContract("RedisLabCaps", () => {
+  const prefix = uniquePrefix("caps");
+  return {
+    caps: new RedisLabCaps(redis, prefix),
+    peer: new RedisLabCaps(replica, prefix),
+    registry: new RedisLabRegistry(redis, prefix),
+    now: wallClock.now,
+    elapse,
+  };
 });

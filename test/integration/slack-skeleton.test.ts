@@ -123,7 +123,7 @@ describe("walking skeleton: signed Slack command -> queue -> worker -> reply in 
     const res = await client.slashCommand({ command: "/lab", text: "create Team_A", channel: "C0BAD" });
     expect(res.status).toBe(200);
     expect((res.json() as { text: string }).text).toMatch(
-      /not a valid lab name.*for example `lab create team-a/,
+      /not a valid lab name.*for example `\/lab create team-a/,
     );
     expect(await jobCount()).toBe(before);
   });

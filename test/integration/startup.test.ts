@@ -93,8 +93,13 @@ describe.skipIf(OLD_NODE === undefined)(`an old Node (/usr/bin/node ${OLD_NODE ?
   }, 70_000);
 });
 
+/** How long a spawned labops may take to load before it says anything (module loading under CI load). */
+const STARTUP_MS = 40_000;
+
 describe("SIGTERM", () => {
-  it("stops taking work, drains the worker and exits 0 with nothing left active", async () => {
+  it("stops taking work, drains the worker and exits 0 with nothing left active", {
+    timeout: 90_000,
+  }, async () => {
     const { spawn } = await import("node:child_process");
     const { Queue } = await import("bullmq");
     const { Redis } = await import("ioredis");
@@ -120,7 +125,9 @@ describe("SIGTERM", () => {
     const redis = new Redis(REDIS_URL);
     const queue = new Queue(COMMANDS_QUEUE, { connection: redis, prefix: String(base.LABOPS_REDIS_PREFIX) });
     try {
-      const port = await waitFor(() => /"port":(\d+)/.exec(out)?.[1], "the web role to listen");
+      // A fresh process compiles and loads every module first: on two busy cores that alone can take
+      // longer than waitFor's default, which is not what this test is about.
+      const port = await waitFor(() => /"port":(\d+)/.exec(out)?.[1], "the web role to listen", STARTUP_MS);
       const client = new SlackRequestClient(`http://127.0.0.1:${port}/slack/events`, TEST_SIGNING_SECRET);
       expect((await client.slashCommand({ command: "/lab", text: "list", channel: "C0TERM" })).status).toBe(
         200,
@@ -159,7 +166,11 @@ describe("SIGTERM while starting", () => {
     const logs: string[] = [];
     const proc = spawnLabops(testEnv({ REDIS_URL: redis.url, PORT: "0" }), logs);
     try {
-      await waitFor(() => logs.join("").includes('"msg":"labops.starting"') || undefined, "labops to start");
+      await waitFor(
+        () => logs.join("").includes('"msg":"labops.starting"') || undefined,
+        "labops to start",
+        STARTUP_MS,
+      );
       const exited = exitOf(proc);
       proc.kill("SIGTERM");
       await waitFor(() => logs.join("").includes("SIGTERM received") || undefined, "the signal to be taken");
@@ -172,5 +183,5 @@ describe("SIGTERM while starting", () => {
       await killHard(proc);
       await redis.stop();
     }
-  }, 30_000);
+  }, 90_000);
 });

@@ -85,7 +85,7 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
       30_000,
     );
     expect(stuck.text).toMatch(
-      /^Stuck: color: [0-9a-f]{8} is stuck at reloaded \(Reloader rolls the deployment\) [\d.ms]+ after the write\. Likely cause: Reloader is not running in the cluster \(namespace reloader\)\.$/,
+      /^Stuck: color: [0-9a-f]{8} is stuck at reloaded \(Reloader rolls the deployment\) [\d.hms]+ after the write\. Likely cause: Reloader is not running in the cluster \(namespace reloader\)\.$/,
     );
     await waitFor(() => (cardOf(thread).includes(":warning:") ? true : undefined), "the card to warn");
     // It went where the command was: no alert thread of its own, and it is said once.
@@ -135,7 +135,7 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
       30_000,
     );
     expect(alert.text).toMatch(
-      /is stuck at synced \(the CSI driver writes the new version into the synced Secret\) [\d.ms]+ after the write\. Likely cause: secret rotation is disabled in the cluster's Key Vault CSI addon \(enableSecretRotation=false\)\./,
+      /is stuck at synced \(the CSI driver writes the new version into the synced Secret\) [\d.hms]+ after the write\. Likely cause: secret rotation is disabled in the cluster's Key Vault CSI addon \(enableSecretRotation=false\)\./,
     );
   });
 

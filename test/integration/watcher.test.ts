@@ -18,7 +18,7 @@ const TIME_SCALE = 600;
 const CHANNEL = "C0WATCH";
 const LAB = "team-w";
 const CANARY = "canary-7d41e9-never-shown";
-const HOPS = /reached 2\/2 pods in [\d.ms]+ \(synced \+[\d.ms]+, rollout \+[\d.ms]+, ready \+[\d.ms]+\)/;
+const HOPS = /reached 2\/2 pods in [\d.hms]+ \(synced \+[\d.hms]+, rollout \+[\d.hms]+, ready \+[\d.hms]+\)/;
 
 // Under each CSI driver release the AKS emulator models (the watcher relies on no rotation event).
 const SUITE = "rotation watcher: every vault change traced to every pod, told once (CSI driver %s)";
@@ -88,7 +88,7 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
     expect(card).toContain(
       csiDriver === "1.5" ? "rotation reconciler" : "rotation on the kubelet's republish",
     );
-    expect(card).toMatch(/synced \+[\d.ms]+ · reloaded \+[\d.ms]+ · rollout \+[\d.ms]+ · ready/);
+    expect(card).toMatch(/synced \+[\d.hms]+ · reloaded \+[\d.hms]+ · rollout \+[\d.hms]+ · ready/);
     expect(card).toMatch(/Old pods/);
     expect(card).toMatch(/New pods/);
     expect(card).not.toContain("orange");
@@ -117,7 +117,7 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
     expect(alert.text).toMatch(HOPS);
     expect(alert.text).toMatch(/Changed outside labops/);
     const card = cardOf(alert);
-    expect(card).toMatch(/ready \+[\d.ms]+ · mounted \+/);
+    expect(card).toMatch(/ready \+[\d.hms]+ · mounted \+/);
     expect(card).toMatch(/New pods\*\\n`podinfo-csi-[a-z0-9]+-[a-z0-9]+`, `podinfo-csi-/);
     expect(rootsTitled(/Rotation/)).toHaveLength(2);
     // The value reached the pods and nothing else: not the chat, not the watcher's logs (at debug), not Redis.

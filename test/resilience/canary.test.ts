@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inMemoryTracing } from "../../adapters/otel/memory.ts";
 import { RedisAuditLog } from "../../adapters/redis/audit.ts";
 import { RedisLabRegistry } from "../../adapters/redis/registry.ts";
 import { type EmulatedCloud, startEmulatedCloud } from "../../emulators/world.ts";
@@ -32,7 +33,9 @@ const newCanary = () => `canary-${randomBytes(16).toString("hex")}`;
  * line of any role (at debug level), not in anything either chat emulator
  * recorded, not in any Redis key or value of the installation (BullMQ jobs
  * and events, audit streams, registry, leases), not in /metrics and not in
- * the audit trail; neither in clear nor hex nor base64.
+ * the audit trail, not in any span's name, attribute, event, link or status
+ * (the real OpenTelemetry SDK, every call site traced); neither in clear nor
+ * hex nor base64.
  */
 describe("a canary secret value rotated through Slack and Teams reaches the vault and no other sink", () => {
   let cloud: EmulatedCloud;
@@ -41,6 +44,8 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
   // Whatever an SDK prints on its own, outside our logger, is a sink too.
   const printed: string[] = [];
   const originalWrites = { out: process.stdout.write, err: process.stderr.write };
+  // Every span the bot ends, as a collector behind the redacting exporter would receive it.
+  const traces = inMemoryTracing("labops-canary");
 
   beforeAll(async () => {
     for (const [stream, original] of [
@@ -56,6 +61,7 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
     w = await startWorld({
       cloud,
       env: { LABOPS_LOG_LEVEL: "debug", LABOPS_ADMIN_TOKEN: CANARY_ADMIN_TOKEN },
+      tracing: traces.tracing,
     });
   });
   afterAll(async () => {
@@ -63,6 +69,7 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
     process.stderr.write = originalWrites.err;
     await w?.close();
     await cloud?.stop();
+    await traces.tracing.shutdown();
   });
 
   async function createLab(chat: ChatDriver, lab: string): Promise<void> {
@@ -175,6 +182,15 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
       jobs: jobText,
       audit,
       metrics,
+      spans: JSON.stringify(
+        traces.spans().map((s) => ({
+          name: s.name,
+          attributes: s.attributes,
+          events: s.events.map((e) => ({ name: e.name, attributes: e.attributes })),
+          links: s.links.map((l) => l.attributes),
+          status: s.status,
+        })),
+      ),
     };
 
     // Each sink really holds what it should, so an empty search means something.
@@ -191,6 +207,11 @@ describe("a canary secret value rotated through Slack and Teams reaches the vaul
     expect(jobs.filter((j) => j.name === "secret.rotate")).toHaveLength(3);
     expect(sinks.audit).toMatch(/secret rotate color --lab can-t/);
     expect(sinks.metrics).toMatch(/^labops_/m);
+    // The rotations were traced down to the vault write: the spans sink saw where the values went.
+    for (const name of ['"labops.job secret.rotate"', '"SecretClient.setSecret"', '"HTTP PUT"']) {
+      expect(sinks.spans, name).toContain(name);
+    }
+    expect(sinks.spans).toContain('"labops.delivery.kind":"view"');
 
     const hits = Object.entries(sinks).flatMap(([sink, text]) =>
       rotations.flatMap((r) => findCanary(text, r.canary).map((hit) => `${sink} (${r.via}) ${hit}`)),

@@ -10,8 +10,10 @@ import {
   spendsCard,
 } from "../../src/commands/actions.ts";
 import { newConfirmationId } from "../../src/commands/confirmation.ts";
+import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import type { IntakeOutcome } from "../../src/commands/intake.ts";
 import type { Command } from "../../src/commands/types.ts";
+import { formLinkKey } from "../../src/crypto.ts";
 import type { CommandOrigin } from "../../src/ports/queue.ts";
 
 const origin: CommandOrigin = {
@@ -19,8 +21,27 @@ const origin: CommandOrigin = {
   user: { platform: "teams", id: "aad-ada", name: "Ada" },
 };
 
+const formKey = formLinkKey(Buffer.alloc(32, 7));
+
+/** A rotate form's data as labops opened it: tagged for its secret, lab, conversation and user. */
+function tagged(data: unknown): unknown {
+  if (typeof data !== "object" || data === null || "sig" in data) return data;
+  const { secret, lab, create } = data as Record<string, unknown>;
+  if (typeof secret !== "string" || (lab !== undefined && typeof lab !== "string")) return data;
+  const link = rotateFormLink(origin, { secret, lab, create: create === true });
+  return { ...data, sig: formLinkTag(link, formKey) };
+}
+
 const act = (verb: unknown, data: unknown, extra: Partial<ActionInput> = {}): ActionResult =>
-  actionToIncoming({ verb, data, deliveryId: "teams.c.1", origin, receivedAt: 1_000, ...extra });
+  actionToIncoming({
+    verb,
+    data: verb === ACTION.rotateSubmit ? tagged(data) : data,
+    deliveryId: "teams.c.1",
+    origin,
+    receivedAt: 1_000,
+    formKey,
+    ...extra,
+  });
 
 function commandOf(result: ActionResult): Command {
   if (!result.ok) throw new Error(`refused: ${result.reason}`);
@@ -96,6 +117,30 @@ describe("a chat action as a command for intake", () => {
       expect(refusal(refused), String(value).slice(0, 20)).toBe(reason);
       if (typeof value === "string" && value !== "") expect(JSON.stringify(refused)).not.toContain(value);
     }
+  });
+
+  it("refuses a rotate form whose tag is not the one labops opened it with (issue 14, finding 5)", () => {
+    const good = tagged({ secret: "color", lab: "team-a", value: "v" }) as Record<string, unknown>;
+    expect(refusal(act(ACTION.rotateSubmit, good))).toBeUndefined();
+    const forged = [
+      { ...good, sig: undefined },
+      { ...good, sig: 42 },
+      { ...good, sig: "x".repeat(43) },
+      // The tag of one form on another secret, lab, or with --new added.
+      { ...good, secret: "db-connection-string" },
+      { ...good, lab: "team-b" },
+      { ...good, create: true },
+    ];
+    for (const data of forged) expect(refusal(act(ACTION.rotateSubmit, data))).toBe("malformed");
+    // The same form submitted by someone else, or from another conversation.
+    const bob = { ...origin, user: { platform: "teams" as const, id: "aad-bob" } };
+    expect(refusal(act(ACTION.rotateSubmit, good, { origin: bob }))).toBe("malformed");
+    const elsewhere = { ...origin, address: { ...origin.address, channel: "19:other@thread.tacv2" } };
+    expect(refusal(act(ACTION.rotateSubmit, good, { origin: elsewhere }))).toBe("malformed");
+    // Under another LABOPS_SECRET_KEY.
+    expect(refusal(act(ACTION.rotateSubmit, good, { formKey: formLinkKey(Buffer.alloc(32, 8)) }))).toBe(
+      "malformed",
+    );
   });
 
   it("makes the correlation id on the server, whatever the client sent", () => {

@@ -197,7 +197,7 @@ describe("intake: destroy confirmations", () => {
     t.advance(5 * 60_000 + 1);
     const outcome = await t.press(id, true);
     expect(outcome).toMatchObject({ kind: "refused", reason: "confirmation_expired" });
-    expect(outcome.text).toMatch(/expired.*Run `lab destroy team-a` again/);
+    expect(outcome.text).toMatch(/expired.*Run `\/lab destroy team-a` again/);
     expect(t.queue.jobs).toHaveLength(0);
   });
 
@@ -410,12 +410,12 @@ describe("intake: commands about a lab that does not exist are answered at once,
     await t.registry.create(labRecord("team-z", ada, elsewhere));
     const status = await t.say("lab status");
     expect(status).toMatchObject({ kind: "refused", reason: "no_lab_here" });
-    expect(status.text).toMatch(/^This conversation has no lab\. Create one with `lab create NAME`/);
+    expect(status.text).toMatch(/^This conversation has no lab\. Create one with `\/lab create NAME`/);
     expect(await t.say("secret list")).toMatchObject({ kind: "refused", reason: "no_lab_here" });
     const named = await t.say("secret rotate color orange --lab nope");
     expect(named).toMatchObject({ kind: "refused", reason: "no_lab" });
     expect(named.text).toBe(
-      "There is no lab `nope`, and this conversation has none: create one with `lab create NAME`, or say `lab list` to see every lab.",
+      "There is no lab `nope`, and this conversation has none: create one with `/lab create NAME`, or say `/lab list` to see every lab.",
     );
     expect(asked).not.toHaveBeenCalled();
     expect(t.queue.jobs).toHaveLength(0);

@@ -88,7 +88,10 @@ describe("command grammar", () => {
     ["lab create team-a --ttl 8x", /not a duration/],
     ["lab create team-a --ttl 10m", /out of range/],
     ["lab create team-a --ttl 30d", /out of range/],
-    ["lab create team-a --color red", /not an option/],
+    [
+      "lab create team-a --color red",
+      /Unknown option for `lab create NAME \[--on HOST\] \[--ttl 8h\]`: it takes --ttl/,
+    ],
     ["lab frobnicate", /not a command/],
     ["secret rotate bad_name x", /not a valid secret name/],
     ["secret list --lab BAD", /not a valid lab name/],
@@ -111,6 +114,18 @@ describe("command grammar", () => {
     const message = rejection(`secret rotate color ${big}`);
     expect(message).toMatch(/25 KB/);
     expect(message).not.toContain("xxxxxxxxxx");
+  });
+
+  it("never echoes an unknown option: it may be a value typed in the wrong place (issue 14, finding 9)", () => {
+    for (const text of [
+      "secret rotate color --hunter2",
+      "secret rotate color --pw=hunter2 --lab team-a",
+      "lab list --<!channel>",
+    ]) {
+      const message = rejection(text);
+      expect(message).toMatch(/^Unknown option/);
+      expect(message).not.toMatch(/hunter2|pw|channel/);
+    }
   });
 
   it("never echoes the words after a value typed without quotes", () => {

@@ -1,5 +1,6 @@
 import { CONFIRMATION_GRACE_MS } from "../../src/ports/confirmations.ts";
 import { auditLogContract } from "../contract/audit.contract.ts";
+import { labCapsContract } from "../contract/caps.contract.ts";
 import { confirmationStoreContract } from "../contract/confirmations.contract.ts";
 import { deliveryLogContract } from "../contract/deliveries.contract.ts";
 import { leasesContract } from "../contract/leases.contract.ts";
@@ -8,6 +9,7 @@ import { labRegistryContract } from "../contract/registry.contract.ts";
 import { rotationThreadsContract } from "../contract/rotation-threads.contract.ts";
 import { watchStateStoreContract } from "../contract/watch-state.contract.ts";
 import { MemoryAuditLog } from "../fakes/audit.ts";
+import { MemoryLabCaps } from "../fakes/caps.ts";
 import { ManualClock } from "../fakes/clock.ts";
 import { MemoryConfirmationStore } from "../fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../fakes/deliveries.ts";
@@ -63,4 +65,19 @@ watchStateStoreContract("MemoryWatchStateStore", () => {
 rotationThreadsContract("MemoryRotationThreads", () => {
   const threads = new MemoryRotationThreads();
   return { threads, peer: threads };
+});
+
+labCapsContract("MemoryLabCaps", () => {
+  const clock = new ManualClock();
+  const registry = new MemoryLabRegistry();
+  const caps = new MemoryLabCaps(registry);
+  return {
+    caps,
+    peer: caps,
+    registry,
+    now: () => clock.now(),
+    elapse: async (ms) => {
+      await clock.advance(ms);
+    },
+  };
 });

@@ -38,12 +38,16 @@ function reporter(port: ChatPort, announced: string[], saved: string[][]) {
       lab: "a",
       verb: "create",
       status: "running",
-      steps: [],
+      steps: ["rg", "aks", "kv"].map((name) => ({ name, label: name, state: "pending" as const })),
       correlationId: "c-1",
       startedAt: 0,
       now: 0,
     },
-    milestones: { kv: (e) => `Key Vault \`${e.outputs.name}\` is ready.`, rg: () => undefined },
+    milestones: {
+      kv: (e) => `Key Vault \`${e.outputs.name}\` is ready.`,
+      aks: () => "Cluster is up.",
+      rg: () => undefined,
+    },
     announced,
     onAnnounced: async (steps) => {
       saved.push(steps);
@@ -89,5 +93,31 @@ describe("ProgressReporter milestones across a worker's death", () => {
     progress.catchUp(done);
     await progress.flush();
     expect(port.replies).toEqual(["Key Vault `kv-a` is ready."]);
+  });
+
+  it("records as said only milestones whose reply is out, not those queued behind it", async () => {
+    // Two steps finish together: the first reply goes out and is recorded while the second
+    // still waits its turn. A worker killed then must not have recorded the second as said.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const port = chat();
+    const slowReply = port.reply;
+    port.reply = async (t, m) => {
+      if (String(m).startsWith("Key Vault")) await gate;
+      await slowReply(t, m);
+    };
+    const saved: string[][] = [];
+    const progress = reporter(port, [], saved);
+    progress.onEvent({ type: "finished", step: "aks", durationMs: 1, outputs: {}, at: 0 });
+    progress.onEvent({ type: "finished", step: "kv", durationMs: 2, outputs: { name: "kv-a" }, at: 0 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(saved).toEqual([["aks"]]);
+    release();
+    await progress.flush();
+    expect(saved).toEqual([["aks"], ["aks", "kv"]]);
+    expect(port.replies).toEqual(["Cluster is up.", "Key Vault `kv-a` is ready."]);
   });
 });

@@ -300,6 +300,13 @@ describe("rotation trace", () => {
       value: "rotation on the kubelet's republish (v1.6 or newer, no rotation events)",
     });
     expect(observe(trace(), cluster({}), s(41)).driver).toBeUndefined();
+    // Reloader's restart is the rewrite seen from the other side, when the Secret's own event lags.
+    const reloaded = observe(
+      trace(),
+      cluster({ reloads: [reloadAt(42)], replicaSets: [OLD_RS, NEW_RS] }),
+      s(42),
+    );
+    expect(reloaded.driver).toBe("republish");
     const stuck = diagnose(withEvents, cluster({}), healthy);
     if (!stuck) throw new Error("no diagnosis");
     expect(stuckCard(withEvents, stuck, { lab: "team-a" }, s(200)).fields).toContainEqual({

@@ -75,7 +75,11 @@ describe("log lines and the active span", () => {
       });
     });
     logger.info("after");
-    const [before, inside, nested, after] = out.lines();
+    // Fields of the line's own, outside any span: pino merges them into what the mixin returned.
+    logger.info({ roles: ["web"] }, "with fields");
+    const [before, inside, nested, after, withFields] = out.lines();
+    expect(withFields).toMatchObject({ roles: ["web"], msg: "with fields" });
+    expect(withFields?.trace_id).toBeUndefined();
     expect(before?.trace_id).toBeUndefined();
     expect(inside).toMatchObject({ trace_id: ids?.traceId, span_id: ids?.spanId, correlationId: "c-1" });
     expect(nested?.trace_id).toBe(ids?.traceId);
