@@ -14,6 +14,7 @@ import { type Metrics, NO_METRICS } from "../src/ports/metrics.ts";
 import { NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 import { RotationWatcher, type RotationWatcherDeps } from "../src/watcher/rotation-watcher.ts";
 import { type WatcherSettings, watcherSettings } from "../src/watcher/settings.ts";
+import { SharedClusterWatches } from "../src/watcher/shared-watches.ts";
 import { createChat } from "./chat.ts";
 import type { RoleContext, RoleStop } from "./roles.ts";
 import { createAzurePorts } from "./workflows.ts";
@@ -57,7 +58,8 @@ export async function startWatcher(options: WatcherOptions): Promise<RunningWatc
     azure,
     keyVault,
     cluster: new KubeClusterPort({ clock, tracing }),
-    clusterWatch: options.clusterWatch ?? new KubeClusterWatchPort({ clock }),
+    // The labs of one host cluster share one watch per kind on it; a dedicated lab's watches are its own.
+    clusterWatch: new SharedClusterWatches(options.clusterWatch ?? new KubeClusterWatchPort({ clock })),
     chat: options.chat,
     registry: new RedisLabRegistry(redis, config.redisPrefix),
     leases: new RedisLeases(redis, config.redisPrefix, "watch:lease"),

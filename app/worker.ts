@@ -70,6 +70,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<RoleStop> {
     connection: scheduleConnection,
     prefix: config.redisPrefix,
     registry: workflows.deps.registry,
+    hosts: workflows.deps.hosts,
     commands: expiryQueue,
     chat,
     logger,

@@ -10,7 +10,7 @@ import { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { RedisCapacityReservations } from "../adapters/redis/capacity-reservations.ts";
 import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisLeases } from "../adapters/redis/leases.ts";
-import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { RedisLabRegistry, redisHostRegistry } from "../adapters/redis/registry.ts";
 import { RedisRotationThreads, RedisWatchStateStore } from "../adapters/redis/watcher.ts";
 import { labProcessors, type WorkflowDeps } from "../jobs/processors/index.ts";
 import { BullLabScheduler } from "../jobs/scheduler.ts";
@@ -109,6 +109,7 @@ export function createWorkflows(
     rotationThreads: new RedisRotationThreads(redis, config.redisPrefix),
     watchState: new RedisWatchStateStore(redis, config.redisPrefix),
     registry: new RedisLabRegistry(redis, config.redisPrefix),
+    hosts: redisHostRegistry(redis, config.redisPrefix),
     locks: new RedisLeases(redis, config.redisPrefix, "lock:lab"),
     scheduler,
     metrics: options.metrics ?? NO_METRICS,

@@ -6,7 +6,7 @@ import { expiryText } from "../src/labs/world-time.ts";
 import type { Logger } from "../src/log.ts";
 import type { ChatPort } from "../src/ports/chat.ts";
 import type { CommandQueue } from "../src/ports/queue.ts";
-import type { LabRecord, LabRegistry } from "../src/ports/registry.ts";
+import type { HostRegistry, LabRecord, LabRegistry } from "../src/ports/registry.ts";
 import type { LabScheduler } from "../src/ports/scheduler.ts";
 
 export const SCHEDULES_QUEUE = "schedules";
@@ -84,6 +84,8 @@ export interface ScheduleWorkerOptions {
   queueName?: string;
   /** "$0.52": what a lab has cost so far, for the reminder (none: not said). */
   costSoFar?: (record: LabRecord) => string;
+  /** The hosts, whose expiries are scheduled under `host.NAME` (none: host expiries are dropped). */
+  hosts?: Pick<HostRegistry, "get">;
 }
 
 export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<ScheduleData> {
@@ -91,6 +93,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
     options.queueName ?? SCHEDULES_QUEUE,
     async (job) => {
       const { lab, kind, expiresAt } = job.data;
+      if (lab.startsWith("host.")) return expireHost(options, lab.slice("host.".length), kind, expiresAt);
       const record = await options.registry.get(lab);
       // Extended, destroyed or replaced since this was scheduled: nothing to do.
       if (!record || record.expiresAt !== expiresAt || record.state === "destroying") return;
@@ -123,4 +126,39 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): Worker<Sche
   );
   worker.on("error", (error) => options.logger.warn({ err: error.message }, "schedule_worker.error"));
   return worker;
+}
+
+/**
+ * A host at its expiry is destroyed with every lab on it (`host destroy
+ * --force`, confirmed by the schedule); its reminder goes to its thread.
+ */
+async function expireHost(
+  options: ScheduleWorkerOptions,
+  host: string,
+  kind: ScheduleData["kind"],
+  expiresAt: number,
+): Promise<void> {
+  const record = await options.hosts?.get(host);
+  if (!record || record.expiresAt !== expiresAt || record.state === "destroying") return;
+  if (kind === "remind") {
+    if (record.thread) {
+      await options.chat.reply(record.thread, {
+        title: `Host ${host} expires ${expiryText(expiresAt, options.clock.now(), options.clock.timeScale)}`,
+        status: "warning",
+        text: "It will be destroyed then, with every lab on it.",
+      });
+    }
+    return;
+  }
+  await options.commands.enqueue({
+    deliveryId: `expire.host.${host}.${expiresAt}`,
+    correlationId: `c-expire-host-${host}`,
+    command: { kind: "host.destroy", host, force: true, confirmed: true },
+    origin: {
+      address: record.address,
+      user: { platform: record.address.platform, id: "labops", name: "labops (expiry)" },
+    },
+    receivedAt: options.clock.now(),
+  });
+  options.logger.info({ host }, "host.expired");
 }

@@ -314,6 +314,20 @@ export class KubeClusterSession implements ClusterSession {
     }
   }
 
+  async deleteNamespace(name: string, signal: AbortSignal): Promise<"gone" | "terminating"> {
+    try {
+      await this.#call(`delete namespace ${name}`, signal, () =>
+        this.#core.deleteNamespace({ name, propagationPolicy: "Background" }),
+      );
+      // A second read says whether the namespace controller has finished emptying it.
+      await this.#call(`read namespace ${name}`, signal, () => this.#core.readNamespace({ name }));
+      return "terminating";
+    } catch (error) {
+      if (error instanceof ExternalError && error.status === 404) return "gone";
+      throw error;
+    }
+  }
+
   async getDeployment(
     namespace: string,
     name: string,

@@ -42,7 +42,12 @@ export function secretProjector(key: Buffer = randomBytes(32)): (raw: unknown) =
     for (const [k, v] of Object.entries(s.data ?? {})) {
       keys[k] = createHmac("sha256", key).update(k).update("\0").update(v).digest("hex").slice(0, 16);
     }
-    return { name: s.metadata?.name ?? "", resourceVersion: s.metadata?.resourceVersion ?? "", keys };
+    return {
+      name: s.metadata?.name ?? "",
+      ...(s.metadata?.namespace ? { namespace: s.metadata.namespace } : {}),
+      resourceVersion: s.metadata?.resourceVersion ?? "",
+      keys,
+    };
   };
 }
 
@@ -84,6 +89,7 @@ export function projectDeployment(raw: unknown, digestKey: Buffer): WatchedDeplo
   }
   return {
     name: d.metadata?.name ?? "",
+    ...(d.metadata?.namespace ? { namespace: d.metadata.namespace } : {}),
     generation: d.metadata?.generation ?? 0,
     replicas: d.spec?.replicas ?? 1,
     readyReplicas: d.status?.readyReplicas ?? 0,
@@ -98,6 +104,7 @@ export function projectReplicaSet(raw: unknown, digestKey: Buffer): WatchedRepli
   const rs = raw as V1ReplicaSet;
   return {
     name: rs.metadata?.name ?? "",
+    ...(rs.metadata?.namespace ? { namespace: rs.metadata.namespace } : {}),
     deployment: rs.metadata?.ownerReferences?.find((o) => o.kind === "Deployment")?.name,
     revision: Number(rs.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0) || 0,
     reloadMarker: reloadMarker(rs.spec?.template, digestKey),
@@ -108,7 +115,7 @@ export function projectReplicaSet(raw: unknown, digestKey: Buffer): WatchedRepli
 }
 
 interface RawEvent {
-  metadata?: { uid?: string; name?: string; creationTimestamp?: string | Date };
+  metadata?: { uid?: string; name?: string; namespace?: string; creationTimestamp?: string | Date };
   reason?: string;
   message?: string;
   type?: string;
@@ -124,6 +131,7 @@ export function projectEvent(raw: unknown): WatchedEvent | undefined {
   if (!e.reason || !EVENT_REASONS.has(e.reason)) return undefined;
   return {
     uid: e.metadata?.uid ?? e.metadata?.name ?? "",
+    ...(e.metadata?.namespace ? { namespace: e.metadata.namespace } : {}),
     reason: e.reason,
     message: (e.message ?? "").slice(0, 400),
     type: e.type ?? "",

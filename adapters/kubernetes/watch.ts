@@ -52,6 +52,9 @@ export class KubeClusterWatchPort implements ClusterWatchPort {
     const apps = apiClient(kc, AppsV1Api);
     const custom = apiClient(kc, CustomObjectsApi);
     const ns = scope.namespace;
+    // Across namespaces: the same resources at their cluster-wide paths (what a host's shared watch reads).
+    const all = scope.allNamespaces === true;
+    const at = (group: string, plural: string) => `${group}${all ? "" : `/namespaces/${ns}`}/${plural}`;
     const digestKey = this.#digestKey;
     const rv = (list: { metadata?: { resourceVersion?: string } }) => list.metadata?.resourceVersion ?? "";
     const reflect = <K extends WatchKind>(
@@ -83,65 +86,75 @@ export class KubeClusterWatchPort implements ClusterWatchPort {
     const reflectors = [
       reflect(
         "secret",
-        `/api/v1/namespaces/${ns}/secrets`,
+        at("/api/v1", "secrets"),
         secretQuery,
         async () => {
-          const l = await core.listNamespacedSecret({ namespace: ns, ...secretQuery });
+          const l = all
+            ? await core.listSecretForAllNamespaces(secretQuery)
+            : await core.listNamespacedSecret({ namespace: ns, ...secretQuery });
           return { items: l.items, resourceVersion: rv(l) };
         },
         secretProjector(digestKey),
       ),
       reflect(
         "deployment",
-        `/apis/apps/v1/namespaces/${ns}/deployments`,
+        at("/apis/apps/v1", "deployments"),
         deploymentQuery,
         async () => {
-          const l = await apps.listNamespacedDeployment({ namespace: ns, ...deploymentQuery });
+          const l = all
+            ? await apps.listDeploymentForAllNamespaces(deploymentQuery)
+            : await apps.listNamespacedDeployment({ namespace: ns, ...deploymentQuery });
           return { items: l.items, resourceVersion: rv(l) };
         },
         (raw) => projectDeployment(raw, digestKey),
       ),
       reflect(
         "replicaset",
-        `/apis/apps/v1/namespaces/${ns}/replicasets`,
+        at("/apis/apps/v1", "replicasets"),
         podQuery,
         async () => {
-          const l = await apps.listNamespacedReplicaSet({ namespace: ns, ...podQuery });
+          const l = all
+            ? await apps.listReplicaSetForAllNamespaces(podQuery)
+            : await apps.listNamespacedReplicaSet({ namespace: ns, ...podQuery });
           return { items: l.items, resourceVersion: rv(l) };
         },
         (raw) => projectReplicaSet(raw, digestKey),
       ),
       reflect(
         "pod",
-        `/api/v1/namespaces/${ns}/pods`,
+        at("/api/v1", "pods"),
         podQuery,
         async () => {
-          const l = await core.listNamespacedPod({ namespace: ns, ...podQuery });
+          const l = all
+            ? await core.listPodForAllNamespaces(podQuery)
+            : await core.listNamespacedPod({ namespace: ns, ...podQuery });
           return { items: l.items, resourceVersion: rv(l) };
         },
         (raw) => podState(raw as V1Pod),
       ),
       reflect(
         "mount",
-        `/apis/${SPC_GROUP}/v1/namespaces/${ns}/secretproviderclasspodstatuses`,
+        at(`/apis/${SPC_GROUP}/v1`, "secretproviderclasspodstatuses"),
         {},
         async () => {
-          const l = (await custom.listNamespacedCustomObject({
-            group: SPC_GROUP,
-            version: "v1",
-            namespace: ns,
-            plural: "secretproviderclasspodstatuses",
-          })) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+          const plural = { group: SPC_GROUP, version: "v1", plural: "secretproviderclasspodstatuses" };
+          const l = (
+            all
+              ? await custom.listClusterCustomObject(plural)
+              : await custom.listNamespacedCustomObject({ ...plural, namespace: ns })
+          ) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
           return { items: l.items ?? [], resourceVersion: rv(l) };
         },
         (raw) => mountState(raw as Parameters<typeof mountState>[0]),
       ),
       reflect(
         "event",
-        `/api/v1/namespaces/${ns}/events`,
+        at("/api/v1", "events"),
         {},
         async () => {
-          const l = await core.listNamespacedEvent({ namespace: ns });
+          const l = all
+            ? await core.listEventForAllNamespaces({})
+            : await core.listNamespacedEvent({ namespace: ns });
           return { items: l.items, resourceVersion: rv(l) };
         },
         projectEvent,

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { LabRecord, LabRegistry } from "../../src/ports/registry.ts";
+import type { HostRecord, HostRegistry, LabRecord, LabRegistry } from "../../src/ports/registry.ts";
 
 /** KEYS: record, index; ARGV: JSON, createdAt, name. The record and its index entry, together or not at all. */
 const CREATE = `
@@ -17,7 +17,7 @@ export function registryKeys(prefix: string): { index: string; recordPrefix: str
  * by creation time (ties by name), which is the order of `list`.
  * Updates use WATCH/MULTI so concurrent steps never lose each other's outputs.
  */
-export class RedisLabRegistry implements LabRegistry {
+export class RedisLabRegistry<R extends Omit<LabRecord, "host"> = LabRecord> implements LabRegistry<R> {
   readonly #redis: Redis;
   readonly #prefix: string;
 
@@ -33,12 +33,12 @@ export class RedisLabRegistry implements LabRegistry {
     return registryKeys(this.#prefix).index;
   }
 
-  async get(name: string): Promise<LabRecord | undefined> {
+  async get(name: string): Promise<R | undefined> {
     const raw = await this.#redis.get(this.#key(name));
-    return raw === null ? undefined : (JSON.parse(raw) as LabRecord);
+    return raw === null ? undefined : (JSON.parse(raw) as R);
   }
 
-  async create(record: LabRecord): Promise<boolean> {
+  async create(record: R): Promise<boolean> {
     const created = await this.#redis.eval(
       CREATE,
       2,
@@ -51,7 +51,7 @@ export class RedisLabRegistry implements LabRegistry {
     return created === 1;
   }
 
-  async update(name: string, change: (record: LabRecord) => LabRecord): Promise<LabRecord | undefined> {
+  async update(name: string, change: (record: R) => R): Promise<R | undefined> {
     const key = this.#key(name);
     // A dedicated connection: WATCH is per connection and the shared one serves other callers.
     const conn = this.#redis.duplicate();
@@ -64,7 +64,7 @@ export class RedisLabRegistry implements LabRegistry {
           await conn.unwatch();
           return undefined;
         }
-        const next = change(JSON.parse(raw) as LabRecord);
+        const next = change(JSON.parse(raw) as R);
         const result = await conn.multi().set(key, JSON.stringify(next)).exec();
         if (result !== null) return next;
       }
@@ -78,10 +78,15 @@ export class RedisLabRegistry implements LabRegistry {
     await this.#redis.multi().del(this.#key(name)).zrem(this.#index, name).exec();
   }
 
-  async list(): Promise<LabRecord[]> {
+  async list(): Promise<R[]> {
     const names = await this.#redis.zrange(this.#index, "0", "-1");
     if (names.length === 0) return [];
     const raws = await this.#redis.mget(...names.map((n) => this.#key(n)));
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as LabRecord);
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as R);
   }
+}
+
+/** The hosts' registry: the labs' store under `<prefix>:host`, so no host is ever listed as a lab. */
+export function redisHostRegistry(redis: Redis, prefix: string): HostRegistry {
+  return new RedisLabRegistry<HostRecord>(redis, `${prefix}:host`);
 }

@@ -199,7 +199,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     }
   }
 
-  app.command(/^\/(lab|secret|labops)$/, async ({ command, ack, client, respond }) => {
+  app.command(/^\/(lab|secret|host|workshop|labops)$/, async ({ command, ack, client, respond }) => {
     const parsed = parseSlashCommand(command.command, command.text ?? "", options.parseOptions);
     const b = base(command.team_id, command.channel_id, slackUser(command.user_id, command.user_name), {
       responseUrl: command.response_url,

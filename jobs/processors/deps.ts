@@ -7,7 +7,7 @@ import type { LabCaps } from "../../src/ports/caps.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { Leases } from "../../src/ports/leases.ts";
 import type { Metrics } from "../../src/ports/metrics.ts";
-import type { LabRegistry } from "../../src/ports/registry.ts";
+import type { HostRegistry, LabRegistry } from "../../src/ports/registry.ts";
 import type { LabScheduler } from "../../src/ports/scheduler.ts";
 import type { Tracing } from "../../src/ports/tracing.ts";
 import type { RotationThreads, WatchStateStore } from "../../src/ports/watcher.ts";
@@ -18,6 +18,8 @@ export interface WorkflowDeps {
   keyVault: KeyVaultPort;
   cluster: ClusterPort;
   registry: LabRegistry;
+  /** The host clusters labs share (`host create`, `lab create NAME --on HOST`). */
+  hosts: HostRegistry;
   locks: Leases;
   scheduler: LabScheduler;
   /** Where rotate and rollback leave their thread for the rotation watcher to finish. */

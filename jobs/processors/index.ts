@@ -1,6 +1,9 @@
 import type { CommandKind } from "../../src/commands/types.ts";
 import type { CommandProcessor } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
+import { hostCreateProcessor } from "./host-create.ts";
+import { hostDestroyProcessor } from "./host-destroy.ts";
+import { hostStatusProcessor } from "./host-status.ts";
 import { labCreateProcessor } from "./lab-create.ts";
 import { labDestroyProcessor } from "./lab-destroy.ts";
 import { labExtendProcessor } from "./lab-extend.ts";
@@ -9,6 +12,9 @@ import { labStatusProcessor } from "./lab-status.ts";
 import { secretListProcessor } from "./secret-list.ts";
 import { secretRollbackProcessor } from "./secret-rollback.ts";
 import { secretRotateProcessor } from "./secret-rotate.ts";
+import { workshopCreateProcessor } from "./workshop-create.ts";
+import { workshopDestroyProcessor } from "./workshop-destroy.ts";
+import { workshopStatusProcessor } from "./workshop-status.ts";
 
 export type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 export type { WorkflowDeps, WorkflowSettings } from "./deps.ts";
@@ -24,5 +30,11 @@ export function labProcessors(deps: WorkflowDeps): Partial<Record<CommandKind, C
     "secret.rotate": secretRotateProcessor(deps),
     "secret.rollback": secretRollbackProcessor(deps),
     "secret.list": secretListProcessor(deps),
+    "host.create": hostCreateProcessor(deps),
+    "host.status": hostStatusProcessor(deps),
+    "host.destroy": hostDestroyProcessor(deps),
+    "workshop.create": workshopCreateProcessor(deps),
+    "workshop.status": workshopStatusProcessor(deps),
+    "workshop.destroy": workshopDestroyProcessor(deps),
   };
 }

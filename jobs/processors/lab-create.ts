@@ -3,12 +3,12 @@ import { mention, sameConversation } from "../../src/commands/authorize.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { formatHourly, labCostIn } from "../../src/labs/cost.ts";
-import { CREATE_STEPS, createLabPlan, recordOutputs } from "../../src/labs/create-plan.ts";
+import { createLabPlan, createSteps, recordOutputs } from "../../src/labs/create-plan.ts";
 import { labNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import { scaledInterval } from "../../src/labs/timing.ts";
 import { expiryText, tookText } from "../../src/labs/world-time.ts";
-import type { LabRecord } from "../../src/ports/registry.ts";
+import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
@@ -46,7 +46,13 @@ export function labCreateProcessor(deps: WorkflowDeps): CommandProcessor {
         await ctx.chat.notify(origin.address, origin.user, refused);
         return undefined;
       }
-      return create(ctx, deps, command, existing, releaseName);
+      // A lab goes on the host it was first created on; a retry without `--on` keeps it there.
+      const host = await hostOf(ctx, deps, command, existing);
+      if (host === false) {
+        await releaseName();
+        return { failed: "host_unavailable" };
+      }
+      return create(ctx, deps, command, existing, releaseName, host);
     });
     if (result.locked) return result.value;
     await releaseName();
@@ -93,20 +99,23 @@ async function create(
   command: Extract<Command, { kind: "lab.create" }>,
   existing: LabRecord | undefined,
   releaseName: () => Promise<void> | undefined,
+  host: HostRecord | undefined,
 ): Promise<ProcessorOutcome> {
   const { origin, correlationId } = ctx.envelope;
   const lab = command.lab;
   const { settings } = deps;
   const now = deps.clock.now();
-  const names = labNames(lab);
+  const names = labNames(lab, host?.name);
   // Pre-flight, before anything exists (see src/labs/preflight.ts): a refusal leaves no record and no resource.
+  // A lab on a host adds no node, so it has nothing to check.
   const demand = {
     ...settings,
     lab,
     cluster: names.cluster,
-    location: existing?.location ?? settings.location,
+    location: existing?.location ?? host?.location ?? settings.location,
   };
-  const fits = await deps.preflight?.check(demand, ctx.signal);
+  const preflight = host ? undefined : deps.preflight;
+  const fits = await preflight?.check(demand, ctx.signal);
   if (fits && !fits.ok) {
     await releaseName();
     await ctx.chat.notify(origin.address, origin.user, fits.message);
@@ -134,7 +143,7 @@ async function create(
       state: "creating",
       owner: origin.user,
       address: origin.address,
-      location: settings.location,
+      location: demand.location,
       createdAt: now,
       updatedAt: now,
       // A lifetime is a wait like any other: the emulated world's time scale shortens it, and the
@@ -142,6 +151,7 @@ async function create(
       expiresAt: now + scaledInterval(ttl, deps.clock.timeScale),
       outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
       jobId: ctx.jobId,
+      ...(host ? { host: host.name } : {}),
       correlationId,
     };
     if (await deps.registry.create(record)) {
@@ -169,7 +179,7 @@ async function create(
     lab,
     verb: "create" as const,
     status: "running" as const,
-    steps: ProgressReporter.initialSteps(CREATE_STEPS, record),
+    steps: ProgressReporter.initialSteps(createSteps(host !== undefined), record),
     correlationId,
     startedAt,
     now: startedAt,
@@ -203,6 +213,12 @@ async function create(
       aks: (e) =>
         `Cluster \`${names.cluster}\` is up with its OIDC issuer and the Key Vault CSI addon (${tookText(e.durationMs, deps.clock.timeScale)}).`,
       kv: (e) => `Key Vault \`${e.outputs.name ?? ""}\` is ready.`,
+      ...(host
+        ? {
+            fic: () =>
+              `The identity trusts service account \`${names.serviceAccount}\` of namespace \`${names.namespace}\` on host \`${host.name}\`.`,
+          }
+        : {}),
       verify: (e) =>
         `podinfo runs on ${e.outputs.pods ?? "its"} pods with secrets from the vault. Try \`secret rotate color orange --lab ${lab}\`.`,
     },
@@ -229,6 +245,7 @@ async function create(
       nodeCount: settings.nodeCount,
       vmSize: settings.vmSize,
       rotationPollInterval: settings.rotationPollInterval,
+      ...(host ? { host: { name: host.name, oidcIssuerUrl: host.outputs.oidcIssuerUrl ?? "" } } : {}),
     },
     { azure: deps.azure, keyVault: deps.keyVault, cluster: deps.cluster, clock: deps.clock },
   );
@@ -270,7 +287,7 @@ async function create(
       );
       await progress.flush();
       plan.dispose();
-      await deps.preflight?.release(demand).catch(() => undefined);
+      await preflight?.release(demand).catch(() => undefined);
       // Last, as on success: whoever sees "failed" (and retries) also sees the card.
       await deps.registry.update(lab, (r) => ({
         ...r,
@@ -297,8 +314,45 @@ async function create(
   });
   // Again, in case the lab was extended while it was being built (the schedule replaces the first).
   await deps.scheduler.scheduleExpiry(lab, (ready ?? record).expiresAt);
-  await deps.preflight?.release(demand).catch(() => undefined);
+  await preflight?.release(demand).catch(() => undefined);
   return undefined;
+}
+
+/**
+ * The host a lab goes on: the one it already lives on, else the one named by
+ * `--on`, which must be ready (with its OIDC issuer). Undefined for a
+ * dedicated lab; false, after telling the user, when the host cannot take it.
+ */
+async function hostOf(
+  ctx: ProcessorContext,
+  deps: WorkflowDeps,
+  command: Extract<Command, { kind: "lab.create" }>,
+  existing: LabRecord | undefined,
+): Promise<HostRecord | undefined | false> {
+  const { origin } = ctx.envelope;
+  const say = async (text: string) => {
+    await ctx.chat.notify(origin.address, origin.user, text);
+    return false as const;
+  };
+  if (existing && existing.host !== command.host && command.host !== undefined) {
+    return say(
+      `Lab \`${command.lab}\` was created ${existing.host ? `on host \`${existing.host}\`` : "as a dedicated lab"}; retry it with \`lab create ${command.lab}\`, or destroy it first to move it.`,
+    );
+  }
+  const name = existing ? existing.host : command.host;
+  if (name === undefined) return undefined;
+  const host = await deps.hosts.get(name);
+  if (!host || host.state === "destroying") {
+    return say(
+      `There is no host \`${name}\`. Say \`host status\` to see the hosts, or leave out \`--on\` for a dedicated lab.`,
+    );
+  }
+  if (host.state !== "ready" || !host.outputs.oidcIssuerUrl) {
+    return say(
+      `Host \`${name}\` is ${host.state}; labs go on it once it is ready. Say \`host status ${name}\`.`,
+    );
+  }
+  return host;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
-import { createDestroyPlan, DESTROY_STEPS } from "../../src/labs/destroy-plan.ts";
+import { createDestroyPlan, destroySteps } from "../../src/labs/destroy-plan.ts";
 import { destroyedLabCard, destroyingLabCard, destroyStoppedLabCard } from "../../src/labs/lab-card.ts";
 import { labArg, shownLabName } from "../../src/labs/names.ts";
-import { labNames } from "../../src/labs/naming.ts";
+import { labNamesOf } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
@@ -40,7 +40,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
   const { origin, correlationId } = ctx.envelope;
   const record = await deps.registry.get(lab);
   if (!record) {
-    const rg = await deps.azure.getResourceGroup(labNames(lab).resourceGroup, ctx.signal);
+    const rg = await deps.azure.getResourceGroup(labNamesOf({ name: lab }).resourceGroup, ctx.signal);
     if (!rg) {
       await ctx.chat.notify(
         origin.address,
@@ -63,7 +63,11 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     lab,
     verb: "destroy" as const,
     status: "running" as const,
-    steps: DESTROY_STEPS.map((s) => ({ name: s.name, label: s.label, state: "pending" as const })),
+    steps: destroySteps(record?.host !== undefined).map((s) => ({
+      name: s.name,
+      label: s.label,
+      state: "pending" as const,
+    })),
     correlationId,
     startedAt,
     now: startedAt,
@@ -113,6 +117,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
           location: record?.location ?? deps.settings.location,
           subscriptionId: deps.settings.subscriptionId,
           vaultName: record?.outputs.vaultName,
+          host: record?.host,
         },
         deps,
       ),

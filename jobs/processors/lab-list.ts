@@ -28,7 +28,13 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
       isLabName(r.name)
         ? `*${r.name}*`
         : `*${verbatim(shownLabName(r.name))}* (not a valid name; \`lab destroy ${labRef(r.name)}\`)`;
-    const cost = (r: LabRecord) => (prices ? ` · ${formatHourly(labCostIn(prices, r.location))}` : "");
+    // A lab on a host adds no node: its cost is its host's (`host status`), not a cluster of its own.
+    const cost = (r: LabRecord) =>
+      r.host !== undefined
+        ? ` · on host ${r.host}`
+        : prices
+          ? ` · ${formatHourly(labCostIn(prices, r.location))}`
+          : "";
     await ctx.chat.openThread(ctx.envelope.origin.address, {
       title: labs.length === 0 ? "No labs yet" : `${labs.length} lab${labs.length === 1 ? "" : "s"}`,
       status: "info",
@@ -41,7 +47,13 @@ export function labListProcessor(deps: WorkflowDeps): CommandProcessor {
                   ? `• ${named(r)} · ${r.state} · ${verbatim(r.owner.name ?? r.owner.id)} · expires ${expiryText(r.expiresAt, now, scale)}${cost(r)}`
                   : `• ${named(r)} · ${r.state} · another conversation`,
               )
-              .join("\n") + (prices ? `\n*Total* ${labsHourlyTotal(prices, labs)}` : ""),
+              .join("\n") +
+            (prices
+              ? `\n*Total* ${labsHourlyTotal(
+                  prices,
+                  labs.filter((r) => r.host === undefined),
+                )}`
+              : ""),
       footer: withWorldNote(`ref ${verbatim(ctx.envelope.correlationId)}`, scale),
     });
   };

@@ -3,7 +3,7 @@ import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { portalUrl } from "../../src/labs/cards.ts";
 import { labCostText } from "../../src/labs/cost.ts";
-import { LAB_DEPLOYMENT, LAB_SECRETS, labNames } from "../../src/labs/naming.ts";
+import { LAB_DEPLOYMENT, LAB_SECRETS, labNamesOf } from "../../src/labs/naming.ts";
 import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
 import type { Card } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
@@ -14,7 +14,7 @@ import { shortVersion } from "./versions.ts";
 
 /** Reads Azure and the cluster for `lab status`; each part says what it could not read instead of failing. */
 async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: LabRecord): Promise<Card> {
-  const names = labNames(record.name);
+  const names = labNamesOf(record);
   const { signal } = ctx;
   const lines: string[] = [];
   const settle = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
@@ -30,7 +30,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
 
   const [rg, aks, vault, mi] = await Promise.all([
     settle("resource group", () => deps.azure.getResourceGroup(names.resourceGroup, signal)),
-    settle("cluster", () => deps.azure.getCluster(names.resourceGroup, names.cluster, signal)),
+    settle("cluster", () => deps.azure.getCluster(names.clusterResourceGroup, names.cluster, signal)),
     record.outputs.vaultName
       ? settle("vault", () =>
           deps.azure.getVault(names.resourceGroup, record.outputs.vaultName ?? "", signal),
@@ -39,7 +39,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
     settle("identity", () => deps.azure.getIdentity(names.resourceGroup, names.identity, signal)),
   ]);
   lines.unshift(
-    `*Azure* · resource group ${rg ? "✓" : "missing"} · cluster ${aks ? aks.provisioningState : "missing"}` +
+    `*Azure* · resource group ${rg ? "✓" : "missing"} · ${names.host ? `host \`${names.host}\` (namespace \`${names.namespace}\`)` : "cluster"} ${aks ? aks.provisioningState : "missing"}` +
       `${aks?.keyVaultAddon?.rotation ? ` (CSI rotation every ${aks.keyVaultAddon.rotationPollInterval})` : ""}` +
       ` · vault ${vault ? "✓" : "missing"} · identity ${mi ? "✓" : "missing"}`,
   );
@@ -47,7 +47,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
   if (aks?.provisioningState === "Succeeded") {
     const session = await settle("cluster credentials", async () =>
       deps.cluster.connect(
-        await deps.azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, signal),
+        await deps.azure.clusterUserKubeconfig(names.clusterResourceGroup, names.cluster, signal),
       ),
     );
     if (session) {
@@ -119,18 +119,20 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
         value: expiryText(record.expiresAt, deps.clock.now(), deps.clock.timeScale),
       },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
-      ...(deps.prices
-        ? [
-            {
-              label: "Cost",
-              value: labCostText(
-                { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices },
-                record,
-                deps.clock.now(),
-              ),
-            },
-          ]
-        : []),
+      ...(record.host !== undefined
+        ? [{ label: "Host", value: `${record.host} (its cost: \`host status ${record.host}\`)` }]
+        : deps.prices
+          ? [
+              {
+                label: "Cost",
+                value: labCostText(
+                  { ...deps.settings, timeScale: deps.clock.timeScale, prices: deps.prices },
+                  record,
+                  deps.clock.now(),
+                ),
+              },
+            ]
+          : []),
     ],
     ...(actions.length ? { actions } : {}),
     footer: withWorldNote(`ref ${verbatim(ctx.envelope.correlationId)}`, deps.clock.timeScale),

@@ -39,7 +39,32 @@ export function pendingDestroy(options: {
 }
 
 export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPrompt {
-  const lab = shownLabName(pending.command.lab);
+  const { command } = pending;
+  if (command.kind === "host.destroy") {
+    const host = command.host;
+    return {
+      confirmationId: pending.id,
+      title: `Destroy host ${host}?`,
+      text: command.force
+        ? `This destroys every lab on it first (their namespaces, resource groups and vaults), then deletes the host's resource group and its cluster. It cannot be undone.`
+        : `This deletes the host's resource group and its cluster. It is refused while labs live on it. It cannot be undone.`,
+      confirmLabel: `Destroy ${host}`,
+      cancelLabel: "Cancel",
+      expiresAt: pending.expiresAt,
+    };
+  }
+  if (command.kind === "workshop.destroy") {
+    const prefix = command.prefix;
+    return {
+      confirmationId: pending.id,
+      title: `Destroy workshop ${prefix}?`,
+      text: `This destroys every lab \`${prefix}-N\` (namespaces, resource groups, vaults), then the host \`${prefix}\` if the workshop made it and no other lab is on it. It cannot be undone.`,
+      confirmLabel: `Destroy ${prefix}`,
+      cancelLabel: "Cancel",
+      expiresAt: pending.expiresAt,
+    };
+  }
+  const lab = shownLabName(command.lab);
   return {
     confirmationId: pending.id,
     title: `Destroy lab ${lab}?`,

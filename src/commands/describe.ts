@@ -5,7 +5,7 @@ import type { Command } from "./types.ts";
 export function describeCommand(command: Command): string {
   switch (command.kind) {
     case "lab.create":
-      return `lab create ${command.lab}`;
+      return `lab create ${command.lab}${command.host === undefined ? "" : ` --on ${command.host}`}`;
     case "lab.destroy":
       return `lab destroy ${shownLabName(command.lab)}`;
     case "lab.status":
@@ -20,6 +20,18 @@ export function describeCommand(command: Command): string {
       return `secret list${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
     case "secret.rollback":
       return `secret rollback ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}`;
+    case "host.create":
+      return `host create ${command.host}${command.nodeCount === undefined ? "" : ` --nodes ${command.nodeCount}`}`;
+    case "host.status":
+      return command.host === undefined ? "host status" : `host status ${command.host}`;
+    case "host.destroy":
+      return `host destroy ${command.host}${command.force ? " --force" : ""}`;
+    case "workshop.create":
+      return `workshop create ${command.prefix} --teams ${command.teams}${command.host === undefined ? "" : ` --on ${command.host}`}`;
+    case "workshop.status":
+      return `workshop status ${command.prefix}`;
+    case "workshop.destroy":
+      return `workshop destroy ${command.prefix}`;
     case "help":
       return "help";
   }

@@ -18,6 +18,16 @@ const DOES: Readonly<Record<string, string>> = {
   "secret.rotate": "write a new version and follow it to every pod (leave out VALUE to type it privately)",
   "secret.list": "names, current versions and update times (never values)",
   "secret.rollback": "make the previous version current again",
+  // Host clusters and workshops (issue 16).
+  "host.create":
+    "a cluster labs share, with no team in it (admins); `lab create NAME --on HOST` puts a lab in its own namespace there",
+  "host.status": "the host's cluster and the labs on it, or every host",
+  "host.destroy":
+    "delete it (admins, after a confirmation); refused while labs live on it unless `--force`, which destroys them first",
+  "workshop.create":
+    "a host (named PREFIX unless `--on`) and labs PREFIX-1 … PREFIX-N on it, one card with a row per team (admins)",
+  "workshop.status": "the workshop's card again",
+  "workshop.destroy": "every team's lab, then the workshop's host (admins, after a confirmation)",
 };
 
 const SECTION: Readonly<Record<string, string>> = {

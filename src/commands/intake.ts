@@ -2,7 +2,7 @@ import { confirmationCard } from "../chat/cards.ts";
 import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
-import { isLabRef, labArg, shownLabName } from "../labs/names.ts";
+import { isLabRef } from "../labs/names.ts";
 import { deferredChild, type LineLogger, type Logger } from "../log.ts";
 import type { AuditLog, AuditResult } from "../ports/audit.ts";
 import type { Card, ConfirmationPrompt } from "../ports/chat.ts";
@@ -30,6 +30,13 @@ import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confi
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
 import { forPlatform } from "./hints.ts";
+import {
+  authorizeHost,
+  destroyAsked,
+  destroyCancelled,
+  destroyExpired,
+  isHostCommand,
+} from "./host-intake.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -208,6 +215,11 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     };
   }
 
+  if (isHostCommand(cmd)) {
+    const decision = authorizeHost(cmd, origin.user, deps.admins);
+    if (!decision.ok) return refused(cmd, decision, log);
+  }
+
   const byRef = resolveLabRef(
     cmd,
     origin.user,
@@ -265,7 +277,10 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
   }
   // ── end of caps ──
 
-  if (cmd.kind === "lab.destroy" && !cmd.confirmed) {
+  if (
+    (cmd.kind === "lab.destroy" || cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy") &&
+    !cmd.confirmed
+  ) {
     const now = deps.clock.now();
     const pending = pendingDestroy({
       command: cmd,
@@ -283,13 +298,13 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
         kind: "confirm",
         prompt,
         card: confirmationCard(prompt, now),
-        text: `Destroy lab \`${verbatim(shownLabName(cmd.lab))}\`? Press *${verbatim(prompt.confirmLabel)}* within 5 minutes, or say \`lab destroy ${labArg(cmd.lab)} --yes\`.`,
+        text: destroyAsked(cmd, prompt.confirmLabel),
       },
       audit: {
         result: "confirmation_requested",
         command: describeCommand(cmd),
         kind: cmd.kind,
-        lab: cmd.lab,
+        ...labOf(cmd),
       },
     };
   }
@@ -323,7 +338,7 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogge
   }
   const pending = taken.confirmation;
   const cmd = pending.command;
-  const base = { command: describeCommand(cmd), kind: cmd.kind, lab: cmd.lab } as const;
+  const base = { command: describeCommand(cmd), kind: cmd.kind, ...labOf(cmd) } as const;
   const now = deps.clock.now();
   const refuse = (reason: string, text: string): Decided => {
     log.info({ reason }, "command.confirmation_refused");
@@ -340,24 +355,24 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogge
     );
   }
   if (pending.expiresAt <= now) {
-    return refuse(
-      "confirmation_expired",
-      `This confirmation expired (they last 5 minutes); \`${verbatim(shownLabName(cmd.lab))}\` was not destroyed. Run \`lab destroy ${labArg(cmd.lab)}\` again to get a new one.`,
-    );
+    return refuse("confirmation_expired", destroyExpired(cmd));
   }
   if (!confirm) {
     log.info({ command: base.command }, "command.cancelled");
     return {
       outcome: {
         kind: "cancelled",
-        text: `Cancelled: lab \`${verbatim(shownLabName(cmd.lab))}\` stays as it is.`,
+        text: destroyCancelled(cmd),
       },
       audit: { result: "cancelled", ...base },
       correlationId: pending.correlationId,
     };
   }
   // The lab may have changed hands or gone in the minutes since the question.
-  const decision = authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
+  const decision =
+    cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy"
+      ? authorizeHost(cmd, origin.user, deps.admins)
+      : authorize(cmd, origin.user, origin.address, await deps.registry.get(cmd.lab), deps.admins);
   if (!decision.ok) return refuse(decision.reason, decision.text);
   return enqueue(incoming, cmd, pending.correlationId, deps, log);
 }
@@ -400,8 +415,9 @@ async function enqueue(
       receivedAt: incoming.receivedAt,
     });
     log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy =
-      cmd.kind === "lab.destroy" ? `Confirmed by ${mention(incoming.origin.user)}.` : undefined;
+    const confirmedBy = cmd.kind.endsWith(".destroy")
+      ? `Confirmed by ${mention(incoming.origin.user)}.`
+      : undefined;
     return {
       outcome: {
         kind: "queued",

@@ -2,6 +2,7 @@ import { verbatim } from "../chat/markup.ts";
 import { parseDuration } from "../config.ts";
 import { isLabRef, isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
 import { SecretValue } from "../secret-value.ts";
+import { parseHost, parseWorkshop } from "./parse-host.ts";
 import { tokenize, type Word } from "./tokenize.ts";
 import type { Command, ParseResult } from "./types.ts";
 
@@ -17,7 +18,7 @@ export interface ParseOptions {
 }
 
 export const USAGE = {
-  "lab.create": "lab create NAME [--ttl 8h]",
+  "lab.create": "lab create NAME [--on HOST] [--ttl 8h]",
   "lab.destroy": "lab destroy NAME",
   "lab.status": "lab status [NAME]",
   "lab.list": "lab list",
@@ -25,6 +26,12 @@ export const USAGE = {
   "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME] [--new]",
   "secret.list": "secret list [--lab NAME]",
   "secret.rollback": "secret rollback NAME [--lab NAME]",
+  "host.create": "host create NAME [--nodes 3] [--ttl 8h]",
+  "host.status": "host status [NAME]",
+  "host.destroy": "host destroy NAME [--force]",
+  "workshop.create": "workshop create PREFIX --teams N [--on HOST] [--ttl 8h]",
+  "workshop.status": "workshop status PREFIX",
+  "workshop.destroy": "workshop destroy PREFIX",
   help: "help",
 } as const satisfies Record<Command["kind"], string>;
 
@@ -37,31 +44,37 @@ const EXAMPLE = {
   "secret.rotate": "secret rotate color orange --lab team-a",
   "secret.list": "secret list --lab team-a",
   "secret.rollback": "secret rollback color --lab team-a",
+  "host.create": "host create workshop --nodes 3 --ttl 8h",
+  "host.status": "host status workshop",
+  "host.destroy": "host destroy workshop",
+  "workshop.create": "workshop create ws --teams 10",
+  "workshop.status": "workshop status ws",
+  "workshop.destroy": "workshop destroy ws",
   help: "help",
 } as const satisfies Record<Command["kind"], string>;
 
 const LAB_VERBS = ["create", "destroy", "status", "list", "extend"] as const;
 const SECRET_VERBS = ["rotate", "list", "rollback"] as const;
 
-function reject(message: string): ParseResult {
+export function reject(message: string): ParseResult {
   return { ok: false, rejection: { message } };
 }
 
-function ok(command: Command): ParseResult {
+export function ok(command: Command): ParseResult {
   return { ok: true, command };
 }
 
-function usageLine(kind: Command["kind"]): string {
+export function usageLine(kind: Command["kind"]): string {
   return `Usage: \`${USAGE[kind]}\`, for example \`${EXAMPLE[kind]}\`.`;
 }
 
-interface Args {
+export interface Args {
   positional: string[];
   flags: Map<string, string | true>;
 }
 
 /** Splits words into positionals and `--flag value` / `--flag=value` / `--yes` flags. */
-function splitArgs(
+export function splitArgs(
   words: Word[],
   kind: Command["kind"],
   valued: readonly string[],
@@ -108,7 +121,7 @@ function splitArgs(
   return { positional, flags };
 }
 
-function isResult(x: Args | ParseResult): x is ParseResult {
+export function isResult(x: Args | ParseResult): x is ParseResult {
   return "ok" in x;
 }
 
@@ -129,7 +142,7 @@ function secretName(name: string, kind: Command["kind"]): ParseResult | undefine
   );
 }
 
-function duration(
+export function duration(
   text: string,
   flag: string,
   kind: Command["kind"],
@@ -158,7 +171,7 @@ export function formatDuration(ms: number): string {
   return `${Math.round(ms / 60_000)}m`;
 }
 
-function tooMany(args: Args, max: number, kind: Command["kind"]): ParseResult | undefined {
+export function tooMany(args: Args, max: number, kind: Command["kind"]): ParseResult | undefined {
   if (args.positional.length <= max) return undefined;
   if (kind === "secret.rotate") {
     // The extra words are most likely the rest of a value typed without quotes: never echo them.
@@ -182,12 +195,14 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
   const maxTtl = options.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
   switch (verb?.toLowerCase()) {
     case "create": {
-      const args = splitArgs(rest, "lab.create", ["ttl"], []);
+      const args = splitArgs(rest, "lab.create", ["ttl", "on", "host"], []);
       if (isResult(args)) return args;
       const [name] = args.positional;
       if (name === undefined) return reject(`Which lab? Give it a name. ${usageLine("lab.create")}`);
       const bad = labName(name, "lab.create") ?? tooMany(args, 1, "lab.create");
       if (bad) return bad;
+      const host = hostOption(args);
+      if (typeof host === "object") return host;
       const ttl = args.flags.get("ttl");
       let ttlMs: number | undefined;
       if (typeof ttl === "string") {
@@ -195,7 +210,7 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
         if ("rejection" in d) return d.rejection;
         ttlMs = d.ms;
       }
-      return ok({ kind: "lab.create", lab: name, ttlMs });
+      return ok({ kind: "lab.create", lab: name, ttlMs, ...(host === undefined ? {} : { host }) });
     }
     case "destroy":
     case "delete": {
@@ -253,6 +268,20 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
         `\`lab ${verbatim((verb ?? "").slice(0, 30))}\` is not a command. The lab commands are ${LAB_VERBS.map((v) => `\`lab ${v}\``).join(", ")}; for example \`${EXAMPLE["lab.create"]}\`. Say \`help\` for more.`,
       );
   }
+}
+
+/** `--on HOST` (or its alias `--host HOST`): the host cluster a lab goes on. */
+function hostOption(args: Args): string | undefined | ParseResult {
+  if (args.flags.has("on") && args.flags.has("host")) {
+    return reject(`\`--on\` and \`--host\` are the same option: give one. ${usageLine("lab.create")}`);
+  }
+  const host = args.flags.get("on") ?? args.flags.get("host");
+  if (typeof host !== "string") return undefined;
+  const problem = labNameProblem(host);
+  if (problem === undefined) return host;
+  return reject(
+    `\`${host.slice(0, 40)}\` is not a valid host name (${problem}). A host name has ${LAB_NAME_RULE}. ${usageLine("lab.create")}`,
+  );
 }
 
 function parseSecret(words: Word[]): ParseResult {
@@ -334,6 +363,11 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
       case "secret":
       case "secrets":
         return parseSecret(rest);
+      case "host":
+      case "hosts":
+        return parseHost(rest, options.maxTtlMs ?? DEFAULT_MAX_TTL_MS);
+      case "workshop":
+        return parseWorkshop(rest, options.maxTtlMs ?? DEFAULT_MAX_TTL_MS);
       case "help":
       case "?":
         return ok({ kind: "help", topic: undefined });
@@ -353,7 +387,7 @@ export function parseCommandText(text: string, options: ParseOptions = {}): Pars
 /** A Slack slash command: `/lab` with text `create team-a`. */
 export function parseSlashCommand(slash: string, text: string, options: ParseOptions = {}): ParseResult {
   const name = slash.replace(/^\//, "").toLowerCase();
-  if (name !== "lab" && name !== "secret" && name !== "labops") {
+  if (!["lab", "secret", "host", "workshop", "labops"].includes(name)) {
     return reject(
       `\`/${verbatim(name.slice(0, 30))}\` is not a labops command: use \`/lab\` or \`/secret\`.`,
     );

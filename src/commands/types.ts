@@ -2,7 +2,7 @@ import type { SecretValue } from "../secret-value.ts";
 
 /** Every command the product understands, whichever chat it came from. */
 export type Command =
-  | { kind: "lab.create"; lab: string; ttlMs: number | undefined }
+  | { kind: "lab.create"; lab: string; ttlMs: number | undefined; host?: string }
   | { kind: "lab.destroy"; lab: string; confirmed: boolean }
   | { kind: "lab.status"; lab: string | undefined }
   | { kind: "lab.list" }
@@ -17,7 +17,19 @@ export type Command =
     }
   | { kind: "secret.list"; lab: string | undefined }
   | { kind: "secret.rollback"; secret: string; lab: string | undefined }
-  | { kind: "help"; topic: "lab" | "secret" | undefined };
+  | { kind: "host.create"; host: string; nodeCount: number | undefined; ttlMs: number | undefined }
+  | { kind: "host.status"; host: string | undefined }
+  | { kind: "host.destroy"; host: string; force: boolean; confirmed: boolean }
+  | {
+      kind: "workshop.create";
+      prefix: string;
+      teams: number;
+      host: string | undefined;
+      ttlMs: number | undefined;
+    }
+  | { kind: "workshop.status"; prefix: string }
+  | { kind: "workshop.destroy"; prefix: string; confirmed: boolean }
+  | { kind: "help"; topic: "lab" | "secret" | "host" | undefined };
 
 export type CommandKind = Command["kind"];
 

@@ -25,6 +25,8 @@ export interface StepView {
 
 export interface ProgressView {
   lab: string;
+  /** What the card is about: "Lab" unless said (a host's card says "Host"). */
+  noun?: string;
   verb: "create" | "destroy";
   status: Card["status"];
   steps: StepView[];
@@ -61,10 +63,10 @@ export function progressCard(view: ProgressView): Card {
   const lab = shownLabName(view.lab);
   const title =
     view.status === "succeeded"
-      ? `Lab ${lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
+      ? `${view.noun ?? "Lab"} ${lab} ${view.verb === "create" ? "is ready" : "is destroyed"} (${elapsed})`
       : view.status === "failed"
-        ? `Lab ${lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
-        : `Lab ${lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
+        ? `${view.noun ?? "Lab"} ${lab}: ${view.verb} failed at ${view.error?.step ?? "a step"}`
+        : `${view.noun ?? "Lab"} ${lab}: ${view.verb === "create" ? "creating" : "destroying"} (${elapsed})`;
   const fields: Array<{ label: string; value: string }> = [];
   const r = view.record;
   if (r && view.verb === "create") {
@@ -75,7 +77,8 @@ export function progressCard(view: ProgressView): Card {
     if (view.cost) fields.push({ label: "Cost", value: view.cost });
   }
   const actions: CardAction[] = [];
-  if (view.status === "failed" && view.verb === "create") {
+  // A host's card has no buttons: retrying or extending a host is a command an admin types.
+  if (view.status === "failed" && view.verb === "create" && view.noun === undefined) {
     actions.push({ kind: "button", id: "lab.retry", label: "Retry", value: view.lab, style: "primary" });
   }
   if (view.status === "succeeded" && view.verb === "create" && r) {

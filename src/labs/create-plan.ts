@@ -33,6 +33,12 @@ export interface LabPlanInput {
   nodeCount: number;
   vmSize: string;
   rotationPollInterval: string;
+  /**
+   * The host cluster the lab goes on (`lab create NAME --on HOST`): no cluster
+   * is created, the federated credential trusts the host's OIDC issuer, and
+   * the workload runs in the lab's own namespace there.
+   */
+  host?: { name: string; oidcIssuerUrl: string } | undefined;
 }
 
 export interface LabPlanPorts {
@@ -73,6 +79,33 @@ export const CREATE_STEPS: ReadonlyArray<{ name: string; label: string; dependsO
     dependsOn: ["workload", "reloader"],
   },
 ];
+
+/** The steps of a lab on a host: no cluster and no Reloader (the host has them), the rest as a dedicated lab's. */
+export const HOSTED_CREATE_STEPS: ReadonlyArray<{
+  name: string;
+  label: string;
+  dependsOn: readonly string[];
+}> = [
+  { name: "rg", label: "Resource group", dependsOn: [] },
+  { name: "kv", label: "Key Vault (RBAC)", dependsOn: ["rg"] },
+  { name: "mi", label: "Managed identity", dependsOn: ["rg"] },
+  { name: "role-mi", label: "Key Vault Secrets User for the identity", dependsOn: ["kv", "mi"] },
+  { name: "role-bot", label: "Key Vault Secrets Officer for labops", dependsOn: ["kv"] },
+  { name: "fic", label: "Federated credential for the namespace's service account", dependsOn: ["mi"] },
+  { name: "secrets", label: "Seed secrets", dependsOn: ["role-bot"] },
+  { name: "creds", label: "Host cluster credentials", dependsOn: [] },
+  {
+    name: "workload",
+    label: "Namespace, service account, SecretProviderClass, podinfo",
+    dependsOn: ["creds", "fic", "secrets"],
+  },
+  { name: "verify", label: "Pods ready on the vault's current versions", dependsOn: ["workload"] },
+];
+
+/** The steps of a lab's create plan: a dedicated lab's, or a lab's on a host. */
+export function createSteps(hosted: boolean): typeof CREATE_STEPS {
+  return hosted ? HOSTED_CREATE_STEPS : CREATE_STEPS;
+}
 
 /** Step outputs worth keeping on the lab record itself, under flat names. */
 const RECORD_OUTPUTS: Record<string, Record<string, string>> = {
@@ -161,7 +194,7 @@ export interface LabPlan {
 }
 
 export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan {
-  const names = labNames(input.lab);
+  const names = labNames(input.lab, input.host?.name);
   const { azure, keyVault, cluster, clock } = ports;
   const scale = clock.timeScale;
 
@@ -170,7 +203,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
   const clusterSession = async (signal: AbortSignal) => {
     if (!session) {
       session = cluster.connect(
-        await azure.clusterUserKubeconfig(names.resourceGroup, names.cluster, signal),
+        await azure.clusterUserKubeconfig(names.clusterResourceGroup, names.cluster, signal),
       );
     }
     return session;
@@ -275,7 +308,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
           resourceGroup: names.resourceGroup,
           identityName: names.identity,
           name: names.federatedCredential,
-          issuer: output("aks", "oidcIssuerUrl"),
+          issuer: input.host?.oidcIssuerUrl ?? output("aks", "oidcIssuerUrl"),
           subject: workloadSubject(names),
           audiences: [FEDERATED_AUDIENCE],
         },
@@ -319,6 +352,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
       const s = await clusterSession(signal);
       await s.apply(
         renderLabManifests("workload", {
+          NAMESPACE: names.namespace,
           MI_CLIENT_ID: output("mi", "clientId"),
           KEYVAULT_NAME: output("kv", "name"),
           TENANT_ID: input.tenantId,
@@ -367,7 +401,7 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
     },
   };
 
-  const steps = CREATE_STEPS.map((s) => {
+  const steps = createSteps(input.host !== undefined).map((s) => {
     const fn = run[s.name];
     if (!fn) throw new Error(`no implementation for step ${s.name}`);
     const step: Step = { name: s.name, label: s.label, dependsOn: s.dependsOn, run: fn };

@@ -7,8 +7,13 @@ import { createHash } from "node:crypto";
  */
 export interface LabNames {
   lab: string;
+  /** The team's own resource group (vault, identity; on a dedicated lab, the cluster too). */
   resourceGroup: string;
   cluster: string;
+  /** Where the cluster is: the lab's own group, or its host's. */
+  clusterResourceGroup: string;
+  /** The host cluster the lab lives on; undefined for a dedicated lab. */
+  host: string | undefined;
   identity: string;
   federatedCredential: string;
   namespace: string;
@@ -38,19 +43,48 @@ export const RELOADER_NAMESPACE = "reloader";
 export const RELOADER_DEPLOYMENT = "reloader-reloader";
 export const FEDERATED_AUDIENCE = "api://AzureADTokenExchange";
 
-export function labNames(lab: string): LabNames {
+/**
+ * A dedicated lab owns its cluster and runs in `secret-lab`; a lab on a host
+ * (`host` given) has the same resource group, vault and identity of its own,
+ * and runs in its own namespace `lab-NAME` of the host's cluster.
+ */
+export function labNames(lab: string, host?: string): LabNames {
+  const hosted = host === undefined ? undefined : hostNames(host);
   return {
     lab,
     resourceGroup: `lab-${lab}-rg`,
-    cluster: `lab-${lab}-aks`,
+    cluster: hosted?.cluster ?? `lab-${lab}-aks`,
+    clusterResourceGroup: hosted?.resourceGroup ?? `lab-${lab}-rg`,
+    host,
     identity: `lab-${lab}-mi`,
     federatedCredential: "secret-lab-federated-id",
-    namespace: LAB_NAMESPACE,
+    namespace: hosted ? hostedLabNamespace(lab) : LAB_NAMESPACE,
     serviceAccount: LAB_SERVICE_ACCOUNT,
     secretProviderClass: LAB_SECRET_PROVIDER_CLASS,
     deployment: LAB_DEPLOYMENT,
     syncedSecret: LAB_SYNCED_SECRET,
   };
+}
+
+/** The names of a lab as its record knows it (on a host or not). */
+export function labNamesOf(record: { name: string; host?: string | undefined }): LabNames {
+  return labNames(record.name, record.host);
+}
+
+/** A lab's namespace on a host: `lab-NAME` (at most 24 characters, a valid DNS label). */
+export function hostedLabNamespace(lab: string): string {
+  return `lab-${lab}`;
+}
+
+/** What a host cluster owns: a resource group and the cluster in it. */
+export interface HostNames {
+  host: string;
+  resourceGroup: string;
+  cluster: string;
+}
+
+export function hostNames(host: string): HostNames {
+  return { host, resourceGroup: `host-${host}-rg`, cluster: `host-${host}-aks` };
 }
 
 export function workloadSubject(names: LabNames): string {

@@ -21,10 +21,20 @@ export interface WatchScope {
   podSelector: string;
   /** The Secret the CSI driver syncs from the vault. */
   syncedSecret: string;
+  /**
+   * Watch every namespace of the cluster at once (`namespace` is then only
+   * the subscriber's own): what a host cluster's labs share, one watch per
+   * kind for all its teams (src/watcher/shared-watches.ts).
+   */
+  allNamespaces?: boolean;
+  /** Labs that give the same key share one set of watches (their host cluster); absent: watches of its own. */
+  shareKey?: string;
 }
 
 export interface WatchedSecret {
   name: string;
+  /** Where it lives (set by watches across namespaces; the routing of a shared watch). */
+  namespace?: string;
   resourceVersion: string;
   /** Data key -> digest of its value (keyed per process; comparable only within one process). */
   keys: Record<string, string>;
@@ -32,6 +42,7 @@ export interface WatchedSecret {
 
 export interface WatchedDeployment {
   name: string;
+  namespace?: string;
   generation: number;
   replicas: number;
   readyReplicas: number;
@@ -50,6 +61,7 @@ export interface WatchedDeployment {
 
 export interface WatchedReplicaSet {
   name: string;
+  namespace?: string;
   /** The owning Deployment. */
   deployment: string | undefined;
   /** deployment.kubernetes.io/revision: grows with each new template. */
@@ -63,6 +75,7 @@ export interface WatchedReplicaSet {
 
 export interface WatchedEvent {
   uid: string;
+  namespace?: string;
   reason: string;
   message: string;
   type: string;

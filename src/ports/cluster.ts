@@ -73,6 +73,12 @@ export interface ClusterSession {
   listPods(namespace: string, labelSelector: string, signal: AbortSignal): Promise<PodState[]>;
   listMounts(namespace: string, signal: AbortSignal): Promise<MountState[]>;
   listEvents(namespace: string, signal: AbortSignal): Promise<EventInfo[]>;
+  /**
+   * Asks for the namespace's deletion (the namespace controller empties it)
+   * and says whether it still exists: "gone", "terminating" while it empties.
+   * Absent is "gone".
+   */
+  deleteNamespace(name: string, signal: AbortSignal): Promise<"gone" | "terminating">;
   close(): void;
 }
 

@@ -2,7 +2,10 @@ import type { Command } from "../commands/types.ts";
 import type { ChatAddress, ChatUser } from "./chat.ts";
 
 /** Commands that wait for a confirmation. None of them carries a secret value. */
-export type ConfirmableCommand = Extract<Command, { kind: "lab.destroy" }>;
+export type ConfirmableCommand = Extract<
+  Command,
+  { kind: "lab.destroy" | "host.destroy" | "workshop.destroy" }
+>;
 
 /** A command waiting for its requester to press Confirm. */
 export interface PendingConfirmation {

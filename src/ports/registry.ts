@@ -23,6 +23,8 @@ export interface LabRecord {
   /** The job currently working on the lab, if any. */
   jobId?: string;
   lastError?: { step: string; code: string; message: string };
+  /** The host cluster the lab lives on (`lab create NAME --on HOST`); absent for a dedicated lab. */
+  host?: string;
   /**
    * Secrets labops added to the vault with `secret rotate NAME --new`, besides
    * the ones every lab is created with (LAB_SECRETS): what `secret rotate`
@@ -33,18 +35,30 @@ export interface LabRecord {
   correlationId?: string;
 }
 
-export interface LabRegistry {
-  get(name: string): Promise<LabRecord | undefined>;
+/**
+ * A host cluster (`host create NAME`): the record of a lab, without a team,
+ * in a registry of its own. `outputs` holds the cluster's ids and its OIDC
+ * issuer; the labs on it name it in their `host`.
+ */
+export interface HostRecord extends Omit<LabRecord, "host"> {
+  nodeCount: number;
+}
+
+export interface LabRegistry<R extends Omit<LabRecord, "host"> = LabRecord> {
+  get(name: string): Promise<R | undefined>;
   /** Creates the record if no lab of that name exists; false (and nothing written) when one does. */
-  create(record: LabRecord): Promise<boolean>;
+  create(record: R): Promise<boolean>;
   /**
    * Applies `change` atomically to the stored record and returns the result:
    * concurrent updates never lose each other (`change` may run more than once).
    * Undefined, and nothing written, when absent; a `change` that throws writes nothing.
    */
-  update(name: string, change: (record: LabRecord) => LabRecord): Promise<LabRecord | undefined>;
+  update(name: string, change: (record: R) => R): Promise<R | undefined>;
   /** Forgets the lab; nothing when absent. */
   delete(name: string): Promise<void>;
   /** Every lab, oldest first (by `createdAt`, then name): the order `lab list` shows. */
-  list(): Promise<LabRecord[]>;
+  list(): Promise<R[]>;
 }
+
+/** The hosts: the same store as the labs' under a key space of its own. */
+export type HostRegistry = LabRegistry<HostRecord>;

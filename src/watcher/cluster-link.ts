@@ -85,7 +85,7 @@ export class ClusterLink {
       try {
         await this.readAddon();
         const kubeconfig = await azure.clusterUserKubeconfig(
-          this.#names.resourceGroup,
+          this.#names.clusterResourceGroup,
           this.#names.cluster,
           signal,
         );
@@ -98,6 +98,10 @@ export class ClusterLink {
             deployment: this.#names.deployment,
             podSelector: LAB_POD_SELECTOR,
             syncedSecret: this.#names.syncedSecret,
+            // The labs of one host share its watches (shared-watches.ts), routed to each by namespace.
+            ...(this.#names.host === undefined
+              ? {}
+              : { shareKey: `${this.#names.clusterResourceGroup}/${this.#names.cluster}` }),
           },
           this.#watchSink(),
         );
@@ -146,7 +150,11 @@ export class ClusterLink {
 
   /** Reads the addon's rotation settings from Azure (kept when the cluster has no addon entry). */
   async readAddon(): Promise<void> {
-    const info = await this.#d.azure.getCluster(this.#names.resourceGroup, this.#names.cluster, this.#signal);
+    const info = await this.#d.azure.getCluster(
+      this.#names.clusterResourceGroup,
+      this.#names.cluster,
+      this.#signal,
+    );
     const addon = info?.keyVaultAddon;
     this.#rotation = {
       enabled: addon ? addon.enabled && addon.rotation : undefined,

@@ -1,6 +1,6 @@
 import type { Cancel, Clock } from "../clock.ts";
 import { errorCode } from "../errors.ts";
-import { labNames } from "../labs/naming.ts";
+import { labNamesOf } from "../labs/naming.ts";
 import type { Logger } from "../log.ts";
 import type { AzureLabPort, KeyVaultPort, SecretVersionInfo } from "../ports/azure.ts";
 import type { ChatPort } from "../ports/chat.ts";
@@ -101,7 +101,7 @@ export class LabWatcher {
     this.#onLeaseLost = onLeaseLost;
     const log = deps.logger.child({ component: "watcher", lab: record.name });
     this.#log = log;
-    const names = labNames(record.name);
+    const names = labNamesOf(record);
     const signal = this.#stop.signal;
     this.#view = new LabClusterView({
       clock: deps.clock,

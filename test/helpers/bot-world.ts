@@ -77,7 +77,7 @@ export function slackChannel(world: () => BotWorld, channel: string, user = { id
   const roots = () => messages().filter((m) => !m.threadTs && !m.ephemeral);
   return {
     /** Sends a signed slash command; returns the acknowledgement's text. */
-    async say(command: "/lab" | "/secret", text: string): Promise<string> {
+    async say(command: "/lab" | "/secret" | "/host", text: string): Promise<string> {
       const res = await world().slack.slashCommand({
         command,
         text,

@@ -25,7 +25,9 @@ export async function startTestWorld(timeScale: number, options: TestWorldOption
     timeScale,
     ...(options.csiDriver ? { csiDriver: options.csiDriver } : {}),
   });
-  const slack = await startSlackWebApi({ botToken: TEST_BOT_TOKEN });
+  // Slack's limits at the world's pace, as the bot paces itself: else a bot dividing its windows by the
+  // time scale draws 429s (and Retry-After waits in real seconds) from an emulator counting real minutes.
+  const slack = await startSlackWebApi({ botToken: TEST_BOT_TOKEN, timeScale });
   const base = testEnv({ ...cloud.env(), SLACK_API_URL: slack.url });
   return {
     cloud,

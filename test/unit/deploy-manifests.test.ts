@@ -51,6 +51,12 @@ function commandTitle(usage: string): string {
   return words.slice(0, end < 0 ? words.length : end).join(" ");
 }
 const titles = usages.map(commandTitle);
+/**
+ * Teams shows at most 10 commands per list: the admins' host and workshop commands stay
+ * out of it (they are typed, and listed by `help`); every other command is in it.
+ */
+const teamsUsages = usages.filter((u) => !u.startsWith("host ") && !u.startsWith("workshop "));
+const teamsTitles = teamsUsages.map(commandTitle);
 /** The slash commands: every command word that takes a verb (`lab`, `secret`). */
 const heads = [...new Set(titles.filter((t) => t.includes(" ")).map((t) => t.split(" ")[0] ?? ""))];
 
@@ -298,7 +304,9 @@ describe("the Slack app manifest", () => {
         const text = form
           .replace(/\s*\[[^\]]*\]/g, "")
           .replace(/NAME/g, "team-a")
-          .replace(/VALUE/g, "orange");
+          .replace(/VALUE/g, "orange")
+          .replace(/PREFIX/g, "ws")
+          .replace(/\bN\b/g, "3");
         expect(parseSlashCommand(c.command, text).ok, `${c.command} ${text}`).toBe(true);
       }
     }
@@ -377,9 +385,9 @@ describe("the Teams app manifest", () => {
     expect(lists.length).toBeLessThanOrEqual(3);
     expect(lists.flatMap((l) => l.scopes).sort()).toEqual([...(bot?.scopes ?? [])].sort());
     for (const list of lists) {
-      expect(list.commands.map((c) => c.title)).toEqual(titles);
+      expect(list.commands.map((c) => c.title)).toEqual(teamsTitles);
       list.commands.forEach((c, i) => {
-        expect(c.description.startsWith(`${usages[i]}: `), c.title).toBe(true);
+        expect(c.description.startsWith(`${teamsUsages[i]}: `), c.title).toBe(true);
       });
       // v1.19 limits: 10 commands per list, titles of 32 and descriptions of 128 characters.
       expect(list.commands.length).toBeLessThanOrEqual(10);

@@ -31,7 +31,7 @@ describe("help", () => {
 
   it("gives the @mention form in Teams", () => {
     const text = helpText(undefined, "teams");
-    expect(text).toContain("`@labops lab create NAME [--ttl 8h]`");
+    expect(text).toContain("`@labops lab create NAME [--on HOST] [--ttl 8h]`");
     expect(text).toContain("`@labops secret rotate NAME [VALUE] [--lab NAME] [--new]`");
     expect(text).not.toContain("`/lab");
   });

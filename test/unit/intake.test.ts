@@ -421,3 +421,46 @@ describe("intake: commands about a lab that does not exist are answered at once,
     expect(t.queue.jobs).toHaveLength(0);
   });
 });
+
+describe("intake: host clusters and workshops (admins)", () => {
+  it("refuses host and workshop creates and destroys to non-admins, and lets anyone read their status", async () => {
+    const t = setup();
+    for (const text of [
+      "host create ws",
+      "host destroy ws --yes",
+      "workshop create ws --teams 3",
+      "workshop destroy ws --yes",
+    ]) {
+      const outcome = await t.say(text, ada);
+      expect(outcome, text).toMatchObject({ kind: "refused", reason: "not_admin" });
+      expect(outcome.text).toMatch(/Only an admin/);
+    }
+    expect(t.queue.jobs).toHaveLength(0);
+    expect(await t.say("host status ws", ada)).toMatchObject({ kind: "queued" });
+    expect(await t.say("workshop status ws", ada)).toMatchObject({ kind: "queued" });
+  });
+
+  it("asks an admin to confirm a host's destroy, and queues it confirmed once pressed", async () => {
+    const t = setup();
+    expect(await t.say("host create ws --nodes 3", root)).toMatchObject({ kind: "queued" });
+    const asked = await t.say("host destroy ws --force", root);
+    expect(asked.text).toMatch(/Destroy host `ws`\?/);
+    if (asked.kind === "confirm") expect(asked.prompt.text).toMatch(/destroys every lab on it first/);
+    expect(await t.press(confirmationOf(asked), true, root)).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs.map((j) => j.command)).toEqual([
+      { kind: "host.create", host: "ws", nodeCount: 3, ttlMs: undefined },
+      { kind: "host.destroy", host: "ws", force: true, confirmed: true },
+    ]);
+  });
+
+  it("asks to confirm a workshop's destroy, and cancels it on Cancel", async () => {
+    const t = setup();
+    const asked = await t.say("workshop destroy ws", root);
+    expect(asked.text).toMatch(/Destroy workshop `ws`\?/);
+    expect(await t.press(confirmationOf(asked), false, root)).toMatchObject({
+      kind: "cancelled",
+      text: "Cancelled: workshop `ws` stays as it is.",
+    });
+    expect(t.queue.jobs).toHaveLength(0);
+  });
+});

@@ -88,7 +88,10 @@ describe("command grammar", () => {
     ["lab create team-a --ttl 8x", /not a duration/],
     ["lab create team-a --ttl 10m", /out of range/],
     ["lab create team-a --ttl 30d", /out of range/],
-    ["lab create team-a --color red", /Unknown option for `lab create NAME \[--ttl 8h\]`: it takes --ttl/],
+    [
+      "lab create team-a --color red",
+      /Unknown option for `lab create NAME \[--on HOST\] \[--ttl 8h\]`: it takes --ttl/,
+    ],
     ["lab frobnicate", /not a command/],
     ["secret rotate bad_name x", /not a valid secret name/],
     ["secret list --lab BAD", /not a valid lab name/],

@@ -218,14 +218,18 @@ export async function createIdentity(
   return { name, clientId: mi.clientId ?? "", principalId: mi.principalId ?? "" };
 }
 
-/** infra/lab/<file> with its ${NAME} placeholders filled, as objects. */
+/**
+ * infra/lab/<file> with its ${NAME} placeholders filled, as objects. The
+ * namespace is a dedicated lab's (`secret-lab`) unless `NAMESPACE` is given.
+ */
 export async function renderLabManifest(
   file: string,
   values: Record<string, string>,
 ): Promise<k8s.KubernetesObject[]> {
   const text = await readFile(join(import.meta.dirname, "../../../infra/lab", file), "utf8");
+  const filled: Record<string, string> = { NAMESPACE: "secret-lab", ...values };
   const rendered = text.replace(/\$\{([A-Z_]+)\}/g, (_, key: string) => {
-    const v = values[key];
+    const v = filled[key];
     if (v === undefined) throw new Error(`no value for \${${key}} in ${file}`);
     return v;
   });
