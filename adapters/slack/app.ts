@@ -21,7 +21,6 @@ import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { ChatAddress, ChatPort, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandOrigin } from "../../src/ports/queue.ts";
-import { guardRequests } from "./guard.ts";
 import { slackLogger } from "./logger.ts";
 import {
   cardBlocks,
