@@ -125,8 +125,12 @@ export async function admitCommand(
   return { ok: false, reason: `cap_${result.cap}`, text: refusalText(result, command, now, settings) };
 }
 
-function names(labs: readonly string[]): string {
-  return labs.map((l) => `\`${l}\``).join(", ");
+/** Labs named in a refusal: the first few, then how many more (a cap of hundreds must not overflow a message). */
+const NAMED = 10;
+
+export function names(labs: readonly string[]): string {
+  const shown = labs.slice(0, NAMED).map((l) => `\`${l}\``);
+  return labs.length > NAMED ? `${shown.join(", ")} and ${labs.length - NAMED} more` : shown.join(", ");
 }
 
 function ownerOf(json: string | undefined): ChatUser | undefined {

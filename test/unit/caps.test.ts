@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CapSettings, lifetimeEnd } from "../../src/commands/caps.ts";
+import { type CapSettings, lifetimeEnd, names } from "../../src/commands/caps.ts";
 import { type IntakeDeps, type IntakeOutcome, intake } from "../../src/commands/intake.ts";
 import { parseCommandText } from "../../src/commands/parse.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -266,5 +266,18 @@ describe("caps settings", () => {
         message: "is longer than LABOPS_MAX_LAB_LIFETIME: shorten one or raise the other.",
       },
     ]);
+  });
+});
+
+describe("labs named in a refusal", () => {
+  it("names at most ten, then says how many more", () => {
+    const many = Array.from({ length: 25 }, (_, i) => `lab-${i}`);
+    expect(names(many)).toBe(
+      `${many
+        .slice(0, 10)
+        .map((l) => `\`${l}\``)
+        .join(", ")} and 15 more`,
+    );
+    expect(names(["a", "b"])).toBe("`a`, `b`");
   });
 });
