@@ -61,14 +61,24 @@ export function helpText(topic: string | undefined, platform: Platform = "slack"
     lines.push(`*${SECTION[family] ?? family}*`);
     for (const kind of kinds) {
       const does = DOES[kind];
-      lines.push(`• \`${typedOn(USAGE[kind], platform)}\`${does ? ` ${does}` : ""}`);
+      lines.push(`• \`${typedOn(USAGE[kind], platform)}\`${does ? ` ${asTyped(does, platform)}` : ""}`);
     }
   }
   lines.push("`--lab NAME` can be left out when the conversation has one lab.");
   lines.push(
     platform === "slack"
-      ? "In Slack, commands are slash commands: `/lab …` and `/secret …`."
+      ? `In Slack, commands are slash commands: ${families(undefined)
+          .map((f) => `\`/${f} …\``)
+          .join(", ")}.`
       : `In a Teams channel, mention the bot: \`${typedOn("lab …", platform)}\`.`,
   );
   return lines.join("\n");
+}
+
+/** Commands quoted inside a description, as they are typed on `platform` (`/lab destroy …` in Slack). */
+function asTyped(text: string, platform: Platform): string {
+  return text.replace(
+    /`((?:lab|secret|host|workshop) [^`]+)`/g,
+    (_, command: string) => `\`${typedOn(command, platform)}\``,
+  );
 }

@@ -31,9 +31,11 @@ describe("help and hints as each platform types them", () => {
 
     it("answers /lab help with every command, secrets included, as slash commands", async () => {
       const help = await told("help");
-      expect(help).toContain("/lab create NAME [--ttl 8h]");
+      expect(help).toContain("/lab create NAME [--on HOST] [--ttl 8h]");
       expect(help).toContain("/secret rotate NAME [VALUE] [--lab NAME]");
       expect(help).toContain("/secret rollback NAME [--lab NAME]");
+      expect(help).toContain("/host create NAME");
+      expect(help).toContain("/workshop create PREFIX --teams N");
     });
 
     it("hints with the slash, and acknowledges lab list without promising a thread", async () => {
@@ -55,7 +57,7 @@ describe("help and hints as each platform types them", () => {
 
     it("answers help with every command in the @mention form", async () => {
       const help = await answer("help");
-      expect(help).toContain("@labops lab create NAME [--ttl 8h]");
+      expect(help).toContain("@labops lab create NAME [--on HOST] [--ttl 8h]");
       expect(help).toContain("@labops secret rotate NAME [VALUE] [--lab NAME]");
       expect(help).not.toContain("/lab ");
     });
