@@ -1,7 +1,8 @@
+import { ACTION } from "../../src/commands/actions.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labHourlyCost } from "../../src/labs/cost.ts";
-import type { Card, CardStep, ThreadRef } from "../../src/ports/chat.ts";
+import type { Card, CardAction, CardStep, ThreadRef } from "../../src/ports/chat.ts";
 import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -77,11 +78,7 @@ export function workshopCard(view: {
     status: !finished ? "running" : failed.length === 0 ? "succeeded" : "failed",
     steps,
     progress: { done: ready, total: view.rows.length },
-    ...(failed.length
-      ? {
-          text: `Retry a team with \`lab create ${failed[0]?.lab ?? "NAME"}\`: it resumes where it stopped, on the same host.`,
-        }
-      : {}),
+    ...(failed.length ? { text: retryText(failed), actions: retryButtons(failed) } : {}),
     fields: [
       ...(view.host ? [{ label: "Host", value: `${view.host.name} (${view.host.nodeCount} nodes)` }] : []),
       ...(view.host ? [{ label: "Expires", value: formatWhen(view.host.expiresAt) }] : []),
@@ -89,6 +86,36 @@ export function workshopCard(view: {
     ],
     footer: `ref ${view.correlationId}`,
   };
+}
+
+/**
+ * The most Retry buttons a workshop card carries: a row of buttons must fit
+ * Slack's actions block and a Teams card's action set; the teams beyond are
+ * named in the text, with the command to type.
+ */
+export const MAX_RETRY_BUTTONS = 5;
+
+/**
+ * A Retry button per failed team (the first few): the same `lab.retry`
+ * action as a lab's own card, so it goes through the one action mapper and
+ * intake like a typed `lab create NAME`, and the lab resumes where it
+ * stopped, on the host its record names.
+ */
+function retryButtons(failed: readonly TeamRow[]): CardAction[] {
+  return failed.slice(0, MAX_RETRY_BUTTONS).map((r) => ({
+    kind: "button",
+    id: ACTION.retry,
+    label: `Retry ${r.lab}`,
+    value: r.lab,
+    style: "primary",
+  }));
+}
+
+function retryText(failed: readonly TeamRow[]): string {
+  const more = failed.slice(MAX_RETRY_BUTTONS).map((r) => `\`lab create ${r.lab}\``);
+  return more.length === 0
+    ? "Press *Retry* on a team: it resumes where it stopped, on the same host."
+    : `Press *Retry* on a team, or say ${more.join(", ")}: each resumes where it stopped, on the same host.`;
 }
 
 /** `workshop create PREFIX --teams N [--on HOST] [--ttl]` (admins). */
