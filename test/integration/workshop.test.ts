@@ -18,7 +18,10 @@ describe("a workshop from one command", () => {
   const learner = slackChannel(() => w, "C0WORKSHOP", { id: "U0LEARN", name: "lee" });
 
   beforeAll(async () => {
-    w = await startBotWorld(TIME_SCALE, { env: { LABOPS_ADMINS: "slack:U0ADMIN" }, logLevel: "silent" });
+    w = await startBotWorld(TIME_SCALE, {
+      env: { LABOPS_ADMINS: "slack:U0ADMIN", LABOPS_MAX_LABS: "14" },
+      logLevel: "silent",
+    });
   });
   afterAll(async () => {
     await w?.stop();
@@ -68,6 +71,22 @@ describe("a workshop from one command", () => {
     // One workshop card (and the host's), not a thread per team; and no 429 from Slack.
     expect(admin.roots().filter((m) => /^Lab ws-/.test(m.text))).toEqual([]);
     expect(w.world.slack.calls.filter((c) => c.status === 429)).toEqual([]);
+  });
+
+  it("refuses at intake a workshop whose teams would pass LABOPS_MAX_LABS", { timeout: 30_000 }, async () => {
+    const resourcesBefore = w.world.cloud.azure.inventory().resources.length;
+    const ack = await w.slack.slashCommand({
+      command: "/workshop",
+      text: "create big --teams 8",
+      channel: "C0WORKSHOP",
+      user: "U0ADMIN",
+      userName: "org",
+    });
+    expect((ack.json() as { text: string }).text).toMatch(
+      /^A workshop of 8 teams would add 8 labs to the 10 live ones, more than labops may run at once \(LABOPS_MAX_LABS=14\).* Make it at most 4 teams/,
+    );
+    expect(await w.registry.list()).toHaveLength(TEAMS);
+    expect(w.world.cloud.azure.inventory().resources.length).toBe(resourcesBefore);
   });
 
   it("shows the workshop again with workshop status", { timeout: 30_000 }, async () => {

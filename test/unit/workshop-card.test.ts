@@ -55,7 +55,7 @@ describe("the workshop card's Retry buttons", () => {
     const c = card(rows);
     expect(c.actions).toHaveLength(MAX_RETRY_BUTTONS);
     expect(c.text).toBe(
-      "Press *Retry* on a team, or say `lab create ws-6`, `lab create ws-7`: each resumes where it stopped, on the same host.",
+      "Press *Retry* on a team, or say `lab create ws-6` or `lab create ws-7`: each resumes where it stopped, on the same host.",
     );
   });
 });
