@@ -25,8 +25,6 @@ type WorkshopCreate = Extract<Command, { kind: "workshop.create" }>;
  */
 export const WORKSHOP_CONCURRENCY = 10;
 
-export { teamLabs };
-
 /** Labs of the registry that belong to workshop `prefix`, in team order. */
 export function workshopLabs(prefix: string, labs: readonly LabRecord[]): LabRecord[] {
   const pattern = new RegExp(`^${prefix}-(\\d+)$`);
