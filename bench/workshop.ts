@@ -46,6 +46,8 @@ const env = world.env({
   LABOPS_ROLE: "web,worker,watcher",
   LABOPS_LOG_LEVEL: "warn",
   LABOPS_ADMINS: `slack:${ADMIN}`,
+  // workshop create is held by the cap on all labs: room for every team, the two single labs and a spare.
+  LABOPS_MAX_LABS: String(Math.max(40, TEAMS + 3)),
 });
 const prefix = String(env.LABOPS_REDIS_PREFIX);
 const logger = createLogger({ level: "warn", destination: process.stderr });

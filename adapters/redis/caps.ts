@@ -24,7 +24,8 @@ import { registryKeys } from "./registry.ts";
  *
  * KEYS: rate set, holds hash, all holds, the user's holds, the conversation's holds, registry index.
  * ARGV: now, token, user, conversation, exempt (0/1), commands, windowMs,
- *       lab ("" when not a create), holdMs, owner, labsPerUser, labsPerConversation, labs, record key prefix.
+ *       lab ("" when not a create), holdMs, owner, labsPerUser, labsPerConversation, labs, record key prefix,
+ *       batch (a workshop's lab names as a JSON list; "" when not a workshop).
  */
 const ADMIT = `
 local now = tonumber(ARGV[1])
@@ -119,6 +120,50 @@ if lab ~= "" then
     if redis.call("PTTL", KEYS[i]) < hold then redis.call("PEXPIRE", KEYS[i], hold) end
   end
 end
+local batch = ARGV[15]
+if batch ~= "" then
+  -- A workshop's labs: the new ones must all fit under the cap on all labs, then each is held.
+  local names = cjson.decode(batch)
+  for _, name in ipairs(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now)) do
+    redis.call("HDEL", KEYS[2], name)
+  end
+  redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now)
+  redis.call("ZREMRANGEBYSCORE", KEYS[4], "-inf", now)
+  redis.call("ZREMRANGEBYSCORE", KEYS[5], "-inf", now)
+  local recorded, live = {}, {}
+  for _, name in ipairs(redis.call("ZRANGE", KEYS[6], 0, -1)) do
+    local doc = redis.call("GET", ARGV[14] .. name)
+    if doc then
+      local r = cjson.decode(doc)
+      if r.state ~= "destroyed" then
+        recorded[name] = true
+        table.insert(live, name)
+      end
+    end
+  end
+  for _, name in ipairs(redis.call("ZRANGE", KEYS[3], 0, -1)) do
+    if not recorded[name] then table.insert(live, name) end
+  end
+  local adding, seen = {}, {}
+  for _, name in ipairs(names) do
+    if not seen[name] and not recorded[name] and not redis.call("HGET", KEYS[2], name) then
+      table.insert(adding, name)
+    end
+    seen[name] = true
+  end
+  if #live + #adding > tonumber(ARGV[13]) then
+    return cjson.encode({cap = "labs", labs = live, adding = #adding})
+  end
+  local hold = tonumber(ARGV[9])
+  local expires = now + hold
+  for _, name in ipairs(adding) do
+    redis.call("HSET", KEYS[2], name, cjson.encode({token = token, user = user, conversation = conversation, owner = ARGV[10], expires = expires, userSet = KEYS[4], conversationSet = KEYS[5]}))
+    for i = 3, 5 do redis.call("ZADD", KEYS[i], expires, name) end
+  end
+  for i = 2, 5 do
+    if redis.call("PTTL", KEYS[i]) < hold then redis.call("PEXPIRE", KEYS[i], hold) end
+  end
+end
 if not exempt then
   redis.call("ZADD", KEYS[1], now, token)
   redis.call("PEXPIRE", KEYS[1], window)
@@ -178,12 +223,13 @@ export class RedisLabCaps implements LabCaps {
       String(limits.commands),
       String(Math.max(1, Math.round(limits.windowMs))),
       create?.lab ?? "",
-      String(Math.max(1, Math.round(create?.holdMs ?? 1))),
-      create?.owner ?? "",
+      String(Math.max(1, Math.round(create?.holdMs ?? request.batch?.holdMs ?? 1))),
+      create?.owner ?? request.batch?.owner ?? "",
       String(limits.labsPerUser),
       String(limits.labsPerConversation),
       String(limits.labs),
       registry.recordPrefix,
+      request.batch ? JSON.stringify(request.batch.labs) : "",
     ];
     // EVALSHA first: the script is sent once per Redis, not with every command.
     let raw: unknown;
@@ -208,6 +254,7 @@ function parseRefusal(json: string): AdmitResult {
     count?: number;
     retryAt?: number;
     labs?: unknown;
+    adding?: number;
     holder?: "record" | "pending";
     sameConversation?: boolean;
     owner?: string;
@@ -220,7 +267,7 @@ function parseRefusal(json: string): AdmitResult {
     case "user":
     case "conversation":
     case "labs":
-      return { ok: false, cap: r.cap, labs };
+      return { ok: false, cap: r.cap, labs, ...(typeof r.adding === "number" ? { adding: r.adding } : {}) };
     case "name":
       return {
         ok: false,

@@ -12,6 +12,8 @@ export interface SlackWebApiEmulator {
   readonly calls: RecordedCall[];
   readonly messages: SlackMessage[];
   thread(channel: string, ts: string): SlackMessage[];
+  /** What a press of a button needs from Slack: a trigger id and a response URL for `user` in `channel`. */
+  pressContext(user: string, channel: string): { triggerId: string; responseUrl: string; team: string };
   close(): Promise<void>;
 }
 
@@ -28,6 +30,11 @@ export async function startSlackWebApi(options: SlackWebApiOptions): Promise<Sla
     calls: server.workspace.calls,
     messages: server.workspace.messages,
     thread: (channel, ts) => server.workspace.thread(channel, ts),
+    pressContext: (user, channel) => ({
+      triggerId: server.workspace.issueTrigger(user),
+      responseUrl: server.workspace.issueResponseUrl(server.url, { channel, user }),
+      team: server.workspace.team,
+    }),
     close: () => server.close(),
   };
 }

@@ -2,7 +2,12 @@ import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, destroySteps } from "../../src/labs/destroy-plan.ts";
-import { destroyedLabCard, destroyingLabCard, destroyStoppedLabCard } from "../../src/labs/lab-card.ts";
+import {
+  destroyedLabCard,
+  destroyedWhat,
+  destroyingLabCard,
+  destroyStoppedLabCard,
+} from "../../src/labs/lab-card.ts";
 import { labArg, shownLabName } from "../../src/labs/names.ts";
 import { labNamesOf } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
@@ -91,6 +96,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     by: origin.user.name ?? origin.user.id,
     timeScale: deps.clock.timeScale,
     ...(record?.correlationId ? { labRef: record.correlationId } : {}),
+    ...(record?.host ? { host: record.host } : {}),
   };
   const labCard = async (card: Card) => {
     if (!record?.thread) return;
@@ -161,7 +167,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
   progress.reply(
     done["rg-delete"]?.skipped
       ? `Lab \`${verbatim(shownLabName(lab))}\` is forgotten. Its name is not one Azure takes, so nothing was ever created in Azure under it: nothing is left.`
-      : `Lab \`${verbatim(shownLabName(lab))}\` is gone: its resource group is deleted and its vault purged.`,
+      : `Lab \`${verbatim(shownLabName(lab))}\` is gone: ${destroyedWhat(lab, record?.host)}.`,
   );
   await progress.flush();
   await labCard(destroyedLabCard(lab, deps.clock.now(), facts));

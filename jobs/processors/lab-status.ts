@@ -1,7 +1,7 @@
 import { verbatim } from "../../src/chat/markup.ts";
 import { auditLine, recentCommands } from "../../src/commands/audit-view.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { portalUrl } from "../../src/labs/cards.ts";
+import { connectField, portalUrl } from "../../src/labs/cards.ts";
 import { labCostText } from "../../src/labs/cost.ts";
 import { LAB_DEPLOYMENT, LAB_SECRETS, labNamesOf } from "../../src/labs/naming.ts";
 import { expiryText, withWorldNote } from "../../src/labs/world-time.ts";
@@ -119,6 +119,7 @@ async function statusCard(ctx: ProcessorContext, deps: WorkflowDeps, record: Lab
         value: expiryText(record.expiresAt, deps.clock.now(), deps.clock.timeScale),
       },
       ...(record.outputs.vaultName ? [{ label: "Key Vault", value: record.outputs.vaultName }] : []),
+      ...(record.state === "ready" ? [connectField(record)] : []),
       ...(record.host !== undefined
         ? [{ label: "Host", value: `${record.host} (its cost: \`host status ${record.host}\`)` }]
         : deps.prices

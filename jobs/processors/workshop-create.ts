@@ -1,9 +1,11 @@
+import { ACTION } from "../../src/commands/actions.ts";
 import type { Command } from "../../src/commands/types.ts";
 import { formatElapsed, formatWhen } from "../../src/labs/cards.ts";
 import { formatHourly, labHourlyCost } from "../../src/labs/cost.ts";
-import type { Card, CardStep, ThreadRef } from "../../src/ports/chat.ts";
+import { teamLabs } from "../../src/labs/naming.ts";
+import type { Card, CardAction, CardStep, ThreadRef } from "../../src/ports/chat.ts";
 import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
-import type { CommandProcessor, ProcessorContext } from "./context.ts";
+import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { buildHost } from "./host-create.ts";
 import { hostLockName } from "./host-lock.ts";
@@ -22,11 +24,6 @@ type WorkshopCreate = Extract<Command, { kind: "workshop.create" }>;
  * Retry-After.
  */
 export const WORKSHOP_CONCURRENCY = 10;
-
-/** The teams of workshop PREFIX: labs `PREFIX-1` … `PREFIX-N`. */
-export function teamLabs(prefix: string, teams: number): string[] {
-  return Array.from({ length: teams }, (_, i) => `${prefix}-${i + 1}`);
-}
 
 /** Labs of the registry that belong to workshop `prefix`, in team order. */
 export function workshopLabs(prefix: string, labs: readonly LabRecord[]): LabRecord[] {
@@ -77,11 +74,7 @@ export function workshopCard(view: {
     status: !finished ? "running" : failed.length === 0 ? "succeeded" : "failed",
     steps,
     progress: { done: ready, total: view.rows.length },
-    ...(failed.length
-      ? {
-          text: `Retry a team with \`lab create ${failed[0]?.lab ?? "NAME"}\`: it resumes where it stopped, on the same host.`,
-        }
-      : {}),
+    ...(failed.length ? { text: retryText(failed), actions: retryButtons(failed) } : {}),
     fields: [
       ...(view.host ? [{ label: "Host", value: `${view.host.name} (${view.host.nodeCount} nodes)` }] : []),
       ...(view.host ? [{ label: "Expires", value: formatWhen(view.host.expiresAt) }] : []),
@@ -91,68 +84,113 @@ export function workshopCard(view: {
   };
 }
 
+/**
+ * The most Retry buttons a workshop card carries: a row of buttons must fit
+ * Slack's actions block and a Teams card's action set; the teams beyond are
+ * named in the text, with the command to type.
+ */
+export const MAX_RETRY_BUTTONS = 5;
+
+/**
+ * A Retry button per failed team (the first few): the same `lab.retry`
+ * action as a lab's own card, so it goes through the one action mapper and
+ * intake like a typed `lab create NAME`, and the lab resumes where it
+ * stopped, on the host its record names.
+ */
+function retryButtons(failed: readonly TeamRow[]): CardAction[] {
+  return failed.slice(0, MAX_RETRY_BUTTONS).map((r) => ({
+    kind: "button",
+    id: ACTION.retry,
+    label: `Retry ${r.lab}`,
+    value: r.lab,
+    style: "primary",
+  }));
+}
+
+function retryText(failed: readonly TeamRow[]): string {
+  const more = failed.slice(MAX_RETRY_BUTTONS).map((r) => `\`lab create ${r.lab}\``);
+  return more.length === 0
+    ? "Press *Retry* on a team: it resumes where it stopped, on the same host."
+    : `Press *Retry* on a team, or say ${more.join(" or ")}: each resumes where it stopped, on the same host.`;
+}
+
 /** `workshop create PREFIX --teams N [--on HOST] [--ttl]` (admins). */
 export function workshopCreateProcessor(deps: WorkflowDeps): CommandProcessor {
   return async (ctx: ProcessorContext) => {
     const command = ctx.envelope.command as WorkshopCreate;
     const { origin, correlationId } = ctx.envelope;
     const hostName = command.host ?? command.prefix;
-    const host = await workshopHost(ctx, deps, command, hostName);
-    if (!host) return { failed: "host_unavailable" };
+    // Intake held every team's name under this command's ref (caps); whatever happens, they go.
+    const releaseTeam = (lab: string) => deps.caps?.release(lab, correlationId).catch(() => undefined);
+    try {
+      return await run();
+    } finally {
+      await Promise.all(teamLabs(command.prefix, command.teams).map(releaseTeam));
+    }
 
-    const startedAt = deps.clock.now();
-    const rows: TeamRow[] = teamLabs(command.prefix, command.teams).map((lab) => ({ lab, state: "pending" }));
-    const cost = deps.prices
-      ? `${formatHourly(labHourlyCost({ nodeCount: host.nodeCount, vmSize: deps.settings.vmSize, tier: "Free" }, host.location, deps.prices))} for the host`
-      : undefined;
-    const card = () =>
-      workshopCard({
-        prefix: command.prefix,
-        host,
-        rows,
-        cost,
-        correlationId,
-        elapsedMs: deps.clock.now() - startedAt,
-      });
-    const thread: ThreadRef = await ctx.chat.openThread(origin.address, card());
-    // One card update in flight at a time, always the latest: the chat layer paces what goes out.
-    let updating: Promise<void> | undefined;
-    let again = false;
-    const update = () => {
-      if (updating) {
-        again = true;
-        return;
-      }
-      updating = ctx.chat
-        .updateCard(thread, card())
-        .catch((error: unknown) => ctx.logger.warn({ err: error }, "workshop.card_update_failed"))
-        .finally(() => {
-          updating = undefined;
-          if (again) {
-            again = false;
-            update();
-          }
+    async function run(): Promise<ProcessorOutcome> {
+      const host = await workshopHost(ctx, deps, command, hostName);
+      if (!host) return { failed: "host_unavailable" };
+
+      const startedAt = deps.clock.now();
+      const rows: TeamRow[] = teamLabs(command.prefix, command.teams).map((lab) => ({
+        lab,
+        state: "pending",
+      }));
+      const cost = deps.prices
+        ? `${formatHourly(labHourlyCost({ nodeCount: host.nodeCount, vmSize: deps.settings.vmSize, tier: "Free" }, host.location, deps.prices))} for the host`
+        : undefined;
+      const card = () =>
+        workshopCard({
+          prefix: command.prefix,
+          host,
+          rows,
+          cost,
+          correlationId,
+          elapsedMs: deps.clock.now() - startedAt,
         });
-    };
+      const thread: ThreadRef = await ctx.chat.openThread(origin.address, card());
+      // One card update in flight at a time, always the latest: the chat layer paces what goes out.
+      let updating: Promise<void> | undefined;
+      let again = false;
+      const update = () => {
+        if (updating) {
+          again = true;
+          return;
+        }
+        updating = ctx.chat
+          .updateCard(thread, card())
+          .catch((error: unknown) => ctx.logger.warn({ err: error }, "workshop.card_update_failed"))
+          .finally(() => {
+            updating = undefined;
+            if (again) {
+              again = false;
+              update();
+            }
+          });
+      };
 
-    const queue = [...rows];
-    const worker = async () => {
-      for (let row = queue.shift(); row; row = queue.shift()) {
-        const r = row;
-        r.state = "running";
-        update();
-        const outcome: TeamOutcome = await buildTeamLab(ctx, deps, r.lab, host, command.ttlMs);
-        r.state = outcome.state === "ready" ? "done" : "failed";
-        r.durationMs = outcome.durationMs;
-        r.detail = outcome.state === "ready" ? "ready" : `failed at ${outcome.step}: ${outcome.code}`;
-        update();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(WORKSHOP_CONCURRENCY, rows.length) }, worker));
-    while (updating) await updating;
-    await ctx.chat.updateCard(thread, card());
-    const failed = rows.filter((r) => r.state === "failed").length;
-    return failed ? { failed: "workshop_partial" } : undefined;
+      const queue = [...rows];
+      const worker = async () => {
+        for (let row = queue.shift(); row; row = queue.shift()) {
+          const r = row;
+          r.state = "running";
+          update();
+          const outcome: TeamOutcome = await buildTeamLab(ctx, deps, r.lab, host, command.ttlMs);
+          // The team's record guards its name now: the hold intake took (caps) goes, so a Retry is admitted.
+          await releaseTeam(r.lab);
+          r.state = outcome.state === "ready" ? "done" : "failed";
+          r.durationMs = outcome.durationMs;
+          r.detail = outcome.state === "ready" ? "ready" : `failed at ${outcome.step}: ${outcome.code}`;
+          update();
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(WORKSHOP_CONCURRENCY, rows.length) }, worker));
+      while (updating) await updating;
+      await ctx.chat.updateCard(thread, card());
+      const failed = rows.filter((r) => r.state === "failed").length;
+      return failed ? { failed: "workshop_partial" } : undefined;
+    }
   };
 }
 

@@ -38,8 +38,13 @@ export async function buildTeamLab(
     location: host.location,
     createdAt: now,
     updatedAt: now,
+    // No lab outlives LABOPS_MAX_LAB_LIFETIME, whatever its --ttl (as `lab create`).
     expiresAt:
-      now + scaledInterval(Math.min(ttlMs ?? settings.defaultTtlMs, settings.maxTtlMs), clock.timeScale),
+      now +
+      scaledInterval(
+        Math.min(ttlMs ?? settings.defaultTtlMs, settings.maxTtlMs, settings.maxLabLifetimeMs),
+        clock.timeScale,
+      ),
     outputs: { resourceGroup: names.resourceGroup, cluster: names.cluster, identity: names.identity },
     host: host.name,
     jobId: ctx.jobId,

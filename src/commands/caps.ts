@@ -1,4 +1,5 @@
 import { formatWhen } from "../labs/cards.ts";
+import { teamLabs } from "../labs/naming.ts";
 import { scaledInterval } from "../labs/timing.ts";
 import type { AdmitResult, CapLimits, CapSubject, LabCaps } from "../ports/caps.ts";
 import type { ChatAddress, ChatUser } from "../ports/chat.ts";
@@ -109,12 +110,35 @@ export async function admitCommand(
     command.kind === "lab.create"
       ? { lab: command.lab, holdMs: CREATE_HOLD_MS, owner: JSON.stringify(origin.user) }
       : undefined;
-  const result = await deps.store.admit({ subject, limits, now, token, ...(create ? { create } : {}) });
+  // A workshop's labs (its command is for admins: exempt from every cap but the one on all labs).
+  const batch =
+    command.kind === "workshop.create"
+      ? {
+          labs: teamLabs(command.prefix, command.teams),
+          holdMs: CREATE_HOLD_MS,
+          owner: JSON.stringify(origin.user),
+        }
+      : undefined;
+  const result = await deps.store.admit({
+    subject,
+    limits,
+    now,
+    token,
+    ...(create ? { create } : {}),
+    ...(batch ? { batch } : {}),
+  });
   if (result.ok) {
     const cut = command.kind === "lab.create" && (command.ttlMs ?? 0) > settings.maxLabLifetimeMs;
+    const release = create
+      ? () => deps.store.release(create.lab, token)
+      : batch
+        ? async () => {
+            await Promise.all(batch.labs.map((lab) => deps.store.release(lab, token)));
+          }
+        : NOTHING_HELD;
     return {
       ok: true,
-      release: create ? () => deps.store.release(create.lab, token) : NOTHING_HELD,
+      release,
       ...(cut
         ? {
             note: `It will live ${formatDuration(settings.maxLabLifetimeMs)}, the longest a lab may (LABOPS_MAX_LAB_LIFETIME).`,
@@ -162,6 +186,10 @@ export function refusalText(
     case "conversation":
       return `This conversation already has ${result.labs.length} live labs (${names(result.labs)}), the most one conversation may have (LABOPS_MAX_LABS_PER_CONVERSATION=${settings.maxLabsPerConversation}); failed labs and labs being created or destroyed count. Nothing was queued. Destroy one here with \`lab destroy NAME\`, or ask an admin (LABOPS_ADMINS).`;
     case "labs":
+      if (command.kind === "workshop.create") {
+        const room = Math.max(0, settings.maxLabs - result.labs.length);
+        return `A workshop of ${command.teams} teams would add ${result.adding ?? command.teams} labs to the ${result.labs.length} live ones, more than labops may run at once (LABOPS_MAX_LABS=${settings.maxLabs}); every lab not yet destroyed counts, admins' too. Nothing was queued. ${room > 0 ? `Make it at most ${room} teams (\`workshop create ${command.prefix} --teams ${room}\`), or destroy` : "Destroy"} labs no longer used (say \`lab list\` to see them), or raise LABOPS_MAX_LABS.`;
+      }
       return `labops already runs ${result.labs.length} live labs, the most it may run at once (LABOPS_MAX_LABS=${settings.maxLabs}); every lab not yet destroyed counts. Nothing was queued. Ask an admin (LABOPS_ADMINS) to destroy labs no longer used (\`lab list\` shows them), then try again.`;
     case "name": {
       if (result.holder === "pending" && result.sameConversation) {

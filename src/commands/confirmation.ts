@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { shownLabName } from "../labs/names.ts";
+import { hostedLabNamespace } from "../labs/naming.ts";
 import type { ChatAddress, ChatUser, ConfirmationPrompt } from "../ports/chat.ts";
 import type { ConfirmableCommand, PendingConfirmation } from "../ports/confirmations.ts";
 
@@ -38,7 +39,12 @@ export function pendingDestroy(options: {
   };
 }
 
-export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPrompt {
+/**
+ * The prompt of a destroy. `host`: the host cluster the lab lives on (its
+ * record's `host`), so the prompt names what goes (its namespace there, its
+ * own resource group) and what stays (the host, the other teams).
+ */
+export function confirmationPrompt(pending: PendingConfirmation, host?: string): ConfirmationPrompt {
   const { command } = pending;
   if (command.kind === "host.destroy") {
     const host = command.host;
@@ -68,7 +74,10 @@ export function confirmationPrompt(pending: PendingConfirmation): ConfirmationPr
   return {
     confirmationId: pending.id,
     title: `Destroy lab ${lab}?`,
-    text: `This deletes its resource group (the AKS cluster, the Key Vault and its secrets, the identity) and purges the vault. It cannot be undone.`,
+    text:
+      host === undefined
+        ? `This deletes its resource group (the AKS cluster, the Key Vault and its secrets, the identity) and purges the vault. It cannot be undone.`
+        : `This deletes its namespace \`${hostedLabNamespace(command.lab)}\` on host \`${host}\` and its resource group (the Key Vault and its secrets, the identity), and purges the vault. The host and the other labs on it stay. It cannot be undone.`,
     confirmLabel: `Destroy ${lab}`,
     cancelLabel: "Cancel",
     expiresAt: pending.expiresAt,

@@ -291,7 +291,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
       ttlMs: deps.confirmationTtlMs ?? CONFIRMATION_TTL_MS,
     });
     await deps.confirmations.create(pending);
-    const prompt = confirmationPrompt(pending);
+    const prompt = confirmationPrompt(pending, record?.host);
     log.info({ command: describeCommand(cmd) }, "command.confirmation_requested");
     return {
       outcome: {

@@ -2,6 +2,7 @@ import { verbatim } from "../chat/markup.ts";
 import type { Card, CardAction, CardStep, StepState } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import { shownLabName } from "./names.ts";
+import { labNamesOf } from "./naming.ts";
 import { formatElapsed, lifetimeText, USUAL_STEP_MS, usualText, withWorldNote } from "./world-time.ts";
 
 /** Platform-neutral cards for the lab workflows; the chat adapters render them. */
@@ -42,6 +43,19 @@ export interface ProgressView {
   timeScale?: number;
 }
 
+/**
+ * How to reach a ready lab's pods: the cluster's credentials, then its
+ * namespace. A lab on a host is reached through the HOST's cluster, in its
+ * own namespace `lab-NAME`.
+ */
+export function connectField(record: Pick<LabRecord, "name" | "host">): { label: string; value: string } {
+  const names = labNamesOf(record);
+  return {
+    label: "Connect",
+    value: `\`az aks get-credentials -g ${names.clusterResourceGroup} -n ${names.cluster}\`, then \`kubectl -n ${names.namespace} get pods\``,
+  };
+}
+
 export function progressCard(view: ProgressView): Card {
   const done = view.steps.filter((s) => s.state === "done" || s.state === "skipped").length;
   const scale = view.timeScale ?? 1;
@@ -75,6 +89,7 @@ export function progressCard(view: ProgressView): Card {
     if (r.outputs.vaultName) fields.push({ label: "Key Vault", value: r.outputs.vaultName });
     fields.push({ label: "Location", value: r.location });
     if (view.cost) fields.push({ label: "Cost", value: view.cost });
+    if (view.status === "succeeded" && view.noun === undefined) fields.push(connectField(r));
   }
   const actions: CardAction[] = [];
   // A host's card has no buttons: retrying or extending a host is a command an admin types.

@@ -4,6 +4,7 @@ import type { LabRecord } from "../ports/registry.ts";
 import { type ProgressView, progressCard, type StepView } from "./cards.ts";
 import { CREATE_STEPS } from "./create-plan.ts";
 import { labArg, shownLabName } from "./names.ts";
+import { hostedLabNamespace } from "./naming.ts";
 import { formatWhen, withWorldNote, worldNote } from "./world-time.ts";
 
 /**
@@ -69,6 +70,19 @@ export interface DestroyFacts {
    */
   labRef?: string;
   timeScale: number;
+  /** The host cluster the lab lived on (its record's `host`); absent for a dedicated lab. */
+  host?: string;
+}
+
+/**
+ * What destroying a lab removes, as its cards and replies say it: a dedicated
+ * lab's resource group holds its cluster; a lab on a host loses its
+ * namespace there, and the host stays.
+ */
+export function destroyedWhat(lab: string, host: string | undefined): string {
+  return host === undefined
+    ? "its resource group is deleted and its vault purged"
+    : `its namespace \`${hostedLabNamespace(lab)}\` on host \`${host}\` and its resource group are deleted and its vault purged; the host and the other labs on it stay`;
 }
 
 /** The create card's small print: its own ref and, when the world is sped up, the note. */
@@ -108,7 +122,7 @@ export function destroyedLabCard(lab: string, at: number, facts: DestroyFacts): 
     // Not "is destroyed": that is the title of the destroy's own card, in its own thread.
     title: `Lab ${shownLabName(lab)}: destroyed`,
     status: "cancelled",
-    text: `Destroyed ${formatWhen(at)}, asked by ${verbatim(facts.by)}: its resource group is deleted and its vault purged. Say \`lab create ${verbatim(shownLabName(lab))}\` for a new one.`,
+    text: `Destroyed ${formatWhen(at)}, asked by ${verbatim(facts.by)}: ${destroyedWhat(lab, facts.host)}. Say \`lab create ${verbatim(shownLabName(lab))}\` for a new one.`,
     ...footer(facts),
   };
 }

@@ -76,6 +76,11 @@ export function hostedLabNamespace(lab: string): string {
   return `lab-${lab}`;
 }
 
+/** The teams of workshop PREFIX: labs `PREFIX-1` … `PREFIX-N`. */
+export function teamLabs(prefix: string, teams: number): string[] {
+  return Array.from({ length: teams }, (_, i) => `${prefix}-${i + 1}`);
+}
+
 /** What a host cluster owns: a resource group and the cluster in it. */
 export interface HostNames {
   host: string;

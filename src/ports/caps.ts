@@ -45,6 +45,15 @@ export interface AdmitRequest {
    * hold, opaque (JSON of the ChatUser), to say who holds it.
    */
   create?: { lab: string; holdMs: number; owner: string };
+  /**
+   * A `workshop create` (admins only, so `exempt`): its team labs. Those not
+   * yet live (recorded or held) must all fit under the cap on all labs
+   * together, or none is admitted; each is then held for `holdMs` under
+   * `token` (the worker releases it once the team's record guards it), so
+   * creates arriving meanwhile cannot take the same room. Labs already live
+   * (a workshop run again) are not counted twice. Never with `create`.
+   */
+  batch?: { labs: string[]; holdMs: number; owner: string };
 }
 
 export type CapName = "rate" | "user" | "conversation" | "labs";
@@ -54,7 +63,13 @@ export type AdmitResult =
   /** Too many commands: `count` in the window; room again at `retryAt`. */
   | { ok: false; cap: "rate"; count: number; retryAt: number }
   /** A lab cap is full: the live labs that count against it, oldest first (all of them for `labs`). */
-  | { ok: false; cap: "user" | "conversation" | "labs"; labs: string[] }
+  | {
+      ok: false;
+      cap: "user" | "conversation" | "labs";
+      labs: string[];
+      /** A batch refused: how many of its labs were new (they would have counted). */
+      adding?: number;
+    }
   /**
    * The name is taken: by a live lab of another conversation (`record`), or
    * held by a create not yet recorded (`pending`), from this conversation or another.

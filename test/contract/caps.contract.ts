@@ -183,6 +183,39 @@ export function labCapsContract(name: string, setup: () => Promise<CapsHarness> 
       expect(await h.caps.admit(request(h, ada, here, limits))).toMatchObject({ cap: "rate" });
     });
 
+    it("admits a workshop's labs only when all its new ones fit under the cap on all labs, then holds them", async () => {
+      const h = await setup();
+      await record(h, "w-1", ada, here, "ready");
+      await record(h, "other", bob, there, "failed");
+      const workshop = (limits: Partial<CapLimits>, token: string): AdmitRequest => ({
+        ...request(h, ada, here, limits, undefined, { exempt: true, token }),
+        batch: { labs: ["w-1", "w-2", "w-3"], holdMs: 60_000, owner: JSON.stringify(ada) },
+      });
+      // Two live labs, two new ones (w-1 is live already): four do not fit in three, and nothing is held.
+      const refused = await h.caps.admit(workshop({ labs: 3 }, "ws-a"));
+      expect(refused).toMatchObject({ ok: false, cap: "labs", adding: 2 });
+      if (refused.ok || refused.cap !== "labs") throw new Error("not a labs refusal");
+      expect([...refused.labs].sort()).toEqual(["other", "w-1"]);
+      expect(await h.caps.admit(request(h, bob, here, { labs: 3 }, "solo", { exempt: true }))).toEqual({
+        ok: true,
+      });
+      // In four they fit, and take the room: the next create finds the cap full, and the names held.
+      expect(await h.peer.admit(workshop({ labs: 5 }, "ws-b"))).toEqual({ ok: true });
+      expect(await h.caps.admit(request(h, bob, there, { labs: 5 }, "late", { exempt: true }))).toMatchObject(
+        { ok: false, cap: "labs" },
+      );
+      expect(await h.caps.admit(request(h, tess, there, {}, "w-2"))).toMatchObject({
+        ok: false,
+        cap: "name",
+        holder: "pending",
+      });
+      await h.caps.release("w-2", "ws-b");
+      await h.caps.release("w-3", "ws-b");
+      expect(await h.caps.admit(request(h, bob, there, { labs: 5 }, "late", { exempt: true }))).toEqual({
+        ok: true,
+      });
+    });
+
     it("lets exactly the room through when many commands arrive at once on two replicas", async () => {
       const h = await setup();
       const flood = await Promise.all(

@@ -26,8 +26,8 @@ export class MemoryLabCaps implements LabCaps {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
-    const { subject, limits, now, token, create } = request;
-    const records = create ? await this.#registry.list() : [];
+    const { subject, limits, now, token, create, batch } = request;
+    const records = create || batch ? await this.#registry.list() : [];
     // From here on, nothing awaits.
     const rate = (this.#rates.get(subject.user) ?? []).filter((e) => e.at > now - limits.windowMs);
     this.#rates.set(subject.user, rate);
@@ -74,6 +74,24 @@ export class MemoryLabCaps implements LabCaps {
         owner: create.owner,
         expires: now + create.holdMs,
       });
+    }
+    if (batch) {
+      for (const [name, h] of this.#holds) if (h.expires <= now) this.#holds.delete(name);
+      const recorded = new Set(records.filter((r) => r.state !== "destroyed").map((r) => r.name));
+      const live = [...recorded, ...[...this.#holds.keys()].filter((n) => !recorded.has(n))];
+      const adding = [...new Set(batch.labs)].filter((n) => !recorded.has(n) && !this.#holds.has(n));
+      if (live.length + adding.length > limits.labs) {
+        return { ok: false, cap: "labs", labs: live, adding: adding.length };
+      }
+      for (const lab of adding) {
+        this.#holds.set(lab, {
+          token,
+          user: subject.user,
+          conversation: subject.conversation,
+          owner: batch.owner,
+          expires: now + batch.holdMs,
+        });
+      }
     }
     if (!subject.exempt) rate.push({ at: now, token });
     return { ok: true };

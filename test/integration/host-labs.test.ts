@@ -282,11 +282,37 @@ describe("labs on a host cluster", () => {
         ),
       ),
     );
+    // Its ready card says how to reach it: the HOST's cluster, the team's namespace.
+    const ready = team("team-c")
+      .roots()
+      .find((m) => /^Lab team-c is ready/.test(m.text));
+    expect(JSON.stringify(ready?.blocks ?? [])).toContain(
+      "az aks get-credentials -g host-ws-rg -n host-ws-aks`, then `kubectl -n lab-team-c get pods",
+    );
+    // The confirmation says what goes (the namespace on the host, the team's group) and that the host stays.
+    const asked = await w.slack.slashCommand({
+      command: "/lab",
+      text: "destroy team-c",
+      channel: "C0TEAM2",
+      user: "U0TEAM2",
+      userName: "team-c",
+    });
+    const prompt = JSON.stringify(asked.json());
+    expect(prompt).toContain("namespace `lab-team-c` on host `ws`");
+    expect(prompt).toContain("The host and the other labs on it stay.");
+    expect(prompt).not.toMatch(/AKS cluster/);
     await team("team-c").say("/lab", "destroy team-c --yes");
     await waitFor(
       async () => ((await w.registry.get("team-c")) ? undefined : true),
       "team-c forgotten",
       60_000,
+    );
+    await waitFor(
+      () =>
+        team("team-c")
+          .messages()
+          .find((m) => /is gone: its namespace `lab-team-c` on host `ws`/.test(m.text)),
+      "the destroy's last word",
     );
     const kc = new k8s.KubeConfig();
     kc.loadFromString(hostCluster()?.kubeconfig() ?? "");

@@ -122,6 +122,32 @@ describe("caps at intake: live labs", () => {
     expect(await t.say("lab create mine", ada, elsewhere)).toMatchObject({ reason: "cap_labs" });
   });
 
+  it("refuses a workshop at intake when its teams would pass LABOPS_MAX_LABS, saying how many fit", async () => {
+    const t = setup({ maxLabs: 10, maxLabsPerUser: 1, maxLabsPerConversation: 1 });
+    for (const i of [1, 2, 3]) await t.registry.create(labRecord(`old-${i}`, ada, elsewhere, "ready"));
+    const refused = await t.say("workshop create ws --teams 8", root);
+    expect(refused).toMatchObject({ kind: "refused", reason: "cap_labs" });
+    expect(refused.text).toBe(
+      "A workshop of 8 teams would add 8 labs to the 3 live ones, more than labops may run at once (LABOPS_MAX_LABS=10); every lab not yet destroyed counts, admins' too. Nothing was queued. Make it at most 7 teams (`workshop create ws --teams 7`), or destroy labs no longer used (say `/lab list` to see them), or raise LABOPS_MAX_LABS.",
+    );
+    expect(t.queue.jobs).toHaveLength(0);
+    // Seven fit (the admin is exempt from the per-person and per-conversation caps), and take the room.
+    expect(await t.say("workshop create ws --teams 7", root)).toMatchObject({ kind: "queued" });
+    expect(await t.say("lab create one-more", root)).toMatchObject({ kind: "refused", reason: "cap_labs" });
+  });
+
+  it("lets go of a workshop's held names when it could not be queued", async () => {
+    let down = true;
+    const working = new MemoryQueue();
+    const queue: CommandQueue = {
+      enqueue: (envelope) => (down ? Promise.reject(new Error("queue down")) : working.enqueue(envelope)),
+    };
+    const t = setup({ maxLabs: 4 }, { queue });
+    expect(await t.say("workshop create ws --teams 4", root)).toMatchObject({ kind: "unavailable" });
+    down = false;
+    expect(await t.say("workshop create ws --teams 4", root)).toMatchObject({ kind: "queued" });
+  });
+
   it("gives the name to one of two conversations creating it at once; the other is told whose it is", async () => {
     const t = setup();
     const [a, b] = await Promise.all([
