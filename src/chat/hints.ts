@@ -15,7 +15,7 @@ import type { Card, ChatMessage, ConfirmationPrompt, Platform } from "../ports/c
 export const TEAMS_MENTION = "@labops";
 
 const SUGGESTION =
-  /(\b(?:say|run|with|try|use|usage:|example|e\.g\.|type|or)\s+)`((?:lab|secret|help)(?:\s[^`]*)?)`/gi;
+  /(\b(?:say|run|with|try|use|usage:|example|e\.g\.|type|or)\s+)`((?:lab|secret|host|workshop|help)(?:\s[^`]*)?)`/gi;
 
 /** The command as typed on `platform`. */
 export function typedOn(command: string, platform: Platform): string {

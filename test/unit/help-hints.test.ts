@@ -116,3 +116,15 @@ describe("through intake", () => {
     );
   });
 });
+
+describe("suggested host and workshop commands", () => {
+  it("are written as each platform types them, like lab and secret ones", async () => {
+    const { suggestionsFor } = await import("../../src/chat/hints.ts");
+    expect(suggestionsFor("Say `workshop status ws` to see it.", "slack")).toBe(
+      "Say `/workshop status ws` to see it.",
+    );
+    expect(suggestionsFor("Try `host destroy h1 --force`.", "teams")).toBe(
+      "Try `@labops host destroy h1 --force`.",
+    );
+  });
+});
