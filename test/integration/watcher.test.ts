@@ -94,6 +94,12 @@ describe.each(CSI_DRIVER_RELEASES)(SUITE, (csiDriver) => {
     expect(card).not.toContain("orange");
     // No second thread: the completion went where the command was.
     expect(rootsTitled(/Rotation/)).toHaveLength(1);
+    // The watcher counts the completion once its reply and card are out and the alert is marked
+    // posted: the card can be seen here a moment before the count is taken.
+    await waitFor(
+      () => (recorded.includes("finished:completed") ? true : undefined),
+      "the completion counted",
+    );
     expect(recorded).toEqual(
       expect.arrayContaining([
         "hop:synced",
