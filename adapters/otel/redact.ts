@@ -157,8 +157,50 @@ export function safeAttributes(attributes: SpanAttributes | Attributes | undefin
   return out;
 }
 
-/** A copy of an SDK span that can be exported: the same span, with its attributes, events, links and status made safe. */
+/**
+ * Whether `attributes` would leave safeAttributes() as they are (but for
+ * undefined values, which the SDK drops itself): no secret key, no object or
+ * list, no string to scrub or cut. Checked without allocating.
+ */
+function alreadySafe(attributes: SpanAttributes | Attributes): boolean {
+  for (const key in attributes) {
+    if (isSecretKey(key)) return false;
+    const value = attributes[key];
+    if (value === undefined) continue;
+    if (typeof value === "string") {
+      if (value.length > MAX_STRING || MAY_HOLD_CREDENTIAL.test(value)) return false;
+    } else if (typeof value !== "number" && typeof value !== "boolean") return false;
+  }
+  return true;
+}
+
+/**
+ * safeAttributes() for a span being recorded: `attributes` themselves when
+ * nothing in them needs making safe (the common case, no copy), else the safe copy.
+ */
+export function liveAttributes(attributes: SpanAttributes | undefined): Attributes {
+  if (!attributes) return {};
+  // Only strings, numbers, booleans and undefined are left after alreadySafe(): OpenTelemetry's own types.
+  return alreadySafe(attributes) ? (attributes as Attributes) : safeAttributes(attributes);
+}
+
+/** Whether a span has nothing safeSpan() would change (most of labops's own: ids, names, kinds). */
+function spanAlreadySafe(span: ReadableSpan): boolean {
+  if (MAY_HOLD_CREDENTIAL.test(span.name)) return false;
+  if (span.status.message !== undefined && MAY_HOLD_CREDENTIAL.test(span.status.message)) return false;
+  if (!alreadySafe(span.attributes)) return false;
+  for (const event of span.events) if (event.attributes && !alreadySafe(event.attributes)) return false;
+  for (const link of span.links) if (link.attributes && !alreadySafe(link.attributes)) return false;
+  return true;
+}
+
+/**
+ * The span that can be exported: the span itself when nothing in it needs
+ * redacting (checked without copying), else a copy with its attributes,
+ * events, links and status made safe.
+ */
 export function safeSpan(span: ReadableSpan): ReadableSpan {
+  if (spanAlreadySafe(span)) return span;
   return {
     name: scrubText(span.name),
     kind: span.kind,

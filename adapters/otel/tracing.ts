@@ -1,5 +1,6 @@
 import {
   type Context,
+  createContextKey,
   defaultTextMapGetter,
   defaultTextMapSetter,
   context as globalContext,
@@ -27,7 +28,7 @@ import type {
   TraceSpan,
   Tracing,
 } from "../../src/ports/tracing.ts";
-import { safeAttributes, scrubText } from "./redact.ts";
+import { liveAttributes, safeAttributes, scrubText } from "./redact.ts";
 
 const KINDS: Record<SpanKind, OtelSpanKind> = {
   internal: OtelSpanKind.INTERNAL,
@@ -37,22 +38,49 @@ const KINDS: Record<SpanKind, OtelSpanKind> = {
   consumer: OtelSpanKind.CONSUMER,
 };
 
-/** The OpenTelemetry context behind each SpanRef this adapter handed out (so a ref can be made active again). */
-const contexts = new WeakMap<SpanRef, Context>();
-/** One ref per SDK span: `active()` runs for every log line and allocates nothing after the first. */
-const refs = new WeakMap<Span, SpanRef>();
+/**
+ * A SpanRef this adapter handed out, with the OpenTelemetry context behind it
+ * (so a ref can be made active again) in a private field: no WeakMap keyed by
+ * ref, whose entries the garbage collector treats as ephemerons, on every span.
+ */
+class OtelSpanRef implements SpanRef {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampled: boolean;
+  #context: Context = ROOT_CONTEXT;
 
+  private constructor(sc: SpanContext) {
+    this.traceId = sc.traceId;
+    this.spanId = sc.spanId;
+    this.sampled = (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+  }
+
+  /** The ref of `span`, which `ctx` holds; the context kept is `ctx` holding the ref as well. */
+  static of(span: Span, ctx: Context): OtelSpanRef {
+    const ref = new OtelSpanRef(span.spanContext());
+    ref.#context = ctx.setValue(REF_KEY, ref);
+    Object.freeze(ref);
+    return ref;
+  }
+
+  static contextOf(ref: SpanRef): Context | undefined {
+    return #context in ref ? ref.#context : undefined;
+  }
+}
+
+/** Where a span this adapter started keeps its ref: in the context that holds the span. */
+const REF_KEY = createContextKey("labops.span_ref");
+/** One ref per span made active by others (an SDK's instrumentation, an extracted parent). */
+const foreignRefs = new WeakMap<Span, SpanRef>();
+
+/** The ref of the span `ctx` holds: found in `ctx` when this adapter started it, else made once. */
 function refFor(span: Span, ctx: Context): SpanRef {
-  let ref = refs.get(span);
+  const own = ctx.getValue(REF_KEY) as SpanRef | undefined;
+  if (own !== undefined && own.spanId === span.spanContext().spanId) return own;
+  let ref = foreignRefs.get(span);
   if (!ref) {
-    const sc = span.spanContext();
-    ref = Object.freeze({
-      traceId: sc.traceId,
-      spanId: sc.spanId,
-      sampled: (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
-    });
-    refs.set(span, ref);
-    contexts.set(ref, ctx);
+    ref = OtelSpanRef.of(span, ctx);
+    foreignRefs.set(span, ref);
   }
   return ref;
 }
@@ -66,18 +94,19 @@ class OtelTraceSpan implements TraceSpan {
   readonly #span: Span;
   #ended = false;
 
-  constructor(span: Span, ctx: Context) {
+  constructor(span: Span, parent: Context) {
     this.#span = span;
     this.recording = span.isRecording();
-    this.ref = refFor(span, ctx);
+    // The span's context carries its ref, so that active() finds it without a look-up table.
+    this.ref = OtelSpanRef.of(span, trace.setSpan(parent, span));
   }
 
   setAttributes(attributes: SpanAttributes): void {
-    if (this.recording) this.#span.setAttributes(safeAttributes(attributes));
+    if (this.recording) this.#span.setAttributes(liveAttributes(attributes));
   }
 
   addEvent(name: string, attributes?: SpanAttributes, time?: number): void {
-    if (this.recording) this.#span.addEvent(scrubText(name), safeAttributes(attributes), hrTime(time));
+    if (this.recording) this.#span.addEvent(scrubText(name), liveAttributes(attributes), hrTime(time));
   }
 
   recordError(error: unknown): void {
@@ -149,7 +178,7 @@ export class OtelTracing implements Tracing {
   }
 
   #contextOf(ref: SpanRef): Context {
-    const known = contexts.get(ref);
+    const known = OtelSpanRef.contextOf(ref);
     if (known) return known;
     const sc: SpanContext = {
       traceId: ref.traceId,
@@ -175,14 +204,14 @@ export class OtelTracing implements Tracing {
       name,
       {
         kind: KINDS[options.kind ?? "internal"],
-        attributes: safeAttributes(options.attributes),
+        attributes: liveAttributes(options.attributes),
         ...(links && links.length > 0 ? { links } : {}),
         ...(options.startTime === undefined ? {} : { startTime: millisToHrTime(options.startTime) }),
         ...(options.parent === null ? { root: true } : {}),
       },
       parent,
     );
-    return new OtelTraceSpan(span, trace.setSpan(parent, span));
+    return new OtelTraceSpan(span, parent);
   }
 
   withActive<T>(ref: SpanRef | undefined, fn: () => T): T {

@@ -41,7 +41,7 @@ const SECTIONS: Record<string, Section> = {
     title: "Slack acknowledgement with tracing on",
     command: "npm run bench -- slack-ack",
     measures:
-      "The slack.ack load (100 signed `/lab create` at once, 5 rounds after 2 of warm-up) sent to two web roles of the bot that differ only in tracing: off (NO_TRACING, as without OTEL_*) and on (the real SDK as OTEL_* sets it: batch processor, OTLP http/protobuf to a receiver in a process of its own), in the order off, on, on, off in every round. With tracing on each command makes intake's and the enqueue's spans and carries its trace context in the job (`context_in_job`). Before the rounds 20 000 commands' spans are made on a tracing of their own, so the tracing code runs compiled, as in a web role that has run for a minute (cold, in the first few hundred commands, V8 still interprets it).",
+      "The slack.ack load (100 signed `/lab create` at once), 10 rounds after 8 of warm-up, sent to two web roles of the bot that differ only in tracing: off (NO_TRACING, as without OTEL_*) and on (the real SDK as OTEL_* sets it: batch processor, OTLP http/protobuf to a receiver in a process of its own), in the order off, on, on, off in every round. With tracing on each command makes intake's and the enqueue's spans and carries its trace context in the job (`context_in_job`). Before the rounds 20 000 commands' spans are made on a tracing of their own, so the tracing code runs compiled, as in a web role that has run for a minute (cold, in the first few hundred commands, V8 still interprets it).",
     goal: "Issue 20: the acknowledgement's cost (CPU per request) with tracing on within 10% of off; off is slack.ack's own figure, taken with NO_TRACING.",
   },
   "teams.ack": {

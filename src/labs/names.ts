@@ -37,8 +37,10 @@ export function labRef(name: string): string {
   return `#${createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8)}`;
 }
 
+const LAB_REF = /^#[0-9a-f]{8}$/;
+
 export function isLabRef(text: string): boolean {
-  return /^#[0-9a-f]{8}$/.test(text);
+  return text.length === 9 && LAB_REF.test(text);
 }
 
 /** How to name a lab in a command: its name when valid, else its reference. */

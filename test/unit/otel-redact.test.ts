@@ -126,3 +126,25 @@ describe("spans leave the process without a secret", () => {
     await tracing.shutdown();
   });
 });
+
+describe("spans with nothing to redact", () => {
+  it("are recorded and exported as they are, and a span with something to redact still is not", async () => {
+    const { tracing, spans } = inMemoryTracing();
+    const attributes = {
+      "labops.lab": "team-a",
+      "labops.count": 2,
+      "labops.ok": true,
+      "labops.none": undefined,
+    };
+    tracing.startSpan("labops.plain", { attributes }).end();
+    const dirty = tracing.startSpan("labops.dirty", { attributes: { "labops.lab": "team-a" } });
+    dirty.setAttributes({ "labops.note": "Authorization: Bearer abcdefghijklmnop", "labops.secret": "x" });
+    dirty.end();
+    const [plain, redacted] = spans();
+    expect(plain?.attributes).toEqual({ "labops.lab": "team-a", "labops.count": 2, "labops.ok": true });
+    expect(redacted?.attributes).toEqual({
+      "labops.lab": "team-a",
+      "labops.note": "Authorization: Bearer [redacted]",
+    });
+  });
+});
