@@ -31,9 +31,11 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     metrics,
     ctx.chatShared,
   );
+  const labs = new RedisLabRegistry(producer, config.redisPrefix);
   const intakeDeps: Omit<IntakeDeps, "logger"> = {
     queue,
-    registry: new RedisLabRegistry(producer, config.redisPrefix),
+    registry: labs,
+    members: labs,
     // On intake's clock (the process's), so expiry means the same to both.
     confirmations: new RedisConfirmationStore(producer, config.redisPrefix, clock),
     audit: new RedisAuditLog(producer, config.redisPrefix),
