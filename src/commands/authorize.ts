@@ -217,7 +217,7 @@ export function authorize(
     return {
       ok: false,
       reason: "not_owner",
-      text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, or an admin can ${what}. Ask them, or an admin listed in LABOPS_ADMINS.`,
+      text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, a member they granted, or an admin can ${what}. Ask them to grant you access, or ask an admin listed in LABOPS_ADMINS.`,
     };
   }
   return { ok: true };
