@@ -3,7 +3,7 @@ import { RedisLabCaps } from "../adapters/redis/caps.ts";
 import { RedisConfirmationStore } from "../adapters/redis/confirmations.ts";
 import { RedisConversationReferenceStore } from "../adapters/redis/conversations.ts";
 import { RedisDeliveryLog } from "../adapters/redis/deliveries.ts";
-import { RedisLabRegistry } from "../adapters/redis/registry.ts";
+import { RedisLabRegistry, ScriptedLabUpdates } from "../adapters/redis/registry.ts";
 import { createSlackApp, SLACK_EVENTS_PATH, type SlackApp } from "../adapters/slack/app.ts";
 import { createRedis } from "../jobs/connection.ts";
 import { BullCommandQueue } from "../jobs/queue.ts";
@@ -31,9 +31,11 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     metrics,
     ctx.chatShared,
   );
+  const labs = new RedisLabRegistry(producer, config.redisPrefix);
   const intakeDeps: Omit<IntakeDeps, "logger"> = {
     queue,
-    registry: new RedisLabRegistry(producer, config.redisPrefix),
+    registry: labs,
+    members: new ScriptedLabUpdates(producer, config.redisPrefix),
     // On intake's clock (the process's), so expiry means the same to both.
     confirmations: new RedisConfirmationStore(producer, config.redisPrefix, clock),
     audit: new RedisAuditLog(producer, config.redisPrefix),

@@ -7,6 +7,12 @@ if not redis.call("set", KEYS[1], ARGV[1], "NX") then return 0 end
 redis.call("zadd", KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
+/** KEYS: record; ARGV: the JSON read, the JSON to write. Writes only if the record is still what was read. */
+const SWAP = `
+if redis.call("get", KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call("set", KEYS[1], ARGV[2])
+return 1`;
+
 /** Where the registry keeps its records and its index (the caps script in caps.ts reads them too). */
 export function registryKeys(prefix: string): { index: string; recordPrefix: string } {
   return { index: `${prefix}:labs`, recordPrefix: `${prefix}:lab:` };
@@ -83,6 +89,33 @@ export class RedisLabRegistry<R extends Omit<LabRecord, "host"> = LabRecord> imp
     if (names.length === 0) return [];
     const raws = await this.#redis.mget(...names.map((n) => this.#key(n)));
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as R);
+  }
+}
+
+/**
+ * The registry's atomic update for the web role, whose connection fails fast
+ * and pipelines (WATCH needs a connection of its own): read, change, and a
+ * script that writes only if the record is still what was read, else again.
+ * What `lab grant` and `lab revoke` change a lab's members with.
+ */
+export class ScriptedLabUpdates implements Pick<LabRegistry, "update"> {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+  }
+
+  async update(name: string, change: (record: LabRecord) => LabRecord): Promise<LabRecord | undefined> {
+    const key = `${registryKeys(this.#prefix).recordPrefix}${name}`;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const raw = await this.#redis.get(key);
+      if (raw === null) return undefined;
+      const next = change(JSON.parse(raw) as LabRecord);
+      if ((await this.#redis.eval(SWAP, 1, key, raw, JSON.stringify(next))) === 1) return next;
+    }
+    throw new Error(`lab ${name}: too many concurrent updates`);
   }
 }
 

@@ -15,6 +15,7 @@ import type { ConversationReferenceStore } from "../../src/ports/conversations.t
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
+import { withUserMentions } from "./mentions.ts";
 import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
@@ -198,7 +199,10 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     // Issued first on the same connection, so the references are stored before any job is queued;
     // not awaited first, so the ack does not pay a round trip for them.
     const remembered = remember(activity, address, user);
-    const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
+    const text = withUserMentions(
+      activity,
+      TurnContext.removeRecipientMention(activity) ?? activity.text ?? "",
+    );
     const [, outcome] = await Promise.all([
       remembered,
       decide(

@@ -4,6 +4,12 @@ import { commandLab } from "./authorize.ts";
 import { describeCommand } from "./describe.ts";
 import type { Command, CommandKind } from "./types.ts";
 
+/** The `lab` of an audit entry: the lab the command is about, when it names one. */
+export function labOf(cmd: Command): { lab?: string } {
+  const lab = commandLab(cmd);
+  return lab === undefined ? {} : { lab };
+}
+
 /** What became of a command, as intake or the worker saw it. */
 export interface AuditFacts {
   result: AuditResult;

@@ -8,7 +8,8 @@ import type { Command, CommandKind } from "./types.ts";
 /**
  * Who may do what, decided at intake before any job exists. A lab belongs to
  * the conversation it was created in and to its creator; the commands that
- * change or remove it are for the owner or an admin (LABOPS_ADMINS), and only
+ * change or remove it are for the owner, the members the owner granted
+ * (`lab grant`; granting and revoking stay the owner's) or an admin (LABOPS_ADMINS), and only
  * in the lab's own conversation, so nobody acts on a lab from a channel whose
  * members would not see it happen.
  */
@@ -17,6 +18,8 @@ export const OWNER_OR_ADMIN: ReadonlySet<CommandKind> = new Set<CommandKind>([
   "secret.rotate",
   "secret.rollback",
   "lab.extend",
+  "lab.grant",
+  "lab.revoke",
 ]);
 
 /**
@@ -54,6 +57,11 @@ export function sameUser(a: ChatUser, b: ChatUser): boolean {
     a.platform === b.platform &&
     (a.platform === "teams" ? a.id.toLowerCase() === b.id.toLowerCase() : a.id === b.id)
   );
+}
+
+/** Whether `user` was granted the owner's rights on the lab (`lab grant NAME @user`). */
+export function isMember(record: LabRecord, user: ChatUser): boolean {
+  return (record.members ?? []).some((m) => sameUser(m, user));
 }
 
 export function sameConversation(a: ChatAddress, b: ChatAddress): boolean {
@@ -196,12 +204,20 @@ export function authorize(
       text: `Lab \`${verbatim(live.name)}\` belongs to another conversation: ${verb} it there, where its owner ${mention(live.owner)} and its thread are.`,
     };
   }
-  if (!admin && !sameUser(live.owner, user)) {
+  const manages = command.kind === "lab.grant" || command.kind === "lab.revoke";
+  if (!admin && !sameUser(live.owner, user) && (manages || !isMember(live, user))) {
+    if (manages) {
+      return {
+        ok: false,
+        reason: "not_owner",
+        text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, or an admin can ${verb} access to it.`,
+      };
+    }
     const what = command.kind.startsWith("secret.") ? `${verb} its secrets` : `${verb} it`;
     return {
       ok: false,
       reason: "not_owner",
-      text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, or an admin can ${what}. Ask them, or an admin listed in LABOPS_ADMINS.`,
+      text: `Only ${mention(live.owner)}, who created \`${verbatim(live.name)}\`, a member they granted, or an admin can ${what}. Ask them to grant you access, or ask an admin listed in LABOPS_ADMINS.`,
     };
   }
   return { ok: true };

@@ -14,6 +14,9 @@ export function describeCommand(command: Command): string {
       return "lab list";
     case "lab.extend":
       return `lab extend ${command.lab}`;
+    case "lab.grant":
+    case "lab.revoke":
+      return `${command.kind.replace(".", " ")} ${command.lab} <@${command.member}>`;
     case "secret.rotate":
       return `secret rotate ${command.secret}${command.lab === undefined ? "" : ` --lab ${command.lab}`}${command.create ? " --new" : ""}`;
     case "secret.list":

@@ -13,6 +13,9 @@ const DOES: Readonly<Record<string, string>> = {
   "lab.status": "what exists in Azure and in the cluster, and which secret versions each pod runs",
   "lab.list": "the labs and who owns them",
   "lab.extend": "push back the lab's expiry",
+  "lab.grant":
+    "let a team member do what the owner may on this lab: destroy, extend, rotate and roll back its secrets (owner or admin, in the lab's conversation; up to 20 members)",
+  "lab.revoke": "take a member's rights on the lab back (owner or admin)",
   "lab.destroy":
     "delete everything (owner or admin, after a confirmation); an admin removes a lab whose name is not valid by the reference `lab list` shows: `lab destroy #1a2b3c4d`",
   "secret.rotate": "write a new version and follow it to every pod (leave out VALUE to type it privately)",

@@ -13,7 +13,7 @@ import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
 import type { Tracing } from "../ports/tracing.ts";
 import { queuedText } from "./answer-text.ts";
-import { auditEntry } from "./audit-entry.ts";
+import { auditEntry, labOf } from "./audit-entry.ts";
 import {
   authorize,
   commandLab,
@@ -37,6 +37,7 @@ import {
   destroyExpired,
   isHostCommand,
 } from "./host-intake.ts";
+import { isMemberCommand, memberChange } from "./member-intake.ts";
 import type { Command, ParseResult } from "./types.ts";
 
 /**
@@ -98,12 +99,13 @@ export interface IntakeDeps {
   tracing?: Tracing;
   /** The caps on labs, commands and lifetimes (src/commands/caps.ts); the web role always sets them. */
   caps?: CapsDeps;
+  members?: Pick<LabRegistry, "update">; // `lab grant`/`lab revoke` write here (member-intake.ts)
 }
 
 /** Longer than any platform retries a delivery (Slack: minutes; Teams: seconds). */
 const DELIVERY_MEMORY_MS = 24 * 3_600_000;
 
-interface Decided {
+export interface Decided {
   outcome: IntakeOutcome;
   audit: { result: AuditResult; command: string; kind?: Command["kind"]; lab?: string; reason?: string };
   /** The correlation id of the story this belongs to (a confirmation's, when answering one). */
@@ -253,7 +255,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
     const secret = unknownSecret(cmd, record);
     if (!secret.ok) return refused(cmd, secret, log);
   }
-
+  if (isMemberCommand(cmd)) return memberChange(cmd, origin.address.platform, deps, log);
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
     return {
       outcome: {
@@ -377,12 +379,7 @@ async function answer(incoming: IncomingAnswer, deps: IntakeDeps, log: LineLogge
   return enqueue(incoming, cmd, pending.correlationId, deps, log);
 }
 
-function labOf(cmd: Command): { lab?: string } {
-  const lab = commandLab(cmd);
-  return lab === undefined ? {} : { lab };
-}
-
-function refused(cmd: Command, why: { reason: string; text: string }, log: LineLogger): Decided {
+export function refused(cmd: Command, why: { reason: string; text: string }, log: LineLogger): Decided {
   log.info({ command: describeCommand(cmd), reason: why.reason }, "command.refused");
   return {
     outcome: { kind: "refused", text: why.text, reason: why.reason },

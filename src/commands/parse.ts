@@ -2,6 +2,7 @@ import { verbatim } from "../chat/markup.ts";
 import { parseDuration } from "../config.ts";
 import { isLabRef, isSecretName, LAB_NAME_RULE, labNameProblem, SECRET_NAME_RULE } from "../labs/names.ts";
 import { SecretValue } from "../secret-value.ts";
+import { parseMember } from "./members.ts";
 import { parseHost, parseWorkshop } from "./parse-host.ts";
 import { tokenize, type Word } from "./tokenize.ts";
 import type { Command, ParseResult } from "./types.ts";
@@ -23,6 +24,8 @@ export const USAGE = {
   "lab.status": "lab status [NAME]",
   "lab.list": "lab list",
   "lab.extend": "lab extend NAME [--by 4h]",
+  "lab.grant": "lab grant NAME @user",
+  "lab.revoke": "lab revoke NAME @user",
   "secret.rotate": "secret rotate NAME [VALUE] [--lab NAME] [--new]",
   "secret.list": "secret list [--lab NAME]",
   "secret.rollback": "secret rollback NAME [--lab NAME]",
@@ -41,6 +44,8 @@ const EXAMPLE = {
   "lab.status": "lab status team-a",
   "lab.list": "lab list",
   "lab.extend": "lab extend team-a --by 4h",
+  "lab.grant": "lab grant team-a @jane",
+  "lab.revoke": "lab revoke team-a @jane",
   "secret.rotate": "secret rotate color orange --lab team-a",
   "secret.list": "secret list --lab team-a",
   "secret.rollback": "secret rollback color --lab team-a",
@@ -53,7 +58,7 @@ const EXAMPLE = {
   help: "help",
 } as const satisfies Record<Command["kind"], string>;
 
-const LAB_VERBS = ["create", "destroy", "status", "list", "extend"] as const;
+const LAB_VERBS = ["create", "destroy", "status", "list", "extend", "grant", "revoke"] as const;
 const SECRET_VERBS = ["rotate", "list", "rollback"] as const;
 
 export function reject(message: string): ParseResult {
@@ -259,6 +264,15 @@ function parseLab(words: Word[], options: ParseOptions): ParseResult {
         byMs = d.ms;
       }
       return ok({ kind: "lab.extend", lab: name, byMs });
+    }
+    case "grant":
+    case "revoke": {
+      const kind = verb?.toLowerCase() === "grant" ? "lab.grant" : "lab.revoke";
+      const args = splitArgs(rest, kind, [], []);
+      if (isResult(args)) return args;
+      const [name, ...who] = args.positional;
+      if (name === undefined) return reject(`Which lab? ${usageLine(kind)}`);
+      return labName(name, kind) ?? parseMember(kind, name, who, usageLine(kind));
     }
     case "help":
     case undefined:

@@ -7,6 +7,9 @@ export type Command =
   | { kind: "lab.status"; lab: string | undefined }
   | { kind: "lab.list" }
   | { kind: "lab.extend"; lab: string; byMs: number | undefined }
+  /** `member`: the user id the mention carried (Slack user id, Teams AAD object id). */
+  | { kind: "lab.grant"; lab: string; member: string }
+  | { kind: "lab.revoke"; lab: string; member: string }
   | {
       kind: "secret.rotate";
       secret: string;

@@ -6,8 +6,13 @@ export type LabState = "creating" | "ready" | "failed" | "destroying" | "destroy
 export interface LabRecord {
   name: string;
   state: LabState;
-  /** The creator; with admins, the only one who may destroy, rotate or roll back. */
+  /** The creator; with its members and admins, the only ones who may destroy, extend, rotate or roll back. */
   owner: ChatUser;
+  /**
+   * Team members the owner or an admin granted the owner's rights on this lab
+   * (`lab grant NAME @user`); absent on records written before members existed.
+   */
+  members?: ChatUser[];
   /** The conversation the lab belongs to; its alerts go there. */
   address: ChatAddress;
   location: string;

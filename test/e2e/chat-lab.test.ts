@@ -86,7 +86,7 @@ describe("chat -> lab workflows -> emulated Azure and AKS -> chat", () => {
 
       await c.say("bob", `lab destroy ${lab} --yes`);
       expect(c.toldTo("bob").join("\n")).toMatch(
-        new RegExp(`Only .*who created .?${lab}.?, or an admin can destroy it`),
+        new RegExp(`Only .*who created .?${lab}.?, a member they granted, or an admin can destroy it`),
       );
 
       await c.rotatePrivately("ada", "color", canary);

@@ -54,7 +54,7 @@ const EXPECTED: { threads: SeenThread[]; toldAda: string[]; toldBob: string[] } 
     "Queued lab destroy team-a (ref). Confirmed by ADA. Progress will appear in a thread in this channel.",
   ],
   toldBob: [
-    "Only ADA, who created team-a, or an admin can destroy it. Ask them, or an admin listed in LABOPS_ADMINS.",
+    "Only ADA, who created team-a, a member they granted, or an admin can destroy it. Ask them to grant you access, or ask an admin listed in LABOPS_ADMINS.",
   ],
 };
 
