@@ -76,7 +76,9 @@ describe("intake: permissions", () => {
     await t.registry.create(labRecord("team-a", ada, here));
     const outcome = await t.say("lab destroy team-a --yes", bob);
     expect(outcome).toMatchObject({ kind: "refused", reason: "not_owner" });
-    expect(outcome.text).toMatch(/Only <@U-ADA>, who created `team-a`, a member they granted, or an admin can destroy it/);
+    expect(outcome.text).toMatch(
+      /Only <@U-ADA>, who created `team-a`, a member they granted, or an admin can destroy it/,
+    );
     expect(t.queue.jobs).toHaveLength(0);
     expect(t.audit.entries.at(-1)).toMatchObject({
       result: "refused",
