@@ -4,6 +4,7 @@ import { CancelledError, ExternalError } from "../errors.ts";
 import type { AzureLabPort, KeyVaultPort, Tags } from "../ports/azure.ts";
 import type { ClusterPort, ClusterSession, MountState, PodState } from "../ports/cluster.ts";
 import { SecretValue } from "../secret-value.ts";
+import { clusterSteps } from "./cluster-steps.ts";
 import { renderLabManifests } from "./manifests.ts";
 import {
   FEDERATED_AUDIENCE,
@@ -210,35 +211,17 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
   };
 
   const run: Record<string, (ctx: StepContext) => Promise<Record<string, string> | undefined>> = {
-    async rg({ signal }) {
-      const rg = await azure.ensureResourceGroup(names.resourceGroup, input.location, input.tags, signal);
-      return { id: rg.id, name: rg.name };
-    },
-    async aks({ signal }) {
-      const aks = await azure.ensureCluster(
-        {
-          resourceGroup: names.resourceGroup,
-          name: names.cluster,
-          location: input.location,
-          nodeCount: input.nodeCount,
-          vmSize: input.vmSize,
-          rotationPollInterval: input.rotationPollInterval,
-          tags: input.tags,
-        },
-        signal,
-      );
-      if (!aks.oidcIssuerUrl) {
-        throw new ExternalError("azure", "OidcIssuerMissing", `Cluster ${aks.name} has no OIDC issuer URL.`, {
-          hint: "The cluster must be created with the OIDC issuer enabled; delete the lab and create it again.",
-        });
-      }
-      return {
-        id: aks.id,
-        name: aks.name,
-        oidcIssuerUrl: aks.oidcIssuerUrl,
-        nodeResourceGroup: aks.nodeResourceGroup,
-      };
-    },
+    ...clusterSteps(
+      azure,
+      {
+        ...input,
+        resourceGroup: names.resourceGroup,
+        cluster: names.cluster,
+        recreateHint:
+          "The cluster must be created with the OIDC issuer enabled; delete the lab and create it again.",
+      },
+      clusterSession,
+    ),
     async kv({ signal, logger }) {
       for (let attempt = 0; attempt < VAULT_NAME_ATTEMPTS; attempt++) {
         const name = vaultName(input.subscriptionId, input.lab, attempt);
@@ -337,16 +320,6 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
         versions[name] = written.version;
       }
       return versions;
-    },
-    async creds({ signal }) {
-      // Proves the credential can be had; the kubeconfig itself stays in memory.
-      await clusterSession(signal);
-      return {};
-    },
-    async reloader({ signal }) {
-      const s = await clusterSession(signal);
-      await s.apply(renderLabManifests("reloader", {}), signal);
-      return {};
     },
     async workload({ signal, output }) {
       const s = await clusterSession(signal);

@@ -1,10 +1,9 @@
 import type { Clock } from "../clock.ts";
-import { ExternalError } from "../errors.ts";
 import type { AzureLabPort, Tags } from "../ports/azure.ts";
 import type { ClusterPort, ClusterSession } from "../ports/cluster.ts";
 import type { HostRegistry } from "../ports/registry.ts";
 import type { LabScheduler } from "../ports/scheduler.ts";
-import { renderLabManifests } from "./manifests.ts";
+import { clusterSteps } from "./cluster-steps.ts";
 import { hostNames } from "./naming.ts";
 import type { Step } from "./steps.ts";
 import { scaledRetry } from "./timing.ts";
@@ -78,46 +77,16 @@ export function createHostPlan(
     );
     return session;
   };
-  const run: Record<string, Step["run"]> = {
-    async rg({ signal }) {
-      const rg = await azure.ensureResourceGroup(names.resourceGroup, input.location, input.tags, signal);
-      return { id: rg.id, name: rg.name };
+  const run: Record<string, Step["run"]> = clusterSteps(
+    azure,
+    {
+      ...input,
+      resourceGroup: names.resourceGroup,
+      cluster: names.cluster,
+      recreateHint: "The host must be created with the OIDC issuer enabled; destroy it and create it again.",
     },
-    async aks({ signal }) {
-      const aks = await azure.ensureCluster(
-        {
-          resourceGroup: names.resourceGroup,
-          name: names.cluster,
-          location: input.location,
-          nodeCount: input.nodeCount,
-          vmSize: input.vmSize,
-          rotationPollInterval: input.rotationPollInterval,
-          tags: input.tags,
-        },
-        signal,
-      );
-      if (!aks.oidcIssuerUrl) {
-        throw new ExternalError("azure", "OidcIssuerMissing", `Cluster ${aks.name} has no OIDC issuer URL.`, {
-          hint: "The host must be created with the OIDC issuer enabled; destroy it and create it again.",
-        });
-      }
-      return {
-        id: aks.id,
-        name: aks.name,
-        oidcIssuerUrl: aks.oidcIssuerUrl,
-        nodeResourceGroup: aks.nodeResourceGroup,
-      };
-    },
-    async creds({ signal }) {
-      await clusterSession(signal);
-      return {};
-    },
-    async reloader({ signal }) {
-      const s = await clusterSession(signal);
-      await s.apply(renderLabManifests("reloader", {}), signal);
-      return {};
-    },
-  };
+    clusterSession,
+  );
   const retry = scaledRetry(
     { attempts: 6, initialDelayMs: 2_000, maxDelayMs: 30_000 },
     ports.clock.timeScale,
