@@ -13,7 +13,7 @@ import type { WorkflowDeps } from "./deps.ts";
 import { hostLockName } from "./host-lock.ts";
 import { labsOn } from "./host-status.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
-import { planRunOptions } from "./plan-run.ts";
+import { jobCheckpoints, planRunOptions } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
 type HostDestroy = Extract<Command, { kind: "host.destroy" }>;
@@ -122,18 +122,9 @@ async function destroy(
     clock: deps.clock,
     view,
   });
-  const done = (ctx.saved.hostDestroySteps ?? {}) as Record<string, Record<string, string>>;
+  const checkpoints = jobCheckpoints(ctx, "hostDestroySteps");
   try {
-    await runPlan(
-      steps,
-      planRunOptions(ctx, deps, progress, {
-        done,
-        async save(step, outputs) {
-          done[step] = outputs;
-          await ctx.checkpoint({ hostDestroySteps: { ...done } });
-        },
-      }),
-    );
+    await runPlan(steps, planRunOptions(ctx, deps, progress, checkpoints));
   } catch (error) {
     if (!(error instanceof StepFailedError)) throw error;
     const failure = { step: error.step, code: error.code, message: error.message };

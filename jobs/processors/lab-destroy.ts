@@ -15,7 +15,7 @@ import type { Card, ThreadRef } from "../../src/ports/chat.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
-import { planRunOptions } from "./plan-run.ts";
+import { jobCheckpoints, planRunOptions } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
 /**
@@ -114,7 +114,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
       .catch(() => undefined);
   }
 
-  const done = (ctx.saved.destroySteps ?? {}) as Record<string, Record<string, string>>;
+  const checkpoints = jobCheckpoints(ctx, "destroySteps");
   try {
     await runPlan(
       createDestroyPlan(
@@ -127,13 +127,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
         },
         deps,
       ),
-      planRunOptions(ctx, deps, progress, {
-        done,
-        async save(step, outputs) {
-          done[step] = outputs;
-          await ctx.checkpoint({ destroySteps: { ...done } });
-        },
-      }),
+      planRunOptions(ctx, deps, progress, checkpoints),
     );
   } catch (error) {
     if (error instanceof StepFailedError) {
@@ -165,7 +159,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
   }
   progress.update({ status: "succeeded" });
   progress.reply(
-    done["rg-delete"]?.skipped
+    checkpoints.done["rg-delete"]?.skipped
       ? `Lab \`${verbatim(shownLabName(lab))}\` is forgotten. Its name is not one Azure takes, so nothing was ever created in Azure under it: nothing is left.`
       : `Lab \`${verbatim(shownLabName(lab))}\` is gone: ${destroyedWhat(lab, record?.host)}.`,
   );

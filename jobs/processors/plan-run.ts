@@ -1,4 +1,5 @@
 import type { Checkpoints, RunOptions, StepEvent } from "../../src/labs/runner.ts";
+import type { StepOutputs } from "../../src/labs/steps.ts";
 import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import type { ProgressReporter } from "./progress.ts";
@@ -27,5 +28,24 @@ export function planRunOptions(
     },
     checkpoints,
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
+  };
+}
+
+/**
+ * A plan's checkpoints kept in the job itself, under `key` of its saved state
+ * (for plans whose record is gone or shared, such as a destroy): `done` is
+ * what earlier attempts finished, and each step finished is saved at once.
+ */
+export function jobCheckpoints(
+  ctx: ProcessorContext,
+  key: string,
+): Checkpoints & { done: Record<string, StepOutputs> } {
+  const done = { ...((ctx.saved[key] ?? {}) as Record<string, StepOutputs>) };
+  return {
+    done,
+    async save(step, outputs) {
+      done[step] = outputs;
+      await ctx.checkpoint({ [key]: { ...done } });
+    },
   };
 }
