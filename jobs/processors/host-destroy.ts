@@ -1,12 +1,10 @@
 import type { Command } from "../../src/commands/types.ts";
 import { LabopsError } from "../../src/errors.ts";
-import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan } from "../../src/labs/destroy-plan.ts";
 import { createHostDestroyPlan, HOST_DESTROY_STEPS } from "../../src/labs/host-plan.ts";
 import { hostNames } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
 import type { Step } from "../../src/labs/steps.ts";
-import type { ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
@@ -14,7 +12,7 @@ import { hostLockName } from "./host-lock.ts";
 import { labsOn } from "./host-status.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
 import { jobCheckpoints, planRunOptions } from "./plan-run.ts";
-import { ProgressReporter } from "./progress.ts";
+import { progressInJobThread } from "./progress.ts";
 
 type HostDestroy = Extract<Command, { kind: "host.destroy" }>;
 
@@ -110,18 +108,7 @@ async function destroy(
     startedAt,
     now: startedAt,
   };
-  let thread = ctx.saved.thread as ThreadRef | undefined;
-  if (!thread) {
-    thread = await ctx.chat.openThread(origin.address, progressCard(view));
-    await ctx.checkpoint({ thread });
-  }
-  const progress = new ProgressReporter({
-    chat: ctx.chat,
-    thread,
-    logger: ctx.logger,
-    clock: deps.clock,
-    view,
-  });
+  const progress = await progressInJobThread(ctx, deps.clock, origin.address, view);
   const checkpoints = jobCheckpoints(ctx, "hostDestroySteps");
   try {
     await runPlan(steps, planRunOptions(ctx, deps, progress, checkpoints));

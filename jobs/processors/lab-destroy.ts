@@ -1,6 +1,5 @@
 import { verbatim } from "../../src/chat/markup.ts";
 import type { Command } from "../../src/commands/types.ts";
-import { progressCard } from "../../src/labs/cards.ts";
 import { createDestroyPlan, destroySteps } from "../../src/labs/destroy-plan.ts";
 import {
   destroyedLabCard,
@@ -11,12 +10,12 @@ import {
 import { labArg, shownLabName } from "../../src/labs/names.ts";
 import { labNamesOf } from "../../src/labs/naming.ts";
 import { runPlan, StepFailedError } from "../../src/labs/runner.ts";
-import type { Card, ThreadRef } from "../../src/ports/chat.ts";
+import type { Card } from "../../src/ports/chat.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
 import { jobCheckpoints, planRunOptions } from "./plan-run.ts";
-import { ProgressReporter } from "./progress.ts";
+import { progressInJobThread } from "./progress.ts";
 
 /**
  * `lab destroy NAME` (confirmed, or the expiry's): runs the destroy plan
@@ -78,19 +77,7 @@ async function destroy(ctx: ProcessorContext, deps: WorkflowDeps, lab: string): 
     now: startedAt,
     timeScale: deps.clock.timeScale,
   };
-  // A retried job keeps its own thread: it is saved in the job before anything else happens.
-  let thread = ctx.saved.thread as ThreadRef | undefined;
-  if (!thread) {
-    thread = await ctx.chat.openThread(record?.address ?? origin.address, progressCard(view));
-    await ctx.checkpoint({ thread });
-  }
-  const progress = new ProgressReporter({
-    chat: ctx.chat,
-    thread,
-    logger: ctx.logger,
-    clock: deps.clock,
-    view,
-  });
+  const progress = await progressInJobThread(ctx, deps.clock, record?.address ?? origin.address, view);
   // The lab's create card loses its buttons and says what is happening to the lab, then what happened.
   const facts = {
     by: origin.user.name ?? origin.user.id,

@@ -3,8 +3,9 @@ import { type ProgressView, progressCard, type StepView } from "../../src/labs/c
 import type { StepEvent } from "../../src/labs/runner.ts";
 import { retryDetail } from "../../src/labs/world-time.ts";
 import type { Logger } from "../../src/log.ts";
-import type { ChatPort, ThreadRef } from "../../src/ports/chat.ts";
+import type { ChatAddress, ChatPort, ThreadRef } from "../../src/ports/chat.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
+import type { ProcessorContext } from "./context.ts";
 
 /**
  * Turns step events into the thread's status card and milestone replies.
@@ -190,4 +191,23 @@ export class ProgressReporter {
         : { name: s.name, label: s.label, state: "pending" as const };
     });
   }
+}
+
+/**
+ * The progress of a job that has a thread of its own: opened once, in
+ * `address`, and saved in the job before anything else happens, so that a
+ * retried or resumed job keeps reporting in the same thread.
+ */
+export async function progressInJobThread(
+  ctx: ProcessorContext,
+  clock: Clock,
+  address: ChatAddress,
+  view: ProgressView,
+): Promise<ProgressReporter> {
+  let thread = ctx.saved.thread as ThreadRef | undefined;
+  if (!thread) {
+    thread = await ctx.chat.openThread(address, progressCard(view));
+    await ctx.checkpoint({ thread });
+  }
+  return new ProgressReporter({ chat: ctx.chat, thread, logger: ctx.logger, clock, view });
 }
