@@ -53,7 +53,8 @@ const bareUrl = new URL(`http://127.0.0.1:${bareAddress.port}/slack/events`);
 const workspace = world.slack.workspace;
 function signedCommand(round: number, i: number): PreparedPost {
   const user = `U0B${String(i).padStart(4, "0")}`;
-  const channel = "C0BENCHACK";
+  // A channel per round: the per-conversation cap (1000 in tests) never refuses, whatever the rounds.
+  const channel = `C0BENCHACK${round}`;
   const body = slashCommandBody({
     command: "/lab",
     text: `create ack-${round}-${i}`,
