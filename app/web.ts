@@ -17,12 +17,15 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
   const { config, clock, logger, metrics, options, tracing } = ctx;
   const producer = createRedis(config.redisUrl, "producer");
   producer.on("error", () => undefined); // reported through /readyz, not as a crash
+  // A queued command's audit entry goes out in the same write as its job (jobs/queue.ts).
+  const audit = new RedisAuditLog(producer, config.redisPrefix);
   const queue = new BullCommandQueue({
     connection: producer,
     prefix: config.redisPrefix,
     secretKey: config.secretKey,
     ...(options.queueName ? { queueName: options.queueName } : {}),
     tracing,
+    audit,
   });
   const { router: chat, teams: teamsChat } = await createChat(
     config,
@@ -38,7 +41,7 @@ export async function startWebRole(ctx: RoleContext, web: WebParts): Promise<Rol
     members: new ScriptedLabUpdates(producer, config.redisPrefix),
     // On intake's clock (the process's), so expiry means the same to both.
     confirmations: new RedisConfirmationStore(producer, config.redisPrefix, clock),
-    audit: new RedisAuditLog(producer, config.redisPrefix),
+    audit,
     deliveries: new RedisDeliveryLog(producer, config.redisPrefix),
     admins: config.admins,
     clock,

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
-import { Queue } from "bullmq";
+import { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { RedisAuditLog } from "../adapters/redis/audit.ts";
 import { toWire, type WireEnvelope } from "../src/commands/envelope.ts";
+import type { AuditEntry } from "../src/ports/audit.ts";
 import type { CommandEnvelope, CommandQueue, EnqueueResult } from "../src/ports/queue.ts";
 import { carrierOf, inSpan, NO_TRACING, type Tracing } from "../src/ports/tracing.ts";
 
@@ -28,6 +30,11 @@ export interface BullCommandQueueOptions {
   queueName?: string;
   /** A producer span per enqueue, whose context the envelope carries to the worker; NO_TRACING when absent. */
   tracing?: Tracing;
+  /**
+   * Where a queued command's audit entry goes, in the same socket write as
+   * its job when the log writes on `connection` (the web role's producer).
+   */
+  audit?: RedisAuditLog;
 }
 
 /**
@@ -40,10 +47,13 @@ export class BullCommandQueue implements CommandQueue {
   readonly queue: Queue<WireEnvelope>;
   readonly #secretKey: Buffer;
   readonly #tracing: Tracing;
+  readonly #audit: RedisAuditLog | undefined;
 
   constructor(options: BullCommandQueueOptions) {
     this.#secretKey = options.secretKey;
     this.#tracing = options.tracing ?? NO_TRACING;
+    // Only a log on the queue's own connection: one write, in order, is what makes the entry follow its job.
+    this.#audit = options.audit?.connection === options.connection ? options.audit : undefined;
     this.queue = new Queue<WireEnvelope>(options.queueName ?? COMMANDS_QUEUE, {
       connection: options.connection,
       prefix: options.prefix,
@@ -59,10 +69,10 @@ export class BullCommandQueue implements CommandQueue {
     this.queue.on("error", () => undefined);
   }
 
-  async enqueue(envelope: CommandEnvelope): Promise<EnqueueResult> {
+  async enqueue(envelope: CommandEnvelope, audit?: AuditEntry): Promise<EnqueueResult> {
     const jobId = jobIdFor(envelope.deliveryId);
     const tracing = this.#tracing;
-    if (!tracing.enabled) return this.#add(envelope, jobId);
+    if (!tracing.enabled) return this.#add(envelope, jobId, audit);
     // The producer span: a child of intake's span (or the root of an expiry's trace), its context in the job.
     const { command } = envelope;
     const attributes = {
@@ -76,14 +86,33 @@ export class BullCommandQueue implements CommandQueue {
     };
     return inSpan(tracing, "labops.enqueue", { kind: "producer", attributes }, () => {
       const trace = carrierOf(tracing);
-      return this.#add(trace ? { ...envelope, trace } : envelope, jobId);
+      return this.#add(trace ? { ...envelope, trace } : envelope, jobId, audit);
     });
   }
 
-  async #add(envelope: CommandEnvelope, jobId: string): Promise<EnqueueResult> {
+  async #add(
+    envelope: CommandEnvelope,
+    jobId: string,
+    audit: AuditEntry | undefined,
+  ): Promise<EnqueueResult> {
+    const name = envelope.command.kind;
+    const data = toWire(envelope, this.#secretKey);
     // BullMQ adds nothing for a job id it still keeps: the same delivery makes one job.
-    await this.queue.add(envelope.command.kind, toWire(envelope, this.#secretKey), { jobId });
-    return { jobId };
+    if (!audit || !this.#audit) {
+      await this.queue.add(name, data, { jobId });
+      return { jobId };
+    }
+    // Queue.add's own steps (Job.create, then the backend's addJob), with the add issued before
+    // the audit entry: ioredis's auto-pipeline sends both in one write, in that order, and Redis
+    // runs the entry's script after the add, writing it only if the job is then stored.
+    const client = await this.queue.getBackend().client;
+    const job = new Job(this.queue, name, data, { ...this.queue.jobsOpts, jobId }, jobId);
+    const added = job.addJob(client);
+    const recorded = this.#audit.recordIfStored({ ...audit, jobId }, this.queue.toKey(jobId));
+    // An entry not written is the caller's to record; the add's failure is what enqueue reports.
+    recorded.catch(() => undefined);
+    await added;
+    return { jobId, audited: await recorded.catch(() => false) };
   }
 
   async close(): Promise<void> {

@@ -23,8 +23,21 @@ redis.call("xadd", KEYS[1], "MAXLEN", "~", ARGV[1], "*", unpack(ARGV, 3))
 if KEYS[2] then redis.call("xadd", KEYS[2], "MAXLEN", "~", ARGV[2], "*", unpack(ARGV, 3)) end
 return 1`;
 
+/**
+ * RECORD, only when KEYS[1] exists: a queued command's entry, sent in the
+ * same socket write as the BullMQ add of its job and run after it, so the
+ * entry says "queued" only of a job Redis holds. KEYS: the job's hash, then
+ * RECORD's keys; ARGV: RECORD's.
+ */
+const RECORD_IF_STORED = `
+if redis.call("exists", KEYS[1]) == 0 then return 0 end
+redis.call("xadd", KEYS[2], "MAXLEN", "~", ARGV[1], "*", unpack(ARGV, 3))
+if KEYS[3] then redis.call("xadd", KEYS[3], "MAXLEN", "~", ARGV[2], "*", unpack(ARGV, 3)) end
+return 1`;
+
 type WithRecord = Redis & {
   labopsAuditRecord(keyCount: number, ...args: string[]): Promise<unknown>;
+  labopsAuditRecordIfStored(keyCount: number, ...args: string[]): Promise<unknown>;
 };
 
 const FIELDS = [
@@ -89,6 +102,12 @@ export class RedisAuditLog implements AuditLog {
     this.#prefix = prefix;
     // EVALSHA, falling back to EVAL once per connection: the script's text is not sent with every entry.
     redis.defineCommand("labopsAuditRecord", { lua: RECORD });
+    redis.defineCommand("labopsAuditRecordIfStored", { lua: RECORD_IF_STORED });
+  }
+
+  /** The connection entries are written on: a queue sharing it can send an entry in the same write as a job. */
+  get connection(): Redis {
+    return this.#redis;
   }
 
   get #stream(): string {
@@ -104,6 +123,29 @@ export class RedisAuditLog implements AuditLog {
     const redis = this.#redis as WithRecord;
     if (entry.lab === undefined) await redis.labopsAuditRecord(1, this.#stream, ...caps, ...fields);
     else await redis.labopsAuditRecord(2, this.#stream, this.#labStream(entry.lab), ...caps, ...fields);
+  }
+
+  /**
+   * Records `entry` only if `key` (a job's hash) exists when Redis runs this
+   * command; true when it did. Issued right after the job's add on the same
+   * connection, it runs after that add (BullCommandQueue, jobs/queue.ts).
+   */
+  async recordIfStored(entry: AuditEntry, key: string): Promise<boolean> {
+    const fields = toFields(entry);
+    const caps = [String(GLOBAL_CAP), String(PER_LAB_CAP)];
+    const redis = this.#redis as WithRecord;
+    const written =
+      entry.lab === undefined
+        ? await redis.labopsAuditRecordIfStored(2, key, this.#stream, ...caps, ...fields)
+        : await redis.labopsAuditRecordIfStored(
+            3,
+            key,
+            this.#stream,
+            this.#labStream(entry.lab),
+            ...caps,
+            ...fields,
+          );
+    return written === 1;
   }
 
   async recent(query: AuditQuery = {}): Promise<AuditEntry[]> {

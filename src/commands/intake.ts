@@ -12,12 +12,10 @@ import type { Metrics } from "../ports/metrics.ts";
 import type { CommandOrigin, CommandQueue } from "../ports/queue.ts";
 import type { LabRecord, LabRegistry } from "../ports/registry.ts";
 import type { Tracing } from "../ports/tracing.ts";
-import { queuedText } from "./answer-text.ts";
 import { auditEntry, labOf } from "./audit-entry.ts";
 import {
   authorize,
   commandLab,
-  mention,
   noLabText,
   resolveConversationLab,
   resolveLabRef,
@@ -37,6 +35,7 @@ import {
   destroyExpired,
   isHostCommand,
 } from "./host-intake.ts";
+import { enqueue } from "./intake-enqueue.ts";
 import { isMemberCommand, memberChange } from "./member-intake.ts";
 import type { Command, ParseResult } from "./types.ts";
 
@@ -110,6 +109,8 @@ export interface Decided {
   audit: { result: AuditResult; command: string; kind?: Command["kind"]; lab?: string; reason?: string };
   /** The correlation id of the story this belongs to (a confirmation's, when answering one). */
   correlationId?: string;
+  /** The queue recorded the audit entry with the job (intake-enqueue.ts): intake records nothing more. */
+  audited?: boolean;
 }
 
 export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<IntakeOutcome> {
@@ -155,15 +156,18 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     };
   }
 
-  const entry = auditEntry(
-    deps.clock.now(),
-    { correlationId: decided.correlationId ?? correlationId, deliveryId: incoming.deliveryId, origin },
-    { ...decided.audit, ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}) },
-  );
-  await deps.audit.record(entry).catch((error: unknown) => {
-    log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
-  });
-  deps.metrics?.commandReceived(origin.address.platform, entry.kind ?? "unknown", decided.outcome.kind);
+  if (!decided.audited) {
+    const entry = auditEntry(
+      deps.clock.now(),
+      { correlationId: decided.correlationId ?? correlationId, deliveryId: incoming.deliveryId, origin },
+      { ...decided.audit, ...(decided.outcome.kind === "queued" ? { jobId: decided.outcome.jobId } : {}) },
+    );
+    await deps.audit.record(entry).catch((error: unknown) => {
+      log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
+    });
+  }
+  const kind = decided.audit.kind ?? "unknown";
+  deps.metrics?.commandReceived(origin.address.platform, kind, decided.outcome.kind);
   return forPlatform(decided.outcome, origin.address.platform);
 }
 
@@ -391,55 +395,4 @@ export function refused(cmd: Command, why: { reason: string; text: string }, log
       ...labOf(cmd),
     },
   };
-}
-
-async function enqueue(
-  incoming: Incoming,
-  cmd: Command,
-  correlationId: string,
-  deps: IntakeDeps,
-  log: LineLogger,
-  asked?: Command,
-): Promise<Decided> {
-  const description = describeCommand(cmd);
-  const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
-  try {
-    const { jobId } = await deps.queue.enqueue({
-      deliveryId: incoming.deliveryId,
-      correlationId,
-      command: cmd,
-      origin: incoming.origin,
-      receivedAt: incoming.receivedAt,
-    });
-    log.info({ command: description, jobId }, "command.queued");
-    const confirmedBy = cmd.kind.endsWith(".destroy")
-      ? `Confirmed by ${mention(incoming.origin.user)}.`
-      : undefined;
-    return {
-      outcome: {
-        kind: "queued",
-        jobId,
-        text: queuedText({
-          command: cmd,
-          description,
-          correlationId,
-          ...(confirmedBy ? { confirmedBy } : {}),
-          ...(asked ? { asked } : {}),
-        }),
-      },
-      audit: { result: "queued", ...audit },
-      correlationId,
-    };
-  } catch (error) {
-    await deps.deliveries.release(incoming.deliveryId).catch(() => undefined);
-    log.error({ code: errorCode(error), command: description }, "command.enqueue_failed");
-    return {
-      outcome: {
-        kind: "unavailable",
-        text: `labops could not queue \`${verbatim(description)}\` right now (its queue is unreachable). Nothing was changed; try again in a minute (ref ${verbatim(correlationId)}).`,
-      },
-      audit: { result: "unavailable", ...audit, reason: errorCode(error) },
-      correlationId,
-    };
-  }
 }

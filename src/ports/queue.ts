@@ -1,4 +1,5 @@
 import type { Command } from "../commands/types.ts";
+import type { AuditEntry } from "./audit.ts";
 import type { ChatAddress, ChatUser, ThreadRef } from "./chat.ts";
 import type { TraceCarrier } from "./tracing.ts";
 
@@ -33,6 +34,8 @@ export interface CommandEnvelope {
 
 export interface EnqueueResult {
   jobId: string;
+  /** The audit entry given with the job was recorded with it (see `enqueue`). */
+  audited?: boolean;
 }
 
 /**
@@ -43,5 +46,11 @@ export interface EnqueueResult {
  * one is the DeliveryLog's work, before anything is enqueued.
  */
 export interface CommandQueue {
-  enqueue(envelope: CommandEnvelope): Promise<EnqueueResult>;
+  /**
+   * `audit`, when given, is the entry saying the command was queued. A queue
+   * that can store it in the same step as the job does so, with the job's id,
+   * and only once the job is stored: then `audited` is true. Otherwise (false
+   * or absent) the caller records it, as it does every other entry.
+   */
+  enqueue(envelope: CommandEnvelope, audit?: AuditEntry): Promise<EnqueueResult>;
 }

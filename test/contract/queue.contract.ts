@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { auditEntry } from "../../src/commands/audit-entry.ts";
 import type { Command } from "../../src/commands/types.ts";
+import type { AuditLog } from "../../src/ports/audit.ts";
 import type { CommandEnvelope, CommandQueue } from "../../src/ports/queue.ts";
 import { SecretValue } from "../../src/secret-value.ts";
 
@@ -7,6 +9,8 @@ export interface QueueHarness {
   queue: CommandQueue;
   /** The queued jobs' envelopes, as a worker opens them, in the order workers take them. */
   jobs(): Promise<CommandEnvelope[]>;
+  /** The audit log the queue records a queued command's entry to, when it is given one. */
+  audit: AuditLog;
 }
 
 function envelope(deliveryId: string, command: Command = { kind: "lab.list" }): CommandEnvelope {
@@ -73,6 +77,21 @@ export function commandQueueContract(name: string, setup: () => Promise<QueueHar
       for (const id of ids) results.push(await queue.enqueue(envelope(id)));
       expect(new Set(results.map((r) => r.jobId)).size).toBe(ids.length);
       expect((await jobs()).map((e) => e.deliveryId)).toEqual(ids);
+    });
+
+    it("records the entry given with a job once, with the job's id, and the job as sent", async () => {
+      const { queue, jobs, audit } = await setup();
+      const sent = envelope("slack.T1.audited", { kind: "lab.status", lab: "team-a" });
+      const facts = { result: "queued" as const, command: "lab status team-a", kind: "lab.status" as const };
+      const entry = auditEntry(sent.receivedAt, sent, { ...facts, lab: "team-a" });
+      const result = await queue.enqueue(sent, entry);
+      expect(result.audited).toBe(true);
+      expect(await jobs()).toEqual([sent]);
+      expect(await audit.recent()).toEqual([{ ...entry, jobId: result.jobId }]);
+      expect(await audit.recent({ lab: "team-a" })).toEqual([{ ...entry, jobId: result.jobId }]);
+      // Without an entry, nothing is recorded.
+      await queue.enqueue(envelope("slack.T1.plain"));
+      expect(await audit.recent()).toHaveLength(1);
     });
 
     it("hands jobs to the workers in the order they were queued", async () => {

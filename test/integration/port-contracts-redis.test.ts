@@ -72,10 +72,13 @@ auditLogContract("RedisAuditLog", () => new RedisAuditLog(redis, uniquePrefix("a
 
 commandQueueContract("BullCommandQueue", () => {
   const secretKey = randomBytes(32);
-  const queue = new BullCommandQueue({ connection: redis, prefix: uniquePrefix("queue"), secretKey });
+  const prefix = uniquePrefix("queue");
+  const audit = new RedisAuditLog(redis, prefix);
+  const queue = new BullCommandQueue({ connection: redis, prefix, secretKey, audit });
   queues.push(queue);
   return {
     queue,
+    audit,
     jobs: async () => {
       // Oldest first: the order a worker takes them.
       const jobs = await queue.queue.getJobs(["waiting"], 0, -1, true);

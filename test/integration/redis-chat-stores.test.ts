@@ -27,6 +27,23 @@ describe("RedisAuditLog", () => {
     expect((await audit.recent({ limit: 2 })).map((e) => e.correlationId)).toEqual(["c-4", "c-3"]);
     expect(await redis.xlen(`${prefix}:audit`)).toBe(4);
   });
+
+  it("records a queued command's entry only if its job is stored when the entry's write runs", async () => {
+    const prefix = uniquePrefix("audit");
+    const audit = new RedisAuditLog(redis, prefix);
+    const job = `${prefix}:commands:d-1`;
+    // Sent ahead of the job's write: nothing is recorded, and the caller is told so.
+    expect(await audit.recordIfStored(entry(1, "team-a"), job)).toBe(false);
+    expect(await redis.exists(`${prefix}:audit`, `${prefix}:audit:lab:team-a`)).toBe(0);
+    // In one write behind the job's, as the queue sends them: recorded in both streams.
+    const [, recorded] = await Promise.all([
+      redis.hset(job, "name", "lab.status"),
+      audit.recordIfStored(entry(2, "team-a"), job),
+    ]);
+    expect(recorded).toBe(true);
+    expect(await audit.recent({ lab: "team-a" })).toEqual([entry(2, "team-a")]);
+    expect(await audit.recent()).toEqual([entry(2, "team-a")]);
+  });
 });
 
 describe("RedisConversationReferenceStore", () => {

@@ -17,14 +17,15 @@ const ada: ChatUser = { platform: "slack", id: "U-ADA", name: "ada" };
 const bob: ChatUser = { platform: "slack", id: "U-BOB", name: "bob" };
 const root: ChatUser = { platform: "slack", id: "U-ROOT", name: "root" };
 
-function setup() {
+/** `auditedQueue`: the queue records a queued command's entry with its job, as the Redis queue does. */
+function setup(options: { auditedQueue?: boolean } = {}) {
   let now = Date.UTC(2026, 0, 1, 12);
   let seq = 0;
-  const queue = new MemoryQueue();
+  const audit = new MemoryAuditLog();
+  const queue = new MemoryQueue(options.auditedQueue === false ? undefined : audit);
   const registry = new MemoryLabRegistry();
   const clock = { now: () => now };
   const confirmations = new MemoryConfirmationStore(clock);
-  const audit = new MemoryAuditLog();
   const deliveries = new MemoryDeliveryLog(clock);
   const counted: string[] = [];
   const deps: IntakeDeps = {
@@ -269,6 +270,26 @@ describe("intake: deliveries, audit, values", () => {
     });
     expect(t.audit.entries[1]).toMatchObject({ result: "rejected", command: "(unreadable)" });
     expect(await t.audit.recent({ lab: "team-a" })).toHaveLength(1);
+  });
+
+  it.each([
+    ["records the entry with the job", true],
+    ["leaves the entry to intake", false],
+  ])("audits a queued command once, with its job id, whether the queue %s", async (_, auditedQueue) => {
+    const t = setup({ auditedQueue });
+    const outcome = await t.say("lab create team-q");
+    expect(outcome).toMatchObject({ kind: "queued", jobId: "d-d1" });
+    expect(t.audit.entries).toEqual([
+      expect.objectContaining({ result: "queued", jobId: "d-d1", kind: "lab.create", lab: "team-q" }),
+    ]);
+    expect(t.counted).toEqual(["slack lab.create queued"]);
+  });
+
+  it("audits an enqueue that failed as unavailable, and no queued entry", async () => {
+    const t = setup();
+    t.queue.failing = true;
+    expect(await t.say("lab create team-q")).toMatchObject({ kind: "unavailable" });
+    expect(t.audit.entries.map((e) => e.result)).toEqual(["unavailable"]);
   });
 
   it("asks for the value privately, only when the sender may rotate", async () => {

@@ -52,8 +52,9 @@ deliveryLogContract("MemoryDeliveryLog", () => {
 auditLogContract("MemoryAuditLog", () => new MemoryAuditLog());
 
 commandQueueContract("MemoryQueue", () => {
-  const queue = new MemoryQueue();
-  return { queue, jobs: async () => [...queue.jobs] };
+  const audit = new MemoryAuditLog();
+  const queue = new MemoryQueue(audit);
+  return { queue, jobs: async () => [...queue.jobs], audit };
 });
 
 watchStateStoreContract("MemoryWatchStateStore", () => {
