@@ -23,8 +23,13 @@ export const MEMBER_LOOKUP_TIMEOUT_MS = 4_000;
 
 /** The user mentions of a message that appear in its text, the bot's own left out. */
 function userMentions(activity: Activity, text: string): MentionEntity[] {
-  return ((activity.entities ?? []) as MentionEntity[]).filter(
-    (e) =>
+  // Whatever the sender put there: not necessarily an array of objects.
+  const entities: unknown = activity.entities;
+  if (!Array.isArray(entities)) return [];
+  return (entities as Array<MentionEntity | null>).filter(
+    (e): e is MentionEntity =>
+      typeof e === "object" &&
+      e !== null &&
       e.type === "mention" &&
       typeof e.text === "string" &&
       e.text !== "" &&

@@ -440,7 +440,8 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
     if (method !== "GET" || rawMemberId === undefined || rawMemberId === "")
       return answer(405, { error: { code: "MethodNotAllowed", message: "Not emulated." } });
     if (tenant.memberLookupDelayMs > 0)
-      await new Promise((resolve) => setTimeout(resolve, tenant.memberLookupDelayMs));
+      // Unref'd: a lookup still held when the emulator closes keeps no process alive.
+      await new Promise((resolve) => setTimeout(resolve, tenant.memberLookupDelayMs).unref());
     const found = tenant.member(conversationId, decodeURIComponent(rawMemberId));
     if (found === "no_conversation")
       return answer(404, { error: { code: "ConversationNotFound", message: "Conversation not found." } });

@@ -98,4 +98,19 @@ describe("Teams user mentions in command text", () => {
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.rejection.message).toMatch(/^Name the member by mentioning them/);
   });
+
+  it("reads entities of any shape without failing", () => {
+    const odd = {
+      type: "message",
+      recipient: { id: "28:bot" },
+      entities: { type: "mention" },
+    } as unknown as Activity;
+    expect(mentionsToLookUp(odd, "lab grant team-a <at>Bob</at>")).toEqual([]);
+    expect(withUserMentions(activity([null, 7, bob]), "lab grant team-a <at>Bob</at>")).toBe(
+      "lab grant team-a <at>Bob</at>",
+    );
+    expect(mentionsToLookUp(activity([null, bob]), "lab grant team-a <at>Bob</at>")).toEqual([
+      "29:1bob-opaque_id",
+    ]);
+  });
 });
