@@ -15,7 +15,7 @@ import type { ConversationReferenceStore } from "../../src/ports/conversations.t
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { withUserMentions } from "./mentions.ts";
+import { connectorMemberLookup, mentionsToLookUp, resolveMentions, withUserMentions } from "./mentions.ts";
 import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
@@ -193,15 +193,51 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     );
   }
 
+  /**
+   * The AAD object ids of users a `lab grant`/`lab revoke` mentions by their
+   * `29:` id alone, from the Bot Connector under the conversation's limits
+   * (the lookup is a connector call like a reply). A lookup that fails, is
+   * refused or times out leaves the mention as typed: the parser then asks
+   * for a mention picked from the list.
+   */
+  async function lookUpMembers(
+    context: TurnContext,
+    address: ChatAddress,
+    userIds: string[],
+  ): Promise<Map<string, string>> {
+    const client = context.turnState.get<ConnectorClient | undefined>(adapter.ConnectorClientKey);
+    if (!client) return new Map();
+    const lookup = connectorMemberLookup(client, context.activity);
+    return resolveMentions(userIds, (userId) => {
+      let sent = false;
+      const call = () => {
+        sent = true;
+        return lookup(userId);
+      };
+      return options.pace(teamsConversationLimits(address), call).catch((error: unknown) => {
+        if (sent) {
+          log.warn({ code: errorCode(error) }, "teams.member_lookup_failed");
+          return undefined;
+        }
+        // The pacer's store is unreachable: one lookup for one command goes out unpaced, as an answer does.
+        log.warn({ code: errorCode(error) }, "teams.lookup_unpaced");
+        return lookup(userId);
+      });
+    });
+  }
+
   async function onMessage(context: TurnContext): Promise<void> {
     const activity = context.activity;
     const { address, user } = origin(activity);
     // Issued first on the same connection, so the references are stored before any job is queued;
     // not awaited first, so the ack does not pay a round trip for them.
     const remembered = remember(activity, address, user);
+    const typed = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
+    const lookUp = mentionsToLookUp(activity, typed);
     const text = withUserMentions(
       activity,
-      TurnContext.removeRecipientMention(activity) ?? activity.text ?? "",
+      typed,
+      lookUp.length > 0 ? await lookUpMembers(context, address, lookUp) : undefined,
     );
     const [, outcome] = await Promise.all([
       remembered,

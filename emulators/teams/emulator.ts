@@ -40,6 +40,22 @@ export interface TeamsAccount {
   role?: "user" | "bot";
 }
 
+/**
+ * A member as the Bot Connector answers GET /v3/conversations/{id}/members/{userId}:
+ * a TeamsChannelAccount (botframework-schema, libraries/botframework-schema/src/teams/index.ts).
+ */
+export interface TeamsChannelAccount {
+  id: string;
+  name: string;
+  aadObjectId: string;
+  givenName?: string;
+  surname?: string;
+  email: string;
+  userPrincipalName: string;
+  tenantId: string;
+  userRole: "user" | "guest" | "anonymous";
+}
+
 export interface TeamsMessage {
   id: string;
   /** The channel or chat, without `;messageid=`. */
@@ -132,6 +148,12 @@ export class TeamsTenant {
   readonly messages: TeamsMessage[] = [];
   readonly calls: ConnectorCall[] = [];
   readonly channels = new Map<string, { teamId: string; name: string }>();
+  /** The people of the tenant's team, by their `29:` user id: everyone the emulator has seen act. */
+  readonly people = new Map<string, TeamsChannelAccount>();
+  /** Personal chats with the bot: chat id → the user's AAD object id. */
+  readonly chats = new Map<string, string>();
+  /** How long the Bot Connector takes to answer a member lookup (a slow service, for timeouts). */
+  memberLookupDelayMs = 0;
   #seq = 0;
   /**
    * `find` without a scan: every reply and edit looks its message up, and the
@@ -148,6 +170,27 @@ export class TeamsTenant {
   nextId(): string {
     this.#seq += 1;
     return `${Date.now()}${String(this.#seq).padStart(4, "0")}`;
+  }
+
+  /** Adds a person to the team (and so to every channel of it). */
+  know(account: TeamsChannelAccount): void {
+    this.people.set(account.id, account);
+  }
+
+  /**
+   * A member of a conversation, by `29:` user id, as the Bot Connector finds
+   * them: in a channel or the team (its id is channelData.team.id), anyone of
+   * the team; in a personal chat, its user alone. `undefined` for someone not
+   * in it, "no_conversation" for a conversation Teams does not know.
+   */
+  member(conversationId: string, userId: string): TeamsChannelAccount | undefined | "no_conversation" {
+    const { base } = baseConversation(conversationId);
+    const person = this.people.get(userId);
+    const chatUser = this.chats.get(base);
+    if (chatUser !== undefined) return person?.aadObjectId === chatUser ? person : undefined;
+    const inTeam = this.isChannel(base) || [...this.channels.values()].some((c) => c.teamId === base);
+    if (!inTeam) return "no_conversation";
+    return person;
   }
 
   isChannel(conversationId: string): boolean {
@@ -321,6 +364,7 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
         );
       }
     }
+    if (rest[1] === "members") return members(req.method ?? "", rest[2], conv, answer);
     const raw = await readRaw(req);
     if (Buffer.byteLength(raw) > MAX_ACTIVITY_BYTES) {
       return answer(413, { error: { code: "MessageSizeTooBig", message: "Activity is larger than 28 KB." } });
@@ -373,6 +417,42 @@ export async function startTeamsEmulatorServer(options: TeamsEmulatorOptions): P
       ...content,
     });
     return answer(201, { id: m.id });
+  }
+
+  /**
+   * GET /v3/conversations/{conversationId}/members/{memberId}: the Bot
+   * Connector's Get Conversation Member (botbuilder-js libraries/
+   * botframework-connector/src/connectorApi/operations/conversations.ts,
+   * `getConversationMember`; TeamsInfo.getMember calls it on the team's id in
+   * a channel). A TeamsChannelAccount for a member; for anyone else the Bot
+   * Framework's ErrorResponse with code MemberNotFoundInConversation, the code
+   * Microsoft's Teams samples test a failed TeamsInfo.getMember for
+   * (BotBuilder-Samples, samples/javascript_nodejs/57.teams-conversation-bot/
+   * bots/teamsConversationBot.js: `e.code ===
+   * 'MemberNotFoundInConversation'`). The status is not documented; 404 here.
+   */
+  async function members(
+    method: string,
+    rawMemberId: string | undefined,
+    conversationId: string,
+    answer: (status: number, body: unknown) => void,
+  ): Promise<void> {
+    if (method !== "GET" || rawMemberId === undefined || rawMemberId === "")
+      return answer(405, { error: { code: "MethodNotAllowed", message: "Not emulated." } });
+    if (tenant.memberLookupDelayMs > 0)
+      // Unref'd: a lookup still held when the emulator closes keeps no process alive.
+      await new Promise((resolve) => setTimeout(resolve, tenant.memberLookupDelayMs).unref());
+    const found = tenant.member(conversationId, decodeURIComponent(rawMemberId));
+    if (found === "no_conversation")
+      return answer(404, { error: { code: "ConversationNotFound", message: "Conversation not found." } });
+    if (!found)
+      return answer(404, {
+        error: {
+          code: "MemberNotFoundInConversation",
+          message: "The member is not part of the conversation.",
+        },
+      });
+    return answer(200, found);
   }
 
   const verifiedBotTokens = new Map<string, Record<string, unknown>>();

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   type ConnectorCall,
   type MintOptions,
@@ -33,7 +33,10 @@ export interface TeamsEmulator extends TeamsEmulatorServer {
   channel(name: string): string;
   /** The personal (1:1) chat between `user` and the bot. */
   personalChat(user: TeamsPerson): string;
+  /** A person acting in the tenant; they become a member of its team. */
   as(user: TeamsPerson): TeamsUser;
+  /** The `29:` id Teams gives `person` for this bot (opaque; not their AAD object id). */
+  userId(person: TeamsPerson): string;
   /** Adds the bot to a channel or chat: Teams sends it a conversationUpdate (membersAdded). */
   install(conversationId: string, by: TeamsPerson): Promise<TeamsDelivery>;
   /** Everything the bot needs to talk to this emulator (add LABOPS_CA_FILE pointing at `caPem`). */
@@ -55,7 +58,17 @@ export interface TeamsUser {
   say(
     conversationId: string,
     text: string,
-    options?: { mention?: boolean; token?: string },
+    options?: {
+      mention?: boolean;
+      token?: string;
+      /**
+       * People the text mentions, each written `<at>Name</at>` in it: the
+       * message carries a mention entity for each, as Teams sends it, with
+       * their `29:` id and name and no aadObjectId unless `mentionAadObjectIds`.
+       */
+      mentions?: TeamsPerson[];
+      mentionAadObjectIds?: boolean;
+    },
   ): Promise<TeamsDelivery>;
   /** Presses a card's Action.Execute button (found by verb) on a message. */
   execute(
@@ -87,8 +100,30 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
     if (!id) {
       id = `a:${randomBytes(16).toString("base64url")}`;
       chats.set(user.aadObjectId, id);
+      tenant.chats.set(id, user.aadObjectId);
     }
     return id;
+  }
+
+  /**
+   * A person's Bot Framework user id: opaque in Teams (`29:1…`, one per app
+   * and user), never the AAD object id; the same person always gets the same one here.
+   */
+  function userId(person: TeamsPerson): string {
+    const digest = createHash("sha256").update(`${options.appId}\n${person.aadObjectId}`).digest();
+    return `29:1${digest.toString("base64url")}`;
+  }
+
+  function mentionEntity(person: TeamsPerson, withAadObjectId: boolean) {
+    return {
+      type: "mention",
+      text: `<at>${person.name}</at>`,
+      mentioned: {
+        id: userId(person),
+        name: person.name,
+        ...(withAadObjectId ? { aadObjectId: person.aadObjectId } : {}),
+      },
+    };
   }
 
   async function post(
@@ -112,11 +147,18 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
   }
 
   function as(user: TeamsPerson): TeamsUser {
-    const account: TeamsAccount = {
-      id: `29:${user.aadObjectId}`,
+    const account: TeamsAccount = { id: userId(user), name: user.name, aadObjectId: user.aadObjectId };
+    // Whoever acts in the emulated tenant is a member of its team.
+    const mail = `${user.name.toLowerCase().replace(/[^a-z0-9]+/g, ".")}@labops.example`;
+    tenant.know({
+      id: account.id,
       name: user.name,
       aadObjectId: user.aadObjectId,
-    };
+      email: mail,
+      userPrincipalName: mail,
+      tenantId: tenant.tenantId,
+      userRole: "user",
+    });
     const envelope = (conversationId: string) => {
       const isChannel = tenant.isChannel(conversationId);
       const base = conversationId.split(";messageid=")[0] ?? conversationId;
@@ -167,9 +209,11 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
         const isChannel = tenant.isChannel(conversationId);
         const mention = opts.mention ?? isChannel;
         const shown = mention ? `<at>${bot.name}</at> ${text}` : text;
-        const entities = mention
+        const entities: Record<string, unknown>[] = mention
           ? [{ type: "mention", text: `<at>${bot.name}</at>`, mentioned: { id: bot.id, name: bot.name } }]
           : [];
+        for (const person of opts.mentions ?? [])
+          entities.push(mentionEntity(person, opts.mentionAadObjectIds ?? false));
         const message = tenant.add({ conversationId, from: account, text: shown, attachments: [], entities });
         const activity = {
           ...envelope(isChannel ? `${conversationId};messageid=${message.id}` : conversationId),
@@ -259,6 +303,7 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
     channel,
     personalChat,
     as,
+    userId,
     env() {
       return {
         MICROSOFT_APP_ID: options.appId,
