@@ -184,10 +184,34 @@ if type(held.conversationSet) == "string" then redis.call("ZREM", held.conversat
 return 1
 `;
 
+/**
+ * Undoes an admit: KEYS: the rate set, holds hash, all holds; ARGV: token,
+ * then the lab names the admit may hold. Each name is let go only if this
+ * token holds it (as RELEASE); the rate loses the token's entry.
+ */
+const CANCEL = `
+redis.call("ZREM", KEYS[1], ARGV[1])
+for i = 2, #ARGV do
+  local raw = redis.call("HGET", KEYS[2], ARGV[i])
+  if raw then
+    local held = cjson.decode(raw)
+    if held.token == ARGV[1] then
+      redis.call("HDEL", KEYS[2], ARGV[i])
+      redis.call("ZREM", KEYS[3], ARGV[i])
+      if type(held.userSet) == "string" then redis.call("ZREM", held.userSet, ARGV[i]) end
+      if type(held.conversationSet) == "string" then redis.call("ZREM", held.conversationSet, ARGV[i]) end
+    end
+  end
+end
+return 1
+`;
+
 const sha1 = (script: string) => createHash("sha1").update(script).digest("hex");
 /** Key names never hold a user's or a conversation's id, only a digest of it. */
 const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 24);
 const ADMIT_SHA = sha1(ADMIT);
+
+type WithCancel = Redis & { labopsCapsCancel(keyCount: number, ...args: string[]): Promise<unknown> };
 
 export class RedisLabCaps implements LabCaps {
   readonly #redis: Redis;
@@ -196,6 +220,8 @@ export class RedisLabCaps implements LabCaps {
   constructor(redis: Redis, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
+    // EVALSHA with ioredis's fallback: on the auto-pipelined connection it shares a write with the audit.
+    redis.defineCommand("labopsCapsCancel", { lua: CANCEL });
   }
 
   get #holds(): string {
@@ -245,6 +271,19 @@ export class RedisLabCaps implements LabCaps {
 
   async release(lab: string, token: string): Promise<void> {
     await this.#redis.eval(RELEASE, 2, this.#holds, `${this.#holds}:all`, lab, token);
+  }
+
+  async cancel(request: AdmitRequest): Promise<void> {
+    const labs = [...(request.create ? [request.create.lab] : []), ...(request.batch?.labs ?? [])];
+    const rate = `${this.#prefix}:caps:rate:${digest(request.subject.user)}`;
+    await (this.#redis as WithCancel).labopsCapsCancel(
+      3,
+      rate,
+      this.#holds,
+      `${this.#holds}:all`,
+      request.token,
+      ...labs,
+    );
   }
 }
 

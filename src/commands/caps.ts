@@ -1,7 +1,7 @@
 import { formatWhen } from "../labs/cards.ts";
 import { teamLabs } from "../labs/naming.ts";
 import { scaledInterval } from "../labs/timing.ts";
-import type { AdmitResult, CapLimits, CapSubject, LabCaps } from "../ports/caps.ts";
+import type { AdmitRequest, AdmitResult, CapLimits, CapSubject, LabCaps } from "../ports/caps.ts";
 import type { ChatAddress, ChatUser } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import { isAdmin, mention } from "./authorize.ts";
@@ -68,32 +68,33 @@ export type CapsDecision =
 
 const NOTHING_HELD = async () => undefined;
 
-/**
- * Whether the caps let `command` go on (to a job, or a confirmation), and
- * if so counted: one call to the store. `record` is the lab the command is
- * about, as intake read it. A create that goes on holds its name; `release`
- * lets go of it when the command is not queued after all.
- */
-export async function admitCommand(
+/** `lab extend` past the longest a lab may live: refused whatever the counts. */
+export function lifetimeRefusal(
+  command: Command,
+  record: LabRecord | undefined,
+  deps: CapsDeps,
+): Extract<CapsDecision, { ok: false }> | undefined {
+  const { settings } = deps;
+  if (command.kind !== "lab.extend" || !record) return undefined;
+  const end = lifetimeEnd(record, settings.maxLabLifetimeMs, deps.timeScale);
+  if (record.expiresAt < end) return undefined;
+  return {
+    ok: false,
+    reason: "cap_lifetime",
+    text: `Lab \`${record.name}\` cannot be extended: a lab lives at most ${formatDuration(settings.maxLabLifetimeMs)} from its creation (LABOPS_MAX_LAB_LIFETIME), so it ends ${formatWhen(end)}. Nothing was queued. Save what you need before then, and create a new lab if you need one after.`,
+  };
+}
+
+/** What the store is asked to admit for `command`: who, under which limits, and the names it would hold. */
+export function capsRequest(
   command: Command,
   origin: { user: ChatUser; address: ChatAddress },
   token: string,
-  record: LabRecord | undefined,
   now: number,
   admins: readonly string[],
   deps: CapsDeps,
-): Promise<CapsDecision> {
+): AdmitRequest {
   const { settings } = deps;
-  if (command.kind === "lab.extend" && record) {
-    const end = lifetimeEnd(record, settings.maxLabLifetimeMs, deps.timeScale);
-    if (record.expiresAt >= end) {
-      return {
-        ok: false,
-        reason: "cap_lifetime",
-        text: `Lab \`${record.name}\` cannot be extended: a lab lives at most ${formatDuration(settings.maxLabLifetimeMs)} from its creation (LABOPS_MAX_LAB_LIFETIME), so it ends ${formatWhen(end)}. Nothing was queued. Save what you need before then, and create a new lab if you need one after.`,
-      };
-    }
-  }
   const subject: CapSubject = {
     user: userKey(origin.user),
     conversation: conversationKey(origin.address),
@@ -106,47 +107,65 @@ export async function admitCommand(
     commands: settings.maxCommandsPerMinute,
     windowMs: RATE_WINDOW_MS,
   };
-  const create =
-    command.kind === "lab.create"
-      ? { lab: command.lab, holdMs: CREATE_HOLD_MS, owner: JSON.stringify(origin.user) }
-      : undefined;
-  // A workshop's labs (its command is for admins: exempt from every cap but the one on all labs).
-  const batch =
-    command.kind === "workshop.create"
-      ? {
-          labs: teamLabs(command.prefix, command.teams),
-          holdMs: CREATE_HOLD_MS,
-          owner: JSON.stringify(origin.user),
-        }
-      : undefined;
-  const result = await deps.store.admit({
+  const owner = JSON.stringify(origin.user);
+  return {
     subject,
     limits,
     now,
     token,
-    ...(create ? { create } : {}),
-    ...(batch ? { batch } : {}),
-  });
-  if (result.ok) {
-    const cut = command.kind === "lab.create" && (command.ttlMs ?? 0) > settings.maxLabLifetimeMs;
-    const release = create
-      ? () => deps.store.release(create.lab, token)
-      : batch
-        ? async () => {
-            await Promise.all(batch.labs.map((lab) => deps.store.release(lab, token)));
-          }
-        : NOTHING_HELD;
+    ...(command.kind === "lab.create" ? { create: { lab: command.lab, holdMs: CREATE_HOLD_MS, owner } } : {}),
+    // A workshop's labs (its command is for admins: exempt from every cap but the one on all labs).
+    ...(command.kind === "workshop.create"
+      ? { batch: { labs: teamLabs(command.prefix, command.teams), holdMs: CREATE_HOLD_MS, owner } }
+      : {}),
+  };
+}
+
+/** Whether two requests ask for the same thing (the rate, and the same names held), whenever asked. */
+export function sameAsk(a: AdmitRequest, b: AdmitRequest): boolean {
+  return (
+    a.token === b.token &&
+    a.subject.user === b.subject.user &&
+    a.subject.conversation === b.subject.conversation &&
+    a.subject.exempt === b.subject.exempt &&
+    a.create?.lab === b.create?.lab &&
+    a.batch?.labs.join("\n") === b.batch?.labs.join("\n")
+  );
+}
+
+/** The store's answer to `request` as intake acts on it: go on (with how to let go of its names), or the refusal's text. */
+export function capsDecision(
+  result: AdmitResult,
+  request: AdmitRequest,
+  command: Command,
+  deps: CapsDeps,
+): CapsDecision {
+  const { settings } = deps;
+  if (!result.ok) {
     return {
-      ok: true,
-      release,
-      ...(cut
-        ? {
-            note: `It will live ${formatDuration(settings.maxLabLifetimeMs)}, the longest a lab may (LABOPS_MAX_LAB_LIFETIME).`,
-          }
-        : {}),
+      ok: false,
+      reason: `cap_${result.cap}`,
+      text: refusalText(result, command, request.now, settings),
     };
   }
-  return { ok: false, reason: `cap_${result.cap}`, text: refusalText(result, command, now, settings) };
+  const { create, batch, token } = request;
+  const cut = command.kind === "lab.create" && (command.ttlMs ?? 0) > settings.maxLabLifetimeMs;
+  const release = create
+    ? () => deps.store.release(create.lab, token)
+    : batch
+      ? async () => {
+          await Promise.all(batch.labs.map((lab) => deps.store.release(lab, token)));
+        }
+      : NOTHING_HELD;
+  return {
+    ok: true,
+    release,
+    ...(cut
+      ? {
+          note: `It will live ${formatDuration(settings.maxLabLifetimeMs)}, the longest a lab may (LABOPS_MAX_LAB_LIFETIME).`,
+        }
+      : {}),
+  };
 }
 
 /** Labs named in a refusal: the first few, then how many more (a cap of hundreds must not overflow a message). */

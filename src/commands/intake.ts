@@ -23,7 +23,8 @@ import {
   unknownSecret,
   valueInPublic,
 } from "./authorize.ts";
-import { admitCommand, type CapsDeps } from "./caps.ts";
+import type { CapsDeps } from "./caps.ts";
+import { admitAt, type CapsAhead, cancelAhead, capsAhead } from "./caps-ahead.ts";
 import { CONFIRMATION_TTL_MS, confirmationPrompt, pendingDestroy } from "./confirmation.ts";
 import { describeCommand } from "./describe.ts";
 import { helpText } from "./help.ts";
@@ -122,16 +123,23 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     user: origin.user.id,
   });
 
-  // The registry read the command will need is asked for with the claim: one round trip, not two.
+  // The registry read the command will need and its caps (caps-ahead.ts) are asked for with the
+  // claim: one round trip, not three.
   const registry = prefetched(incoming, deps.registry);
+  const claimed = deps.deliveries.claim(incoming.deliveryId, DELIVERY_MEMORY_MS);
+  const ahead =
+    "parsed" in incoming && deps.caps
+      ? capsAhead(incoming.parsed, origin, correlationId, deps.clock.now(), deps.admins, deps.caps)
+      : undefined;
   let first: boolean;
   try {
-    first = await deps.deliveries.claim(incoming.deliveryId, DELIVERY_MEMORY_MS);
+    first = await claimed;
   } catch (error) {
     log.error({ code: errorCode(error) }, "command.intake_unavailable");
     return unavailable(correlationId);
   }
   if (!first) {
+    await cancelAhead(ahead, deps.caps).catch(() => undefined);
     deps.metrics?.commandReceived(origin.address.platform, "unknown", "duplicate");
     log.info({ deliveryId: incoming.deliveryId }, "command.duplicate");
     return {
@@ -145,7 +153,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     decided =
       "answer" in incoming
         ? await answer(incoming, deps, log)
-        : await command(incoming, { ...deps, registry }, log);
+        : await command(incoming, { ...deps, registry }, log, ahead);
   } catch (error) {
     // Nothing was queued: forget the delivery so the platform's retry (or the user's) is served.
     await deps.deliveries.release(incoming.deliveryId).catch(() => undefined);
@@ -156,6 +164,10 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     };
   }
 
+  // Caps asked ahead for a command refused before its caps step are undone with the audit's write.
+  const undone = cancelAhead(ahead, deps.caps).catch((error: unknown) => {
+    log.error({ code: errorCode(error) }, "caps.cancel_failed");
+  });
   if (!decided.audited) {
     const entry = auditEntry(
       deps.clock.now(),
@@ -166,6 +178,7 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
       log.error({ code: errorCode(error), result: entry.result }, "audit.write_failed");
     });
   }
+  await undone;
   const kind = decided.audit.kind ?? "unknown";
   deps.metrics?.commandReceived(origin.address.platform, kind, decided.outcome.kind);
   return forPlatform(decided.outcome, origin.address.platform);
@@ -200,7 +213,12 @@ function unavailable(correlationId: string): IntakeOutcome {
   };
 }
 
-async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLogger): Promise<Decided> {
+async function command(
+  incoming: IncomingCommand,
+  deps: IntakeDeps,
+  log: LineLogger,
+  ahead: CapsAhead | undefined,
+): Promise<Decided> {
   const { parsed, origin } = incoming;
   if (!parsed.ok) {
     // The rejected text is not logged or audited: it may hold a value typed in the wrong place.
@@ -276,7 +294,7 @@ async function command(incoming: IncomingCommand, deps: IntakeDeps, log: LineLog
   let capsNote: string | undefined;
   if (deps.caps) {
     const token = incoming.correlationId;
-    const capped = await admitCommand(cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
+    const capped = await admitAt(ahead, cmd, origin, token, record, deps.clock.now(), deps.admins, deps.caps);
     if (!capped.ok) return refused(cmd, capped, log);
     releaseCaps = capped.release;
     capsNote = capped.note;

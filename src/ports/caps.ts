@@ -87,4 +87,11 @@ export interface LabCaps {
   admit(request: AdmitRequest): Promise<AdmitResult>;
   /** Lets go of the name `lab` when `token` holds it (the record now guards it, or the create gave up); nothing otherwise. */
   release(lab: string, token: string): Promise<void>;
+  /**
+   * Undoes what `admit(request)` counted, as if it had not been asked: its
+   * command leaves the rate, and the names it holds under its token are let
+   * go. Intake asks for the caps ahead of its other checks (in the same round
+   * trip as the claim) and cancels them for a command those checks refuse.
+   */
+  cancel(request: AdmitRequest): Promise<void>;
 }

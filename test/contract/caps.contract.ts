@@ -156,6 +156,29 @@ export function labCapsContract(name: string, setup: () => Promise<CapsHarness> 
       expect(await h.caps.admit(request(h, ada, here, {}, "team-a"))).toEqual({ ok: true });
     });
 
+    it("cancels an admission as if it had not been asked: its rate entry and its names go, no one else's", async () => {
+      const h = await setup();
+      const limits = { commands: 2, labsPerUser: 1 };
+      const held = request(h, ada, here, limits, "team-c");
+      expect(await h.caps.admit(held)).toEqual({ ok: true });
+      const other = request(h, bob, there, {}, "team-d");
+      expect(await h.caps.admit(other)).toEqual({ ok: true });
+      expect(await h.caps.admit(request(h, ada, here, limits, "team-e"))).toMatchObject({ cap: "user" });
+      await h.peer.cancel(held);
+      // The name is free, ada's rate and lab count have room again: two more admits, then her rate is full.
+      expect(await h.caps.admit(request(h, tess, here, {}, "team-c", { token: "t-tess" }))).toEqual({
+        ok: true,
+      });
+      expect(await h.caps.admit(request(h, ada, here, limits, "team-e"))).toEqual({ ok: true });
+      expect(await h.caps.admit(request(h, ada, here, limits))).toEqual({ ok: true });
+      expect(await h.caps.admit(request(h, ada, here, limits))).toMatchObject({ cap: "rate" });
+      // A cancel by a token that holds nothing lets go of nothing.
+      await h.caps.cancel({ ...other, token: "not-bob" });
+      expect(await h.caps.admit(request(h, ada, there, {}, "team-d"))).toMatchObject({ cap: "name" });
+      await h.caps.cancel(other);
+      expect(await h.caps.admit(request(h, ada, there, {}, "team-d"))).toEqual({ ok: true });
+    });
+
     it("lets a hold lapse after its time", async () => {
       const h = await setup();
       expect(

@@ -100,4 +100,17 @@ export class MemoryLabCaps implements LabCaps {
   async release(lab: string, token: string): Promise<void> {
     if (this.#holds.get(lab)?.token === token) this.#holds.delete(lab);
   }
+
+  async cancel(request: AdmitRequest): Promise<void> {
+    const { subject, token } = request;
+    const rate = this.#rates.get(subject.user);
+    if (rate)
+      this.#rates.set(
+        subject.user,
+        rate.filter((e) => e.token !== token),
+      );
+    for (const lab of [...(request.create ? [request.create.lab] : []), ...(request.batch?.labs ?? [])]) {
+      await this.release(lab, token);
+    }
+  }
 }

@@ -56,6 +56,17 @@ function setup(settings: Partial<CapSettings> = {}, options: { queue?: CommandQu
     queue,
     registry,
     audit,
+    /** The same delivery, sent again each call (a platform's retry). */
+    raw(text: string, deliveryId: string, user = ada, address = here): () => Promise<IntakeOutcome> {
+      const parsed = parseCommandText(text);
+      return () => {
+        // A correlation id of its own, as the adapters make one per request.
+        seq += 1;
+        const correlationId = `c-${seq}`;
+        const origin = { address, user };
+        return intake({ deliveryId, correlationId, origin, receivedAt: clock.now(), parsed }, deps);
+      };
+    },
     say(text: string, user = ada, address = here): Promise<IntakeOutcome> {
       seq += 1;
       return intake(
@@ -213,6 +224,33 @@ describe("caps at intake: commands per minute", () => {
     expect(await t.say("lab destroy team-d")).toMatchObject({ kind: "confirm" });
     expect(await t.say("lab status team-d")).toMatchObject({ kind: "queued" });
     expect(await t.say("lab status team-d")).toMatchObject({ kind: "refused", reason: "cap_rate" });
+  });
+});
+
+describe("caps at intake: asked ahead, counted as if asked last", () => {
+  it("does not count a retried delivery, nor commands refused by a later check", async () => {
+    const t = setup({ maxCommandsPerMinute: 2 });
+    await t.registry.create(labRecord("team-o", bob, here));
+    const again = t.raw("lab list", "d-same");
+    expect(await again()).toMatchObject({ kind: "queued" });
+    expect(await again()).toMatchObject({ kind: "duplicate" });
+    expect(await t.say("lab destroy team-o --yes")).toMatchObject({ kind: "refused", reason: "not_owner" });
+    expect(await t.say("secret rotate color red --lab nope")).toMatchObject({ kind: "refused" });
+    expect(await t.say("lab list")).toMatchObject({ kind: "queued" });
+    expect(await t.say("lab list")).toMatchObject({ kind: "refused", reason: "cap_rate" });
+  });
+
+  it("counts a create answered with the status of the lab that stands here once, and holds no name", async () => {
+    const t = setup({ maxCommandsPerMinute: 2 });
+    await t.registry.create(labRecord("team-r", ada, here));
+    const asked = await t.say("lab create team-r");
+    expect(asked).toMatchObject({ kind: "queued" });
+    expect(t.queue.jobs[0]?.command).toEqual({ kind: "lab.status", lab: "team-r" });
+    expect(await t.say("lab status team-r")).toMatchObject({ kind: "queued" });
+    expect(await t.say("lab status team-r")).toMatchObject({ kind: "refused", reason: "cap_rate" });
+    // Once destroyed, the name is free to another conversation at once: no hold was left behind.
+    await t.registry.update("team-r", (r) => ({ ...r, state: "destroyed" }));
+    expect(await t.say("lab create team-r", tess, elsewhere)).toMatchObject({ kind: "queued" });
   });
 });
 
