@@ -48,10 +48,12 @@ export class BullCommandQueue implements CommandQueue {
   readonly #secretKey: Buffer;
   readonly #tracing: Tracing;
   readonly #audit: RedisAuditLog | undefined;
+  readonly #connection: Redis;
 
   constructor(options: BullCommandQueueOptions) {
     this.#secretKey = options.secretKey;
     this.#tracing = options.tracing ?? NO_TRACING;
+    this.#connection = options.connection;
     // Only a log on the queue's own connection: one write, in order, is what makes the entry follow its job.
     this.#audit = options.audit?.connection === options.connection ? options.audit : undefined;
     this.queue = new Queue<WireEnvelope>(options.queueName ?? COMMANDS_QUEUE, {
@@ -113,6 +115,13 @@ export class BullCommandQueue implements CommandQueue {
     recorded.catch(() => undefined);
     await added;
     return { jobId, audited: await recorded.catch(() => false) };
+  }
+
+  async recover(envelope: CommandEnvelope, audit?: AuditEntry): Promise<EnqueueResult | undefined> {
+    const jobId = jobIdFor(envelope.deliveryId);
+    if ((await this.#connection.exists(this.queue.toKey(jobId))) === 0) return undefined;
+    // A stored job's entry went out in the same write, right behind it (#add): written with it.
+    return { jobId, ...(audit && this.#audit ? { audited: true } : {}) };
   }
 
   async close(): Promise<void> {

@@ -26,17 +26,22 @@ export async function enqueue(
   const description = describeCommand(cmd);
   const audit = { command: description, kind: cmd.kind, ...labOf(cmd) };
   const delivery = { correlationId, deliveryId: incoming.deliveryId, origin: incoming.origin };
+  const envelope = {
+    deliveryId: incoming.deliveryId,
+    correlationId,
+    command: cmd,
+    origin: incoming.origin,
+    receivedAt: incoming.receivedAt,
+  };
+  const entry = auditEntry(deps.clock.now(), delivery, { result: "queued", ...audit });
   try {
-    const { jobId, audited } = await deps.queue.enqueue(
-      {
-        deliveryId: incoming.deliveryId,
-        correlationId,
-        command: cmd,
-        origin: incoming.origin,
-        receivedAt: incoming.receivedAt,
-      },
-      auditEntry(deps.clock.now(), delivery, { result: "queued", ...audit }),
-    );
+    const { jobId, audited } = await deps.queue.enqueue(envelope, entry).catch(async (error: unknown) => {
+      // An answer lost (a timeout) says nothing of the job: asked once more before saying nothing changed.
+      const stored = await deps.queue.recover?.(envelope, entry).catch(() => undefined);
+      if (!stored) throw error;
+      log.warn({ code: errorCode(error), command: description }, "command.enqueue_recovered");
+      return stored;
+    });
     log.info({ command: description, jobId }, "command.queued");
     const confirmedBy = cmd.kind.endsWith(".destroy")
       ? `Confirmed by ${mention(incoming.origin.user)}.`

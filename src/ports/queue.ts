@@ -53,4 +53,10 @@ export interface CommandQueue {
    * or absent) the caller records it, as it does every other entry.
    */
   enqueue(envelope: CommandEnvelope, audit?: AuditEntry): Promise<EnqueueResult>;
+  /**
+   * After an enqueue that failed (its answer lost to a timeout, say): what
+   * that enqueue did if its job is stored after all, else undefined. Throws
+   * when the store cannot tell. A queue without it is taken at its failure.
+   */
+  recover?(envelope: CommandEnvelope, audit?: AuditEntry): Promise<EnqueueResult | undefined>;
 }

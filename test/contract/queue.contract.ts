@@ -94,6 +94,14 @@ export function commandQueueContract(name: string, setup: () => Promise<QueueHar
       expect(await audit.recent()).toHaveLength(1);
     });
 
+    it("recovers what an enqueue did when its job is stored, and nothing for one never stored", async () => {
+      const { queue } = await setup();
+      const sent = envelope("slack.T1.recover");
+      expect(await queue.recover?.(sent)).toBeUndefined();
+      const { jobId } = await queue.enqueue(sent);
+      expect(await queue.recover?.(sent)).toMatchObject({ jobId });
+    });
+
     it("hands jobs to the workers in the order they were queued", async () => {
       const { queue, jobs } = await setup();
       const ids = Array.from({ length: 8 }, (_, i) => `slack.T1.order-${7 - i}`);

@@ -285,6 +285,27 @@ describe("intake: deliveries, audit, values", () => {
     expect(t.counted).toEqual(["slack lab.create queued"]);
   });
 
+  it("answers Queued when the enqueue's answer was lost but its job was stored, and audits it once", async () => {
+    const t = setup();
+    const enqueue = t.queue.enqueue.bind(t.queue);
+    t.queue.enqueue = async (envelope, audit) => {
+      await enqueue(envelope, audit);
+      throw new Error("Command timed out");
+    };
+    const incoming: Incoming = {
+      deliveryId: "slack.T1.lost",
+      correlationId: "c-lost",
+      origin: { address: here, user: ada },
+      receivedAt: 0,
+      parsed: parseCommandText("lab create team-q"),
+    };
+    expect(await t.raw(incoming)).toMatchObject({ kind: "queued", jobId: "d-slack.T1.lost" });
+    expect(t.queue.jobs).toHaveLength(1);
+    expect(t.audit.entries.map((e) => [e.result, e.jobId])).toEqual([["queued", "d-slack.T1.lost"]]);
+    // The claim stands: the platform's retry of the delivery is one.
+    expect(await t.raw({ ...incoming, correlationId: "c-again" })).toMatchObject({ kind: "duplicate" });
+  });
+
   it("audits an enqueue that failed as unavailable, and no queued entry", async () => {
     const t = setup();
     t.queue.failing = true;
