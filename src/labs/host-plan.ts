@@ -84,6 +84,8 @@ export function createHostPlan(
       resourceGroup: names.resourceGroup,
       cluster: names.cluster,
       recreateHint: "The host must be created with the OIDC issuer enabled; destroy it and create it again.",
+      // Teams learners get their namespace through Azure RBAC for Kubernetes (namespace-access.ts).
+      entraRbac: true,
     },
     clusterSession,
   );
