@@ -29,12 +29,15 @@ export function labAccessProcessor(deps: WorkflowDeps): CommandProcessor {
     const member = memberUser(command, ctx.envelope.origin.address.platform);
     const record = await deps.registry.get(command.lab);
     const host = record?.host;
-    if (!record || !host || record.state === "destroying" || record.state === "destroyed") {
+    const grant = command.kind === "lab.grant";
+    // Nothing is granted on a lab being destroyed (its destroy removes what its record names); a
+    // revoke still goes through, since the destroy no longer names the revoked member.
+    const dying = record?.state === "destroying" || record?.state === "destroyed";
+    if (!record || !host || (grant && dying)) {
       ctx.logger.info({ lab: command.lab }, "access.no_hosted_lab");
       return;
     }
     const isMember = (record.members ?? []).some((m) => sameUser(m, member));
-    const grant = command.kind === "lab.grant";
     if (grant !== isMember) {
       ctx.logger.info({ lab: command.lab, kind: command.kind }, "access.membership_changed");
       return;

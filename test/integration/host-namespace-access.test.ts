@@ -131,6 +131,31 @@ describe("kubectl access to a lab's own namespace on a host", () => {
     await threadSays(/no longer has kubectl access to namespace `lab-acc-a`/);
   });
 
+  it("says in the thread when Azure refuses a grant, and the grant said again gives it", {
+    timeout: 60_000,
+  }, async () => {
+    // ARM refuses the namespace assignment once (not retryable: one try, then the thread is told).
+    cloud.azure.faults.add({
+      method: "PUT",
+      path: "/namespaces/lab-acc-b/providers/Microsoft.Authorization/roleAssignments/",
+      status: 403,
+      code: "AuthorizationFailed",
+      count: 1,
+    });
+    await say(TOM, "acc-b", "lab grant acc-b <at>Bob</at>", [BOB]);
+    await threadSays(/^Could not give .* kubectl access to namespace `lab-acc-b` \(`AuthorizationFailed`\)/);
+    expect(has(access("acc-b", BOB).namespace)).toBe(false);
+    const again = await say(TOM, "acc-b", "lab grant acc-b <at>Bob</at>", [BOB]);
+    expect(again).toMatch(
+      /is already a member of lab `acc-b`; nothing changed\. Their kubectl access .* follows/,
+    );
+    await waitFor(
+      () => (has(access("acc-b", BOB).namespace) ? true : undefined),
+      "Bob's role in acc-b",
+      30_000,
+    );
+  });
+
   it("removes the lab's namespace assignments when it is destroyed, and leaves another team's", {
     timeout: 90_000,
   }, async () => {
