@@ -107,6 +107,8 @@ export class ArmLabAzure implements AzureLabPort {
   readonly #clock: Clock;
   readonly #tracing: Tracing;
   #principal: Promise<string> | undefined;
+  /** Clusters seen with Entra integration (it cannot be turned off): their admin credential is asked at once. */
+  readonly #entra = new Set<string>();
 
   constructor(options: ArmLabAzureOptions) {
     this.#c = options.clients;
@@ -265,11 +267,15 @@ export class ArmLabAzure implements AzureLabPort {
   clusterUserKubeconfig(resourceGroup: string, name: string, signal: AbortSignal): Promise<string> {
     return this.#try(`read credentials of cluster ${name}`, signal, async () => {
       const mc = this.#c.containerService.managedClusters;
-      const user = kubeconfigText(
-        await mc.listClusterUserCredentials(resourceGroup, name, { abortSignal: signal }),
-        name,
-      );
-      if (!needsEntraSignIn(user)) return user;
+      const key = `${resourceGroup}/${name}`.toLowerCase();
+      if (!this.#entra.has(key)) {
+        const user = kubeconfigText(
+          await mc.listClusterUserCredentials(resourceGroup, name, { abortSignal: signal }),
+          name,
+        );
+        if (!needsEntraSignIn(user)) return user;
+        this.#entra.add(key);
+      }
       // An Entra-integrated host (cluster-access.ts): its user kubeconfig needs kubelogin.
       return kubeconfigText(
         await mc.listClusterAdminCredentials(resourceGroup, name, { abortSignal: signal }),

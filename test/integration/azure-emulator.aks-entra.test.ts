@@ -94,6 +94,22 @@ describe("Azure emulator: Entra-integrated clusters and namespace-scoped roles",
     });
     const own = parse(await adapter.clusterUserKubeconfig(RG, "host-ws-aks", new AbortController().signal));
     expect(own.users[0].name).toMatch(/^clusterAdmin_/);
+    // It remembers the cluster is Entra-integrated: the next session asks for the admin credential only.
+    const refuse = emu.faults.add({
+      method: "POST",
+      path: "/listClusterUserCredential$",
+      status: 400,
+      code: "BadRequest",
+      count: 10,
+    });
+    try {
+      const next = parse(
+        await adapter.clusterUserKubeconfig(RG, "host-ws-aks", new AbortController().signal),
+      );
+      expect(next.users[0].name).toMatch(/^clusterAdmin_/);
+    } finally {
+      emu.faults.remove(refuse);
+    }
     expect((await adapter.getCluster(RG, "host-ws-aks", new AbortController().signal))?.entraRbac).toBe(true);
   });
 
