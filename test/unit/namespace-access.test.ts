@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { IntakeDeps } from "../../src/commands/intake.ts";
+import { memberChange } from "../../src/commands/member-intake.ts";
 import { changeMembers } from "../../src/commands/members.ts";
 import { createLabPlan, HOSTED_CREATE_STEPS } from "../../src/labs/create-plan.ts";
 import { createDestroyPlan } from "../../src/labs/destroy-plan.ts";
@@ -14,11 +16,12 @@ import {
 } from "../../src/labs/namespace-access.ts";
 import { ROLE, roleAssignmentName } from "../../src/labs/naming.ts";
 import type { Step } from "../../src/labs/steps.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type LineLogger } from "../../src/log.ts";
 import type { AzureLabPort, KeyVaultPort } from "../../src/ports/azure.ts";
 import type { ClusterPort } from "../../src/ports/cluster.ts";
 import type { LabRecord } from "../../src/ports/registry.ts";
 import { ManualClock } from "../fakes/clock.ts";
+import { MemoryQueue } from "../fakes/queue.ts";
 import { MemoryLabRegistry } from "../fakes/registry.ts";
 import { MemoryRoleAssignments } from "../fakes/role-assignments.ts";
 
@@ -206,5 +209,61 @@ describe("lab grant / lab revoke at intake", () => {
       record: { members: [] },
     });
     expect(await changeMembers(revoke, "teams", registry, clock)).toMatchObject({ ok: true, changed: false });
+  });
+});
+
+describe("member-intake queues the access job", () => {
+  const setup = async (owner: LabRecord["owner"], host: string | undefined) => {
+    const registry = new MemoryLabRegistry();
+    const lab = record("team-a", owner);
+    if (host === undefined) delete lab.host;
+    await registry.create(lab);
+    const queue = new MemoryQueue();
+    const deps = { members: registry, queue, clock: new ManualClock() } as unknown as IntakeDeps;
+    const log = { info: () => {}, warn: () => {}, error: () => {} } as unknown as LineLogger;
+    return { queue, deps, log };
+  };
+  const grant = { kind: "lab.grant" as const, lab: "team-a", member: BOB };
+
+  it("for a Teams member of a lab on a host, as the grant or revoke itself, in the lab's conversation", async () => {
+    const { queue, deps, log } = await setup({ platform: "teams", id: ADA }, "ws");
+    const answer = await memberChange(grant, "teams", deps, log);
+    expect(answer.outcome.text).toMatch(
+      /Their kubectl access to namespace `lab-team-a` on host `ws` follows/,
+    );
+    expect(queue.jobs).toEqual([
+      expect.objectContaining({
+        command: grant,
+        origin: expect.objectContaining({ user: { platform: "teams", id: ADA } }),
+      }),
+    ]);
+    // Said again: nothing changes in the record, and the access is queued again (the way to retry it).
+    await (deps.clock as ManualClock).advance(1);
+    await memberChange(grant, "teams", deps, log);
+    expect(queue.jobs).toHaveLength(2);
+    const revoke = { ...grant, kind: "lab.revoke" as const };
+    expect((await memberChange(revoke, "teams", deps, log)).outcome.text).toMatch(/is being removed/);
+    expect(queue.jobs).toHaveLength(3);
+    // Revoking someone who is not a member queues nothing.
+    await memberChange(revoke, "teams", deps, log);
+    expect(queue.jobs).toHaveLength(3);
+  });
+
+  it("not for a lab without a host, nor on Slack", async () => {
+    const dedicated = await setup({ platform: "teams", id: ADA }, undefined);
+    await memberChange(grant, "teams", dedicated.deps, dedicated.log);
+    expect(dedicated.queue.jobs).toEqual([]);
+    const slack = await setup({ platform: "slack", id: "U0ADA" }, "ws");
+    const answer = await memberChange({ ...grant, member: "U0BOB" }, "slack", slack.deps, slack.log);
+    expect(answer.outcome.text).not.toMatch(/kubectl/);
+    expect(slack.queue.jobs).toEqual([]);
+  });
+
+  it("says so when the queue is unreachable, the membership kept", async () => {
+    const { queue, deps, log } = await setup({ platform: "teams", id: ADA }, "ws");
+    queue.failing = true;
+    const answer = await memberChange(grant, "teams", deps, log);
+    expect(answer.outcome.text).toMatch(/may now destroy.*could not be queued .*say this again in a minute/);
+    expect(answer.audit.result).toBe("answered");
   });
 });
