@@ -18,6 +18,7 @@ import type {
 } from "../../src/ports/azure.ts";
 import { inSpan, NO_TRACING, type Tracing } from "../../src/ports/tracing.ts";
 import { type AzureClients, callerObjectId } from "./clients.ts";
+import { ENTRA_RBAC_PROFILE, kubeconfigText, needsEntraSignIn } from "./cluster-access.ts";
 import { isNotFound, toAzureError } from "./errors.ts";
 
 export interface ArmLabAzureOptions {
@@ -59,6 +60,7 @@ function clusterInfo(mc: ManagedCluster): ClusterInfo {
         }
       : undefined,
     nodeCount: (mc.agentPoolProfiles ?? []).reduce((n, p) => n + (p.count ?? 0), 0),
+    entraRbac: mc.aadProfile?.managed === true && mc.aadProfile.enableAzureRbac === true,
   };
 }
 
@@ -89,7 +91,8 @@ function clusterMatches(info: ClusterInfo, spec: ClusterSpec): boolean {
     info.workloadIdentity &&
     info.keyVaultAddon?.enabled === true &&
     info.keyVaultAddon.rotation &&
-    info.keyVaultAddon.rotationPollInterval === spec.rotationPollInterval
+    info.keyVaultAddon.rotationPollInterval === spec.rotationPollInterval &&
+    (spec.entraRbac !== true || info.entraRbac === true)
   );
 }
 
@@ -104,6 +107,8 @@ export class ArmLabAzure implements AzureLabPort {
   readonly #clock: Clock;
   readonly #tracing: Tracing;
   #principal: Promise<string> | undefined;
+  /** Clusters seen with Entra integration (it cannot be turned off): their admin credential is asked at once. */
+  readonly #entra = new Set<string>();
 
   constructor(options: ArmLabAzureOptions) {
     this.#c = options.clients;
@@ -230,6 +235,7 @@ export class ArmLabAzure implements AzureLabPort {
       ],
       oidcIssuerProfile: { enabled: true },
       securityProfile: { workloadIdentity: { enabled: true } },
+      ...(spec.entraRbac ? { aadProfile: ENTRA_RBAC_PROFILE } : {}),
       // The reference enables the addon in a second update; asking for it in the create saves minutes.
       addonProfiles: {
         azureKeyvaultSecretsProvider: {
@@ -260,22 +266,21 @@ export class ArmLabAzure implements AzureLabPort {
 
   clusterUserKubeconfig(resourceGroup: string, name: string, signal: AbortSignal): Promise<string> {
     return this.#try(`read credentials of cluster ${name}`, signal, async () => {
-      const result = await this.#c.containerService.managedClusters.listClusterUserCredentials(
-        resourceGroup,
+      const mc = this.#c.containerService.managedClusters;
+      const key = `${resourceGroup}/${name}`.toLowerCase();
+      if (!this.#entra.has(key)) {
+        const user = kubeconfigText(
+          await mc.listClusterUserCredentials(resourceGroup, name, { abortSignal: signal }),
+          name,
+        );
+        if (!needsEntraSignIn(user)) return user;
+        this.#entra.add(key);
+      }
+      // An Entra-integrated host (cluster-access.ts): its user kubeconfig needs kubelogin.
+      return kubeconfigText(
+        await mc.listClusterAdminCredentials(resourceGroup, name, { abortSignal: signal }),
         name,
-        {
-          abortSignal: signal,
-        },
       );
-      const value = result.kubeconfigs?.[0]?.value;
-      if (!value)
-        throw new ExternalError("azure", "NoKubeconfig", `Cluster ${name} returned no kubeconfig.`, {
-          retryable: true,
-        });
-      // The SDK returns bytes for `value` (base64 on the wire); accept a string too.
-      return typeof value === "string"
-        ? Buffer.from(value, "base64").toString("utf8")
-        : Buffer.from(value).toString("utf8");
     });
   }
 
@@ -397,6 +402,22 @@ export class ArmLabAzure implements AzureLabPort {
       }
       throw mapped;
     }
+  }
+
+  deleteRoleAssignment(spec: RoleAssignmentSpec, signal: AbortSignal): Promise<boolean> {
+    const name = roleAssignmentName(spec.scope, spec.roleDefinitionId, spec.principalId);
+    return this.#try(`remove role on ${spec.scope}`, signal, async () => {
+      try {
+        // 200 with the assignment when it was there, 204 with no body when it was not.
+        const ra = await this.#c.authorization.roleAssignments.delete(spec.scope, name, {
+          abortSignal: signal,
+        });
+        return Boolean(ra?.id);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    });
   }
 
   ensureFederatedCredential(spec: FederatedCredentialSpec, signal: AbortSignal): Promise<ResourceRef> {

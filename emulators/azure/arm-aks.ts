@@ -1,3 +1,4 @@
+import { aadProfileJson, entraManaged, entraUserKubeconfig, validateAadProfile } from "./aks-entra.ts";
 import { clusterPools, computeInUse } from "./arm-compute.ts";
 import {
   type ArmContext,
@@ -30,6 +31,7 @@ const AKS_READ = "Microsoft.ContainerService/managedClusters/read";
 const AKS_WRITE = "Microsoft.ContainerService/managedClusters/write";
 const AKS_DELETE = "Microsoft.ContainerService/managedClusters/delete";
 const AKS_USER_CREDENTIAL = "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action";
+const AKS_ADMIN_CREDENTIAL = "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action";
 const ADDON_KEY = "azureKeyvaultSecretsProvider";
 const NODE_IMAGE = "AKSUbuntu-2204gen2containerd-202601.07.0";
 /** Go durations as the CSI driver's rotation poll interval accepts them ("1m", "2m0s", "90s"). */
@@ -206,6 +208,7 @@ function clusterJson(ctx: ArmContext, c: ManagedCluster): Record<string, unknown
         ? { enabled: true, issuerURL: state.issuerUrl(c, ctx.armEndpoint()) }
         : { enabled: false },
       securityProfile: asRecord(req.securityProfile) ?? {},
+      ...(req.aadProfile !== undefined ? { aadProfile: aadProfileJson(req.aadProfile, state.tenantId) } : {}),
       identityProfile: kubelet
         ? {
             kubeletidentity: {
@@ -306,21 +309,34 @@ export async function aksRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
     }
   }
 
-  p = matchPath(
-    s,
-    "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}/listClusterUserCredential",
-  );
+  p =
+    matchPath(
+      s,
+      "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}/listClusterUserCredential",
+    ) ??
+    matchPath(
+      s,
+      "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}/listClusterAdminCredential",
+    );
   if (p) {
     const sub = p.sub ?? "";
     const rg = p.rg ?? "";
     const name = p.name ?? "";
+    const admin = (s.at(-1) ?? "").toLowerCase() === "listclusteradmincredential";
     requireSubscription(ctx, sub);
     if (req.method !== "POST") methodNotAllowed(req.method);
     state.requireResourceGroup(sub, rg, false);
     const id = clusterId(sub, rg, name);
-    authorize(ctx, req, AKS_USER_CREDENTIAL, id);
+    authorize(ctx, req, admin ? AKS_ADMIN_CREDENTIAL : AKS_USER_CREDENTIAL, id);
     const c = state.clusterById(id);
     if (!c) throw notFound(RESOURCE_TYPES.managedCluster, name, rg);
+    if (admin && c.requested.disableLocalAccounts === true) {
+      throw new AzureHttpError(
+        400,
+        "BadRequest",
+        "Getting static credential is not allowed because this cluster is set to disable local accounts.",
+      );
+    }
     await ctx.delay("listClusterUserCredential");
     const info = state.clusterInfo(c, ctx.armEndpoint());
     const endpoint = (c.ready ? state.kubernetesEndpointProvider?.(info) : undefined) ?? {
@@ -329,10 +345,30 @@ export async function aksRoutes(ctx: ArmContext, req: ArmRequest): Promise<Emula
       caPem: ctx.caPem,
       token: c.kubeconfigToken,
     };
-    const kubeconfig = buildKubeconfig({ clusterName: c.name, resourceGroup: c.resourceGroup, endpoint });
+    if (!admin && entraManaged(c.requested)) {
+      // Entra-integrated: the user signs in with kubelogin (aks-entra.ts); no static credential in it.
+      const kubeconfig = entraUserKubeconfig({
+        clusterName: c.name,
+        resourceGroup: c.resourceGroup,
+        endpoint,
+        tenantId: state.tenantId,
+        format: req.query.get("format"),
+      });
+      return {
+        status: 200,
+        body: { kubeconfigs: [{ name: "clusterUser", value: Buffer.from(kubeconfig).toString("base64") }] },
+      };
+    }
+    const kubeconfig = buildKubeconfig({
+      clusterName: c.name,
+      resourceGroup: c.resourceGroup,
+      endpoint,
+      admin,
+    });
+    const credential = admin ? "clusterAdmin" : "clusterUser";
     return {
       status: 200,
-      body: { kubeconfigs: [{ name: "clusterUser", value: Buffer.from(kubeconfig).toString("base64") }] },
+      body: { kubeconfigs: [{ name: credential, value: Buffer.from(kubeconfig).toString("base64") }] },
     };
   }
 
@@ -436,6 +472,7 @@ async function putCluster(
   const props = asRecord(body.properties);
   if (!props) throw invalid("The request body must contain 'properties'.");
   validateProperties(props);
+  validateAadProfile(props, existing?.requested);
   const requested = withoutSecrets(props);
   const tags = tagsOf(body.tags);
   const skuIn = asRecord(body.sku);

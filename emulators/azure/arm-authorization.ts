@@ -81,7 +81,16 @@ export function roleAssignmentJson(ra: RoleAssignment): Record<string, unknown> 
   };
 }
 
-/** 404 unless every level of `scope` exists (subscription, resource group, resource). */
+/**
+ * 404 unless every level of `scope` exists (subscription, resource group,
+ * resource). A scope below a resource (`<cluster id>/namespaces/lab-a`, the
+ * scope of Azure RBAC for Kubernetes in one namespace; a vault's secret)
+ * needs the resource only: the names under it are not ARM resources, and
+ * ARM's 404 for a missing one names the resource, not the scope (as in
+ * Azure/azure-cli#15243: a container scope under a missing storage account
+ * answers "The Resource 'Microsoft.Storage/storageAccounts/mystorage' under
+ * resource group 'MyRG' was not found").
+ */
 function requireScope(ctx: ArmContext, scope: string): void {
   if (scope === "/") return;
   const segs = scope.split("/").filter(Boolean);
@@ -93,13 +102,14 @@ function requireScope(ctx: ArmContext, scope: string): void {
   if (!rg) throw new AzureHttpError(400, "InvalidScope", `The scope '${scope}' is not valid.`);
   ctx.state.requireResourceGroup(sub, rg, false);
   if (segs.length === 4) return;
-  const id = scope.toLowerCase();
+  // `/providers/{namespace}/{type}/{name}` and then `{childType}/{childName}` pairs.
+  if (segs[4]?.toLowerCase() !== "providers" || segs.length < 8 || segs.length % 2 !== 0) {
+    throw new AzureHttpError(400, "InvalidScope", `The scope '${scope}' is not valid.`);
+  }
+  const id = `/${segs.slice(0, 8).join("/")}`.toLowerCase();
   const { state } = ctx;
   const exists = state.vaults.has(id) || state.clusters.has(id) || state.identities.has(id);
-  if (!exists) {
-    const type = segs.length >= 8 ? `${segs[5]}/${segs[6]}` : "resource";
-    throw notFound(type, segs.at(-1) ?? "", rg);
-  }
+  if (!exists) throw notFound(`${segs[5]}/${segs[6]}`, segs[7] ?? "", rg);
 }
 
 export async function authorizationRoutes(
@@ -232,6 +242,16 @@ async function putRoleAssignment(
       `Principal ${principalId.replace(/-/g, "")} does not exist in the directory ${state.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
     );
   }
+  // ARM checks a given principalType against the directory when it knows the principal:
+  // 400 UnmatchedPrincipalType, "The PrincipalId '<oid without dashes>' has type 'ServicePrincipal',
+  // which is different from specified PrincipalType 'User'." (a Teams user id given for an app, say).
+  if (principal && principalType !== undefined && !sameKind(principal.kind, principalType)) {
+    throw new AzureHttpError(
+      400,
+      "UnmatchedPrincipalType",
+      `The PrincipalId '${principalId.replace(/-/g, "")}' has type '${principal.kind === "User" ? "User" : "ServicePrincipal"}', which is different from specified PrincipalType '${principalType}'.`,
+    );
+  }
   const same = (ra: RoleAssignment) =>
     ra.principalId.toLowerCase() === principalId.toLowerCase() &&
     ra.roleGuid === roleGuid.toLowerCase() &&
@@ -274,4 +294,10 @@ async function putRoleAssignment(
   state.roleAssignments.set(id.toLowerCase(), ra);
   state.count(RESOURCE_TYPES.roleAssignment, "created");
   return { status: 201, body: roleAssignmentJson(ra) };
+}
+
+/** A managed identity is a service principal to ARM's principalType. */
+function sameKind(kind: string, principalType: string): boolean {
+  const asArm = kind === "User" ? "User" : "ServicePrincipal";
+  return asArm.toLowerCase() === principalType.toLowerCase();
 }

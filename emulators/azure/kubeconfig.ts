@@ -10,8 +10,10 @@ export function buildKubeconfig(input: {
   clusterName: string;
   resourceGroup: string;
   endpoint: KubernetesEndpoint;
+  /** listClusterAdminCredential's user is `clusterAdmin_…` (its context too). */
+  admin?: boolean;
 }): string {
-  const user = `clusterUser_${input.resourceGroup}_${input.clusterName}`;
+  const user = `${input.admin ? "clusterAdmin" : "clusterUser"}_${input.resourceGroup}_${input.clusterName}`;
   return stringify({
     apiVersion: "v1",
     kind: "Config",

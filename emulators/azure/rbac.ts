@@ -22,6 +22,8 @@ export const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 export const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 export const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 export const USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+export const AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f";
+export const AKS_RBAC_WRITER = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
 
 /** The control-plane reads every Key Vault data role carries, as Azure defines them. */
 const KEY_VAULT_METADATA_READ: string[] = [
@@ -121,6 +123,43 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     actions: ["*/read", "Microsoft.Authorization/*"],
     notActions: [],
     dataActions: [],
+    notDataActions: [],
+  },
+  {
+    guid: AKS_CLUSTER_USER,
+    roleName: "Azure Kubernetes Service Cluster User Role",
+    description: "List cluster user credential action.",
+    actions: [
+      "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+      "Microsoft.ContainerService/managedClusters/read",
+    ],
+    notActions: [],
+    dataActions: [],
+    notDataActions: [],
+  },
+  {
+    guid: AKS_RBAC_WRITER,
+    roleName: "Azure Kubernetes Service RBAC Writer",
+    description:
+      "Allows read/write access to most objects in a namespace. This role does not allow viewing or modifying roles or role bindings. However, this role allows accessing Secrets and running Pods as any ServiceAccount in the namespace, so it can be used to gain the API access levels of any ServiceAccount in the namespace. Applying this role at cluster scope will give access across all namespaces.",
+    actions: [
+      "Microsoft.Authorization/*/read",
+      "Microsoft.Resources/subscriptions/operationresults/read",
+      "Microsoft.Resources/subscriptions/read",
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ],
+    notActions: [],
+    // The data actions that matter to a lab's namespace (the built-in role lists more API groups).
+    dataActions: [
+      "Microsoft.ContainerService/managedClusters/apps/deployments/*",
+      "Microsoft.ContainerService/managedClusters/apps/replicasets/*",
+      "Microsoft.ContainerService/managedClusters/configmaps/*",
+      "Microsoft.ContainerService/managedClusters/events/read",
+      "Microsoft.ContainerService/managedClusters/pods/*",
+      "Microsoft.ContainerService/managedClusters/secrets/*",
+      "Microsoft.ContainerService/managedClusters/serviceaccounts/*",
+      "Microsoft.ContainerService/managedClusters/services/*",
+    ],
     notDataActions: [],
   },
 ];

@@ -4,6 +4,7 @@ import type { WorkflowDeps } from "./deps.ts";
 import { hostCreateProcessor } from "./host-create.ts";
 import { hostDestroyProcessor } from "./host-destroy.ts";
 import { hostStatusProcessor } from "./host-status.ts";
+import { labAccessProcessor } from "./lab-access.ts";
 import { labCreateProcessor } from "./lab-create.ts";
 import { labDestroyProcessor } from "./lab-destroy.ts";
 import { labExtendProcessor } from "./lab-extend.ts";
@@ -27,6 +28,9 @@ export function labProcessors(deps: WorkflowDeps): Partial<Record<CommandKind, C
     "lab.status": labStatusProcessor(deps),
     "lab.list": labListProcessor(deps),
     "lab.extend": labExtendProcessor(deps),
+    // Answered at intake; on a lab on a host, the member's namespace access follows in this job.
+    "lab.grant": labAccessProcessor(deps),
+    "lab.revoke": labAccessProcessor(deps),
     "secret.rotate": secretRotateProcessor(deps),
     "secret.rollback": secretRollbackProcessor(deps),
     "secret.list": secretListProcessor(deps),

@@ -1,7 +1,7 @@
 import { verbatim } from "../chat/markup.ts";
 import type { Clock } from "../clock.ts";
 import type { ChatUser, Platform } from "../ports/chat.ts";
-import type { LabRegistry } from "../ports/registry.ts";
+import type { LabRecord, LabRegistry } from "../ports/registry.ts";
 import { mention, sameUser } from "./authorize.ts";
 import type { Command, ParseResult } from "./types.ts";
 
@@ -45,7 +45,16 @@ export function memberUser(command: MemberCommand, platform: Platform): ChatUser
   return { platform, id: platform === "teams" ? command.member.toLowerCase() : command.member };
 }
 
-export type MemberChange = { ok: true; text: string } | { ok: false; reason: string; text: string };
+export type MemberChange =
+  | {
+      ok: true;
+      text: string;
+      /** The record as stored afterwards, and whether the member is (grant) or is no longer (revoke) in it. */
+      record?: LabRecord;
+      /** The member's list changed (false: granted again, or revoked while not a member). */
+      changed?: boolean;
+    }
+  | { ok: false; reason: string; text: string };
 
 /**
  * Applies the grant or revoke to the stored record in one atomic update and
@@ -77,6 +86,7 @@ export async function changeMembers(
         outcome = {
           ok: true,
           text: `${mention(member)} is already a member of lab ${lab}; nothing changed.`,
+          changed: false,
         };
         return record;
       }
@@ -91,20 +101,25 @@ export async function changeMembers(
       outcome = {
         ok: true,
         text: `${mention(member)} may now destroy, extend and rotate or roll back the secrets of lab ${lab}, as its owner may. Undo with \`lab revoke ${verbatim(command.lab)} @user\`.`,
+        changed: true,
       };
       return { ...record, members: [...members, member], updatedAt: clock.now() };
     }
     if (!already) {
-      outcome = { ok: true, text: `${mention(member)} is not a member of lab ${lab}; nothing changed.` };
+      outcome = {
+        ok: true,
+        text: `${mention(member)} is not a member of lab ${lab}; nothing changed.`,
+        changed: false,
+      };
       return record;
     }
-    outcome = { ok: true, text: `${mention(member)} is no longer a member of lab ${lab}.` };
+    outcome = { ok: true, text: `${mention(member)} is no longer a member of lab ${lab}.`, changed: true };
     return { ...record, members: members.filter((m) => !sameUser(m, member)), updatedAt: clock.now() };
   });
   if (!updated || !outcome) {
     return { ok: false, reason: "no_lab", text: `There is no lab ${lab}. Say \`lab list\` to see the labs.` };
   }
-  return outcome;
+  return outcome.ok ? { ...outcome, record: updated } : outcome;
 }
 
 /** `lab grant NAME @user` / `lab revoke NAME @user`, after the lab name was checked. */

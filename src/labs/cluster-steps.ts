@@ -21,6 +21,8 @@ export interface ClusterStepsInput {
   rotationPollInterval: string;
   /** What to do when the cluster came without an OIDC issuer (said in the error's hint). */
   recreateHint: string;
+  /** Entra integration with Azure RBAC for Kubernetes (host clusters: namespace-access.ts). */
+  entraRbac?: boolean;
 }
 
 type Run = (context: StepContext) => Promise<StepOutputs | undefined>;
@@ -45,6 +47,7 @@ export function clusterSteps(
           vmSize: input.vmSize,
           rotationPollInterval: input.rotationPollInterval,
           tags: input.tags,
+          ...(input.entraRbac ? { entraRbac: true } : {}),
         },
         signal,
       );

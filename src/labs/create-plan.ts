@@ -6,6 +6,7 @@ import type { ClusterPort, ClusterSession, MountState, PodState } from "../ports
 import { SecretValue } from "../secret-value.ts";
 import { clusterSteps } from "./cluster-steps.ts";
 import { renderLabManifests } from "./manifests.ts";
+import { grantNamespaceAccess, userFromTag } from "./namespace-access.ts";
 import {
   FEDERATED_AUDIENCE,
   LAB_SECRETS,
@@ -101,6 +102,7 @@ export const HOSTED_CREATE_STEPS: ReadonlyArray<{
     dependsOn: ["creds", "fic", "secrets"],
   },
   { name: "verify", label: "Pods ready on the vault's current versions", dependsOn: ["workload"] },
+  { name: "access", label: "The owner's kubectl access to the namespace (Teams)", dependsOn: ["workload"] },
 ];
 
 /** The steps of a lab's create plan: a dedicated lab's, or a lab's on a host. */
@@ -334,6 +336,14 @@ export function createLabPlan(input: LabPlanInput, ports: LabPlanPorts): LabPlan
         signal,
       );
       return {};
+    },
+    async access({ signal }) {
+      // The owner as both callers tag the lab's resources (`labops-owner`: platform:id).
+      const owner = userFromTag(input.tags["labops-owner"]);
+      const where = { subscriptionId: input.subscriptionId, host: input.host?.name ?? "", lab: input.lab };
+      if (!owner || !input.host || !(await grantNamespaceAccess(azure, where, owner, signal)))
+        return { skipped: "no_entra_id" };
+      return { principalId: owner.id.toLowerCase() };
     },
     async verify({ signal, output }) {
       const s = await clusterSession(signal);

@@ -7,6 +7,7 @@ import type { LabScheduler } from "../ports/scheduler.ts";
 import type { WatchStateStore } from "../ports/watcher.ts";
 import { VAULT_NAME_ATTEMPTS } from "./create-plan.ts";
 import { isResourceGroupName, isVaultName } from "./names.ts";
+import { labPeople, revokeNamespaceAccess } from "./namespace-access.ts";
 import { labNames, vaultName } from "./naming.ts";
 import type { Step } from "./steps.ts";
 import { scaledDeadline, scaledPoll, scaledRetry } from "./timing.ts";
@@ -23,12 +24,21 @@ import { scaledDeadline, scaledPoll, scaledRetry } from "./timing.ts";
 export const HOSTED_DESTROY_STEPS = [
   { name: "ns-delete", label: "Delete the lab's namespace on the host", dependsOn: [] },
   {
+    name: "access-delete",
+    label: "Remove the team's kubectl access to the namespace (Teams)",
+    dependsOn: [],
+  },
+  {
     name: "rg-delete",
     label: "Delete the resource group (vault, identity, roles)",
     dependsOn: ["ns-delete"],
   },
   { name: "kv-purge", label: "Purge the soft-deleted Key Vault", dependsOn: ["rg-delete"] },
-  { name: "forget", label: "Forget the lab: record, schedules, watch", dependsOn: ["kv-purge"] },
+  {
+    name: "forget",
+    label: "Forget the lab: record, schedules, watch",
+    dependsOn: ["kv-purge", "access-delete"],
+  },
 ] as const;
 
 export function destroySteps(hosted: boolean): ReadonlyArray<{ name: string; label: string }> {
@@ -55,14 +65,19 @@ export interface DestroyPlanInput {
 export interface DestroyPlanPorts {
   azure: Pick<
     AzureLabPort,
-    "deleteResourceGroup" | "purgeDeletedVault" | "getCluster" | "clusterUserKubeconfig"
+    | "deleteResourceGroup"
+    | "purgeDeletedVault"
+    | "getCluster"
+    | "clusterUserKubeconfig"
+    | "deleteRoleAssignment"
   >;
   /** Reaches the host's cluster (labs on a host only). */
   cluster: ClusterPort;
   scheduler: Pick<LabScheduler, "cancel">;
   /** The rotation watcher's state per lab. */
   watchState: Pick<WatchStateStore, "delete">;
-  registry: Pick<LabRegistry, "delete">;
+  /** `get`: whose namespace access a lab on a host removes (its owner and members); without it, nobody's. */
+  registry: Pick<LabRegistry, "delete"> & Partial<Pick<LabRegistry, "get">>;
   /** Its time scale divides the retry waits. */
   clock: Clock;
 }
@@ -150,7 +165,29 @@ export function createDestroyPlan(input: DestroyPlanInput, ports: DestroyPlanPor
       }
     },
   };
-  const [rgDelete, ...rest] = own;
-  if (!rgDelete) return own;
-  return [nsDelete, { ...rgDelete, ...HOSTED_DESTROY_STEPS[1] }, ...rest];
+  const host = input.host;
+  const accessDelete: Step = {
+    ...HOSTED_DESTROY_STEPS[1],
+    retry,
+    async run({ signal }) {
+      // Deleting the namespace leaves Azure role assignments at its scope: they go here, while the
+      // record still names who had them (the forget step waits for this one).
+      const record = await ports.registry.get?.(lab);
+      const removed: string[] = [];
+      for (const user of record ? labPeople(record) : []) {
+        const where = { subscriptionId: input.subscriptionId, host, lab };
+        if (await revokeNamespaceAccess(ports.azure, where, user, signal)) removed.push(user.id);
+      }
+      return { removed: String(removed.length) };
+    },
+  };
+  const [rgDelete, kvPurge, forget] = own;
+  if (!rgDelete || !kvPurge || !forget) return own;
+  return [
+    nsDelete,
+    accessDelete,
+    { ...rgDelete, ...HOSTED_DESTROY_STEPS[2] },
+    kvPurge,
+    { ...forget, ...HOSTED_DESTROY_STEPS[4] },
+  ];
 }

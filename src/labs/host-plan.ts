@@ -13,7 +13,9 @@ import { scaledRetry } from "./timing.ts";
  * builds (workload identity, OIDC issuer, the Key Vault CSI addon with
  * rotation in the same create, Reloader) with no team in it. Labs go on it
  * with `lab create NAME --on HOST`, each in its own namespace, with its own
- * vault and identity (create-plan.ts, `host` input). Its teardown deletes the
+ * vault and identity (create-plan.ts, `host` input). The cluster has Entra ID
+ * integration with Azure RBAC for Kubernetes, so labops can give a Teams
+ * learner their namespace only (namespace-access.ts). Its teardown deletes the
  * resource group and forgets the host.
  */
 
@@ -84,6 +86,8 @@ export function createHostPlan(
       resourceGroup: names.resourceGroup,
       cluster: names.cluster,
       recreateHint: "The host must be created with the OIDC issuer enabled; destroy it and create it again.",
+      // Teams learners get their namespace through Azure RBAC for Kubernetes (namespace-access.ts).
+      entraRbac: true,
     },
     clusterSession,
   );

@@ -135,4 +135,8 @@ export function roleAssignmentName(scope: string, roleDefinitionId: string, prin
 export const ROLE = {
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+  /** Lets its holder list the cluster's user credential (fetch a kubeconfig); grants nothing inside the cluster. */
+  aksClusterUser: "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
+  /** Azure RBAC for Kubernetes: read and write most objects at its scope (a cluster, or one of its namespaces). */
+  aksRbacWriter: "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
 } as const;

@@ -24,6 +24,12 @@ export interface ClusterSpec {
   /** Secrets Store CSI addon rotation poll interval, e.g. "1m". */
   rotationPollInterval: string;
   tags: Tags;
+  /**
+   * Entra ID integration (AKS-managed) with Azure RBAC for Kubernetes
+   * authorization, so role assignments can give people one namespace
+   * (host clusters; src/labs/namespace-access.ts). Off when absent.
+   */
+  entraRbac?: boolean;
 }
 
 export interface ClusterInfo extends ResourceRef {
@@ -33,6 +39,8 @@ export interface ClusterInfo extends ResourceRef {
   nodeResourceGroup: string;
   keyVaultAddon: { enabled: boolean; rotation: boolean; rotationPollInterval: string } | undefined;
   nodeCount: number;
+  /** Entra integration with Azure RBAC for Kubernetes is on (absent: unknown, taken as off). */
+  entraRbac?: boolean;
 }
 
 export interface VaultInfo extends ResourceRef {
@@ -76,7 +84,12 @@ export interface AzureLabPort {
 
   ensureCluster(spec: ClusterSpec, signal: AbortSignal): Promise<ClusterInfo>;
   getCluster(resourceGroup: string, name: string, signal: AbortSignal): Promise<ClusterInfo | undefined>;
-  /** The cluster-user kubeconfig (YAML). Holds a credential: never log or store it. */
+  /**
+   * The kubeconfig (YAML) labops itself connects with: the cluster-user one,
+   * or on a cluster with Entra integration (whose user kubeconfig needs
+   * kubelogin and an Entra sign-in) the cluster's local admin one. Holds a
+   * credential: never log or store it.
+   */
   clusterUserKubeconfig(resourceGroup: string, name: string, signal: AbortSignal): Promise<string>;
 
   /** Throws ExternalError code "VaultAlreadyExists" when the global name is taken elsewhere. */
@@ -94,6 +107,11 @@ export interface AzureLabPort {
   ): Promise<IdentityInfo>;
   getIdentity(resourceGroup: string, name: string, signal: AbortSignal): Promise<IdentityInfo | undefined>;
   ensureRoleAssignment(spec: RoleAssignmentSpec, signal: AbortSignal): Promise<ResourceRef>;
+  /**
+   * Deletes the assignment ensureRoleAssignment made for `spec` (the same
+   * deterministic name); true when one was deleted, false when there was none.
+   */
+  deleteRoleAssignment(spec: RoleAssignmentSpec, signal: AbortSignal): Promise<boolean>;
   ensureFederatedCredential(spec: FederatedCredentialSpec, signal: AbortSignal): Promise<ResourceRef>;
 }
 

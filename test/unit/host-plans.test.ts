@@ -316,7 +316,13 @@ describe("a lab on a host", () => {
         clock,
       },
     );
-    expect(steps.map((s) => s.name)).toEqual(["ns-delete", "rg-delete", "kv-purge", "forget"]);
+    expect(steps.map((s) => s.name)).toEqual([
+      "ns-delete",
+      "access-delete",
+      "rg-delete",
+      "kv-purge",
+      "forget",
+    ]);
     await run(steps, clock);
     expect(deleted).toEqual(["lab-team-a", "lab-team-a", "lab-team-a"]);
     expect(calls).toEqual([
