@@ -277,7 +277,7 @@ async function command(
     const secret = unknownSecret(cmd, record);
     if (!secret.ok) return refused(cmd, secret, log);
   }
-  if (isMemberCommand(cmd)) return memberChange(cmd, origin.address.platform, deps, log);
+  if (isMemberCommand(cmd)) return memberChange(cmd, incoming, deps, log);
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
     return {
       outcome: {

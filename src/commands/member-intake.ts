@@ -3,10 +3,9 @@ import { errorCode } from "../errors.ts";
 import { entraObjectId } from "../labs/namespace-access.ts";
 import { hostedLabNamespace } from "../labs/naming.ts";
 import type { LineLogger } from "../log.ts";
-import type { Platform } from "../ports/chat.ts";
 import type { LabRecord } from "../ports/registry.ts";
 import { describeCommand } from "./describe.ts";
-import { type Decided, type IntakeDeps, refused } from "./intake.ts";
+import { type Decided, type IncomingCommand, type IntakeDeps, refused } from "./intake.ts";
 import { changeMembers, type MemberCommand, memberUser } from "./members.ts";
 
 export { isMemberCommand } from "./members.ts";
@@ -20,10 +19,11 @@ export { isMemberCommand } from "./members.ts";
  */
 export async function memberChange(
   cmd: MemberCommand,
-  platform: Platform,
+  incoming: IncomingCommand,
   deps: IntakeDeps,
   log: LineLogger,
 ): Promise<Decided> {
+  const platform = incoming.origin.address.platform;
   if (!deps.members) {
     return refused(
       cmd,
@@ -37,7 +37,7 @@ export async function memberChange(
   let text = change.text;
   // A grant said again queues the access again (its job is idempotent): the way to retry a failed one.
   const queue = cmd.kind === "lab.grant" || change.changed === true;
-  if (queue && change.record) text += await queueAccess(cmd, platform, change.record, deps, log);
+  if (queue && change.record) text += await queueAccess(cmd, incoming, change.record, deps, log);
   return {
     outcome: { kind: "help", text },
     audit: { result: "answered", command: describeCommand(cmd), kind: cmd.kind, lab: cmd.lab },
@@ -45,28 +45,27 @@ export async function memberChange(
 }
 
 /**
- * Queues the access job when there is one to do, and says so. Intake does not
- * hand this function the delivery, so the job is named after the change
- * itself (lab, member, time) and speaks in the lab's conversation, for its owner.
+ * Queues the access job when there is one to do, and says so: the job of the
+ * grant's own delivery (a retried delivery makes no second job), in its
+ * story (correlation id), speaking to whoever granted, where they did.
  */
 async function queueAccess(
   cmd: MemberCommand,
-  platform: Platform,
+  incoming: IncomingCommand,
   record: LabRecord,
   deps: IntakeDeps,
   log: LineLogger,
 ): Promise<string> {
-  const member = memberUser(cmd, platform);
+  const member = memberUser(cmd, incoming.origin.address.platform);
   if (!record.host || !entraObjectId(member)) return "";
-  const now = deps.clock.now();
   const where = `namespace \`${hostedLabNamespace(record.name)}\` on host \`${verbatim(record.host)}\``;
   try {
     const { jobId } = await deps.queue.enqueue({
-      deliveryId: `access.${cmd.kind}.${record.name}.${member.id}.${now}`,
-      correlationId: `c-access-${record.name}-${now}`,
+      deliveryId: incoming.deliveryId,
+      correlationId: incoming.correlationId,
       command: cmd,
-      origin: { address: record.address, user: record.owner },
-      receivedAt: now,
+      origin: incoming.origin,
+      receivedAt: incoming.receivedAt,
     });
     log.info({ command: describeCommand(cmd), jobId }, "command.access_queued");
     return cmd.kind === "lab.grant"

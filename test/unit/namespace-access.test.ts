@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { IntakeDeps } from "../../src/commands/intake.ts";
+import type { IncomingCommand, IntakeDeps } from "../../src/commands/intake.ts";
 import { memberChange } from "../../src/commands/member-intake.ts";
 import { changeMembers } from "../../src/commands/members.ts";
 import { createLabPlan, HOSTED_CREATE_STEPS } from "../../src/labs/create-plan.ts";
@@ -224,37 +224,52 @@ describe("member-intake queues the access job", () => {
     return { queue, deps, log };
   };
   const grant = { kind: "lab.grant" as const, lab: "team-a", member: BOB };
+  let seq = 0;
+  /** A delivery of its own each time, from the lab's owner in its conversation. */
+  const said = (platform: "teams" | "slack"): IncomingCommand => {
+    seq += 1;
+    const user = platform === "teams" ? { platform, id: ADA } : { platform, id: "U0ADA" };
+    return {
+      deliveryId: `${platform}.d${seq}`,
+      correlationId: `c-${seq}`,
+      origin: { address: { platform, tenant: "t", channel: "c" }, user },
+      receivedAt: 0,
+      parsed: { ok: true, command: grant },
+    };
+  };
 
   it("for a Teams member of a lab on a host, as the grant or revoke itself, in the lab's conversation", async () => {
     const { queue, deps, log } = await setup({ platform: "teams", id: ADA }, "ws");
-    const answer = await memberChange(grant, "teams", deps, log);
+    const answer = await memberChange(grant, said("teams"), deps, log);
     expect(answer.outcome.text).toMatch(
       /Their kubectl access to namespace `lab-team-a` on host `ws` follows/,
     );
     expect(queue.jobs).toEqual([
       expect.objectContaining({
         command: grant,
+        deliveryId: "teams.d1",
+        correlationId: "c-1",
         origin: expect.objectContaining({ user: { platform: "teams", id: ADA } }),
       }),
     ]);
     // Said again: nothing changes in the record, and the access is queued again (the way to retry it).
     await (deps.clock as ManualClock).advance(1);
-    await memberChange(grant, "teams", deps, log);
+    await memberChange(grant, said("teams"), deps, log);
     expect(queue.jobs).toHaveLength(2);
     const revoke = { ...grant, kind: "lab.revoke" as const };
-    expect((await memberChange(revoke, "teams", deps, log)).outcome.text).toMatch(/is being removed/);
+    expect((await memberChange(revoke, said("teams"), deps, log)).outcome.text).toMatch(/is being removed/);
     expect(queue.jobs).toHaveLength(3);
     // Revoking someone who is not a member queues nothing.
-    await memberChange(revoke, "teams", deps, log);
+    await memberChange(revoke, said("teams"), deps, log);
     expect(queue.jobs).toHaveLength(3);
   });
 
   it("not for a lab without a host, nor on Slack", async () => {
     const dedicated = await setup({ platform: "teams", id: ADA }, undefined);
-    await memberChange(grant, "teams", dedicated.deps, dedicated.log);
+    await memberChange(grant, said("teams"), dedicated.deps, dedicated.log);
     expect(dedicated.queue.jobs).toEqual([]);
     const slack = await setup({ platform: "slack", id: "U0ADA" }, "ws");
-    const answer = await memberChange({ ...grant, member: "U0BOB" }, "slack", slack.deps, slack.log);
+    const answer = await memberChange({ ...grant, member: "U0BOB" }, said("slack"), slack.deps, slack.log);
     expect(answer.outcome.text).not.toMatch(/kubectl/);
     expect(slack.queue.jobs).toEqual([]);
   });
@@ -262,7 +277,7 @@ describe("member-intake queues the access job", () => {
   it("says so when the queue is unreachable, the membership kept", async () => {
     const { queue, deps, log } = await setup({ platform: "teams", id: ADA }, "ws");
     queue.failing = true;
-    const answer = await memberChange(grant, "teams", deps, log);
+    const answer = await memberChange(grant, said("teams"), deps, log);
     expect(answer.outcome.text).toMatch(/may now destroy.*could not be queued .*say this again in a minute/);
     expect(answer.audit.result).toBe("answered");
   });
