@@ -46,13 +46,16 @@ export interface ProgressView {
 /**
  * How to reach a ready lab's pods: the cluster's credentials, then its
  * namespace. A lab on a host is reached through the HOST's cluster, in its
- * own namespace `lab-NAME`.
+ * own namespace `lab-NAME`; hosts sign users in with Entra ID (Azure RBAC
+ * for Kubernetes), so kubectl needs kubelogin there.
  */
 export function connectField(record: Pick<LabRecord, "name" | "host">): { label: string; value: string } {
   const names = labNamesOf(record);
+  const credentials = `\`az aks get-credentials -g ${names.clusterResourceGroup} -n ${names.cluster}\``;
+  const signIn = record.host ? ", `kubelogin convert-kubeconfig -l azurecli`" : "";
   return {
     label: "Connect",
-    value: `\`az aks get-credentials -g ${names.clusterResourceGroup} -n ${names.cluster}\`, then \`kubectl -n ${names.namespace} get pods\``,
+    value: `${credentials}${signIn}, then \`kubectl -n ${names.namespace} get pods\``,
   };
 }
 

@@ -287,7 +287,7 @@ describe("labs on a host cluster", () => {
       .roots()
       .find((m) => /^Lab team-c is ready/.test(m.text));
     expect(JSON.stringify(ready?.blocks ?? [])).toContain(
-      "az aks get-credentials -g host-ws-rg -n host-ws-aks`, then `kubectl -n lab-team-c get pods",
+      "az aks get-credentials -g host-ws-rg -n host-ws-aks`, `kubelogin convert-kubeconfig -l azurecli`, then `kubectl -n lab-team-c get pods",
     );
     // The confirmation says what goes (the namespace on the host, the team's group) and that the host stays.
     const asked = await w.slack.slashCommand({

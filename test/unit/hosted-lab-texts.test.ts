@@ -85,7 +85,7 @@ describe("texts about a lab on a host", () => {
 
   it("the ready card's Connect line names the HOST's cluster and the team's namespace", () => {
     expect(connectField(lab("team-a", "ws")).value).toBe(
-      "`az aks get-credentials -g host-ws-rg -n host-ws-aks`, then `kubectl -n lab-team-a get pods`",
+      "`az aks get-credentials -g host-ws-rg -n host-ws-aks`, `kubelogin convert-kubeconfig -l azurecli`, then `kubectl -n lab-team-a get pods`",
     );
     expect(connectField(lab("team-b")).value).toBe(
       "`az aks get-credentials -g lab-team-b-rg -n lab-team-b-aks`, then `kubectl -n secret-lab get pods`",
