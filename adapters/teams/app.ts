@@ -8,6 +8,7 @@ import { formLinkTag, rotateFormLink } from "../../src/commands/form-link.ts";
 import type { Incoming, IntakeDeps, IntakeOutcome } from "../../src/commands/intake.ts";
 import { type DeliveryKind, tracedIntake } from "../../src/commands/intake-trace.ts";
 import { type ParseOptions, parseMessageText } from "../../src/commands/parse.ts";
+import type { ParseResult } from "../../src/commands/types.ts";
 import { errorCode } from "../../src/errors.ts";
 import { type Logger, newCorrelationId } from "../../src/log.ts";
 import type { Card, ChatAddress, ChatUser, ThreadRef } from "../../src/ports/chat.ts";
@@ -15,7 +16,13 @@ import type { ConversationReferenceStore } from "../../src/ports/conversations.t
 import type { RateRequest } from "../../src/ports/rate.ts";
 import type { LabopsCloudAdapter } from "./adapter.ts";
 import { cardActivity, conversationKey, messageActivity, userConversationKey } from "./chat.ts";
-import { connectorMemberLookup, mentionsToLookUp, resolveMentions, withUserMentions } from "./mentions.ts";
+import {
+  connectorMemberLookup,
+  mentionNames,
+  mentionsToLookUp,
+  resolveMentions,
+  withUserMentions,
+} from "./mentions.ts";
 import { ADAPTIVE_CARD, adaptiveCard, rotateCard, teamsMarkup } from "./render.ts";
 
 export const TEAMS_MESSAGES_PATH = "/api/messages";
@@ -234,16 +241,13 @@ export function createTeamsApp(options: TeamsAppOptions): TeamsApp {
     const remembered = remember(activity, address, user);
     const typed = TurnContext.removeRecipientMention(activity) ?? activity.text ?? "";
     const lookUp = mentionsToLookUp(activity, typed);
-    const text = withUserMentions(
-      activity,
-      typed,
-      lookUp.length > 0 ? await lookUpMembers(context, address, lookUp) : undefined,
-    );
+    const resolved = lookUp.length > 0 ? await lookUpMembers(context, address, lookUp) : undefined;
+    const text = withUserMentions(activity, typed, resolved);
     const [, outcome] = await Promise.all([
       remembered,
       decide(
         {
-          parsed: parseMessageText(text, options.parseOptions),
+          parsed: withMemberName(parseMessageText(text, options.parseOptions), activity, typed, resolved),
           deliveryId: `teams.${activity.conversation.id}.${activity.id}`,
           correlationId: newCorrelationId(),
           origin: { address, user },
@@ -361,4 +365,17 @@ function field(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)[key]
     : undefined;
+}
+
+/** A grant's or revoke's member named as the message showed them, for its answer (mentionNames). */
+function withMemberName(
+  parsed: ParseResult,
+  activity: Activity,
+  typed: string,
+  resolved: ReadonlyMap<string, string> | undefined,
+): ParseResult {
+  if (!parsed.ok || (parsed.command.kind !== "lab.grant" && parsed.command.kind !== "lab.revoke"))
+    return parsed;
+  const name = mentionNames(activity, typed, resolved).get(parsed.command.member.toLowerCase());
+  return name ? { ok: true, command: { ...parsed.command, memberName: name } } : parsed;
 }

@@ -4,7 +4,7 @@ import type { ConnectorClient } from "botframework-connector";
 interface MentionEntity {
   type?: string;
   text?: string;
-  mentioned?: { id?: string; aadObjectId?: string };
+  mentioned?: { id?: string; aadObjectId?: string; name?: string };
 }
 
 /** What labops knows a Teams user by: an AAD object id (a GUID), nothing else. */
@@ -66,6 +66,34 @@ export function withUserMentions(
     out = out.replace(entity.text as string, `<@${id}>`);
   }
   return out;
+}
+
+/**
+ * The names a message's user mentions showed (`<at>Bob Smith</at>`), by the
+ * AAD object id `withUserMentions` wrote for each: what a grant's answer
+ * calls the member. Display only (escaped where shown), at most 80
+ * characters, control characters dropped.
+ */
+export function mentionNames(
+  activity: Activity,
+  text: string,
+  resolved: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const entity of userMentions(activity, text)) {
+    const userId = entity.mentioned?.id;
+    const id = entity.mentioned?.aadObjectId ?? (userId ? resolved.get(userId) : undefined);
+    const shown = entity.mentioned?.name ?? (entity.text as string).replace(/<\/?at>/g, "");
+    const name =
+      typeof shown === "string"
+        ? shown
+            .replace(/\p{Cc}/gu, "")
+            .trim()
+            .slice(0, 80)
+        : "";
+    if (id && AAD_OBJECT_ID.test(id) && name !== "") names.set(id.toLowerCase(), name);
+  }
+  return names;
 }
 
 /**

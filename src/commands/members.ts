@@ -42,7 +42,8 @@ export function badMentionText(kind: MemberCommand["kind"]): string {
 
 /** The member as a ChatUser, on the platform the command came from (never from the text). */
 export function memberUser(command: MemberCommand, platform: Platform): ChatUser {
-  return { platform, id: platform === "teams" ? command.member.toLowerCase() : command.member };
+  const id = platform === "teams" ? command.member.toLowerCase() : command.member;
+  return { platform, id, ...(command.memberName ? { name: command.memberName } : {}) };
 }
 
 export type MemberChange =

@@ -8,8 +8,9 @@ export type Command =
   | { kind: "lab.list" }
   | { kind: "lab.extend"; lab: string; byMs: number | undefined }
   /** `member`: the user id the mention carried (Slack user id, Teams AAD object id). */
-  | { kind: "lab.grant"; lab: string; member: string }
-  | { kind: "lab.revoke"; lab: string; member: string }
+  /** `memberName`: how the chat showed the mention (Teams), for answers only; never an identity. */
+  | { kind: "lab.grant"; lab: string; member: string; memberName?: string }
+  | { kind: "lab.revoke"; lab: string; member: string; memberName?: string }
   | {
       kind: "secret.rotate";
       secret: string;

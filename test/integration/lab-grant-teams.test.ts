@@ -70,7 +70,8 @@ describe("lab grant / lab revoke through Teams", () => {
     const before = await w.jobCount();
     const lookupsBefore = memberLookups().length;
     const granted = await said(owner, channel, "lab grant grant-t <at>Bob</at>");
-    expect(text(granted)).toMatch(/may now destroy, extend and rotate/);
+    // Named as the mention showed them, not by their object id.
+    expect(text(granted)).toMatch(/^Bob may now destroy, extend and rotate/);
     expect(memberLookups().slice(lookupsBefore)).toEqual([
       expect.objectContaining({
         status: 200,
@@ -78,7 +79,9 @@ describe("lab grant / lab revoke through Teams", () => {
       }),
     ]);
     expect(await w.jobCount()).toBe(before);
-    expect((await registry.get("grant-t"))?.members).toEqual([{ platform: "teams", id: bob.aadObjectId }]);
+    expect((await registry.get("grant-t"))?.members).toEqual([
+      { platform: "teams", id: bob.aadObjectId, name: "Bob" },
+    ]);
 
     // Bob may rotate now: the form opens, and what he submits is queued.
     const form = await rotate();
@@ -114,7 +117,9 @@ describe("lab grant / lab revoke through Teams", () => {
       .say(channel, "lab grant grant-d <at>Bob</at>", { mentions: [bob], mentionAadObjectIds: true });
     expect(text(await delivery.answer())).toMatch(/may now destroy, extend and rotate/);
     expect(memberLookups().length).toBe(lookupsBefore);
-    expect((await registry.get("grant-d"))?.members).toEqual([{ platform: "teams", id: bob.aadObjectId }]);
+    expect((await registry.get("grant-d"))?.members).toEqual([
+      { platform: "teams", id: bob.aadObjectId, name: "Bob" },
+    ]);
   });
 
   it("in a personal chat, looks the user up in that chat, where only its user is", {

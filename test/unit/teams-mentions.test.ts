@@ -1,6 +1,11 @@
 import type { Activity } from "botbuilder";
 import { describe, expect, it } from "vitest";
-import { mentionsToLookUp, resolveMentions, withUserMentions } from "../../adapters/teams/mentions.ts";
+import {
+  mentionNames,
+  mentionsToLookUp,
+  resolveMentions,
+  withUserMentions,
+} from "../../adapters/teams/mentions.ts";
 import { parseMessageText } from "../../src/commands/parse.ts";
 
 const activity = (entities: unknown[]): Activity =>
@@ -22,6 +27,20 @@ describe("Teams user mentions in command text", () => {
       ok: true,
       command: { kind: "lab.grant", lab: "team-a", member: "6f1c2a3b-0000-4000-8000-00000000abcd" },
     });
+  });
+
+  it("keeps the name each mention showed, by the AAD object id written for it, for answers only", () => {
+    const a = activity([
+      { type: "mention", text: "<at>labops</at>", mentioned: { id: "28:bot", name: "labops" } },
+      { type: "mention", text: "<at>Jane Doe</at>", mentioned: { id: "29:jane", name: "Jane\u0007 Doe " } },
+      { type: "mention", text: "<at>Nobody</at>", mentioned: { id: "29:nobody", name: "Nobody" } },
+    ]);
+    const names = mentionNames(
+      a,
+      "lab grant team-a <at>Jane Doe</at> <at>Nobody</at>",
+      new Map([["29:jane", "AB-12"]]),
+    );
+    expect([...names]).toEqual([["ab-12", "Jane Doe"]]);
   });
 
   it("leaves a mention without an AAD object id as typed, so the parser refuses it", () => {
