@@ -1,6 +1,6 @@
-import { stringify } from "yaml";
 import type { KubernetesEndpoint } from "../shared/world.ts";
 import { AzureHttpError, asRecord } from "./http.ts";
+import { buildKubeconfig } from "./kubeconfig.ts";
 
 /**
  * AKS-managed Entra ID integration and Azure RBAC for Kubernetes on a
@@ -75,7 +75,6 @@ export function entraUserKubeconfig(input: {
   tenantId: string;
   format: string | null;
 }): string {
-  const user = `clusterUser_${input.resourceGroup}_${input.clusterName}`;
   const login =
     (input.format ?? "exec").toLowerCase() === "azure"
       ? {
@@ -112,21 +111,5 @@ export function entraUserKubeconfig(input: {
             installHint: "kubelogin is not installed which is required to connect to AAD enabled cluster.",
           },
         };
-  return stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [
-      {
-        name: input.clusterName,
-        cluster: {
-          "certificate-authority-data": Buffer.from(input.endpoint.caPem).toString("base64"),
-          server: input.endpoint.server,
-        },
-      },
-    ],
-    contexts: [{ name: input.clusterName, context: { cluster: input.clusterName, user } }],
-    "current-context": input.clusterName,
-    preferences: {},
-    users: [{ name: user, user: login }],
-  });
+  return buildKubeconfig({ ...input, login });
 }

@@ -9,9 +9,11 @@ import type { KubernetesEndpoint } from "../shared/world.ts";
 export function buildKubeconfig(input: {
   clusterName: string;
   resourceGroup: string;
-  endpoint: KubernetesEndpoint;
+  endpoint: Pick<KubernetesEndpoint, "server" | "caPem"> & Partial<Pick<KubernetesEndpoint, "token">>;
   /** listClusterAdminCredential's user is `clusterAdmin_…` (its context too). */
   admin?: boolean;
+  /** The user's credential when it is not the endpoint's bearer token (an Entra cluster's kubelogin, aks-entra.ts). */
+  login?: Record<string, unknown>;
 }): string {
   const user = `${input.admin ? "clusterAdmin" : "clusterUser"}_${input.resourceGroup}_${input.clusterName}`;
   return stringify({
@@ -29,6 +31,6 @@ export function buildKubeconfig(input: {
     contexts: [{ name: input.clusterName, context: { cluster: input.clusterName, user } }],
     "current-context": input.clusterName,
     preferences: {},
-    users: [{ name: user, user: { token: input.endpoint.token } }],
+    users: [{ name: user, user: input.login ?? { token: input.endpoint.token } }],
   });
 }
