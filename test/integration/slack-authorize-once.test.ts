@@ -25,7 +25,13 @@ describe("the Slack app's identity", () => {
   it("is asked of Slack once, not once per command", { timeout: 30_000 }, async () => {
     const slack = slackDriver(w, "C0AUTHONCE");
     await Promise.all(Array.from({ length: 30 }, (_, i) => slack.say("ada", `lab create once-${i}`)));
-    await waitFor(async () => (await w.jobCount()) === 30 || undefined, "30 queued commands", 15_000);
+    await waitFor(async () => (await w.jobCount()) === 30 || undefined, "30 queued commands", 15_000).catch(
+      (error: Error) => {
+        // What the commands not queued were told says why (a refusal, a store too slow to answer).
+        const others = slack.toldTo("ada").filter((text) => !text.startsWith("Queued"));
+        throw new Error(`${error.message}; answers other than Queued: ${JSON.stringify(others)}`);
+      },
+    );
     expect(w.slack.calls.filter((c) => c.method === "auth.test")).toHaveLength(1);
     expect(w.slack.rateLimited()).toEqual([]);
   });
