@@ -9,6 +9,7 @@ import {
   lifetimeRefusal,
   sameAsk,
 } from "./caps.ts";
+import { authorizeHost, isHostCommand } from "./host-intake.ts";
 import { isMemberCommand } from "./members.ts";
 import type { ParseResult } from "./types.ts";
 
@@ -45,6 +46,8 @@ export function capsAhead(
   // Answered without a job, or asked for a value first: never counted.
   if (cmd.kind === "help" || isMemberCommand(cmd)) return undefined;
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) return undefined;
+  // A workshop's or host's command refused to a non-admin holds no names, not even for a moment.
+  if (isHostCommand(cmd) && !authorizeHost(cmd, origin.user, admins).ok) return undefined;
   const request = capsRequest(cmd, origin, token, now, admins, caps);
   const result = caps.store.admit(request);
   // Awaited at the caps step or by cancelAhead; a failure nobody reaches is the claim's failure too.
