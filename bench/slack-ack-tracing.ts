@@ -7,7 +7,7 @@ import { tracedIntake } from "../src/commands/intake-trace.ts";
 import { parseCommandText } from "../src/commands/parse.ts";
 import { createLogger } from "../src/log.ts";
 import type { CommandQueue } from "../src/ports/queue.ts";
-import { carrierOf, inSpan } from "../src/ports/tracing.ts";
+import { carrierOf } from "../src/ports/tracing.ts";
 import { MemoryAuditLog } from "../test/fakes/audit.ts";
 import { MemoryConfirmationStore } from "../test/fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../test/fakes/deliveries.ts";
@@ -25,11 +25,11 @@ import { ratio, summarize } from "./lib/stats.ts";
  * (NO_TRACING, what every process runs without OTEL_*), one with the real
  * SDK as OTEL_* sets it in production (batch processor, OTLP http/protobuf)
  * exporting to an OTLP receiver in a process of its own, as a collector would
- * be. With tracing on each command makes two spans here (intake, enqueue) and
- * carries its trace context in the job.
+ * be. With tracing on each command makes one span here (intake's, which is
+ * also the job's producer) and carries its trace context in the job.
  *
  * Before the rounds, BENCH_TRACING_WARMUP (20 000) commands go through
- * intake's and the enqueue's spans on a tracing of their own (exported and
+ * intake's span and the queue's carrier on a tracing of their own (exported and
  * shut down before the rounds): the run's 700 traced commands alone would
  * measure V8 still interpreting the tracing code (cold, the CPU ratio is
  * about 1.3), where a web role that has run for a minute runs it compiled.
@@ -76,29 +76,13 @@ async function startReceiver(): Promise<{ url: string; child: ChildProcess; coun
   };
 }
 
-/** Intake and enqueue spans of the ack's shapes, until V8 has compiled the tracing code they run. */
+/** Intake's span and the job's carrier as the ack makes them, until V8 has compiled the tracing code they run. */
 async function warmTracingCode(url: string, count: number): Promise<void> {
   const { tracing: warm } = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_SERVICE_NAME: "warm-up" });
   const clock = { now: () => Date.now() };
+  // The queue's tracing lines (jobs/queue.ts): the active span's context, for the job's data.
   const queue: CommandQueue = {
-    enqueue: (envelope) =>
-      inSpan(
-        warm,
-        "labops.enqueue",
-        {
-          kind: "producer",
-          attributes: {
-            "labops.command.kind": envelope.command.kind,
-            "labops.correlation_id": envelope.correlationId,
-            "labops.job.id": `d-${envelope.deliveryId}`,
-            "labops.lab": "lab" in envelope.command ? envelope.command.lab : undefined,
-            "messaging.system": "bullmq",
-            "messaging.destination.name": "commands",
-            "messaging.operation.type": "send",
-          },
-        },
-        async () => ({ jobId: String(carrierOf(warm)?.traceparent) }),
-      ),
+    enqueue: async (envelope) => ({ jobId: `d-${envelope.deliveryId}.${carrierOf(warm)?.traceparent}` }),
   };
   const deps = {
     queue,
@@ -208,7 +192,7 @@ try {
   const enqueued = { off: (await off.jobCount()) - before.off, on: (await on.jobCount()) - before.on };
   await tracing.shutdown(); // exports what the batch still holds
   const exports = await receiver.counts();
-  // Every queued job carries the trace context of its enqueue span (and only the traced world's).
+  // Every queued job carries the trace context of intake's span (and only the traced world's).
   const [traced] = await on.queue.getJobs(["waiting"], 0, 0);
   const [untraced] = await off.queue.getJobs(["waiting"], 0, 0);
   const carried = typeof traced?.data.trace?.traceparent === "string" && untraced?.data.trace === undefined;

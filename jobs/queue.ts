@@ -28,7 +28,7 @@ export interface BullCommandQueueOptions {
   prefix: string;
   secretKey: Buffer;
   queueName?: string;
-  /** A producer span per enqueue, whose context the envelope carries to the worker; NO_TRACING when absent. */
+  /** Puts the active span's context (else a producer span's) in the job, for the worker; NO_TRACING when absent. */
   tracing?: Tracing;
   /**
    * Where a queued command's audit entry goes, in the same socket write as
@@ -75,7 +75,10 @@ export class BullCommandQueue implements CommandQueue {
     const jobId = jobIdFor(envelope.deliveryId);
     const tracing = this.#tracing;
     if (!tracing.enabled) return this.#add(envelope, jobId, audit);
-    // The producer span: a child of intake's span (or the root of an expiry's trace), its context in the job.
+    // Intake's span, active here, is the job's producer: its context goes in the job, no span of its own.
+    const active = carrierOf(tracing);
+    if (active) return this.#add({ ...envelope, trace: active }, jobId, audit);
+    // Nothing active (an expiry): a producer span is the root of the job's trace.
     const { command } = envelope;
     const attributes = {
       "labops.command.kind": command.kind,

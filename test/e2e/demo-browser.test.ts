@@ -183,7 +183,7 @@ describe("the demo page in a browser, at 1280×720", () => {
     await trace.locator(".row", { hasText: "labops.step verify" }).waitFor({ timeout: 30_000 });
     const path = (await trace.locator(".path").textContent()) ?? "";
     expect(path).toMatch(
-      /intake .*→\s*enqueue .*→\s*job lab\.create .*→\s*plan .*→\s*step rg .*→\s*step aks .*→\s*step verify/,
+      /intake .*→\s*job lab\.create .*→\s*plan .*→\s*step rg .*→\s*step aks .*→\s*step verify/,
     );
     expect(await trace.locator(".row.crit", { hasText: "labops.step aks" }).count()).toBe(1);
     expect(await trace.locator(".row", { hasText: /labops\.azure create cluster/ }).count()).toBe(1);

@@ -17,8 +17,9 @@ const CONSUMER = 5;
  * (http/protobuf), and two worker processes (http/json). A `lab create` sent
  * as a signed Slack request is handed from the first worker to the second by
  * a SIGTERM half-way (a resume), and is still one tree: the web role's
- * intake and enqueue, both workers' job spans under the enqueue, their plans,
- * steps and Azure calls down to the SDK's own HTTP spans, and the chat calls.
+ * intake span, which queued the job with its own context (it is the job's
+ * producer), both workers' job spans under it, their plans, steps and Azure
+ * calls down to the SDK's own HTTP spans, and the chat calls.
  */
 describe("one lab create sent through Slack is one trace across the web and worker processes", () => {
   let receiver: OtlpReceiver;
@@ -107,24 +108,19 @@ describe("one lab create sent through Slack is one trace across the web and work
       new Set(["labops-web", "labops-worker-1", "labops-worker-2"]),
     );
 
-    // Intake queued the job in its producer span; the job carried that span's context.
-    const [enqueue, ...moreEnqueues] = childrenOf(intake, "labops.enqueue");
-    if (!enqueue) throw new Error("no enqueue span under intake");
-    expect(moreEnqueues).toEqual([]);
-    expect(enqueue.kind).toBe(PRODUCER);
-    expect(enqueue.attributes).toMatchObject({
-      "labops.command.kind": "lab.create",
-      "messaging.system": "bullmq",
-      "labops.lab": "team-o",
-    });
+    // Intake queued the job and put its own span's context in it: no producer span of its own.
+    expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name)).toEqual([]);
+    expect(intake.attributes).toMatchObject({ "labops.lab": "team-o" });
+    const jobId = intake.attributes["labops.job.id"];
+    expect(String(jobId)).toMatch(/^d-/);
 
-    // Both attempts continue the trace under the enqueue span: the first handed back, the second resumed.
-    const jobs = childrenOf(enqueue, "labops.job lab.create").sort((a, b) =>
+    // Both attempts continue the trace under intake's span: the first handed back, the second resumed.
+    const jobs = childrenOf(intake, "labops.job lab.create").sort((a, b) =>
       a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1,
     );
-    expect(jobs.map((j) => [service(j), j.kind, j.encoding])).toEqual([
-      ["labops-worker-1", CONSUMER, "json"],
-      ["labops-worker-2", CONSUMER, "json"],
+    expect(jobs.map((j) => [service(j), j.kind, j.encoding, j.attributes["labops.job.id"]])).toEqual([
+      ["labops-worker-1", CONSUMER, "json", jobId],
+      ["labops-worker-2", CONSUMER, "json", jobId],
     ]);
     const [firstJob, secondJob] = jobs as [ReceivedSpan, ReceivedSpan];
     expect(firstJob.events.map((e) => e.name)).toContain("handed_back");

@@ -189,6 +189,9 @@ describe("intake's span", () => {
       "labops.correlation_id": "c-1",
       "labops.command.kind": "lab.create",
       "labops.intake.outcome": "queued",
+      // The job it queued (intake's span is the job's producer): the worker's job span says the same id.
+      "labops.job.id": "d-d1",
+      "labops.lab": "team-a",
     });
     expect(second?.attributes).toMatchObject({
       "labops.delivery.kind": "message",
