@@ -4,8 +4,10 @@ import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   context as globalContext,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   SpanKind as OtelSpanKind,
+  type SpanOptions as OtelSpanOptions,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -38,6 +40,84 @@ const KINDS: Record<SpanKind, OtelSpanKind> = {
   consumer: OtelSpanKind.CONSUMER,
 };
 
+/** OpenTelemetry's key for the span in a context, as the API sets it (read from trace.setSpan, not copied). */
+const SPAN_KEY: symbol = (() => {
+  let key: symbol | undefined;
+  const probe: Context = {
+    getValue: () => undefined,
+    setValue: (k) => {
+      key = k;
+      return probe;
+    },
+    deleteValue: () => probe,
+  };
+  trace.setSpan(probe, trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  if (key === undefined) throw new Error("@opentelemetry/api's trace.setSpan set no context value");
+  return key;
+})();
+
+/** Where a span this adapter started keeps its ref: in the context that holds the span. */
+const REF_KEY = createContextKey("labops.span_ref");
+
+/**
+ * A context that adds one value to its parent without copying it. The API's
+ * own contexts copy their whole Map and make three closures for every value
+ * set, and each span this adapter starts sets two (the span, its ref); on the
+ * acknowledgement's path that was most of the garbage a span left. Reads walk
+ * up the chain, which is as long as the nesting of spans. A deleted key is
+ * shadowed by undefined, which is what reading a missing key gives.
+ */
+class ChainedContext implements Context {
+  readonly #parent: Context;
+  readonly #key: symbol;
+  readonly #value: unknown;
+
+  constructor(parent: Context, key: symbol, value: unknown) {
+    this.#parent = parent;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === this.#key ? this.#value : this.#parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return new ChainedContext(this, key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return new ChainedContext(this, key, undefined);
+  }
+}
+
+/** `parent` with `span` active and its ref beside it: one object, where the API would make two contexts. */
+class SpanRefContext implements Context {
+  readonly #parent: Context;
+  readonly #span: Span;
+  readonly #ref: OtelSpanRef;
+
+  constructor(parent: Context, span: Span, ref: OtelSpanRef) {
+    this.#parent = parent;
+    this.#span = span;
+    this.#ref = ref;
+  }
+
+  getValue(key: symbol): unknown {
+    if (key === SPAN_KEY) return this.#span;
+    if (key === REF_KEY) return this.#ref;
+    return this.#parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return new ChainedContext(this, key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return new ChainedContext(this, key, undefined);
+  }
+}
+
 /**
  * A SpanRef this adapter handed out, with the OpenTelemetry context behind it
  * (so a ref can be made active again) in a private field: no WeakMap keyed by
@@ -47,18 +127,21 @@ class OtelSpanRef implements SpanRef {
   readonly traceId: string;
   readonly spanId: string;
   readonly sampled: boolean;
+  /** Whether the ids are a real span's (not the all-zero ones of a span made while tracing is suppressed). */
+  readonly valid: boolean;
   #context: Context = ROOT_CONTEXT;
 
   private constructor(sc: SpanContext) {
     this.traceId = sc.traceId;
     this.spanId = sc.spanId;
     this.sampled = (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+    this.valid = isSpanContextValid(sc);
   }
 
-  /** The ref of `span`, which `ctx` holds; the context kept is `ctx` holding the ref as well. */
-  static of(span: Span, ctx: Context): OtelSpanRef {
+  /** The ref of `span`; the context kept is `parent` with the span and the ref set. */
+  static of(span: Span, parent: Context): OtelSpanRef {
     const ref = new OtelSpanRef(span.spanContext());
-    ref.#context = ctx.setValue(REF_KEY, ref);
+    ref.#context = new SpanRefContext(parent, span, ref);
     Object.freeze(ref);
     return ref;
   }
@@ -68,15 +151,15 @@ class OtelSpanRef implements SpanRef {
   }
 }
 
-/** Where a span this adapter started keeps its ref: in the context that holds the span. */
-const REF_KEY = createContextKey("labops.span_ref");
 /** One ref per span made active by others (an SDK's instrumentation, an extracted parent). */
 const foreignRefs = new WeakMap<Span, SpanRef>();
 
-/** The ref of the span `ctx` holds: found in `ctx` when this adapter started it, else made once. */
-function refFor(span: Span, ctx: Context): SpanRef {
-  const own = ctx.getValue(REF_KEY) as SpanRef | undefined;
-  if (own !== undefined && own.spanId === span.spanContext().spanId) return own;
+/** The ref of the span `ctx` holds, if a valid one: found in `ctx` when this adapter started it, else made once. */
+function refFor(span: Span, ctx: Context): SpanRef | undefined {
+  const sc = span.spanContext();
+  const own = ctx.getValue(REF_KEY) as OtelSpanRef | undefined;
+  if (own !== undefined && own.spanId === sc.spanId) return own.valid ? own : undefined;
+  if (!isSpanContextValid(sc)) return undefined;
   let ref = foreignRefs.get(span);
   if (!ref) {
     ref = OtelSpanRef.of(span, ctx);
@@ -98,7 +181,7 @@ class OtelTraceSpan implements TraceSpan {
     this.#span = span;
     this.recording = span.isRecording();
     // The span's context carries its ref, so that active() finds it without a look-up table.
-    this.ref = OtelSpanRef.of(span, trace.setSpan(parent, span));
+    this.ref = OtelSpanRef.of(span, parent);
   }
 
   setAttributes(attributes: SpanAttributes): void {
@@ -196,22 +279,19 @@ export class OtelTracing implements Tracing {
         : options.parent === undefined
           ? this.#contextManager.active()
           : this.#contextOf(options.parent);
-    const links = options.links
-      ?.map((l) => trace.getSpanContext(this.#contextOf(l)))
-      .filter((sc): sc is SpanContext => sc !== undefined && isSpanContextValid(sc))
-      .map((sc) => ({ context: sc }));
-    const span = this.#tracer.startSpan(
-      name,
-      {
-        kind: KINDS[options.kind ?? "internal"],
-        attributes: liveAttributes(options.attributes),
-        ...(links && links.length > 0 ? { links } : {}),
-        ...(options.startTime === undefined ? {} : { startTime: millisToHrTime(options.startTime) }),
-        ...(options.parent === null ? { root: true } : {}),
-      },
-      parent,
-    );
-    return new OtelTraceSpan(span, parent);
+    // Built field by field: no object spread per span. No `root: true` with parent null: the root
+    // context holds no span, and the SDK would copy it to delete the span it does not hold.
+    const otelOptions: OtelSpanOptions = { kind: KINDS[options.kind ?? "internal"] };
+    if (options.attributes !== undefined) otelOptions.attributes = liveAttributes(options.attributes);
+    if (options.links !== undefined && options.links.length > 0) {
+      const links = options.links
+        .map((l) => trace.getSpanContext(this.#contextOf(l)))
+        .filter((sc): sc is SpanContext => sc !== undefined && isSpanContextValid(sc))
+        .map((sc) => ({ context: sc }));
+      if (links.length > 0) otelOptions.links = links;
+    }
+    if (options.startTime !== undefined) otelOptions.startTime = millisToHrTime(options.startTime);
+    return new OtelTraceSpan(this.#tracer.startSpan(name, otelOptions, parent), parent);
   }
 
   withActive<T>(ref: SpanRef | undefined, fn: () => T): T {
@@ -221,8 +301,7 @@ export class OtelTracing implements Tracing {
   active(): SpanRef | undefined {
     const ctx = this.#contextManager.active();
     const span = trace.getSpan(ctx);
-    if (!span || !isSpanContextValid(span.spanContext())) return undefined;
-    return refFor(span, ctx);
+    return span ? refFor(span, ctx) : undefined;
   }
 
   inject(carrier: TraceCarrier, ref?: SpanRef): void {
@@ -234,8 +313,7 @@ export class OtelTracing implements Tracing {
     if (!carrier || typeof carrier.traceparent !== "string") return undefined;
     const ctx = this.#propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
     const span = trace.getSpan(ctx);
-    if (!span || !isSpanContextValid(span.spanContext())) return undefined;
-    return refFor(span, ctx);
+    return span ? refFor(span, ctx) : undefined;
   }
 
   /** Exports what is buffered now (tests; the demo before it reads its spans). */
