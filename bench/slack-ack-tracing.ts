@@ -1,42 +1,38 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { Agent as HttpAgent } from "node:http";
 import { createInterface } from "node:readline";
-import { createTracing } from "../adapters/otel/setup.ts";
-import { FORM, newTriggerId, slackSignature, slashCommandBody } from "../emulators/slack/index.ts";
-import { tracedIntake } from "../src/commands/intake-trace.ts";
-import { parseCommandText } from "../src/commands/parse.ts";
-import { createLogger } from "../src/log.ts";
-import type { CommandQueue } from "../src/ports/queue.ts";
-import { carrierOf } from "../src/ports/tracing.ts";
-import { MemoryAuditLog } from "../test/fakes/audit.ts";
-import { MemoryConfirmationStore } from "../test/fakes/confirmations.ts";
-import { MemoryDeliveryLog } from "../test/fakes/deliveries.ts";
-import { MemoryLabRegistry } from "../test/fakes/registry.ts";
-import { SLACK_SIGNING_SECRET, startWorld, type World } from "../test/helpers/chat-world.ts";
 import { concurrentRounds, type LoadTarget, type PreparedPost, timedPost } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio, summarize } from "./lib/stats.ts";
 
 /**
  * What tracing costs the Slack acknowledgement: the same signed `/lab create`
- * load as slack-ack.ts (BENCH_CONCURRENCY (100) at once, BENCH_ROUNDS (10)
- * after BENCH_WARMUP (8)), interleaved off, on, on, off in every round, against two web roles
- * of the bot in this process, identical but for tracing: one with it off
- * (NO_TRACING, what every process runs without OTEL_*), one with the real
- * SDK as OTEL_* sets it in production (batch processor, OTLP http/protobuf)
- * exporting to an OTLP receiver in a process of its own, as a collector would
- * be. With tracing on each command makes one span here (intake's, which is
- * also the job's producer) and carries its trace context in the job.
+ * load as slack-ack.ts (BENCH_CONCURRENCY (100) at once, BENCH_ROUNDS (20)
+ * after BENCH_WARMUP (8)), interleaved off, on, on, off in every round,
+ * against two web roles of the bot identical but for tracing, each in a
+ * process of its own (lib/ack-world-child.ts): one with it off (NO_TRACING,
+ * what every process runs without OTEL_*), one with the real SDK as OTEL_*
+ * sets it in production (batch processor, OTLP http/protobuf) exporting to an
+ * OTLP receiver in a third process, as a collector would be. With tracing on
+ * each command makes one span here (intake's, which is also the job's
+ * producer) and carries its trace context in the job.
  *
- * Before the rounds, BENCH_TRACING_WARMUP (20 000) commands go through
- * intake's span and the queue's carrier on a tracing of their own (exported and
- * shut down before the rounds): the run's 700 traced commands alone would
- * measure V8 still interpreting the tracing code (cold, the CPU ratio is
- * about 1.3), where a web role that has run for a minute runs it compiled.
- * The shared code (Bolt, intake) is warmed for both targets alike. The warm-up
- * rounds then run the real path (Bolt, BullMQ, Redis) with tracing on: after
- * 2 of them the traced path was still being compiled, and 5 measured rounds
- * read ×1.26 where 8 rounds of warm-up read ×0.98–1.11 (slack.ack.tracing notes).
+ * The CPU counted is each bot's own, read from its process before and after
+ * each of its rounds: not the load generator's (which, counted in, made both
+ * sides alike and the ratio smaller), and not the other bot's garbage
+ * collection. With both bots in this process, the same bot measured as two
+ * targets read ×0.91–0.97; in processes of their own, ×0.92–1.03
+ * (slack.ack.tracing notes).
+ *
+ * Before the rounds, each bot runs BENCH_TRACING_WARMUP (20 000) commands
+ * through intake on in-memory fakes (the bot with tracing on, with its span
+ * and the queue's carrier on a tracing of its own, exported and shut down),
+ * then collects its garbage: the run's traced commands alone would measure V8
+ * still interpreting the tracing code (cold, the CPU ratio is about 1.3),
+ * where a web role that has run for a minute runs it compiled. The warm-up
+ * rounds then run the real path (Bolt, BullMQ, Redis): after 2 of them the
+ * traced path was still being compiled, and 5 measured rounds read ×1.26
+ * where 8 rounds of warm-up read ×0.98–1.11 (slack.ack.tracing notes).
  *
  * Goal (issue 20): with tracing on, the acknowledgement's cost within 10% of
  * off: CPU per request, which the load of a shared machine moves far less
@@ -47,7 +43,7 @@ import { ratio, summarize } from "./lib/stats.ts";
  */
 
 const CONCURRENCY = setting("BENCH_CONCURRENCY", 100);
-const ROUNDS = setting("BENCH_ROUNDS", 10);
+const ROUNDS = setting("BENCH_ROUNDS", 20);
 const WARMUP = setting("BENCH_WARMUP", 8);
 const GOAL_RATIO = 1.1;
 const TRACING_WARMUP = setting("BENCH_TRACING_WARMUP", 20_000);
@@ -76,95 +72,69 @@ async function startReceiver(): Promise<{ url: string; child: ChildProcess; coun
   };
 }
 
-/** Intake's span and the job's carrier as the ack makes them, until V8 has compiled the tracing code they run. */
-async function warmTracingCode(url: string, count: number): Promise<void> {
-  const { tracing: warm } = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_SERVICE_NAME: "warm-up" });
-  const clock = { now: () => Date.now() };
-  // The queue's tracing lines (jobs/queue.ts): the active span's context, for the job's data.
-  const queue: CommandQueue = {
-    enqueue: async (envelope) => ({ jobId: `d-${envelope.deliveryId}.${carrierOf(warm)?.traceparent}` }),
-  };
-  const deps = {
-    queue,
-    registry: new MemoryLabRegistry(),
-    confirmations: new MemoryConfirmationStore(clock),
-    audit: new MemoryAuditLog(),
-    deliveries: new MemoryDeliveryLog(clock),
-    admins: [],
-    logger: createLogger({ level: "warn", tracing: warm }),
-    clock,
-    tracing: warm,
-  };
-  for (let i = 0; i < count; i += 1) {
-    const origin = {
-      address: { platform: "slack" as const, tenant: "T0WARM", channel: "C0WARM" },
-      user: { platform: "slack" as const, id: `U${i}` },
-    };
-    const parsed = parseCommandText(`lab create warm-${i}`);
-    await tracedIntake(
-      { deliveryId: `w${i}`, correlationId: `c-${i}`, origin, receivedAt: 0, parsed },
-      deps,
-      "command",
-    );
-  }
-  await warm.shutdown();
+/** A bot's web role in a process of its own (lib/ack-world-child.ts), asked over IPC. */
+interface Bot {
+  name: string;
+  port: number;
+  ask<T>(kind: string, extra?: Record<string, unknown>): Promise<T>;
+  child: ChildProcess;
+}
+
+async function startBot(name: string, otlpUrl: string | undefined): Promise<Bot> {
+  const child = fork(new URL("./lib/ack-world-child.ts", import.meta.url), [], {
+    env: { ...process.env, BENCH_TRACING_WARMUP: String(TRACING_WARMUP), BENCH_OTLP_URL: otlpUrl ?? "" },
+    execArgv: [...process.execArgv, "--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const waiting = new Map<number, (value: unknown) => void>();
+  child.on("message", (m: { id: number; value: unknown }) => {
+    waiting.get(m.id)?.(m.value);
+    waiting.delete(m.id);
+  });
+  let next = 1;
+  const ask = <T>(kind: string, extra: Record<string, unknown> = {}) =>
+    new Promise<T>((resolve, reject) => {
+      const id = next++;
+      waiting.set(id, resolve as (value: unknown) => void);
+      child.send({ id, kind, ...extra }, (error) => error && reject(error));
+    });
+  const ready = await new Promise<{ port: number }>((resolve, reject) => {
+    waiting.set(0, resolve as (value: unknown) => void);
+    child.once("exit", (code) => reject(new Error(`bot ${name} exited (${code}) before it was ready`)));
+  });
+  return { name, port: ready.port, ask, child };
 }
 
 const receiver = await startReceiver();
-await warmTracingCode(receiver.url, TRACING_WARMUP);
-const { tracing, config } = createTracing(
-  { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: "labops-bench" },
-  { resource: { "labops.role": "web" } },
-);
-if (!config.enabled) throw new Error(`tracing did not turn on: ${config.reason}`);
-const env = { LABOPS_ROLE: "web", LABOPS_LOG_LEVEL: "warn" };
-const off = await startWorld({ teams: false, env });
-const on = await startWorld({ teams: false, env, tracing });
-
-/**
- * Request `i` of `round` for the target tagged `tag`: a lab name of its own (two targets share
- * each world) and a channel per target and round, within the test caps of one conversation.
- */
-function signedCommand(world: World, tag: string, round: number, i: number): PreparedPost {
-  const user = `U0T${String(i).padStart(4, "0")}`;
-  const channel = `C0T${tag.toUpperCase()}R${round}`;
-  const body = slashCommandBody({
-    command: "/lab",
-    text: `create ${tag}-${round}-${i}`,
-    team: world.slack.workspace.team,
-    channel,
-    user,
-    userName: `bench${i}`,
-    triggerId: newTriggerId(),
-    responseUrl: world.slack.workspace.issueResponseUrl(world.slack.url, { channel, user }),
-  });
-  const timestamp = Math.floor(Date.now() / 1000);
-  return {
-    body,
-    headers: {
-      "content-type": FORM,
-      "x-slack-request-timestamp": String(timestamp),
-      "x-slack-signature": slackSignature(SLACK_SIGNING_SECRET, timestamp, body),
-    },
-  };
-}
+// One after the other: each warms its code with the machine to itself.
+const off = await startBot("off", undefined);
+const on = await startBot("on", receiver.url);
 
 const agents: HttpAgent[] = [];
-function target(name: string, tag: string, world: World): LoadTarget {
+function target(name: string, tag: string, bot: Bot): LoadTarget {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
   agents.push(agent);
-  const url = new URL(`http://127.0.0.1:${world.bot.port}/slack/events`);
+  const url = new URL(`http://127.0.0.1:${bot.port}/slack/events`);
+  // A round's requests are signed in the bot's process (its Slack emulator issues the response URLs), in one ask.
+  const prepared = new Map<number, Promise<PreparedPost[]>>();
   return {
     name,
-    prepare: (round, i) => {
-      const post = signedCommand(world, tag, round, i);
+    prepare: async (round, i) => {
+      let posts = prepared.get(round);
+      if (!posts) {
+        posts = bot.ask<PreparedPost[]>("prepare", { tag, round, count: CONCURRENCY });
+        prepared.set(round, posts);
+      }
+      const post = (await posts)[i];
+      if (!post) throw new Error(`no request ${i} of round ${round}`);
       return () => timedPost(agent, url, post);
     },
+    cpuMicros: () => bot.ask<number>("cpu"),
   };
 }
 
 try {
-  const before = { off: await off.jobCount(), on: await on.jobCount() };
+  const before = { off: await off.ask<number>("jobs"), on: await on.ask<number>("jobs") };
   // Off, on, on, off in every round: drift on a shared machine (and going first) hits both alike.
   const rounds = await concurrentRounds(
     [
@@ -189,13 +159,17 @@ try {
   const offResult = merged("off", "off again");
   const onResult = merged("on", "on again");
   const expected = 2 * CONCURRENCY * (ROUNDS + WARMUP);
-  const enqueued = { off: (await off.jobCount()) - before.off, on: (await on.jobCount()) - before.on };
-  await tracing.shutdown(); // exports what the batch still holds
+  const enqueued = {
+    off: (await off.ask<number>("jobs")) - before.off,
+    on: (await on.ask<number>("jobs")) - before.on,
+  };
+  // Every queued job carries the trace context of intake's span (and only the traced bot's).
+  const carried =
+    typeof (await on.ask<string | null>("job_trace")) === "string" &&
+    (await off.ask<string | null>("job_trace")) === null;
+  await on.ask("close"); // exports what the batch still holds
+  await off.ask("close");
   const exports = await receiver.counts();
-  // Every queued job carries the trace context of intake's span (and only the traced world's).
-  const [traced] = await on.queue.getJobs(["waiting"], 0, 0);
-  const [untraced] = await off.queue.getJobs(["waiting"], 0, 0);
-  const carried = typeof traced?.data.trace?.traceparent === "string" && untraced?.data.trace === undefined;
   log("bench.slack_ack_tracing.exported", { exportRequests: exports, carried });
   const cpuRatio = ratio(onResult.cpuPerRequestMs, offResult.cpuPerRequestMs);
   out({
@@ -226,8 +200,7 @@ try {
   });
 } finally {
   for (const agent of agents) agent.destroy();
-  await off.close();
-  await on.close();
+  for (const bot of [off, on]) if (bot.child.connected) bot.child.kill();
   receiver.child.kill();
 }
 process.exit(0);

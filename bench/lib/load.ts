@@ -40,6 +40,11 @@ export interface LoadTarget {
   name: string;
   /** Sends request `i` of round `round` and times it; requests are prepared before the round starts. */
   prepare(round: number, i: number): Promise<() => Promise<Timed>> | (() => Promise<Timed>);
+  /**
+   * CPU microseconds used so far by the process that serves this target, when
+   * it is not this one: the round's CPU is then that process's alone.
+   */
+  cpuMicros?(): Promise<number>;
 }
 
 export interface LoadOptions {
@@ -54,8 +59,9 @@ export interface LoadResult {
   non200: number;
   sent: number;
   /**
-   * CPU time of this process (user + system) per request over the measured
-   * rounds, client side included: steadier than latency on a loaded machine.
+   * CPU time (user + system) per request over the measured rounds: of this
+   * process, client side included, or of the target's own process when it
+   * says (LoadTarget.cpuMicros). Steadier than latency on a loaded machine.
    */
   cpuPerRequestMs: number;
   /** Every measured latency (ms), in the order the rounds ran, to merge targets that are one system. */
@@ -81,13 +87,18 @@ export async function concurrentRounds(
       const sends = await Promise.all(
         Array.from({ length: options.concurrency }, (_, i) => target.prepare(round, i)),
       );
+      const served = await target.cpuMicros?.();
       const cpu = process.cpuUsage();
       const results = await Promise.all(sends.map((send) => send()));
-      const used = process.cpuUsage(cpu);
+      const here = process.cpuUsage(cpu);
+      const used =
+        served === undefined || !target.cpuMicros
+          ? here.user + here.system
+          : (await target.cpuMicros()) - served;
       const bad = results.filter((r) => r.status !== 200).length;
       if (round < options.warmupRounds) continue;
       samples.get(target.name)?.push(...results.map((r) => r.ms));
-      cpuMicros.set(target.name, (cpuMicros.get(target.name) ?? 0) + used.user + used.system);
+      cpuMicros.set(target.name, (cpuMicros.get(target.name) ?? 0) + used);
       non200.set(target.name, (non200.get(target.name) ?? 0) + bad);
       const worst = Math.max(...results.map((r) => r.ms));
       log("bench.round", { target: target.name, round, worstMs: Math.round(worst), non200: bad });

@@ -1,0 +1,144 @@
+import { createTracing } from "../../adapters/otel/setup.ts";
+import { FORM, newTriggerId, slackSignature, slashCommandBody } from "../../emulators/slack/index.ts";
+import { tracedIntake } from "../../src/commands/intake-trace.ts";
+import { parseCommandText } from "../../src/commands/parse.ts";
+import { createLogger } from "../../src/log.ts";
+import type { CommandQueue } from "../../src/ports/queue.ts";
+import { carrierOf, NO_TRACING, type Tracing } from "../../src/ports/tracing.ts";
+import { MemoryAuditLog } from "../../test/fakes/audit.ts";
+import { MemoryConfirmationStore } from "../../test/fakes/confirmations.ts";
+import { MemoryDeliveryLog } from "../../test/fakes/deliveries.ts";
+import { MemoryLabRegistry } from "../../test/fakes/registry.ts";
+import { SLACK_SIGNING_SECRET, startWorld, type World } from "../../test/helpers/chat-world.ts";
+import type { PreparedPost } from "./load.ts";
+
+/**
+ * One web role of the bot (Bolt receiver, intake, BullMQ enqueue in Redis) in
+ * a process of its own, for slack-ack-tracing.ts: tracing on (the SDK as
+ * OTEL_* sets it, exporting to BENCH_OTLP_URL) when that is set, else off. Its
+ * CPU time is then the bot's alone: not the load generator's, and not the
+ * other bot's garbage collection. Started with an IPC channel (and
+ * --expose-gc); answers the parent's messages (`{ id, kind, … }` → `{ id, value }`).
+ */
+
+const otlpUrl = process.env.BENCH_OTLP_URL;
+const warmCount = Number(process.env.BENCH_TRACING_WARMUP ?? 20_000);
+
+/**
+ * Intake (its span and the job's carrier, with tracing on) in a loop on
+ * in-memory fakes, until V8 has compiled the code the acknowledgement runs:
+ * the run's few thousand commands alone would measure it still interpreted.
+ * Both bots run it, so that intake is as warm in one as in the other.
+ */
+async function warmUp(count: number): Promise<void> {
+  const warm: Tracing = otlpUrl
+    ? createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: "warm-up" }).tracing
+    : NO_TRACING;
+  const clock = { now: () => Date.now() };
+  // The queue's tracing lines (jobs/queue.ts): the active span's context, for the job's data.
+  const queue: CommandQueue = {
+    enqueue: async (envelope) => ({ jobId: `d-${envelope.deliveryId}.${carrierOf(warm)?.traceparent}` }),
+  };
+  const deps = {
+    queue,
+    registry: new MemoryLabRegistry(),
+    confirmations: new MemoryConfirmationStore(clock),
+    audit: new MemoryAuditLog(),
+    deliveries: new MemoryDeliveryLog(clock),
+    admins: [],
+    logger: createLogger({ level: "warn", tracing: warm }),
+    clock,
+    tracing: warm,
+  };
+  for (let i = 0; i < count; i += 1) {
+    const origin = {
+      address: { platform: "slack" as const, tenant: "T0WARM", channel: "C0WARM" },
+      user: { platform: "slack" as const, id: `U${i}` },
+    };
+    const parsed = parseCommandText(`lab create warm-${i}`);
+    await tracedIntake(
+      { deliveryId: `w${i}`, correlationId: `c-${i}`, origin, receivedAt: 0, parsed },
+      deps,
+      "command",
+    );
+  }
+  await warm.shutdown();
+}
+
+/** `count` signed `/lab create` commands, each with a lab name and trigger id of its own, in one channel. */
+function signedCommands(world: World, tag: string, round: number, count: number): PreparedPost[] {
+  const channel = `C0T${tag.toUpperCase()}R${round}`;
+  return Array.from({ length: count }, (_, i) => {
+    const user = `U0T${String(i).padStart(4, "0")}`;
+    const body = slashCommandBody({
+      command: "/lab",
+      text: `create ${tag}-${round}-${i}`,
+      team: world.slack.workspace.team,
+      channel,
+      user,
+      userName: `bench${i}`,
+      triggerId: newTriggerId(),
+      responseUrl: world.slack.workspace.issueResponseUrl(world.slack.url, { channel, user }),
+    });
+    const timestamp = Math.floor(Date.now() / 1000);
+    return {
+      body,
+      headers: {
+        "content-type": FORM,
+        "x-slack-request-timestamp": String(timestamp),
+        "x-slack-signature": slackSignature(SLACK_SIGNING_SECRET, timestamp, body),
+      },
+    };
+  });
+}
+
+await warmUp(warmCount);
+// What the warm-up left (more with tracing on) is collected now, not in the rounds of one bot only.
+(globalThis as { gc?: () => void }).gc?.();
+const made = otlpUrl
+  ? createTracing(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: "labops-bench" },
+      { resource: { "labops.role": "web" } },
+    )
+  : undefined;
+if (made && !made.config.enabled) throw new Error(`tracing did not turn on: ${made.config.reason}`);
+const tracing = made?.tracing;
+const world = await startWorld({
+  teams: false,
+  env: { LABOPS_ROLE: "web", LABOPS_LOG_LEVEL: "warn" },
+  ...(tracing ? { tracing } : {}),
+});
+
+type Request =
+  | { id: number; kind: "prepare"; tag: string; round: number; count: number }
+  | { id: number; kind: "cpu" | "jobs" | "job_trace" | "close" };
+
+async function answer(request: Request): Promise<unknown> {
+  switch (request.kind) {
+    case "prepare":
+      return signedCommands(world, request.tag, request.round, request.count);
+    case "cpu": {
+      const used = process.cpuUsage();
+      return used.user + used.system;
+    }
+    case "jobs":
+      return world.jobCount();
+    case "job_trace": {
+      // What a queued job carries for the worker: a traceparent with tracing on, nothing with it off.
+      const [job] = await world.queue.getJobs(["waiting"], 0, 0);
+      return job?.data.trace?.traceparent ?? null;
+    }
+    case "close":
+      await tracing?.shutdown(); // exports what the batch still holds
+      await world.close();
+      return null;
+  }
+}
+
+process.on("message", (request: Request) => {
+  void answer(request).then((value) => {
+    process.send?.({ id: request.id, value });
+    if (request.kind === "close") process.disconnect?.();
+  });
+});
+process.send?.({ id: 0, value: { port: world.bot.port } });
