@@ -18,7 +18,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { millisToHrTime, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { hrTimeToMilliseconds, millisToHrTime, W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { TracerProvider } from "@opentelemetry/sdk-trace";
 import { errorCode, LabopsError } from "../../src/errors.ts";
 import type {
@@ -216,10 +216,13 @@ class OtelTraceSpan implements TraceSpan {
     );
   }
 
-  end(endTime?: number): void {
-    if (this.#ended) return;
+  end(endTime?: number): number | undefined {
+    if (this.#ended) return undefined;
     this.#ended = true;
     this.#span.end(hrTime(endTime));
+    // The SDK's span keeps its end time (ReadableSpan.endTime); a non-recording one has none.
+    const ended = (this.#span as { endTime?: unknown }).endTime;
+    return Array.isArray(ended) && ended[0] > 0 ? hrTimeToMilliseconds(ended as [number, number]) : undefined;
   }
 }
 

@@ -61,8 +61,14 @@ export interface TraceSpan {
   /** Marks the span failed: the error's code, class and (scrubbed) message; never its stack or data. */
   recordError(error: unknown): void;
   setStatus(status: "ok" | "error", message?: string): void;
-  /** Ends the span, at `endTime` (epoch ms) when given; a second call does nothing. */
-  end(endTime?: number): void;
+  /**
+   * Ends the span, at `endTime` (epoch ms) when given; a second call does
+   * nothing. Returns the time it ended at (epoch ms) when it records one, so
+   * a parent ended after it can end no earlier (the SDK ends spans on two
+   * clocks: its wall clock for spans given a start time, sub-millisecond
+   * performance time for the others).
+   */
+  end(endTime?: number): number | undefined;
 }
 
 export interface Tracing {

@@ -61,7 +61,8 @@ export function rotationSpans(
     run: (send) => tracing.withActive(alert.ref, send),
     said(where) {
       alert.setAttributes({ "labops.alert.where": where });
-      alert.end();
+      // The alert is the rotation's last act: the rotation ends when it does, never a moment before.
+      const alertEnded = alert.end();
       hopSpans(tracing, root.ref, trace);
       root.setAttributes({
         "labops.rotation.outcome": outcome(trace, kind),
@@ -69,7 +70,8 @@ export function rotationSpans(
         "labops.rotation.desired": trace.reached?.desired,
         "labops.rotation.superseded_by": trace.supersededBy?.slice(0, 8),
       });
-      root.end();
+      // A microsecond after it: more than a double's rounding of epoch milliseconds (about 0.25 µs).
+      root.end(alertEnded === undefined ? undefined : alertEnded + 0.001);
     },
     failed(error) {
       alert.recordError(error);
