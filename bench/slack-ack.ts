@@ -1,10 +1,10 @@
 import { createServer, Agent as HttpAgent, type Server } from "node:http";
 import { App, HTTPReceiver } from "@slack/bolt";
 import { EMULATED } from "../emulators/chat.ts";
-import { FORM, newTriggerId, slackSignature, slashCommandBody } from "../emulators/slack/index.ts";
 import { SLACK_SIGNING_SECRET, startWorld } from "../test/helpers/chat-world.ts";
 import { concurrentRounds, type LoadTarget, type PreparedPost, timedPost } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
+import { signedSlashCommand } from "./lib/slack-command.ts";
 import { ratio } from "./lib/stats.ts";
 
 /**
@@ -50,30 +50,15 @@ const bareAddress = bareServer.address();
 if (bareAddress === null || typeof bareAddress === "string") throw new Error("bare app has no port");
 const bareUrl = new URL(`http://127.0.0.1:${bareAddress.port}/slack/events`);
 
-const workspace = world.slack.workspace;
 function signedCommand(round: number, i: number): PreparedPost {
   const user = `U0B${String(i).padStart(4, "0")}`;
   // A channel per round: the per-conversation cap (1000 in tests) never refuses, whatever the rounds.
-  const channel = `C0BENCHACK${round}`;
-  const body = slashCommandBody({
-    command: "/lab",
+  return signedSlashCommand(world, {
     text: `create ack-${round}-${i}`,
-    team: workspace.team,
-    channel,
+    channel: `C0BENCHACK${round}`,
     user,
-    userName: `bench${i}`,
-    triggerId: newTriggerId(),
-    responseUrl: workspace.issueResponseUrl(world.slack.url, { channel, user }),
+    i,
   });
-  const timestamp = Math.floor(Date.now() / 1000);
-  return {
-    body,
-    headers: {
-      "content-type": FORM,
-      "x-slack-request-timestamp": String(timestamp),
-      "x-slack-signature": slackSignature(SLACK_SIGNING_SECRET, timestamp, body),
-    },
-  };
 }
 
 const agentOptions = { keepAlive: true, maxSockets: CONCURRENCY };

@@ -1,5 +1,4 @@
 import { createTracing } from "../../adapters/otel/setup.ts";
-import { FORM, newTriggerId, slackSignature, slashCommandBody } from "../../emulators/slack/index.ts";
 import { tracedIntake } from "../../src/commands/intake-trace.ts";
 import { parseCommandText } from "../../src/commands/parse.ts";
 import { createLogger } from "../../src/log.ts";
@@ -9,8 +8,9 @@ import { MemoryAuditLog } from "../../test/fakes/audit.ts";
 import { MemoryConfirmationStore } from "../../test/fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../../test/fakes/deliveries.ts";
 import { MemoryLabRegistry } from "../../test/fakes/registry.ts";
-import { SLACK_SIGNING_SECRET, startWorld, type World } from "../../test/helpers/chat-world.ts";
+import { startWorld, type World } from "../../test/helpers/chat-world.ts";
 import type { PreparedPost } from "./load.ts";
+import { signedSlashCommand } from "./slack-command.ts";
 
 /**
  * One web role of the bot (Bolt receiver, intake, BullMQ enqueue in Redis) in
@@ -68,28 +68,14 @@ async function warmUp(count: number): Promise<void> {
 /** `count` signed `/lab create` commands, each with a lab name and trigger id of its own, in one channel. */
 function signedCommands(world: World, tag: string, round: number, count: number): PreparedPost[] {
   const channel = `C0T${tag.toUpperCase()}R${round}`;
-  return Array.from({ length: count }, (_, i) => {
-    const user = `U0T${String(i).padStart(4, "0")}`;
-    const body = slashCommandBody({
-      command: "/lab",
+  return Array.from({ length: count }, (_, i) =>
+    signedSlashCommand(world, {
       text: `create ${tag}-${round}-${i}`,
-      team: world.slack.workspace.team,
       channel,
-      user,
-      userName: `bench${i}`,
-      triggerId: newTriggerId(),
-      responseUrl: world.slack.workspace.issueResponseUrl(world.slack.url, { channel, user }),
-    });
-    const timestamp = Math.floor(Date.now() / 1000);
-    return {
-      body,
-      headers: {
-        "content-type": FORM,
-        "x-slack-request-timestamp": String(timestamp),
-        "x-slack-signature": slackSignature(SLACK_SIGNING_SECRET, timestamp, body),
-      },
-    };
-  });
+      user: `U0T${String(i).padStart(4, "0")}`,
+      i,
+    }),
+  );
 }
 
 await warmUp(warmCount);
