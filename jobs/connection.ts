@@ -16,7 +16,7 @@ import type { Clock } from "../src/clock.ts";
  *   goes at once, so the web role's stores use scripts for what must be atomic);
  * - clients (what jobs, the chat limiter and the watcher use in the worker and
  *   watcher roles) wait for a reconnect instead of failing after two tries, up
- *   to their 5 s command timeout: a Redis restart does not fail the job at
+ *   to their 5 s command timeout (the producer's is 2 s; both patientTimeouts): a Redis restart does not fail the job at
  *   hand, and longer outages fail it for BullMQ to retry. (Not longer: a chat
  *   limiter slot answered seconds late and then used would bunch calls into a
  *   429.)
@@ -45,16 +45,55 @@ export function redisOptions(url: string, kind: ConnectionKind): LabopsRedisOpti
         ...base,
         maxRetriesPerRequest: 1,
         enableOfflineQueue: false,
-        commandTimeout: 2_000,
         enableAutoPipelining: true,
       };
     case "client":
-      return { ...base, maxRetriesPerRequest: null, commandTimeout: 5_000 };
+      return { ...base, maxRetriesPerRequest: null };
   }
 }
 
+/** Each kind's command timeout (patientTimeouts); workers block, and have none. */
+export const COMMAND_TIMEOUT_MS: Readonly<Record<ConnectionKind, number | undefined>> = {
+  producer: 2_000,
+  client: 5_000,
+  worker: undefined,
+};
+
+/**
+ * Command timeouts that do not mistake a stalled event loop for a slow Redis.
+ * ioredis's own (`commandTimeout`) rejects a command the moment its timer
+ * runs; after the process's event loop was held up longer than the timeout
+ * (a long GC, a busy machine), timers run before the socket is read, so every
+ * command in flight timed out though Redis had answered it long before (seen
+ * in full test runs as "try again" answers to commands that were fine). Here
+ * a timer that fires first lets the loop read what has arrived (setImmediate
+ * runs after the poll phase that reads sockets) and rejects, as ioredis does,
+ * only a command still unanswered then. Armed when ioredis sends a command,
+ * once per command, through its public `sendCommand`.
+ */
+export function patientTimeouts(redis: Redis, timeoutMs: number): Redis {
+  const send = redis.sendCommand.bind(redis);
+  const armed = new WeakSet<object>();
+  redis.sendCommand = (command, stream) => {
+    if (!armed.has(command)) {
+      armed.add(command);
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (!command.isSettled) command.reject(new Error("Command timed out"));
+        });
+      }, timeoutMs);
+      const disarm = () => clearTimeout(timer);
+      command.promise.then(disarm, disarm);
+    }
+    return send(command, stream);
+  };
+  return redis;
+}
+
 export function createRedis(url: string, kind: ConnectionKind): Redis {
-  return new Redis(url, redisOptions(url, kind));
+  const redis = new Redis(url, redisOptions(url, kind));
+  const timeoutMs = COMMAND_TIMEOUT_MS[kind];
+  return timeoutMs === undefined ? redis : patientTimeouts(redis, timeoutMs);
 }
 
 /** Waits until a connection created with `enableOfflineQueue: false` is ready, or throws. */
