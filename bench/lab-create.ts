@@ -28,7 +28,7 @@ import { log, out, setting } from "./lib/report.ts";
  * - the critical path of the step graph (CREATE_STEPS) under the emulators'
  *   latency profiles (bench/lib/critical-path.ts), scaled like the emulators;
  *   goal: wall time within 10% of it;
- * - the reference lab (/work/shared/reference) replayed at the same time, on
+ * - the reference lab (the hands-on workshop labops automates) replayed at the same time, on
  *   the same emulators: the same step functions one at a time in its order
  *   (rg, aks, creds, reloader, kv, mi, role-mi, role-bot, fic, secrets, then
  *   its `az aks enable-addons` as a second cluster PUT, workload, verify);
