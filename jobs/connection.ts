@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
-import type { Clock } from "../src/clock.ts";
+import { type Clock, systemClock } from "../src/clock.ts";
 
 /**
  * Redis connections with BullMQ's production settings:
@@ -69,20 +69,24 @@ export const COMMAND_TIMEOUT_MS: Readonly<Record<ConnectionKind, number | undefi
  * a timer that fires first lets the loop read what has arrived (setImmediate
  * runs after the poll phase that reads sockets) and rejects, as ioredis does,
  * only a command still unanswered then. Armed when ioredis sends a command,
- * once per command, through its public `sendCommand`.
+ * once per command, through its public `sendCommand`; on the wall clock
+ * (`timers`), like every timeout of a call to something outside.
  */
-export function patientTimeouts(redis: Redis, timeoutMs: number): Redis {
+export function patientTimeouts(
+  redis: Redis,
+  timeoutMs: number,
+  timers: Pick<Clock, "timeout"> = systemClock(),
+): Redis {
   const send = redis.sendCommand.bind(redis);
   const armed = new WeakSet<object>();
   redis.sendCommand = (command, stream) => {
     if (!armed.has(command)) {
       armed.add(command);
-      const timer = setTimeout(() => {
+      const disarm = timers.timeout(() => {
         setImmediate(() => {
           if (!command.isSettled) command.reject(new Error("Command timed out"));
         });
       }, timeoutMs);
-      const disarm = () => clearTimeout(timer);
       command.promise.then(disarm, disarm);
     }
     return send(command, stream);
