@@ -10,7 +10,6 @@ import {
   sameAsk,
 } from "./caps.ts";
 import { authorizeHost, isHostCommand } from "./host-intake.ts";
-import { isMemberCommand } from "./members.ts";
 import type { ParseResult } from "./types.ts";
 
 /**
@@ -43,8 +42,8 @@ export function capsAhead(
 ): CapsAhead | undefined {
   if (!parsed.ok) return undefined;
   const cmd = parsed.command;
-  // Answered without a job, or asked for a value first: never counted.
-  if (cmd.kind === "help" || isMemberCommand(cmd)) return undefined;
+  // Help, and a rotate asked for its value first: never counted.
+  if (cmd.kind === "help") return undefined;
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) return undefined;
   // A workshop's or host's command refused to a non-admin holds no names, not even for a moment.
   if (isHostCommand(cmd) && !authorizeHost(cmd, origin.user, admins).ok) return undefined;

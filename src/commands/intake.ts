@@ -277,7 +277,6 @@ async function command(
     const secret = unknownSecret(cmd, record);
     if (!secret.ok) return refused(cmd, secret, log);
   }
-  if (isMemberCommand(cmd)) return memberChange(cmd, incoming, deps, log);
   if (cmd.kind === "secret.rotate" && cmd.value === undefined) {
     return {
       outcome: {
@@ -300,6 +299,8 @@ async function command(
     capsNote = capped.note;
   }
   // ── end of caps ──
+  // Answered here, counted like every command a person sends.
+  if (isMemberCommand(cmd)) return memberChange(cmd, incoming, deps, log);
 
   if (
     (cmd.kind === "lab.destroy" || cmd.kind === "host.destroy" || cmd.kind === "workshop.destroy") &&

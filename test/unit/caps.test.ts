@@ -50,6 +50,7 @@ function setup(settings: Partial<CapSettings> = {}, options: { queue?: CommandQu
     logger: createLogger({ level: "silent" }),
     clock,
     caps: { store: new MemoryLabCaps(registry), settings: { ...DEFAULTS, ...settings }, timeScale: 1 },
+    members: registry,
   };
   return {
     clock,
@@ -214,6 +215,16 @@ describe("caps at intake: commands per minute", () => {
     await t.clock.advance(40_000);
     expect(await t.say("lab list")).toMatchObject({ kind: "queued" });
     expect(t.queue.jobs).toHaveLength(3 + 1 + 5 + 1);
+  });
+
+  it("counts lab grant and lab revoke like every command, though they are answered at intake", async () => {
+    const t = setup({ maxCommandsPerMinute: 2 });
+    await t.registry.create(labRecord("team-g", ada, here));
+    expect(await t.say("lab grant team-g <@U-BOB>")).toMatchObject({ kind: "help" });
+    expect(await t.say("lab revoke team-g <@U-BOB>")).toMatchObject({ kind: "help" });
+    const third = await t.say("lab grant team-g <@U-BOB>");
+    expect(third).toMatchObject({ kind: "refused", reason: "cap_rate" });
+    expect((await t.registry.get("team-g"))?.members).toEqual([]);
   });
 
   it("counts a destroy's confirmation prompt, not answers given at intake", async () => {
