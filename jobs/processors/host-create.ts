@@ -9,7 +9,7 @@ import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./con
 import type { WorkflowDeps } from "./deps.ts";
 import { hostLockName, hostScheduleName } from "./host-lock.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
-import { planRunOptions } from "./plan-run.ts";
+import { planRunOptions, recordedSteps } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
 type HostCreate = Extract<Command, { kind: "host.create" }>;
@@ -156,8 +156,7 @@ export async function buildHost(
     },
     deps,
   );
-  const done: Record<string, Record<string, string>> = {};
-  for (const [name, s] of Object.entries(record.steps ?? {})) done[name] = s.outputs;
+  const done = recordedSteps(record.steps);
   try {
     await runPlan(
       plan.steps,

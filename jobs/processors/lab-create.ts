@@ -12,7 +12,7 @@ import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
 import type { CommandProcessor, ProcessorContext, ProcessorOutcome } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
-import { planRunOptions } from "./plan-run.ts";
+import { planRunOptions, recordedSteps } from "./plan-run.ts";
 import { ProgressReporter } from "./progress.ts";
 
 /**
@@ -250,8 +250,7 @@ async function create(
     { azure: deps.azure, keyVault: deps.keyVault, cluster: deps.cluster, clock: deps.clock },
   );
 
-  const done: Record<string, Record<string, string>> = {};
-  for (const [name, s] of Object.entries(record.steps ?? {})) done[name] = s.outputs;
+  const done = recordedSteps(record.steps);
 
   try {
     await runPlan(

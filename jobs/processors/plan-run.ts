@@ -49,3 +49,12 @@ export function jobCheckpoints(
     },
   };
 }
+
+/** The steps a record says are finished, as a plan's `done`: each step's outputs by its name. */
+export function recordedSteps(
+  steps: Readonly<Record<string, { outputs: StepOutputs }>> | undefined,
+): Record<string, StepOutputs> {
+  const done: Record<string, StepOutputs> = {};
+  for (const [name, s] of Object.entries(steps ?? {})) done[name] = s.outputs;
+  return done;
+}

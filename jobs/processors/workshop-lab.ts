@@ -6,6 +6,7 @@ import type { HostRecord, LabRecord } from "../../src/ports/registry.ts";
 import type { ProcessorContext } from "./context.ts";
 import type { WorkflowDeps } from "./deps.ts";
 import { lockHolder, withLabLock } from "./lab-lock.ts";
+import { recordedSteps } from "./plan-run.ts";
 
 /**
  * One team's lab of a workshop, built on the workshop's host without a card
@@ -85,8 +86,7 @@ export async function buildTeamLab(
       },
       deps,
     );
-    const done: Record<string, Record<string, string>> = {};
-    for (const [name, s] of Object.entries(record?.steps ?? {})) done[name] = s.outputs;
+    const done = recordedSteps(record?.steps);
     try {
       await runPlan(plan.steps, {
         signal: ctx.signal,

@@ -10,7 +10,7 @@ import {
   sameAsk,
 } from "./caps.ts";
 import { authorizeHost, isHostCommand } from "./host-intake.ts";
-import type { ParseResult } from "./types.ts";
+import type { Command, ParseResult } from "./types.ts";
 
 /**
  * The caps asked for ahead: in the same round trip as the delivery's claim
@@ -61,7 +61,7 @@ export function capsAhead(
  */
 export async function admitAt(
   ahead: CapsAhead | undefined,
-  command: Parameters<typeof capsRequest>[0],
+  command: Command,
   origin: { user: ChatUser; address: ChatAddress },
   token: string,
   record: LabRecord | undefined,
