@@ -59,6 +59,10 @@ export const COMMAND_TIMEOUT_MS: Readonly<Record<ConnectionKind, number | undefi
   worker: undefined,
 };
 
+/** Marks a command whose timeout runs: ioredis sends a command again after a reconnect. */
+const TIMED = Symbol("labops.commandTimeout");
+type TimedCommand = Parameters<Redis["sendCommand"]>[0] & { [TIMED]?: true };
+
 /**
  * Command timeouts that do not mistake a stalled event loop for a slow Redis.
  * ioredis's own (`commandTimeout`) rejects a command the moment its timer
@@ -68,26 +72,69 @@ export const COMMAND_TIMEOUT_MS: Readonly<Record<ConnectionKind, number | undefi
  * in full test runs as "try again" answers to commands that were fine). Here
  * a timer that fires first lets the loop read what has arrived (setImmediate
  * runs after the poll phase that reads sockets) and rejects, as ioredis does,
- * only a command still unanswered then. Armed when ioredis sends a command,
- * once per command, through its public `sendCommand`; on the wall clock
- * (`timers`), like every timeout of a call to something outside.
+ * only a command still unanswered then, `timeoutMs` after it was first sent
+ * (through ioredis's public `sendCommand`).
+ *
+ * One timer per connection, not one per command: a connection's commands are
+ * answered in the order they were sent, so those in flight are a queue, oldest
+ * first, and the timer waits for the oldest. Settled commands leave the queue
+ * from its head as new ones are sent (they are not kept for the timer). On the
+ * acknowledgement's path, a timer, a closure and a promise reaction for each of
+ * a command's five Redis commands were a tenth of the bot's CPU per command
+ * (docs/performance/slack.ack.md). On the wall clock (`clock`), like every
+ * timeout of a call to something outside.
  */
 export function patientTimeouts(
   redis: Redis,
   timeoutMs: number,
-  timers: Pick<Clock, "timeout"> = systemClock(),
+  clock: Pick<Clock, "timeout" | "now"> = systemClock(),
 ): Redis {
   const send = redis.sendCommand.bind(redis);
-  const armed = new WeakSet<object>();
-  redis.sendCommand = (command, stream) => {
-    if (!armed.has(command)) {
-      armed.add(command);
-      const disarm = timers.timeout(() => {
-        setImmediate(() => {
-          if (!command.isSettled) command.reject(new Error("Command timed out"));
-        });
-      }, timeoutMs);
-      command.promise.then(disarm, disarm);
+  let commands: (TimedCommand | undefined)[] = [];
+  let sentAt: number[] = [];
+  let head = 0;
+  let armed = false;
+
+  const dropSettled = () => {
+    while (head < commands.length && commands[head]?.isSettled) commands[head++] = undefined;
+    if (head === commands.length) {
+      commands = [];
+      sentAt = [];
+      head = 0;
+    } else if (head >= 1_024 && head * 2 >= commands.length) {
+      commands = commands.slice(head);
+      sentAt = sentAt.slice(head);
+      head = 0;
+    }
+  };
+  const arm = (ms: number) => {
+    armed = true;
+    // After the timer, the poll phase reads what has arrived before the check (setImmediate).
+    // Unref'd: the connection's socket keeps the process alive while a command is in flight.
+    clock.timeout(() => setImmediate(check), Math.max(1, ms), { unref: true });
+  };
+  const check = () => {
+    armed = false;
+    const now = clock.now();
+    for (dropSettled(); head < commands.length; dropSettled()) {
+      const oldest = commands[head] as TimedCommand;
+      const waited = now - (sentAt[head] as number);
+      if (waited < timeoutMs) {
+        arm(timeoutMs - waited);
+        return;
+      }
+      commands[head++] = undefined;
+      oldest.reject(new Error("Command timed out"));
+    }
+  };
+
+  redis.sendCommand = (command: TimedCommand, stream) => {
+    if (command[TIMED] === undefined) {
+      command[TIMED] = true;
+      dropSettled();
+      commands.push(command);
+      sentAt.push(clock.now());
+      if (!armed) arm(timeoutMs);
     }
     return send(command, stream);
   };

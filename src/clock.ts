@@ -16,8 +16,12 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms`; rejects with CancelledError as soon as `signal` fires (at once if it already has). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** Calls `fn` once after `ms`. The returned function cancels it (harmless after it fired). */
-  timeout(fn: () => void, ms: number): Cancel;
+  /**
+   * Calls `fn` once after `ms`. The returned function cancels it (harmless
+   * after it fired). With `unref`, the timer alone does not keep the process
+   * running (a guard on something that itself does, such as a socket).
+   */
+  timeout(fn: () => void, ms: number, options?: { unref?: boolean }): Cancel;
   /** Calls `fn` every `ms` until cancelled. */
   interval(fn: () => void, ms: number): Cancel;
   /** LABOPS_TIME_SCALE (1 = real time). */
@@ -39,8 +43,9 @@ export function systemClock(timeScale = 1): Clock {
         const t = setTimeout(fn, wait);
         return () => clearTimeout(t);
       }),
-    timeout(fn, ms) {
+    timeout(fn, ms, options) {
       const t = setTimeout(fn, ms);
+      if (options?.unref) t.unref();
       return () => clearTimeout(t);
     },
     interval(fn, ms) {

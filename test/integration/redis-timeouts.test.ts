@@ -15,8 +15,22 @@ function stall(ms: number): void {
 describe("command timeouts (jobs/connection.ts patientTimeouts)", () => {
   const opened: Redis[] = [];
   const servers: Server[] = [];
+  const sockets: Socket[] = [];
+  /** A server that accepts and reads, and never answers; its port. */
+  async function silentServer(): Promise<number> {
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on("data", () => undefined);
+    });
+    servers.push(silent);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    return address.port;
+  }
   afterAll(async () => {
     for (const r of opened) r.disconnect();
+    for (const s of sockets) s.destroy();
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
@@ -31,19 +45,33 @@ describe("command timeouts (jobs/connection.ts patientTimeouts)", () => {
     expect(await Promise.all(replies)).toEqual([null, null, null, null, null]);
   });
 
+  it("times each command from its own send, with one timer for the connection", async () => {
+    const redis = patientTimeouts(new Redis(REDIS_URL), 100);
+    opened.push(redis);
+    await redis.ping();
+    const timed = async (send: () => Promise<unknown>) => {
+      const sent = performance.now();
+      const error = await send().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { error, waited: performance.now() - sent };
+    };
+    // Redis holds a blocking pop for 0.5 s, and what the connection sends after it waits behind it.
+    const first = timed(() => redis.blpop("labops-timeouts-empty", 0.5));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Sent while the first waits: not timed out with the first, but 100 ms after its own send.
+    const second = timed(() => redis.get("labops-timeouts-nothing"));
+    for (const { error, waited } of [await first, await second]) {
+      expect(String(error)).toMatch(/Command timed out/);
+      expect(waited).toBeGreaterThanOrEqual(90);
+    }
+  });
+
   it("still times out a command that gets no answer", async () => {
-    // A server that accepts and reads, and never answers.
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => {
-      sockets.push(socket);
-      socket.on("data", () => undefined);
-    });
-    servers.push(silent);
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const address = silent.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
+    const port = await silentServer();
     const redis = patientTimeouts(
-      new Redis({ host: "127.0.0.1", port: address.port, enableReadyCheck: false, maxRetriesPerRequest: 0 }),
+      new Redis({ host: "127.0.0.1", port, enableReadyCheck: false, maxRetriesPerRequest: 0 }),
       100,
     );
     redis.on("error", () => undefined);
@@ -51,6 +79,5 @@ describe("command timeouts (jobs/connection.ts patientTimeouts)", () => {
     const started = performance.now();
     await expect(redis.get("anything")).rejects.toThrow(/Command timed out/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(90);
-    for (const s of sockets) s.destroy();
   });
 });

@@ -1,0 +1,87 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { Agent as HttpAgent } from "node:http";
+import { type LoadTarget, type PreparedPost, timedPost } from "./load.ts";
+
+/**
+ * An app under an acknowledgement bench in a process of its own (a bot's web
+ * role, lib/ack-world-child.ts, or the bare Bolt app, lib/bare-bolt-child.ts),
+ * asked over IPC: `{ id, kind, … }` → `{ id, value }`; message 0 is its port
+ * when it is ready. Its CPU is then its own: not the load generator's, which
+ * in one process with the apps added the same 100 HTTP clients to both sides
+ * (making ratios smaller) and its own work to every latency (making p99
+ * larger), and not another app's garbage collection.
+ */
+export interface AckChild {
+  name: string;
+  port: number;
+  ask<T>(kind: string, extra?: Record<string, unknown>): Promise<T>;
+  child: ChildProcess;
+}
+
+export async function startAckChild(
+  name: string,
+  module: URL,
+  env: Record<string, string> = {},
+): Promise<AckChild> {
+  const child = fork(module, [], {
+    env: { ...process.env, ...env },
+    execArgv: [...process.execArgv, "--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const waiting = new Map<number, (value: unknown) => void>();
+  child.on("message", (m: { id: number; value: unknown }) => {
+    waiting.get(m.id)?.(m.value);
+    waiting.delete(m.id);
+  });
+  let next = 1;
+  const ask = <T>(kind: string, extra: Record<string, unknown> = {}) =>
+    new Promise<T>((resolve, reject) => {
+      const id = next++;
+      waiting.set(id, resolve as (value: unknown) => void);
+      child.send({ id, kind, ...extra }, (error) => error && reject(error));
+    });
+  const ready = await new Promise<{ port: number }>((resolve, reject) => {
+    waiting.set(0, resolve as (value: unknown) => void);
+    child.once("exit", (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
+  });
+  return { name, port: ready.port, ask, child };
+}
+
+/**
+ * A load target served by `app`, its requests signed in `signer` (a bot's
+ * process, whose Slack emulator issues the response URLs; the same process
+ * as `app` for a bot), `concurrency` of them per round in one ask, with the
+ * name `tag` in their lab names and channels. CPU is `app`'s own.
+ */
+export function childTarget(
+  name: string,
+  tag: string,
+  app: AckChild,
+  signer: AckChild,
+  concurrency: number,
+): LoadTarget & { agent: HttpAgent } {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+  const url = new URL(`http://127.0.0.1:${app.port}/slack/events`);
+  const prepared = new Map<number, Promise<PreparedPost[]>>();
+  return {
+    name,
+    agent,
+    prepare: async (round, i) => {
+      let posts = prepared.get(round);
+      if (!posts) {
+        posts = signer.ask<PreparedPost[]>("prepare", { tag, round, count: concurrency });
+        prepared.set(round, posts);
+      }
+      const post = (await posts)[i];
+      if (!post) throw new Error(`no request ${i} of round ${round}`);
+      return () => timedPost(agent, url, post);
+    },
+    cpuMicros: () => app.ask<number>("cpu"),
+  };
+}
+
+/** The process's CPU so far, in microseconds (what a child answers to "cpu"). */
+export function cpuMicrosNow(): number {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+}
