@@ -1,16 +1,16 @@
-import { type ChildProcess, fork, spawn } from "node:child_process";
-import { Agent as HttpAgent } from "node:http";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { concurrentRounds, type LoadTarget, type PreparedPost, timedPost } from "./lib/load.ts";
+import { type AckChild, childTarget, startAckChild } from "./lib/ack-child.ts";
+import { concurrentRounds, mergedResult } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
-import { ratio, summarize } from "./lib/stats.ts";
+import { ratio } from "./lib/stats.ts";
 
 /**
  * What tracing costs the Slack acknowledgement: the same signed `/lab create`
  * load as slack-ack.ts (BENCH_CONCURRENCY (100) at once, BENCH_ROUNDS (20)
  * after BENCH_WARMUP (8)), interleaved off, on, on, off in every round,
  * against two web roles of the bot identical but for tracing, each in a
- * process of its own (lib/ack-world-child.ts): one with it off (NO_TRACING,
+ * process of its own (lib/ack-child.ts, lib/ack-world-child.ts): one with it off (NO_TRACING,
  * what every process runs without OTEL_*), one with the real SDK as OTEL_*
  * sets it in production (batch processor, OTLP http/protobuf) exporting to an
  * OTLP receiver in a third process, as a collector would be. With tracing on
@@ -72,37 +72,11 @@ async function startReceiver(): Promise<{ url: string; child: ChildProcess; coun
   };
 }
 
-/** A bot's web role in a process of its own (lib/ack-world-child.ts), asked over IPC. */
-interface Bot {
-  name: string;
-  port: number;
-  ask<T>(kind: string, extra?: Record<string, unknown>): Promise<T>;
-  child: ChildProcess;
-}
-
-async function startBot(name: string, otlpUrl: string | undefined): Promise<Bot> {
-  const child = fork(new URL("./lib/ack-world-child.ts", import.meta.url), [], {
-    env: { ...process.env, BENCH_TRACING_WARMUP: String(TRACING_WARMUP), BENCH_OTLP_URL: otlpUrl ?? "" },
-    execArgv: [...process.execArgv, "--expose-gc"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+function startBot(name: string, otlpUrl: string | undefined): Promise<AckChild> {
+  return startAckChild(name, new URL("./lib/ack-world-child.ts", import.meta.url), {
+    BENCH_INTAKE_WARMUP: String(TRACING_WARMUP),
+    BENCH_OTLP_URL: otlpUrl ?? "",
   });
-  const waiting = new Map<number, (value: unknown) => void>();
-  child.on("message", (m: { id: number; value: unknown }) => {
-    waiting.get(m.id)?.(m.value);
-    waiting.delete(m.id);
-  });
-  let next = 1;
-  const ask = <T>(kind: string, extra: Record<string, unknown> = {}) =>
-    new Promise<T>((resolve, reject) => {
-      const id = next++;
-      waiting.set(id, resolve as (value: unknown) => void);
-      child.send({ id, kind, ...extra }, (error) => error && reject(error));
-    });
-  const ready = await new Promise<{ port: number }>((resolve, reject) => {
-    waiting.set(0, resolve as (value: unknown) => void);
-    child.once("exit", (code) => reject(new Error(`bot ${name} exited (${code}) before it was ready`)));
-  });
-  return { name, port: ready.port, ask, child };
 }
 
 const receiver = await startReceiver();
@@ -110,54 +84,23 @@ const receiver = await startReceiver();
 const off = await startBot("off", undefined);
 const on = await startBot("on", receiver.url);
 
-const agents: HttpAgent[] = [];
-function target(name: string, tag: string, bot: Bot): LoadTarget {
-  const agent = new HttpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
-  agents.push(agent);
-  const url = new URL(`http://127.0.0.1:${bot.port}/slack/events`);
-  // A round's requests are signed in the bot's process (its Slack emulator issues the response URLs), in one ask.
-  const prepared = new Map<number, Promise<PreparedPost[]>>();
-  return {
-    name,
-    prepare: async (round, i) => {
-      let posts = prepared.get(round);
-      if (!posts) {
-        posts = bot.ask<PreparedPost[]>("prepare", { tag, round, count: CONCURRENCY });
-        prepared.set(round, posts);
-      }
-      const post = (await posts)[i];
-      if (!post) throw new Error(`no request ${i} of round ${round}`);
-      return () => timedPost(agent, url, post);
-    },
-    cpuMicros: () => bot.ask<number>("cpu"),
-  };
-}
+const targets = [
+  childTarget("off", "off", off, off, CONCURRENCY),
+  childTarget("on", "on", on, on, CONCURRENCY),
+  childTarget("on again", "ona", on, on, CONCURRENCY),
+  childTarget("off again", "offa", off, off, CONCURRENCY),
+];
 
 try {
   const before = { off: await off.ask<number>("jobs"), on: await on.ask<number>("jobs") };
   // Off, on, on, off in every round: drift on a shared machine (and going first) hits both alike.
-  const rounds = await concurrentRounds(
-    [
-      target("off", "off", off),
-      target("on", "on", on),
-      target("on again", "ona", on),
-      target("off again", "offa", off),
-    ],
-    { concurrency: CONCURRENCY, rounds: ROUNDS, warmupRounds: WARMUP },
-  );
-  const merged = (a: string, b: string) => {
-    const [x, y] = [rounds.get(a), rounds.get(b)];
-    if (!x || !y) throw new Error("missing results");
-    const samples = [...x.samples, ...y.samples];
-    const cpu = (x.cpuMicros + y.cpuMicros) / 1000 / Math.max(1, samples.length);
-    return {
-      latency: summarize(samples),
-      non200: x.non200 + y.non200,
-      cpuPerRequestMs: Math.round(cpu * 1000) / 1000,
-    };
-  };
-  const offResult = merged("off", "off again");
-  const onResult = merged("on", "on again");
+  const rounds = await concurrentRounds(targets, {
+    concurrency: CONCURRENCY,
+    rounds: ROUNDS,
+    warmupRounds: WARMUP,
+  });
+  const offResult = mergedResult(rounds, "off", "off again");
+  const onResult = mergedResult(rounds, "on", "on again");
   const expected = 2 * CONCURRENCY * (ROUNDS + WARMUP);
   const enqueued = {
     off: (await off.ask<number>("jobs")) - before.off,
@@ -199,7 +142,7 @@ try {
       carried,
   });
 } finally {
-  for (const agent of agents) agent.destroy();
+  for (const target of targets) target.agent.destroy();
   for (const bot of [off, on]) if (bot.child.connected) bot.child.kill();
   receiver.child.kill();
 }

@@ -9,20 +9,21 @@ import { MemoryConfirmationStore } from "../../test/fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../../test/fakes/deliveries.ts";
 import { MemoryLabRegistry } from "../../test/fakes/registry.ts";
 import { startWorld, type World } from "../../test/helpers/chat-world.ts";
+import { cpuMicrosNow } from "./ack-child.ts";
 import type { PreparedPost } from "./load.ts";
 import { signedSlashCommand } from "./slack-command.ts";
 
 /**
  * One web role of the bot (Bolt receiver, intake, BullMQ enqueue in Redis) in
- * a process of its own, for slack-ack-tracing.ts: tracing on (the SDK as
- * OTEL_* sets it, exporting to BENCH_OTLP_URL) when that is set, else off. Its
- * CPU time is then the bot's alone: not the load generator's, and not the
- * other bot's garbage collection. Started with an IPC channel (and
- * --expose-gc); answers the parent's messages (`{ id, kind, … }` → `{ id, value }`).
+ * a process of its own (lib/ack-child.ts), for slack-ack.ts and
+ * slack-ack-tracing.ts: tracing on (the SDK as OTEL_* sets it, exporting to
+ * BENCH_OTLP_URL) when that is set, else off. Before it serves, it runs
+ * BENCH_INTAKE_WARMUP (20 000) commands through intake (below). Started with
+ * an IPC channel (and --expose-gc); answers the parent's messages.
  */
 
 const otlpUrl = process.env.BENCH_OTLP_URL;
-const warmCount = Number(process.env.BENCH_TRACING_WARMUP ?? 20_000);
+const warmCount = Number(process.env.BENCH_INTAKE_WARMUP ?? 20_000);
 
 /**
  * Intake (its span and the job's carrier, with tracing on) in a loop on
@@ -97,15 +98,22 @@ const world = await startWorld({
 
 type Request =
   | { id: number; kind: "prepare"; tag: string; round: number; count: number }
-  | { id: number; kind: "cpu" | "jobs" | "job_trace" | "close" };
+  | { id: number; kind: "cpu" | "jobs" | "job_trace" | "slack_calls" | "close" };
 
 async function answer(request: Request): Promise<unknown> {
   switch (request.kind) {
     case "prepare":
       return signedCommands(world, request.tag, request.round, request.count);
-    case "cpu": {
-      const used = process.cpuUsage();
-      return used.user + used.system;
+    case "cpu":
+      return cpuMicrosNow();
+    case "slack_calls": {
+      // The Web API calls the bot made meanwhile, by method and answer (none are expected at the ack).
+      const calls: Record<string, number> = {};
+      for (const c of world.slack.calls) {
+        const key = `${c.method} ${c.status}${c.error ? ` ${c.error}` : ""}`;
+        calls[key] = (calls[key] ?? 0) + 1;
+      }
+      return calls;
     }
     case "jobs":
       return world.jobCount();

@@ -118,3 +118,20 @@ export async function concurrentRounds(
   }
   return result;
 }
+
+/** Two targets that are one system (the same app, taken in turn), as one result: samples joined, CPU summed. */
+export function mergedResult(
+  results: ReadonlyMap<string, LoadResult>,
+  a: string,
+  b: string,
+): { latency: LatencySummary; non200: number; cpuPerRequestMs: number } {
+  const [x, y] = [results.get(a), results.get(b)];
+  if (!x || !y) throw new Error(`missing results of ${a} or ${b}`);
+  const samples = [...x.samples, ...y.samples];
+  const cpu = (x.cpuMicros + y.cpuMicros) / 1000 / Math.max(1, samples.length);
+  return {
+    latency: summarize(samples),
+    non200: x.non200 + y.non200,
+    cpuPerRequestMs: Math.round(cpu * 1000) / 1000,
+  };
+}
