@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { AdmitRequest, AdmitResult, LabCaps } from "../../src/ports/caps.ts";
 import { registryKeys } from "./registry.ts";
@@ -206,9 +206,9 @@ end
 return 1
 `;
 
-const sha1 = (script: string) => createHash("sha1").update(script).digest("hex");
-/** Key names never hold a user's or a conversation's id, only a digest of it. */
-const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 24);
+const sha1 = (script: string) => hash("sha1", script, "hex");
+/** Key names never hold a user's or a conversation's id, only a digest of it (one-shot: two per command). */
+const digest = (text: string) => hash("sha256", text, "hex").slice(0, 24);
 const ADMIT_SHA = sha1(ADMIT);
 
 type WithCancel = Redis & { labopsCapsCancel(keyCount: number, ...args: string[]): Promise<unknown> };
