@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { type AckChild, childTarget, startAckChild } from "./lib/ack-child.ts";
+import { type AckChild, childTarget, preloadRounds, startAckChild } from "./lib/ack-child.ts";
 import { concurrentRounds, mergedResult } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio } from "./lib/stats.ts";
@@ -94,6 +94,7 @@ const targets = [
 try {
   const before = { off: await off.ask<number>("jobs"), on: await on.ask<number>("jobs") };
   // Off, on, on, off in every round: drift on a shared machine (and going first) hits both alike.
+  await preloadRounds(targets, [off, on], ROUNDS + WARMUP);
   const rounds = await concurrentRounds(targets, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,

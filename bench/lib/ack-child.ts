@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { Agent as HttpAgent } from "node:http";
+import { PerformanceObserver } from "node:perf_hooks";
 import { type LoadTarget, type PreparedPost, timedPost } from "./load.ts";
 
 /**
@@ -51,7 +52,10 @@ export async function startAckChild(
  * A load target served by `app`, its requests signed in `signer` (a bot's
  * process, whose Slack emulator issues the response URLs; the same process
  * as `app` for a bot), `concurrency` of them per round in one ask, with the
- * name `tag` in their lab names and channels. CPU is `app`'s own.
+ * name `tag` in their lab names and channels. CPU is `app`'s own. `preload`
+ * signs every round's requests before the rounds: signed during them, the
+ * signer's garbage (the bot's, for every target) would be collected in
+ * whichever app's round came next, and counted as its work.
  */
 export function childTarget(
   name: string,
@@ -59,7 +63,7 @@ export function childTarget(
   app: AckChild,
   signer: AckChild,
   concurrency: number,
-): LoadTarget & { agent: HttpAgent } {
+): LoadTarget & { agent: HttpAgent; preload(rounds: number): Promise<void> } {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL(`http://127.0.0.1:${app.port}/slack/events`);
   const prepared = new Map<number, Promise<PreparedPost[]>>();
@@ -77,11 +81,47 @@ export function childTarget(
       return () => timedPost(agent, url, post);
     },
     cpuMicros: () => app.ask<number>("cpu"),
+    async preload(rounds) {
+      for (let round = 0; round < rounds; round += 1) {
+        const posts = signer.ask<PreparedPost[]>("prepare", { tag, round, count: concurrency });
+        prepared.set(round, posts);
+        await posts;
+      }
+    },
   };
 }
 
-/** The process's CPU so far, in microseconds (what a child answers to "cpu"). */
+/**
+ * Signs every round's requests of `targets`, then has each app collect its
+ * garbage, so that the rounds measure serving alone.
+ */
+export async function preloadRounds(
+  targets: readonly { preload(rounds: number): Promise<void> }[],
+  apps: readonly AckChild[],
+  rounds: number,
+): Promise<void> {
+  for (const target of targets) await target.preload(rounds);
+  for (const app of apps) await app.ask("gc");
+}
+
+/**
+ * The process's CPU so far, in microseconds (what a child answers to "cpu"),
+ * and the time its garbage collections took so far (ms), as `gc` tells it.
+ */
 export function cpuMicrosNow(): number {
   const used = process.cpuUsage();
   return used.user + used.system;
+}
+
+let gcMs = 0;
+let watchingGc = false;
+/** Milliseconds of garbage collection since the first call (a child calls it when it starts). */
+export function gcMsSoFar(): number {
+  if (!watchingGc) {
+    watchingGc = true;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcMs += entry.duration;
+    }).observe({ entryTypes: ["gc"] });
+  }
+  return gcMs;
 }

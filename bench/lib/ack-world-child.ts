@@ -9,7 +9,7 @@ import { MemoryConfirmationStore } from "../../test/fakes/confirmations.ts";
 import { MemoryDeliveryLog } from "../../test/fakes/deliveries.ts";
 import { MemoryLabRegistry } from "../../test/fakes/registry.ts";
 import { startWorld, type World } from "../../test/helpers/chat-world.ts";
-import { cpuMicrosNow } from "./ack-child.ts";
+import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
 import type { PreparedPost } from "./load.ts";
 import { signedSlashCommand } from "./slack-command.ts";
 
@@ -98,7 +98,7 @@ const world = await startWorld({
 
 type Request =
   | { id: number; kind: "prepare"; tag: string; round: number; count: number }
-  | { id: number; kind: "cpu" | "jobs" | "job_trace" | "slack_calls" | "close" };
+  | { id: number; kind: "cpu" | "gc" | "gc_ms" | "jobs" | "job_trace" | "slack_calls" | "close" };
 
 async function answer(request: Request): Promise<unknown> {
   switch (request.kind) {
@@ -106,6 +106,11 @@ async function answer(request: Request): Promise<unknown> {
       return signedCommands(world, request.tag, request.round, request.count);
     case "cpu":
       return cpuMicrosNow();
+    case "gc":
+      (globalThis as { gc?: () => void }).gc?.();
+      return cpuMicrosNow();
+    case "gc_ms":
+      return gcMsSoFar();
     case "slack_calls": {
       // The Web API calls the bot made meanwhile, by method and answer (none are expected at the ack).
       const calls: Record<string, number> = {};
@@ -135,4 +140,5 @@ process.on("message", (request: Request) => {
     if (request.kind === "close") process.disconnect?.();
   });
 });
+gcMsSoFar();
 process.send?.({ id: 0, value: { port: world.bot.port } });
