@@ -5,7 +5,8 @@ import { type LoadTarget, type PreparedPost, timedPost } from "./load.ts";
 
 /**
  * An app under an acknowledgement bench in a process of its own (a bot's web
- * role, lib/ack-world-child.ts, or the bare Bolt app, lib/bare-bolt-child.ts),
+ * role, lib/ack-world-child.ts or lib/teams-bot-child.ts, or a bare SDK app,
+ * lib/bare-bolt-child.ts or lib/bare-cloudadapter-child.ts),
  * asked over IPC: `{ id, kind, … }` → `{ id, value }`; message 0 is its port
  * when it is ready. Its CPU is then its own: not the load generator's, which
  * in one process with the apps added the same 100 HTTP clients to both sides
@@ -48,24 +49,35 @@ export async function startAckChild(
   return { name, port: ready.port, ask, child };
 }
 
+/** Builds round `round`'s `count` requests, named `tag`: a signer's ask, or the parent's own emulator. */
+export type RoundSigner = (tag: string, round: number, count: number) => Promise<PreparedPost[]>;
+
 /**
- * A load target served by `app`, its requests signed in `signer` (a bot's
- * process, whose Slack emulator issues the response URLs; the same process
- * as `app` for a bot), `concurrency` of them per round in one ask, with the
- * name `tag` in their lab names and channels. CPU is `app`'s own. `preload`
- * signs every round's requests before the rounds: signed during them, the
- * signer's garbage (the bot's, for every target) would be collected in
- * whichever app's round came next, and counted as its work.
+ * A load target served by `app` at `path` (Slack's `/slack/events` unless
+ * given), its requests signed in `signer`: a bot's process, whose Slack
+ * emulator issues the response URLs (the same process as `app` for a bot),
+ * asked "prepare"; or a function, when the emulator that signs is this
+ * process's (Teams, whose tokens the apps check against it). `concurrency`
+ * requests per round, with the name `tag` in their lab names and channels.
+ * CPU is `app`'s own. `preload` signs every round's requests before the
+ * rounds: signed during them, the signer's garbage (the bot's, for every
+ * target) would be collected in whichever app's round came next, and counted
+ * as its work.
  */
 export function childTarget(
   name: string,
   tag: string,
   app: AckChild,
-  signer: AckChild,
+  signer: AckChild | RoundSigner,
   concurrency: number,
+  path = "/slack/events",
 ): LoadTarget & { agent: HttpAgent; preload(rounds: number): Promise<void> } {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-  const url = new URL(`http://127.0.0.1:${app.port}/slack/events`);
+  const url = new URL(`http://127.0.0.1:${app.port}${path}`);
+  const sign: RoundSigner =
+    typeof signer === "function"
+      ? signer
+      : (t, round, count) => signer.ask<PreparedPost[]>("prepare", { tag: t, round, count });
   const prepared = new Map<number, Promise<PreparedPost[]>>();
   return {
     name,
@@ -73,7 +85,7 @@ export function childTarget(
     prepare: async (round, i) => {
       let posts = prepared.get(round);
       if (!posts) {
-        posts = signer.ask<PreparedPost[]>("prepare", { tag, round, count: concurrency });
+        posts = sign(tag, round, concurrency);
         prepared.set(round, posts);
       }
       const post = (await posts)[i];
@@ -83,7 +95,7 @@ export function childTarget(
     cpuMicros: () => app.ask<number>("cpu"),
     async preload(rounds) {
       for (let round = 0; round < rounds; round += 1) {
-        const posts = signer.ask<PreparedPost[]>("prepare", { tag, round, count: concurrency });
+        const posts = sign(tag, round, concurrency);
         prepared.set(round, posts);
         await posts;
       }

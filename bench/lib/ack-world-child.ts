@@ -1,15 +1,7 @@
 import { createTracing } from "../../adapters/otel/setup.ts";
-import { tracedIntake } from "../../src/commands/intake-trace.ts";
-import { parseCommandText } from "../../src/commands/parse.ts";
-import { createLogger } from "../../src/log.ts";
-import type { CommandQueue } from "../../src/ports/queue.ts";
-import { carrierOf, NO_TRACING, type Tracing } from "../../src/ports/tracing.ts";
-import { MemoryAuditLog } from "../../test/fakes/audit.ts";
-import { MemoryConfirmationStore } from "../../test/fakes/confirmations.ts";
-import { MemoryDeliveryLog } from "../../test/fakes/deliveries.ts";
-import { MemoryLabRegistry } from "../../test/fakes/registry.ts";
 import { startWorld, type World } from "../../test/helpers/chat-world.ts";
 import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
+import { warmUp } from "./intake-warm-up.ts";
 import type { PreparedPost } from "./load.ts";
 import { signedSlashCommand } from "./slack-command.ts";
 
@@ -18,53 +10,12 @@ import { signedSlashCommand } from "./slack-command.ts";
  * a process of its own (lib/ack-child.ts), for slack-ack.ts and
  * slack-ack-tracing.ts: tracing on (the SDK as OTEL_* sets it, exporting to
  * BENCH_OTLP_URL) when that is set, else off. Before it serves, it runs
- * BENCH_INTAKE_WARMUP (20 000) commands through intake (below). Started with
+ * BENCH_INTAKE_WARMUP (20 000) commands through intake (lib/intake-warm-up.ts). Started with
  * an IPC channel (and --expose-gc); answers the parent's messages.
  */
 
 const otlpUrl = process.env.BENCH_OTLP_URL;
 const warmCount = Number(process.env.BENCH_INTAKE_WARMUP ?? 20_000);
-
-/**
- * Intake (its span and the job's carrier, with tracing on) in a loop on
- * in-memory fakes, until V8 has compiled the code the acknowledgement runs:
- * the run's few thousand commands alone would measure it still interpreted.
- * Both bots run it, so that intake is as warm in one as in the other.
- */
-async function warmUp(count: number): Promise<void> {
-  const warm: Tracing = otlpUrl
-    ? createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_SERVICE_NAME: "warm-up" }).tracing
-    : NO_TRACING;
-  const clock = { now: () => Date.now() };
-  // The queue's tracing lines (jobs/queue.ts): the active span's context, for the job's data.
-  const queue: CommandQueue = {
-    enqueue: async (envelope) => ({ jobId: `d-${envelope.deliveryId}.${carrierOf(warm)?.traceparent}` }),
-  };
-  const deps = {
-    queue,
-    registry: new MemoryLabRegistry(),
-    confirmations: new MemoryConfirmationStore(clock),
-    audit: new MemoryAuditLog(),
-    deliveries: new MemoryDeliveryLog(clock),
-    admins: [],
-    logger: createLogger({ level: "warn", tracing: warm }),
-    clock,
-    tracing: warm,
-  };
-  for (let i = 0; i < count; i += 1) {
-    const origin = {
-      address: { platform: "slack" as const, tenant: "T0WARM", channel: "C0WARM" },
-      user: { platform: "slack" as const, id: `U${i}` },
-    };
-    const parsed = parseCommandText(`lab create warm-${i}`);
-    await tracedIntake(
-      { deliveryId: `w${i}`, correlationId: `c-${i}`, origin, receivedAt: 0, parsed },
-      deps,
-      "command",
-    );
-  }
-  await warm.shutdown();
-}
 
 /** `count` signed `/lab create` commands, each with a lab name and trigger id of its own, in one channel. */
 function signedCommands(world: World, tag: string, round: number, count: number): PreparedPost[] {
@@ -79,7 +30,7 @@ function signedCommands(world: World, tag: string, round: number, count: number)
   );
 }
 
-await warmUp(warmCount);
+await warmUp(warmCount, otlpUrl);
 // What the warm-up left (more with tracing on) is collected now, not in the rounds of one bot only.
 (globalThis as { gc?: () => void }).gc?.();
 const made = otlpUrl

@@ -70,6 +70,16 @@ export interface TeamsUser {
       mentionAadObjectIds?: boolean;
     },
   ): Promise<TeamsDelivery>;
+  /**
+   * The activity `say` would send, without sending it: the message is in the
+   * tenant already (the bot's answer finds its thread), the activity is for
+   * the caller to post (a load generator that builds its requests ahead).
+   */
+  compose(
+    conversationId: string,
+    text: string,
+    options?: { mention?: boolean; mentions?: TeamsPerson[]; mentionAadObjectIds?: boolean },
+  ): { activity: Record<string, unknown>; message: TeamsMessage };
   /** Presses a card's Action.Execute button (found by verb) on a message. */
   execute(
     message: TeamsMessage,
@@ -203,26 +213,36 @@ export async function startTeamsEmulator(options: TeamsEmulatorOptions): Promise
       };
     }
 
+    function compose(
+      conversationId: string,
+      text: string,
+      opts: { mention?: boolean; mentions?: TeamsPerson[]; mentionAadObjectIds?: boolean } = {},
+    ): { activity: Record<string, unknown>; message: TeamsMessage } {
+      const isChannel = tenant.isChannel(conversationId);
+      const mention = opts.mention ?? isChannel;
+      const shown = mention ? `<at>${bot.name}</at> ${text}` : text;
+      const entities: Record<string, unknown>[] = mention
+        ? [{ type: "mention", text: `<at>${bot.name}</at>`, mentioned: { id: bot.id, name: bot.name } }]
+        : [];
+      for (const person of opts.mentions ?? [])
+        entities.push(mentionEntity(person, opts.mentionAadObjectIds ?? false));
+      const message = tenant.add({ conversationId, from: account, text: shown, attachments: [], entities });
+      const activity = {
+        ...envelope(isChannel ? `${conversationId};messageid=${message.id}` : conversationId),
+        type: "message",
+        id: message.id,
+        text: shown,
+        textFormat: "plain",
+        entities,
+      };
+      return { activity, message };
+    }
+
     return {
       account,
+      compose,
       async say(conversationId, text, opts = {}) {
-        const isChannel = tenant.isChannel(conversationId);
-        const mention = opts.mention ?? isChannel;
-        const shown = mention ? `<at>${bot.name}</at> ${text}` : text;
-        const entities: Record<string, unknown>[] = mention
-          ? [{ type: "mention", text: `<at>${bot.name}</at>`, mentioned: { id: bot.id, name: bot.name } }]
-          : [];
-        for (const person of opts.mentions ?? [])
-          entities.push(mentionEntity(person, opts.mentionAadObjectIds ?? false));
-        const message = tenant.add({ conversationId, from: account, text: shown, attachments: [], entities });
-        const activity = {
-          ...envelope(isChannel ? `${conversationId};messageid=${message.id}` : conversationId),
-          type: "message",
-          id: message.id,
-          text: shown,
-          textFormat: "plain",
-          entities,
-        };
+        const { activity, message } = compose(conversationId, text, opts);
         const delivery = await send(activity, opts.token !== undefined ? { token: opts.token } : {});
         return { ...delivery, message };
       },
