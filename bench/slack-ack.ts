@@ -1,5 +1,5 @@
 import { type AckChild, childTarget, preloadRounds, startAckChild } from "./lib/ack-child.ts";
-import { concurrentRounds, mergedResult } from "./lib/load.ts";
+import { botAndBareLatency, concurrentRounds, mergedResult } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio } from "./lib/stats.ts";
 
@@ -63,14 +63,7 @@ try {
     bench: "slack.ack",
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
-    bot_p50_ms: botResult.latency.p50,
-    bot_p99_ms: botResult.latency.p99,
-    bot_max_ms: botResult.latency.max,
-    bare_p50_ms: bareResult.latency.p50,
-    bare_p99_ms: bareResult.latency.p99,
-    bare_max_ms: bareResult.latency.max,
-    ratio_p50: ratio(botResult.latency.p50, bareResult.latency.p50),
-    ratio_p99: ratio(botResult.latency.p99, bareResult.latency.p99),
+    ...botAndBareLatency(botResult, bareResult),
     bot_cpu_per_request_ms: botResult.cpuPerRequestMs,
     bare_cpu_per_request_ms: bareResult.cpuPerRequestMs,
     ratio_cpu: cpuRatio,

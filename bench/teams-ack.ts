@@ -11,7 +11,14 @@ import {
   type RoundSigner,
   startAckChild,
 } from "./lib/ack-child.ts";
-import { concurrentRounds, type LoadTarget, mergedResult, type PreparedPost, timedPost } from "./lib/load.ts";
+import {
+  botAndBareLatency,
+  concurrentRounds,
+  type LoadTarget,
+  mergedResult,
+  type PreparedPost,
+  timedPost,
+} from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio, summarize } from "./lib/stats.ts";
 
@@ -224,14 +231,7 @@ try {
     bench: "teams.ack",
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
-    bot_p50_ms: botResult.latency.p50,
-    bot_p99_ms: botResult.latency.p99,
-    bot_max_ms: botResult.latency.max,
-    bare_p50_ms: bareResult.latency.p50,
-    bare_p99_ms: bareResult.latency.p99,
-    bare_max_ms: bareResult.latency.max,
-    ratio_p50: ratio(botResult.latency.p50, bareResult.latency.p50),
-    ratio_p99: ratio(botResult.latency.p99, bareResult.latency.p99),
+    ...botAndBareLatency(botResult, bareResult),
     bot_cpu_per_request_ms: botAckCpu,
     bare_cpu_per_request_ms: bareResult.cpuPerRequestMs,
     ratio_cpu: cpuRatio,

@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { Agent as HttpAgent } from "node:http";
+import { createServer, Agent as HttpAgent, type RequestListener } from "node:http";
 import { PerformanceObserver } from "node:perf_hooks";
 import { type LoadTarget, type PreparedPost, timedPost } from "./load.ts";
 
@@ -136,4 +136,45 @@ export function gcMsSoFar(): number {
     }).observe({ entryTypes: ["gc"] });
   }
   return gcMs;
+}
+
+/** An ask from the parent, as a child receives it. */
+export type AckAsk = { id: number; kind: string } & Record<string, unknown>;
+
+/**
+ * The child's side of the IPC: answers "cpu", "gc" (collect garbage, then
+ * the CPU so far) and "gc_ms" itself and every other ask with `answer`
+ * ("close" included, after which it lets the channel go), then says it is
+ * ready on `port`.
+ */
+export function serveAsks(port: number, answer: (ask: AckAsk) => Promise<unknown>): void {
+  gcMsSoFar();
+  process.on("message", (ask: AckAsk) => {
+    let value: Promise<unknown>;
+    if (ask.kind === "cpu") value = Promise.resolve(cpuMicrosNow());
+    else if (ask.kind === "gc") {
+      (globalThis as { gc?: () => void }).gc?.();
+      value = Promise.resolve(cpuMicrosNow());
+    } else if (ask.kind === "gc_ms") value = Promise.resolve(gcMsSoFar());
+    else value = answer(ask);
+    void value.then((result) => {
+      process.send?.({ id: ask.id, value: result });
+      if (ask.kind === "close") process.disconnect?.();
+    });
+  });
+  process.send?.({ id: 0, value: { port } });
+}
+
+/** A bare app's HTTP server on a free local port, answering the parent until "close" (lib/bare-*-child.ts). */
+export async function serveBareApp(listener: RequestListener): Promise<void> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("bare app has no port");
+  serveAsks(address.port, async (ask) => {
+    if (ask.kind !== "close") throw new Error(`a bare app answers no "${ask.kind}"`);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    return null;
+  });
 }

@@ -1,6 +1,6 @@
 import { createTracing } from "../../adapters/otel/setup.ts";
 import { startWorld, type World } from "../../test/helpers/chat-world.ts";
-import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
+import { type AckAsk, serveAsks } from "./ack-child.ts";
 import { warmUp } from "./intake-warm-up.ts";
 import type { PreparedPost } from "./load.ts";
 import { signedSlashCommand } from "./slack-command.ts";
@@ -47,21 +47,10 @@ const world = await startWorld({
   ...(tracing ? { tracing } : {}),
 });
 
-type Request =
-  | { id: number; kind: "prepare"; tag: string; round: number; count: number }
-  | { id: number; kind: "cpu" | "gc" | "gc_ms" | "jobs" | "job_trace" | "slack_calls" | "close" };
-
-async function answer(request: Request): Promise<unknown> {
-  switch (request.kind) {
+async function answer(ask: AckAsk): Promise<unknown> {
+  switch (ask.kind) {
     case "prepare":
-      return signedCommands(world, request.tag, request.round, request.count);
-    case "cpu":
-      return cpuMicrosNow();
-    case "gc":
-      (globalThis as { gc?: () => void }).gc?.();
-      return cpuMicrosNow();
-    case "gc_ms":
-      return gcMsSoFar();
+      return signedCommands(world, String(ask.tag), Number(ask.round), Number(ask.count));
     case "slack_calls": {
       // The Web API calls the bot made meanwhile, by method and answer (none are expected at the ack).
       const calls: Record<string, number> = {};
@@ -82,14 +71,10 @@ async function answer(request: Request): Promise<unknown> {
       await tracing?.shutdown(); // exports what the batch still holds
       await world.close();
       return null;
+    default:
+      throw new Error(`the bot answers no "${ask.kind}"`);
   }
 }
 
-process.on("message", (request: Request) => {
-  void answer(request).then((value) => {
-    process.send?.({ id: request.id, value });
-    if (request.kind === "close") process.disconnect?.();
-  });
-});
-gcMsSoFar();
-process.send?.({ id: 0, value: { port: world.bot.port } });
+if (world.bot.port === undefined) throw new Error("the bot has no port");
+serveAsks(world.bot.port, answer);

@@ -1,8 +1,7 @@
-import { createServer } from "node:http";
 import { App, HTTPReceiver } from "@slack/bolt";
 import { EMULATED } from "../../emulators/chat.ts";
 import { SLACK_SIGNING_SECRET } from "../../test/helpers/chat-world.ts";
-import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
+import { serveBareApp } from "./ack-child.ts";
 
 /**
  * The bare Bolt app of the Slack acknowledgement bench, in a process of its
@@ -21,26 +20,4 @@ const app = new App({
 app.command("/lab", async ({ ack }) => {
   await ack();
 });
-const server = createServer(receiver.requestListener);
-await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-const address = server.address();
-if (address === null || typeof address === "string") throw new Error("bare app has no port");
-
-process.on("message", (request: { id: number; kind: "cpu" | "gc" | "gc_ms" | "close" }) => {
-  if (request.kind === "gc_ms") {
-    process.send?.({ id: request.id, value: gcMsSoFar() });
-    return;
-  }
-  if (request.kind === "cpu" || request.kind === "gc") {
-    if (request.kind === "gc") (globalThis as { gc?: () => void }).gc?.();
-    process.send?.({ id: request.id, value: cpuMicrosNow() });
-    return;
-  }
-  server.closeAllConnections();
-  server.close(() => {
-    process.send?.({ id: request.id, value: null });
-    process.disconnect?.();
-  });
-});
-gcMsSoFar();
-process.send?.({ id: 0, value: { port: address.port } });
+await serveBareApp(receiver.requestListener);

@@ -1,11 +1,10 @@
-import { createServer } from "node:http";
 import { CloudAdapter } from "botbuilder";
 import express from "express";
 import { teamsAuthentication } from "../../adapters/teams/adapter.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { testEnv } from "../../test/helpers/env.ts";
-import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
+import { serveBareApp } from "./ack-child.ts";
 
 /**
  * The bare app of the Teams acknowledgement bench, in a process of its own
@@ -27,26 +26,4 @@ app.use(express.json());
 app.post("/api/messages", (req, res) => {
   void adapter.process(req, res, async () => undefined);
 });
-const server = createServer(app);
-await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-const address = server.address();
-if (address === null || typeof address === "string") throw new Error("bare app has no port");
-
-process.on("message", (request: { id: number; kind: "cpu" | "gc" | "gc_ms" | "close" }) => {
-  if (request.kind === "gc_ms") {
-    process.send?.({ id: request.id, value: gcMsSoFar() });
-    return;
-  }
-  if (request.kind === "cpu" || request.kind === "gc") {
-    if (request.kind === "gc") (globalThis as { gc?: () => void }).gc?.();
-    process.send?.({ id: request.id, value: cpuMicrosNow() });
-    return;
-  }
-  server.closeAllConnections();
-  server.close(() => {
-    process.send?.({ id: request.id, value: null });
-    process.disconnect?.();
-  });
-});
-gcMsSoFar();
-process.send?.({ id: 0, value: { port: address.port } });
+await serveBareApp(app);

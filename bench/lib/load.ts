@@ -1,6 +1,6 @@
 import { type Agent, request } from "node:http";
 import { log } from "./report.ts";
-import { type LatencySummary, summarize } from "./stats.ts";
+import { type LatencySummary, ratio, summarize } from "./stats.ts";
 
 /** One prepared HTTP POST: everything but the moment it is sent. */
 export interface PreparedPost {
@@ -133,5 +133,22 @@ export function mergedResult(
     latency: summarize(samples),
     non200: x.non200 + y.non200,
     cpuPerRequestMs: Math.round(cpu * 1000) / 1000,
+  };
+}
+
+/** The latency figures of a bot against its bare app, as the ack benches print them. */
+export function botAndBareLatency(
+  bot: { latency: LatencySummary },
+  bare: { latency: LatencySummary },
+): Record<string, number> {
+  return {
+    bot_p50_ms: bot.latency.p50,
+    bot_p99_ms: bot.latency.p99,
+    bot_max_ms: bot.latency.max,
+    bare_p50_ms: bare.latency.p50,
+    bare_p99_ms: bare.latency.p99,
+    bare_max_ms: bare.latency.max,
+    ratio_p50: ratio(bot.latency.p50, bare.latency.p50),
+    ratio_p99: ratio(bot.latency.p99, bare.latency.p99),
   };
 }

@@ -5,7 +5,7 @@ import { COMMANDS_QUEUE } from "../../jobs/queue.ts";
 import { createLogger } from "../../src/log.ts";
 import { REDIS_URL, testEnv } from "../../test/helpers/env.ts";
 import { dropPrefix } from "../../test/helpers/sinks.ts";
-import { cpuMicrosNow, gcMsSoFar } from "./ack-child.ts";
+import { type AckAsk, serveAsks } from "./ack-child.ts";
 import { warmUp } from "./intake-warm-up.ts";
 
 /**
@@ -46,31 +46,18 @@ async function jobCount(): Promise<number> {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-type Request = { id: number; kind: "cpu" | "gc" | "gc_ms" | "jobs" | "close" };
-
-async function answer(request: Request): Promise<unknown> {
-  switch (request.kind) {
-    case "cpu":
-      return cpuMicrosNow();
-    case "gc":
-      (globalThis as { gc?: () => void }).gc?.();
-      return cpuMicrosNow();
-    case "gc_ms":
-      return gcMsSoFar();
+async function answer(ask: AckAsk): Promise<unknown> {
+  switch (ask.kind) {
     case "jobs":
       return jobCount();
     case "close":
       await bot.stop();
       await dropPrefix(redis, prefix, queue);
       return null;
+    default:
+      throw new Error(`the bot answers no "${ask.kind}"`);
   }
 }
 
-process.on("message", (request: Request) => {
-  void answer(request).then((value) => {
-    process.send?.({ id: request.id, value });
-    if (request.kind === "close") process.disconnect?.();
-  });
-});
-gcMsSoFar();
-process.send?.({ id: 0, value: { port: bot.port } });
+if (bot.port === undefined) throw new Error("the bot has no port");
+serveAsks(bot.port, answer);
