@@ -694,6 +694,11 @@ export class KubeCluster {
     this.store.compact(storageKey);
   }
 
+  /** A write no watch sees (a lease renewal, another resource): the cluster's revision moves on. */
+  moveRevisionOn(): void {
+    this.store.nextRevision();
+  }
+
   /**
    * Rotates now: one pass of the v1.5 rotation reconciler whatever the poll
    * interval, or (1.6) a republish of every pod's CSI volumes, which the

@@ -98,6 +98,15 @@ export interface KubernetesClusterHandle {
   crashLoop(rule: CrashRule): () => void;
   /** Drops the retained watch history (all resources, or one storage key such as "core/pods"). */
   compactWatchHistory(storageKey?: string): void;
+  /**
+   * Moves the cluster's revision on, at once, as a write no watch sees would
+   * (leases and other resources move a real cluster's). Followed by
+   * compactWatchHistory and dropWatches in the same turn, every watch resumes
+   * from before the compaction and gets 410, even one that had just seen the
+   * newest revision (a pod written by the kubelet, a bookmark): a write over
+   * HTTP leaves a turn in which that can happen.
+   */
+  moveRevisionOn(): void;
   /** Ends every open watch stream, as an API server restart or a load balancer would. */
   dropWatches(): void;
   /** Fails matching API requests (e.g. 429 with Retry-After) until the returned function is called or `count` runs out. */
@@ -354,6 +363,7 @@ export async function startKubernetesEmulator(
     containerEnv: (ns, pod, container) => c.containerEnv(ns, pod, container),
     crashLoop: (rule) => c.crashLoop(rule),
     compactWatchHistory: (key) => c.compactWatchHistory(key),
+    moveRevisionOn: () => c.moveRevisionOn(),
     dropWatches: () => c.handler.closeWatches(),
     injectFault: (fault) => c.handler.injectFault(fault),
     rotateSecretsNow: () => c.rotateSecretsNow(),

@@ -132,8 +132,9 @@ describe("informer", () => {
     try {
       await bed.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "a" } } });
       await waitFor("a in the cache", () => informer.get("a", ns) !== undefined);
-      // Something else moves the cluster's revision on, then history is compacted past the informer's revision.
-      await bed.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "elsewhere" } } });
+      // Something else moves the cluster's revision on, then history is compacted past the informer's
+      // revision, in one turn (nothing can hand the informer the newest revision in between).
+      bed.cluster.moveRevisionOn();
       bed.cluster.compactWatchHistory();
       bed.cluster.dropWatches();
       await waitFor("the informer to relist", () => lists >= 2, 20_000);
