@@ -1,4 +1,4 @@
-import { type AckChild, childTarget, preloadRounds, startAckChild } from "./lib/ack-child.ts";
+import { childTarget, gcFromNow, preloadRounds, startAckChild } from "./lib/ack-child.ts";
 import { botAndBareLatency, concurrentRounds, mergedResult } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio } from "./lib/stats.ts";
@@ -43,17 +43,13 @@ const targets = [
 try {
   const jobsBefore = await bot.ask<number>("jobs");
   await preloadRounds(targets, [bot, bare], ROUNDS + WARMUP);
-  const gcBefore = { bot: await bot.ask<number>("gc_ms"), bare: await bare.ask<number>("gc_ms") };
+  const gcPerRequest = await gcFromNow([bot, bare]);
   const results = await concurrentRounds(targets, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
     warmupRounds: WARMUP,
   });
   const enqueued = (await bot.ask<number>("jobs")) - jobsBefore;
-  // Garbage collection per command over all rounds (warm-up included): what of the CPU is the collector's.
-  const sent = 2 * CONCURRENCY * (ROUNDS + WARMUP);
-  const gcPerRequest = async (app: AckChild, before: number) =>
-    Math.round((((await app.ask<number>("gc_ms")) - before) / sent) * 1000) / 1000;
   const expected = 2 * CONCURRENCY * (ROUNDS + WARMUP);
   const botResult = mergedResult(results, "bot", "bot again");
   const bareResult = mergedResult(results, "bare", "bare again");
@@ -67,8 +63,9 @@ try {
     bot_cpu_per_request_ms: botResult.cpuPerRequestMs,
     bare_cpu_per_request_ms: bareResult.cpuPerRequestMs,
     ratio_cpu: cpuRatio,
-    bot_gc_ms_per_request: await gcPerRequest(bot, gcBefore.bot),
-    bare_gc_ms_per_request: await gcPerRequest(bare, gcBefore.bare),
+    // Over all rounds (warm-up included): what of each app's CPU is its collector's.
+    bot_gc_ms_per_request: await gcPerRequest(bot, expected),
+    bare_gc_ms_per_request: await gcPerRequest(bare, expected),
     non200: botResult.non200 + bareResult.non200,
     jobs_enqueued: enqueued,
     jobs_expected: expected,

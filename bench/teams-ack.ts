@@ -7,6 +7,7 @@ import { scaleRequests, teamsConversationLimits } from "../src/chat/limits.ts";
 import {
   type AckChild,
   childTarget,
+  gcFromNow,
   preloadRounds,
   type RoundSigner,
   startAckChild,
@@ -176,7 +177,7 @@ try {
     activities: 4 * CONCURRENCY * (ROUNDS + WARMUP) + CONCURRENCY * ANSWER_ROUNDS,
     ms: Math.round(performance.now() - preparing),
   });
-  const gcBefore = { bot: await bot.ask<number>("gc_ms"), bare: await bare.ask<number>("gc_ms") };
+  const gcPerRequest = await gcFromNow([bot, bare]);
   const results = await concurrentRounds(targets, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
@@ -185,10 +186,8 @@ try {
   await answersOut();
   const enqueued = (await bot.ask<number>("jobs")) - jobsBefore;
   const sent = 2 * CONCURRENCY * (ROUNDS + WARMUP);
-  const gcPerRequest = async (app: AckChild, before: number) =>
-    Math.round((((await app.ask<number>("gc_ms")) - before) / sent) * 1000) / 1000;
-  const botGc = await gcPerRequest(bot, gcBefore.bot);
-  const bareGc = await gcPerRequest(bare, gcBefore.bare);
+  const botGc = await gcPerRequest(bot, sent);
+  const bareGc = await gcPerRequest(bare, sent);
 
   // What the user sees: message sent to the bot's answer in its thread, rounds run one at a time.
   const answerMs: number[] = [];

@@ -59,28 +59,9 @@ const SPAN_KEY: symbol = (() => {
 /** Where a span this adapter started keeps its ref: in the context that holds the span. */
 const REF_KEY = createContextKey("labops.span_ref");
 
-/**
- * A context that adds one value to its parent without copying it. The API's
- * own contexts copy their whole Map and make three closures for every value
- * set, and each span this adapter starts sets two (the span, its ref); on the
- * acknowledgement's path that was most of the garbage a span left. Reads walk
- * up the chain, which is as long as the nesting of spans. A deleted key is
- * shadowed by undefined, which is what reading a missing key gives.
- */
-class ChainedContext implements Context {
-  readonly #parent: Context;
-  readonly #key: symbol;
-  readonly #value: unknown;
-
-  constructor(parent: Context, key: symbol, value: unknown) {
-    this.#parent = parent;
-    this.#key = key;
-    this.#value = value;
-  }
-
-  getValue(key: symbol): unknown {
-    return key === this.#key ? this.#value : this.#parent.getValue(key);
-  }
+/** A context made on top of another: whatever is set on it, or deleted, chains on (ChainedContext). */
+abstract class DerivedContext implements Context {
+  abstract getValue(key: symbol): unknown;
 
   setValue(key: symbol, value: unknown): Context {
     return new ChainedContext(this, key, value);
@@ -91,13 +72,39 @@ class ChainedContext implements Context {
   }
 }
 
+/**
+ * A context that adds one value to its parent without copying it. The API's
+ * own contexts copy their whole Map and make three closures for every value
+ * set, and each span this adapter starts sets two (the span, its ref); on the
+ * acknowledgement's path that was most of the garbage a span left. Reads walk
+ * up the chain, which is as long as the nesting of spans. A deleted key is
+ * shadowed by undefined, which is what reading a missing key gives.
+ */
+class ChainedContext extends DerivedContext {
+  readonly #parent: Context;
+  readonly #key: symbol;
+  readonly #value: unknown;
+
+  constructor(parent: Context, key: symbol, value: unknown) {
+    super();
+    this.#parent = parent;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === this.#key ? this.#value : this.#parent.getValue(key);
+  }
+}
+
 /** `parent` with `span` active and its ref beside it: one object, where the API would make two contexts. */
-class SpanRefContext implements Context {
+class SpanRefContext extends DerivedContext {
   readonly #parent: Context;
   readonly #span: Span;
   readonly #ref: OtelSpanRef;
 
   constructor(parent: Context, span: Span, ref: OtelSpanRef) {
+    super();
     this.#parent = parent;
     this.#span = span;
     this.#ref = ref;
@@ -107,14 +114,6 @@ class SpanRefContext implements Context {
     if (key === SPAN_KEY) return this.#span;
     if (key === REF_KEY) return this.#ref;
     return this.#parent.getValue(key);
-  }
-
-  setValue(key: symbol, value: unknown): Context {
-    return new ChainedContext(this, key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    return new ChainedContext(this, key, undefined);
   }
 }
 

@@ -116,10 +116,7 @@ export async function preloadRounds(
   for (const app of apps) await app.ask("gc");
 }
 
-/**
- * The process's CPU so far, in microseconds (what a child answers to "cpu"),
- * and the time its garbage collections took so far (ms), as `gc` tells it.
- */
+/** The process's CPU so far, in microseconds (what a child answers to "cpu"). */
 export function cpuMicrosNow(): number {
   const used = process.cpuUsage();
   return used.user + used.system;
@@ -136,6 +133,21 @@ export function gcMsSoFar(): number {
     }).observe({ entryTypes: ["gc"] });
   }
   return gcMs;
+}
+
+/**
+ * Each of `apps`' garbage collection from now on: the returned function gives
+ * an app's milliseconds of it per request, over `requests`.
+ */
+export async function gcFromNow(
+  apps: readonly AckChild[],
+): Promise<(app: AckChild, requests: number) => Promise<number>> {
+  const before = new Map<AckChild, number>();
+  for (const app of apps) before.set(app, await app.ask<number>("gc_ms"));
+  return async (app, requests) => {
+    const ms = (await app.ask<number>("gc_ms")) - (before.get(app) ?? 0);
+    return Math.round((ms / requests) * 1000) / 1000;
+  };
 }
 
 /** An ask from the parent, as a child receives it. */
