@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { type AckChild, childTarget, preloadRounds, startAckChild } from "./lib/ack-child.ts";
+import { type AckChild, childTarget, gcFromNow, preloadRounds, startAckChild } from "./lib/ack-child.ts";
 import { concurrentRounds, mergedResult } from "./lib/load.ts";
 import { log, out, setting } from "./lib/report.ts";
 import { ratio } from "./lib/stats.ts";
@@ -95,6 +95,7 @@ try {
   const before = { off: await off.ask<number>("jobs"), on: await on.ask<number>("jobs") };
   // Off, on, on, off in every round: drift on a shared machine (and going first) hits both alike.
   await preloadRounds(targets, [off, on], ROUNDS + WARMUP);
+  const gcPerRequest = await gcFromNow([off, on]);
   const rounds = await concurrentRounds(targets, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
@@ -111,6 +112,7 @@ try {
   const carried =
     typeof (await on.ask<string | null>("job_trace")) === "string" &&
     (await off.ask<string | null>("job_trace")) === null;
+  const gcMs = { off: await gcPerRequest(off, expected), on: await gcPerRequest(on, expected) };
   await on.ask("close"); // exports what the batch still holds
   await off.ask("close");
   const exports = await receiver.counts();
@@ -129,6 +131,8 @@ try {
     off_cpu_per_request_ms: offResult.cpuPerRequestMs,
     on_cpu_per_request_ms: onResult.cpuPerRequestMs,
     ratio_cpu: cpuRatio,
+    off_gc_ms_per_request: gcMs.off,
+    on_gc_ms_per_request: gcMs.on,
     spans_exported_requests: exports,
     context_in_job: carried,
     non200: offResult.non200 + onResult.non200,

@@ -1,5 +1,8 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer, Agent as HttpAgent, type RequestListener } from "node:http";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { type LoadTarget, type PreparedPost, timedPost } from "./load.ts";
 
@@ -26,7 +29,7 @@ export async function startAckChild(
   env: Record<string, string> = {},
 ): Promise<AckChild> {
   const child = fork(module, [], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, BENCH_CHILD_NAME: name, ...env },
     execArgv: [...process.execArgv, "--expose-gc"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -150,6 +153,36 @@ export async function gcFromNow(
   };
 }
 
+/**
+ * With BENCH_PROFILE_DIR set, a child samples its CPU (every 100 µs, as
+ * `node --cpu-prof-interval 100`) from its "gc" ask (preloadRounds' last: the
+ * rounds start) to "close", and writes `<dir>/<name>.cpuprofile`: the rounds
+ * alone, not the start-up and warm-up a `--cpu-prof` of the whole process holds.
+ */
+function profiler(): { start(): Promise<void>; stop(): Promise<void> } | undefined {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return undefined;
+  const session = new Session();
+  let started = false;
+  return {
+    async start() {
+      if (started) return;
+      started = true;
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: 100 });
+      await session.post("Profiler.start");
+    },
+    async stop() {
+      if (!started) return;
+      const { profile } = await session.post("Profiler.stop");
+      const name = (process.env.BENCH_CHILD_NAME ?? String(process.pid)).replace(/[^\w.-]+/g, "-");
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** An ask from the parent, as a child receives it. */
 export type AckAsk = { id: number; kind: string } & Record<string, unknown>;
 
@@ -161,13 +194,15 @@ export type AckAsk = { id: number; kind: string } & Record<string, unknown>;
  */
 export function serveAsks(port: number, answer: (ask: AckAsk) => Promise<unknown>): void {
   gcMsSoFar();
+  const profile = profiler();
   process.on("message", (ask: AckAsk) => {
     let value: Promise<unknown>;
     if (ask.kind === "cpu") value = Promise.resolve(cpuMicrosNow());
     else if (ask.kind === "gc") {
       (globalThis as { gc?: () => void }).gc?.();
-      value = Promise.resolve(cpuMicrosNow());
+      value = (profile?.start() ?? Promise.resolve()).then(cpuMicrosNow);
     } else if (ask.kind === "gc_ms") value = Promise.resolve(gcMsSoFar());
+    else if (ask.kind === "close" && profile) value = profile.stop().then(() => answer(ask));
     else value = answer(ask);
     void value.then((result) => {
       process.send?.({ id: ask.id, value: result });
