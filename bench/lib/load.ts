@@ -119,21 +119,29 @@ export async function concurrentRounds(
   return result;
 }
 
-/** Two targets that are one system (the same app, taken in turn), as one result: samples joined, CPU summed. */
+/**
+ * Two targets that are one system (the same app, taken in turn), as one
+ * result: samples joined, CPU summed; over several runs' results (pairs of
+ * processes, lib/ack-child.ts), all of them pooled.
+ */
 export function mergedResult(
-  results: ReadonlyMap<string, LoadResult>,
+  results: ReadonlyMap<string, LoadResult> | readonly ReadonlyMap<string, LoadResult>[],
   a: string,
   b: string,
 ): { latency: LatencySummary; non200: number; cpuPerRequestMs: number } {
-  const [x, y] = [results.get(a), results.get(b)];
-  if (!x || !y) throw new Error(`missing results of ${a} or ${b}`);
-  const samples = [...x.samples, ...y.samples];
-  const cpu = (x.cpuMicros + y.cpuMicros) / 1000 / Math.max(1, samples.length);
-  return {
-    latency: summarize(samples),
-    non200: x.non200 + y.non200,
-    cpuPerRequestMs: Math.round(cpu * 1000) / 1000,
-  };
+  const runs = results instanceof Map ? [results] : (results as readonly ReadonlyMap<string, LoadResult>[]);
+  const samples: number[] = [];
+  let cpuMicros = 0;
+  let non200 = 0;
+  for (const run of runs) {
+    const [x, y] = [run.get(a), run.get(b)];
+    if (!x || !y) throw new Error(`missing results of ${a} or ${b}`);
+    samples.push(...x.samples, ...y.samples);
+    cpuMicros += x.cpuMicros + y.cpuMicros;
+    non200 += x.non200 + y.non200;
+  }
+  const cpu = cpuMicros / 1000 / Math.max(1, samples.length);
+  return { latency: summarize(samples), non200, cpuPerRequestMs: Math.round(cpu * 1000) / 1000 };
 }
 
 /** The latency figures of a bot against its bare app, as the ack benches print them. */
