@@ -136,6 +136,12 @@ export async function intake(incoming: Incoming, deps: IntakeDeps): Promise<Inta
     first = await claimed;
   } catch (error) {
     log.error({ code: errorCode(error) }, "command.intake_unavailable");
+    // The claim's answer is lost, not always the claim (a timeout): forgotten, with what the caps
+    // admitted ahead, so the platform's retry is served and counted once. Nothing was queued.
+    await Promise.all([
+      deps.deliveries.release(incoming.deliveryId).catch(() => undefined),
+      cancelAhead(ahead, deps.caps).catch(() => undefined),
+    ]);
     return unavailable(correlationId);
   }
   if (!first) {
